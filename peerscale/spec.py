@@ -1,0 +1,612 @@
+"""Load and validate instruments: item banks (``items/``) and scoring rules (``scoring/``).
+
+An *instrument* is a scoring file (scales, missing-data rules, composites, norms, bands)
+plus the item bank it names. Both are YAML (or JSON), read with ``yaml.safe_load`` and
+checked on load; every problem is a :class:`~peerscale.errors.PeerscaleError` naming the
+file, the key path (``scales[2].items[3]``) and what is wrong. The file format is
+described in README.md, "Writing your own instrument".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import PeerscaleError
+
+FORMS = {"Y": "young person", "P": "peer support worker", "S": "supervisor or observer"}
+METHODS = ("mean", "sum")
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
+SCALE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def package_dir(name: str) -> Path:
+    """Directory of bundled data (``items`` or ``scoring``), installed or in a source tree."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise PeerscaleError(f"bundled {name!r} directory not found beside {here}",
+                         hint="reinstall peerscale")
+
+
+@dataclass(frozen=True)
+class ResponseScale:
+    """Allowed answers for an item: scored ``codes`` with labels, a declared range, and
+    ``missing`` codes (answers that are recorded but never scored, e.g. 9 = "Not relevant to
+    me yet") with their meaning."""
+
+    name: str
+    label: str = ""
+    min: float | None = None
+    max: float | None = None
+    codes: dict[float, str] = field(default_factory=dict)
+    missing: dict[Any, str] = field(default_factory=dict)
+
+    @property
+    def has_range(self) -> bool:
+        return self.min is not None and self.max is not None
+
+    def reverse(self, x):
+        """Reverse-score as (min + max) − x from the *declared* range, never the observed one."""
+        return (self.min + self.max) - x
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    text: str
+    response_scale: ResponseScale
+    dimension: str | None = None
+    form: str | None = None
+    reverse: bool = False
+    status: str = "draft"
+    version: str = ""
+    recall_period: str | None = None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A scale or composite: items with keys (+1 or −1), scoring method and missing-data rule.
+
+    ``min_answered`` below 1 is a proportion of the scale's items, otherwise a count.
+    ``prorate`` (sum only): sum of answered items × k / n answered; otherwise the plain sum.
+    """
+
+    name: str
+    label: str
+    items: tuple[str, ...]
+    keys: tuple[int, ...]
+    method: str = "mean"
+    min_answered: float = 0.75
+    prorate: bool = True
+    composite: bool = False
+    of_scales: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> int:
+        """Fewest answered items that still give a score."""
+        k = len(self.items)
+        if self.min_answered < 1:
+            return max(1, math.ceil(self.min_answered * k - 1e-9))
+        return int(self.min_answered)
+
+    def rule_text(self) -> str:
+        k = len(self.items)
+        if self.min_answered < 1:
+            rule = f"at least {self.min_answered:.0%} of {k} items answered ({self.required})"
+        else:
+            rule = f"at least {self.required} of {k} items answered"
+        method = self.method if self.method == "mean" else ("prorated sum" if self.prorate else "sum")
+        return f"{method}; {rule}"
+
+
+@dataclass(frozen=True)
+class NormTable:
+    """Raw score → T score (mean 50, SD 10) with its standard error, e.g. PROMIS-style."""
+
+    raw: tuple[float, ...]
+    t: tuple[float, ...]
+    se: tuple[float | None, ...]
+    interpolate: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Band:
+    label: str
+    min: float
+    max: float
+
+
+@dataclass
+class Instrument:
+    name: str
+    title: str
+    version: str
+    items: dict[str, Item]
+    scales: list[Scale]
+    status: str = "draft"
+    bank: str | None = None
+    description: str = ""
+    id_columns: tuple[str, ...] = ()
+    dimensions: dict[str, dict] = field(default_factory=dict)
+    placeholders: dict[str, str] = field(default_factory=dict)
+    instructions: str = ""
+    norms: dict[str, NormTable] = field(default_factory=dict)
+    bands: dict[str, tuple[str, tuple[Band, ...]]] = field(default_factory=dict)
+    path: str | None = None
+    bank_path: str | None = None
+
+    @property
+    def forms(self) -> list[str]:
+        return sorted({i.form for i in self.items.values() if i.form})
+
+    def scale(self, name: str) -> Scale:
+        for s in self.scales:
+            if s.name == name:
+                return s
+        raise PeerscaleError(f"instrument {self.name!r} has no scale {name!r}",
+                             hint="scales: " + ", ".join(s.name for s in self.scales))
+
+    def scale_items(self) -> list[str]:
+        """Item ids used by at least one scale, in bank order."""
+        used = {i for s in self.scales for i in s.items}
+        return [i for i in self.items if i in used]
+
+    def response_scales(self) -> dict[str, ResponseScale]:
+        out: dict[str, ResponseScale] = {}
+        for item in self.items.values():
+            out.setdefault(item.response_scale.name, item.response_scale)
+        return out
+
+    def item_text(self, item_id: str) -> str:
+        text = self.items[item_id].text
+        for key, value in self.placeholders.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def summary(self) -> dict:
+        return {"name": self.name, "title": self.title, "version": self.version,
+                "status": self.status, "forms": self.forms, "n_items": len(self.items),
+                "scales": [s.name for s in self.scales if not s.composite],
+                "composites": [s.name for s in self.scales if s.composite],
+                "path": self.path}
+
+
+# --------------------------------------------------------------------------- loading
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PeerscaleError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PeerscaleError(f"cannot read spec file: {exc}", file=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PeerscaleError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+
+
+class _Checker:
+    """Small helper that knows the file being checked, so every error names it."""
+
+    def __init__(self, path: Path | str):
+        self.file = str(path)
+
+    def fail(self, key: str, message: str, hint: str | None = None):
+        raise PeerscaleError(message, file=self.file, key=key or None, hint=hint)
+
+    def mapping(self, obj, key, allowed, required=()):
+        if not isinstance(obj, dict):
+            self.fail(key, f"expected a mapping of keys, got {type(obj).__name__}")
+        for k in required:
+            if k not in obj or obj[k] is None:
+                self.fail(key, f"missing required key {k!r}")
+        unknown = [k for k in obj if k not in allowed]
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}" if key else str(unknown[0]), f"unknown key {unknown[0]!r}",
+                      hint="allowed keys: " + ", ".join(sorted(allowed)))
+        return obj
+
+    def text(self, obj, key, allow_empty=False) -> str:
+        if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            obj = str(obj)
+        if not isinstance(obj, str) or (not allow_empty and not obj.strip()):
+            self.fail(key, f"expected text, got {obj!r}")
+        return obj.strip()
+
+    def number(self, obj, key) -> float:
+        if isinstance(obj, bool) or not isinstance(obj, (int, float)) or not math.isfinite(obj):
+            self.fail(key, f"expected a number, got {obj!r}")
+        return float(obj)
+
+    def boolean(self, obj, key) -> bool:
+        if not isinstance(obj, bool):
+            self.fail(key, f"expected true or false, got {obj!r}")
+        return obj
+
+    def seq(self, obj, key) -> list:
+        if not isinstance(obj, list):
+            self.fail(key, f"expected a list, got {type(obj).__name__}")
+        return obj
+
+
+BANK_KEYS = {"bank", "form", "title", "version", "status", "respondent", "instructions",
+             "placeholders", "dimensions", "response_scales", "items", "recall_period",
+             "description", "license"}
+SCORING_KEYS = {"name", "title", "version", "status", "description", "items", "id_columns",
+                "scales", "composites", "norms", "bands", "license"}
+ITEM_KEYS = {"id", "text", "dimension", "form", "response_scale", "reverse", "status",
+             "version", "recall_period", "note"}
+SCALE_KEYS = {"name", "label", "items", "scales", "method", "min_answered", "prorate",
+              "description"}
+RSCALE_KEYS = {"label", "min", "max", "codes", "missing"}
+
+
+def _parse_response_scales(chk: _Checker, raw, key="response_scales") -> dict[str, ResponseScale]:
+    chk.mapping(raw, key, allowed=set(raw or {}) if isinstance(raw, dict) else set())
+    out = {}
+    for name, spec in raw.items():
+        k = f"{key}.{name}"
+        chk.mapping(spec, k, RSCALE_KEYS)
+        lo = None if spec.get("min") is None else chk.number(spec["min"], f"{k}.min")
+        hi = None if spec.get("max") is None else chk.number(spec["max"], f"{k}.max")
+        if (lo is None) != (hi is None):
+            chk.fail(k, "declare both min and max, or neither")
+        if lo is not None and lo >= hi:
+            chk.fail(k, f"min ({lo:g}) must be below max ({hi:g})")
+        codes = {}
+        for code, label in (spec.get("codes") or {}).items():
+            value = chk.number(code, f"{k}.codes.{code}")
+            if lo is not None and not lo <= value <= hi:
+                chk.fail(f"{k}.codes.{code}", f"code {code} lies outside the declared range {lo:g} to {hi:g}")
+            codes[value] = chk.text(label, f"{k}.codes.{code}")
+        if spec.get("codes") is not None and not codes:
+            chk.fail(f"{k}.codes", "no codes listed")
+        if codes and lo is None:
+            lo, hi = min(codes), max(codes)
+        missing = {}
+        for code, meaning in (spec.get("missing") or {}).items():
+            if isinstance(code, (int, float)) and not isinstance(code, bool) and float(code) in codes:
+                chk.fail(f"{k}.missing.{code}", f"code {code} is both a scored code and a missing code")
+            missing[code] = chk.text(meaning, f"{k}.missing.{code}")
+        out[str(name)] = ResponseScale(str(name), chk.text(spec.get("label", name), f"{k}.label"),
+                                       lo, hi, codes, missing)
+    return out
+
+
+def _parse_bank(chk: _Checker, doc: dict, inline: bool) -> dict:
+    """Items, response scales, dimensions and bank metadata from a bank document."""
+    if not inline:
+        chk.mapping(doc, "", BANK_KEYS, required=("items", "response_scales"))
+    scales = _parse_response_scales(chk, doc.get("response_scales") or {})
+    if not scales:
+        chk.fail("response_scales", "no response scales declared")
+    dims = doc.get("dimensions") or {}
+    chk.mapping(dims, "dimensions", allowed=set(dims) if isinstance(dims, dict) else set())
+    dimensions = {}
+    for code, d in dims.items():
+        if isinstance(d, str):
+            d = {"label": d}
+        chk.mapping(d, f"dimensions.{code}", {"label", "optional", "definition"})
+        dimensions[str(code)] = {"label": str(d.get("label", code)), "optional": bool(d.get("optional", False)),
+                                 "definition": str(d.get("definition", ""))}
+    bank_form = doc.get("form")
+    if bank_form is not None and bank_form not in FORMS:
+        chk.fail("form", f"form must be one of {', '.join(FORMS)}, got {bank_form!r}")
+    items: dict[str, Item] = {}
+    for n, raw in enumerate(chk.seq(doc["items"], "items")):
+        k = f"items[{n}]"
+        chk.mapping(raw, k, ITEM_KEYS, required=("id", "text", "response_scale"))
+        iid = chk.text(raw["id"], f"{k}.id")
+        if not ID_PATTERN.match(iid):
+            chk.fail(f"{k}.id", f"item id {iid!r} must start with a letter and hold only letters, digits, '_' or '.'")
+        if iid in items:
+            chk.fail(f"{k}.id", f"duplicate item id {iid!r}")
+        rs = chk.text(raw["response_scale"], f"{k}.response_scale")
+        if rs not in scales:
+            chk.fail(f"{k}.response_scale", f"unknown response scale {rs!r}",
+                     hint="declared: " + ", ".join(scales))
+        dim = raw.get("dimension")
+        if dim is not None and dimensions and str(dim) not in dimensions:
+            chk.fail(f"{k}.dimension", f"unknown dimension {dim!r}", hint="declared: " + ", ".join(dimensions))
+        form = raw.get("form", bank_form)
+        if form is not None and form not in FORMS:
+            chk.fail(f"{k}.form", f"form must be one of {', '.join(FORMS)}, got {form!r}")
+        reverse = chk.boolean(raw.get("reverse", False), f"{k}.reverse")
+        if reverse and not scales[rs].has_range:
+            chk.fail(f"{k}.reverse", f"item {iid!r} is reverse-keyed but response scale {rs!r} declares no min and max",
+                     hint="declare min and max on the response scale; reverse scoring uses (min + max) - x")
+        items[iid] = Item(
+            id=iid, text=chk.text(raw["text"], f"{k}.text"), response_scale=scales[rs],
+            dimension=None if dim is None else str(dim), form=form, reverse=reverse,
+            status=str(raw.get("status", doc.get("status", "draft"))),
+            version=str(raw.get("version", doc.get("version", ""))),
+            recall_period=raw.get("recall_period", doc.get("recall_period")),
+        )
+    if not items:
+        chk.fail("items", "the item bank lists no items")
+    placeholders = doc.get("placeholders") or {}
+    chk.mapping(placeholders, "placeholders", allowed=set(placeholders) if isinstance(placeholders, dict) else set())
+    return {"items": items, "dimensions": dimensions, "bank": doc.get("bank"),
+            "placeholders": {str(a): str(b) for a, b in placeholders.items()},
+            "instructions": str(doc.get("instructions") or "")}
+
+
+def _parse_keys(chk: _Checker, entries, key, items: dict[str, Item]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    ids, keys = [], []
+    for j, entry in enumerate(chk.seq(entries, key)):
+        text = chk.text(entry, f"{key}[{j}]")
+        sign = -1 if text.startswith("-") else 1
+        iid = text.lstrip("-+").strip()
+        if iid not in items:
+            chk.fail(f"{key}[{j}]", f"scale names item {iid!r}, which is not in the item bank")
+        if iid in ids:
+            chk.fail(f"{key}[{j}]", f"item {iid!r} is listed twice")
+        item = items[iid]
+        if sign == -1 and item.reverse:
+            chk.fail(f"{key}[{j}]", f"item {iid!r} is already reverse-keyed in the bank; remove the '-'")
+        if item.reverse:
+            sign = -1
+        if sign == -1 and not item.response_scale.has_range:
+            chk.fail(f"{key}[{j}]", f"reverse-keyed item {iid!r} has no declared range",
+                     hint="declare min and max on its response scale (or --range for ad-hoc scales)")
+        ids.append(iid)
+        keys.append(sign)
+    if not ids:
+        chk.fail(key, "a scale needs at least one item")
+    return tuple(ids), tuple(keys)
+
+
+def _parse_rule(chk: _Checker, raw: dict, key: str, n_items: int) -> tuple[str, float, bool]:
+    method = raw.get("method", "mean")
+    if method not in METHODS:
+        chk.fail(f"{key}.method", f"method must be 'mean' or 'sum', got {method!r}")
+    ma = chk.number(raw.get("min_answered", 0.75), f"{key}.min_answered")
+    if ma <= 0:
+        chk.fail(f"{key}.min_answered", "must be above 0 (a proportion below 1, or a count)")
+    if ma >= 1 and (ma != int(ma) or ma > n_items):
+        chk.fail(f"{key}.min_answered", f"a count must be a whole number from 1 to {n_items} (the scale's items), got {ma:g}")
+    prorate = chk.boolean(raw.get("prorate", True), f"{key}.prorate")
+    return method, ma, prorate
+
+
+def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[list[Scale], dict, dict]:
+    scales: list[Scale] = []
+    names: set[str] = set()
+
+    def check_name(raw, k):
+        name = chk.text(raw["name"], f"{k}.name")
+        if not SCALE_PATTERN.match(name):
+            chk.fail(f"{k}.name", f"scale name {name!r} must start with a letter and hold only letters, digits or '_'")
+        if name in names or name in items:
+            chk.fail(f"{k}.name", f"name {name!r} is used twice (scale names must differ from each other and from item ids)")
+        names.add(name)
+        return name
+
+    for n, raw in enumerate(chk.seq(doc.get("scales") or [], "scales")):
+        k = f"scales[{n}]"
+        chk.mapping(raw, k, SCALE_KEYS - {"scales"}, required=("name", "items"))
+        name = check_name(raw, k)
+        ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
+        method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
+        scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate))
+    if not scales:
+        chk.fail("scales", "the scoring file defines no scales")
+    by_name = {s.name: s for s in scales}
+    for n, raw in enumerate(chk.seq(doc.get("composites") or [], "composites")):
+        k = f"composites[{n}]"
+        chk.mapping(raw, k, SCALE_KEYS, required=("name",))
+        name = check_name(raw, k)
+        if ("scales" in raw) == ("items" in raw):
+            chk.fail(k, "a composite lists either 'scales' (their items are pooled) or 'items'")
+        if "scales" in raw:
+            parts = [chk.text(s, f"{k}.scales[{j}]") for j, s in enumerate(chk.seq(raw["scales"], f"{k}.scales"))]
+            ids, keys, seen = [], [], set()
+            for j, part in enumerate(parts):
+                if part not in by_name:
+                    chk.fail(f"{k}.scales[{j}]", f"composite names scale {part!r}, which is not defined",
+                             hint="defined scales: " + ", ".join(by_name))
+                for iid, sign in zip(by_name[part].items, by_name[part].keys):
+                    if iid in seen:
+                        chk.fail(f"{k}.scales[{j}]", f"item {iid!r} would be counted twice in the composite")
+                    seen.add(iid)
+                    ids.append(iid)
+                    keys.append(sign)
+            ids, keys = tuple(ids), tuple(keys)
+        else:
+            parts = []
+            ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
+        method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
+        scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate,
+                            composite=True, of_scales=tuple(parts)))
+    all_names = {s.name for s in scales}
+
+    norms = {}
+    for sname, raw in (doc.get("norms") or {}).items():
+        k = f"norms.{sname}"
+        if sname not in all_names:
+            chk.fail(k, f"norms given for unknown scale {sname!r}")
+        chk.mapping(raw, k, {"table", "interpolate", "source"}, required=("table",))
+        rows = chk.seq(raw["table"], f"{k}.table")
+        parsed = []
+        for j, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) not in (2, 3):
+                chk.fail(f"{k}.table[{j}]", "each row is [raw, T] or [raw, T, SE]")
+            r = chk.number(row[0], f"{k}.table[{j}][0]")
+            t = chk.number(row[1], f"{k}.table[{j}][1]")
+            se = chk.number(row[2], f"{k}.table[{j}][2]") if len(row) == 3 else None
+            parsed.append((r, t, se))
+        if not parsed:
+            chk.fail(f"{k}.table", "norm table is empty")
+        raws = [p[0] for p in parsed]
+        if any(b <= a for a, b in zip(raws, raws[1:])):
+            chk.fail(f"{k}.table", "raw scores must be listed in increasing order without repeats")
+        norms[sname] = NormTable(tuple(raws), tuple(p[1] for p in parsed), tuple(p[2] for p in parsed),
+                                 chk.boolean(raw.get("interpolate", False), f"{k}.interpolate"),
+                                 str(raw.get("source", "")))
+
+    bands = {}
+    for sname, raw in (doc.get("bands") or {}).items():
+        k = f"bands.{sname}"
+        if sname not in all_names:
+            chk.fail(k, f"bands given for unknown scale {sname!r}")
+        chk.mapping(raw, k, {"on", "cuts", "source"}, required=("cuts",))
+        on = raw.get("on", "score")
+        if on not in ("score", "t"):
+            chk.fail(f"{k}.on", "bands apply to 'score' or 't'")
+        if on == "t" and sname not in norms:
+            chk.fail(f"{k}.on", f"bands on T scores need a norm table for {sname!r}")
+        parsed = []
+        for j, cut in enumerate(chk.seq(raw["cuts"], f"{k}.cuts")):
+            chk.mapping(cut, f"{k}.cuts[{j}]", {"label", "min", "max"}, required=("label", "min", "max"))
+            lo, hi = chk.number(cut["min"], f"{k}.cuts[{j}].min"), chk.number(cut["max"], f"{k}.cuts[{j}].max")
+            if lo >= hi:
+                chk.fail(f"{k}.cuts[{j}]", "min must be below max")
+            if parsed and lo < parsed[-1].max:
+                chk.fail(f"{k}.cuts[{j}]", "bands must be in increasing order and must not overlap")
+            parsed.append(Band(chk.text(cut["label"], f"{k}.cuts[{j}].label"), lo, hi))
+        bands[sname] = (on, tuple(parsed))
+    return scales, norms, bands
+
+
+def _resolve_bank(ref: str, base: Path) -> Path:
+    ref_path = Path(ref)
+    for candidate in (base / ref_path, base / f"{ref}.yaml", package_dir("items") / ref_path,
+                      package_dir("items") / f"{ref}.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise PeerscaleError(f"item bank {ref!r} not found (looked beside the scoring file and in the bundled items/)")
+
+
+def load_instrument_file(path: str | Path) -> Instrument:
+    """Load one instrument from a scoring file (its ``items`` key names a bank file or lists items inline)."""
+    path = Path(path)
+    doc = _read_yaml(path)
+    chk = _Checker(path)
+    chk.mapping(doc, "", SCORING_KEYS | BANK_KEYS, required=("items", "scales"))
+    bank_path = None
+    if isinstance(doc["items"], str):
+        try:
+            bank_path = _resolve_bank(doc["items"], path.parent)
+        except PeerscaleError as exc:
+            chk.fail("items", exc.message)
+        bank_doc = _read_yaml(bank_path)
+        bank = _parse_bank(_Checker(bank_path), bank_doc, inline=False)
+    else:
+        bank_doc = doc
+        bank = _parse_bank(chk, doc, inline=True)
+    extra = set(doc) - SCORING_KEYS - BANK_KEYS
+    if extra:
+        chk.fail(sorted(extra)[0], "unknown key")
+    scales, norms, bands = _parse_scoring(chk, doc, bank["items"])
+    id_cols = tuple(str(c) for c in chk.seq(doc.get("id_columns") or [], "id_columns"))
+    name = str(doc.get("name") or path.stem)
+    return Instrument(
+        name=name, title=str(doc.get("title") or bank_doc.get("title") or name),
+        version=str(doc.get("version") or bank_doc.get("version") or ""),
+        status=str(doc.get("status") or bank_doc.get("status") or "draft"),
+        description=str(doc.get("description") or bank_doc.get("description") or ""),
+        items=bank["items"], scales=scales, bank=bank["bank"], id_columns=id_cols,
+        dimensions=bank["dimensions"], placeholders=bank["placeholders"],
+        instructions=bank["instructions"], norms=norms, bands=bands,
+        path=str(path), bank_path=None if bank_path is None else str(bank_path),
+    )
+
+
+@lru_cache(maxsize=None)
+def _bundled_paths() -> dict[str, Path]:
+    return {p.stem.lower(): p for p in sorted(package_dir("scoring").glob("*.yaml"))}
+
+
+def bundled_instruments() -> list[Instrument]:
+    """Every instrument shipped in ``scoring/``."""
+    return [load_instrument_file(p) for p in _bundled_paths().values()]
+
+
+def load_instrument(name_or_path: str | Path) -> Instrument:
+    """Load a bundled instrument by name (``pbr-y``) or any instrument file by path."""
+    if isinstance(name_or_path, Instrument):
+        return name_or_path
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        if not path.is_file():
+            raise PeerscaleError("instrument file not found", file=text,
+                                 hint="give a bundled name (see `peerscale instruments`) or a path to a scoring file")
+        return load_instrument_file(path)
+    bundled = _bundled_paths()
+    if text.lower() not in bundled:
+        raise PeerscaleError(f"no bundled instrument called {text!r}",
+                             hint="bundled: " + ", ".join(bundled) + "; or give a path to your own scoring file")
+    return load_instrument_file(bundled[text.lower()])
+
+
+def parse_range(text: str | None) -> tuple[float, float] | None:
+    """``"1:6"`` → (1.0, 6.0)."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in str(text).split(":"))
+    except ValueError:
+        raise PeerscaleError(f"range {text!r} is not of the form MIN:MAX, e.g. 1:6") from None
+    if not lo < hi:
+        raise PeerscaleError(f"range {text!r}: MIN must be below MAX")
+    return lo, hi
+
+
+def parse_min_answered(text) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise PeerscaleError(f"--min-answered {text!r} is not a number",
+                             hint="give a count (3) or a proportion below 1 (0.75)") from None
+    if value <= 0 or (value >= 1 and value != int(value)):
+        raise PeerscaleError(f"--min-answered {text!r} must be a whole count of 1 or more, or a proportion between 0 and 1")
+    return value
+
+
+def adhoc_instrument(scales: dict[str, list[str]] | list[str], *, value_range: tuple[float, float] | None = None,
+                     min_answered: float = 0.75, method: str = "mean", name: str = "ad-hoc") -> Instrument:
+    """Build an instrument from psych-style keys, e.g. ``{"A": ["-A1", "A2", "A3"]}`` or
+    ``["A=-A1,A2,A3"]`` (a leading minus marks a reverse-keyed item)."""
+    if isinstance(scales, list):
+        parsed: dict[str, list[str]] = {}
+        for text in scales:
+            if "=" not in text:
+                raise PeerscaleError(f"--scale {text!r} is not of the form NAME=ITEM,ITEM,...",
+                                     hint="e.g. --scale A=-A1,A2,A3,A4,A5")
+            sname, _, rest = text.partition("=")
+            if sname.strip() in parsed:
+                raise PeerscaleError(f"--scale {sname.strip()!r} is given twice")
+            parsed[sname.strip()] = [x.strip() for x in rest.split(",") if x.strip()]
+        scales = parsed
+    lo, hi = value_range if value_range else (None, None)
+    rs = ResponseScale("RANGE" if value_range else "NUMERIC", "declared range" if value_range else "any number", lo, hi)
+    items: dict[str, Item] = {}
+    for entries in scales.values():
+        for entry in entries:
+            iid = entry.lstrip("-+").strip()
+            items.setdefault(iid, Item(id=iid, text=iid, response_scale=rs))
+    doc = {"scales": [{"name": n, "items": e, "method": method, "min_answered": min_answered}
+                      for n, e in scales.items()]}
+    chk = _Checker("--scale")
+    for n, entries in scales.items():
+        for entry in entries:
+            if entry.startswith("-") and not value_range:
+                raise PeerscaleError(f"--scale {n}: item {entry[1:]!r} is reverse-keyed but no range was given",
+                                     hint="add --range MIN:MAX, e.g. --range 1:6")
+    parsed_scales, _, _ = _parse_scoring(chk, doc, items)
+    return Instrument(name=name, title="ad-hoc scales", version="", status="ad-hoc", items=items,
+                      scales=parsed_scales)
