@@ -1,0 +1,350 @@
+"""Scoring engine: item responses → cleaned codes → keyed items → scale scores.
+
+Everything is vectorised over respondents (one NumPy pass per item column and per scale).
+
+* Cleaning: an answer is a scored code, a label of a scored code (REDCap label exports),
+  a missing-data code (or its label) that becomes missing *with its reason counted*, a blank,
+  or an invalid value. Invalid values are an error listing rows, columns and values, or, with
+  ``on_invalid="missing"``, become missing and are counted.
+* Keying: reverse-keyed items are scored as ``(min + max) − x`` from the response scale's
+  declared range (never the observed range).
+* Scale score (``method: mean``): mean of the answered keyed items when at least
+  ``Scale.required`` items are answered, else missing. ``method: sum`` with ``prorate`` gives
+  ``mean × k`` (PHQ-9 style proration), without it the plain sum of answered items.
+  ``<scale>_n`` always gives the number answered. This matches ``psych::scoreItems(keys,
+  impute = "none", min, max)`` (Revelle, psych 2.2.9) when the rule is "at least 1 answered".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import PeerscaleError
+from .spec import Instrument, Scale, load_instrument
+
+BLANK = "blank"
+INVALID = "invalid value (set to missing)"
+MAX_LISTED = 5
+
+
+@dataclass
+class CleanItems:
+    """Item responses as numeric codes (NaN = missing), one column per item id."""
+
+    values: np.ndarray
+    item_ids: list[str]
+    missing: dict[str, dict[str, int]]
+    invalid_count: int = 0
+    invalid_examples: list[tuple[int, str, Any]] = field(default_factory=list)
+
+    def frame(self, index=None) -> pd.DataFrame:
+        return pd.DataFrame(self.values, columns=self.item_ids, index=index)
+
+    def column(self, item_id: str) -> np.ndarray:
+        return self.values[:, self.item_ids.index(item_id)]
+
+
+@dataclass
+class ScoreResult:
+    scores: pd.DataFrame
+    instrument: Instrument
+    id_columns: list[str]
+    items: CleanItems
+    summary: dict
+
+
+def _norm_label(x: str) -> str:
+    return " ".join(str(x).strip().lower().split())
+
+
+def _numeric_codes(codes: Iterable) -> dict[float, Any]:
+    out = {}
+    for c in codes:
+        try:
+            out[float(c)] = c
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing: dict | None,
+                  missing_counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One item column → (codes as float, NaN where missing; mask of invalid values).
+
+    Missing-data codes (numeric like ``9``/``-999`` or text like ``UNK``) and their labels
+    are counted by reason in ``missing_counts``; blanks are counted as ``"blank"``.
+    """
+    rs = item.response_scale
+    missing = dict(rs.missing)
+    if extra_missing:
+        missing.update(extra_missing)
+    n = len(col)
+    unknown = np.zeros(n, dtype=bool)
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+        x = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        blank = np.isnan(x)
+    else:
+        text = col.astype("string").str.strip()
+        blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
+        x = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        unparsed = ~blank & np.isnan(x)
+        if unparsed.any():
+            lookup: dict[str, object] = {}
+            labels = dict(rs.codes)
+            labels.update(extra_labels or {})
+            for code, label in labels.items():
+                try:
+                    lookup[_norm_label(label)] = float(code)
+                except (TypeError, ValueError):
+                    continue
+            for code, reason in missing.items():
+                lookup[_norm_label(code)] = ("missing", reason)
+                lookup[_norm_label(reason)] = ("missing", reason)
+            idx = np.flatnonzero(unparsed)
+            found = text.iloc[idx].map(lambda v: lookup.get(_norm_label(v))).to_numpy(dtype=object)
+            for j, value in zip(idx, found):
+                if value is None:
+                    unknown[j] = True
+                elif isinstance(value, tuple):
+                    missing_counts[value[1]] = missing_counts.get(value[1], 0) + 1
+                else:
+                    x[j] = value
+    if blank.any():
+        missing_counts[BLANK] = missing_counts.get(BLANK, 0) + int(blank.sum())
+    for value, code in _numeric_codes(missing).items():
+        hit = x == value
+        if hit.any():
+            missing_counts[missing[code]] = missing_counts.get(missing[code], 0) + int(hit.sum())
+            x[hit] = np.nan
+    if rs.codes:
+        valid = np.isin(x, np.fromiter(rs.codes, dtype="float64"))
+    elif rs.has_range:
+        valid = (x >= rs.min) & (x <= rs.max)
+    else:
+        valid = np.isfinite(x)
+    invalid = (~valid & ~np.isnan(x)) | unknown
+    return x, invalid
+
+
+def _describe_invalid(examples, total, file) -> str:
+    shown = "; ".join(f"row {r}, column {c!r}: {v!r}" for r, c, v in examples)
+    more = f" (and {total - len(examples)} more)" if total > len(examples) else ""
+    return f"{total} value(s) are not valid answers: {shown}{more}"
+
+
+def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str] | None = None, *,
+                on_invalid: str = "error", value_labels: dict | None = None,
+                missing_values: dict | None = None, file: str | None = None,
+                row_mask: np.ndarray | None = None) -> CleanItems:
+    """Convert the instrument's item columns to numeric codes (NaN = missing).
+
+    ``value_labels`` / ``missing_values``: per item id, extra ``{code: label}`` and
+    ``{code: reason}`` from the input file (SPSS labels and user-missing values, REDCap
+    dictionary choices and project missing codes). ``row_mask`` limits checking to rows in
+    scope (REDCap rows of other repeating forms are ignored). Rows are reported 1-based.
+    """
+    if on_invalid not in ("error", "missing"):
+        raise PeerscaleError(f"on_invalid must be 'error' or 'missing', got {on_invalid!r}")
+    items = list(items if items is not None else instrument.scale_items())
+    absent = [i for i in items if i not in data.columns]
+    if absent:
+        listed = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more" if len(absent) > 10 else "")
+        raise PeerscaleError(f"{len(absent)} item column(s) of instrument {instrument.name!r} are not in the data: {listed}",
+                             file=file, hint="map export columns to item ids with --map COLUMN=ITEM or --map mapping.csv "
+                                             "(see `peerscale redcap-mapping`)")
+    n = len(data)
+    values = np.empty((n, len(items)), dtype="float64")
+    missing: dict[str, dict[str, int]] = {}
+    examples: list[tuple[int, str, Any]] = []
+    total_invalid = 0
+    invalid_masks = []
+    for j, iid in enumerate(items):
+        counts: dict[str, int] = {}
+        col = data[iid]
+        if row_mask is not None:
+            col = col.where(pd.Series(row_mask, index=col.index))
+        x, invalid = _clean_column(col, instrument.items[iid], (value_labels or {}).get(iid),
+                                   (missing_values or {}).get(iid), counts)
+        if row_mask is not None:
+            counts[BLANK] = counts.get(BLANK, 0) - int((~row_mask).sum())
+            if counts[BLANK] == 0:
+                del counts[BLANK]
+        if invalid.any():
+            bad = np.flatnonzero(invalid)
+            total_invalid += len(bad)
+            for r in bad[: max(0, MAX_LISTED - len(examples))]:
+                examples.append((int(r) + 1, iid, data[iid].iloc[r]))
+            invalid_masks.append((j, invalid))
+        values[:, j] = x
+        missing[iid] = counts
+    if total_invalid:
+        if on_invalid == "error":
+            raise PeerscaleError(_describe_invalid(examples, total_invalid, file), file=file,
+                                 hint="correct the data, map labels with --redcap-dictionary, or pass "
+                                      "--on-invalid missing to score them as missing (they are counted)")
+        for j, invalid in invalid_masks:
+            values[invalid, j] = np.nan
+            counts = missing[items[j]]
+            counts[INVALID] = counts.get(INVALID, 0) + int(invalid.sum())
+    return CleanItems(values, items, missing, total_invalid, examples)
+
+
+def keyed_matrix(clean: CleanItems, instrument: Instrument, scale: Scale) -> np.ndarray:
+    """The scale's items with reverse-keyed items scored as (min + max) − x (declared range)."""
+    cols = [clean.item_ids.index(i) for i in scale.items]
+    x = clean.values[:, cols].copy()
+    for j, (iid, sign) in enumerate(zip(scale.items, scale.keys)):
+        if sign < 0:
+            x[:, j] = instrument.items[iid].response_scale.reverse(x[:, j])
+    return x
+
+
+def scale_scores(x: np.ndarray, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """(score, n answered) for keyed matrix ``x`` under the scale's method and missing-data rule."""
+    answered = ~np.isnan(x)
+    n = answered.sum(axis=1)
+    total = np.where(answered, x, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+    if scale.method == "mean":
+        score = mean
+    elif scale.prorate:
+        score = mean * x.shape[1]
+    else:
+        score = total
+    score = np.where(n >= scale.required, score, np.nan)
+    return score, n
+
+
+def apply_norms(raw: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
+    """Raw score → (T, SE) by exact lookup in the norm table, or linear interpolation
+    within the table's range when the table says ``interpolate: true``; otherwise missing."""
+    raws = np.asarray(table.raw)
+    t = np.asarray(table.t)
+    se = np.asarray([np.nan if s is None else s for s in table.se], dtype=float)
+    if table.interpolate:
+        inside = (raw >= raws[0]) & (raw <= raws[-1])
+        return (np.where(inside, np.interp(raw, raws, t), np.nan),
+                np.where(inside, np.interp(raw, raws, se), np.nan))
+    pos = np.clip(np.searchsorted(raws, raw), 0, len(raws) - 1)
+    hit = np.isclose(raws[pos], raw, rtol=0, atol=1e-9)
+    return np.where(hit, t[pos], np.nan), np.where(hit, se[pos], np.nan)
+
+
+def apply_bands(value: np.ndarray, bands) -> pd.Series:
+    """Label each value with its band: [min, max) except the last band, which includes max."""
+    labels = np.full(value.shape, None, dtype=object)
+    for k, band in enumerate(bands):
+        upper = value <= band.max if k == len(bands) - 1 else value < band.max
+        labels[(value >= band.min) & upper] = band.label
+    return pd.Series(labels, dtype="string")
+
+
+def resolve_id_columns(data: pd.DataFrame, instrument: Instrument, id_columns: Sequence[str] | None,
+                       file: str | None = None) -> list[str]:
+    """Explicit ids must exist; otherwise the instrument's ``id_columns`` present in the data."""
+    if id_columns:
+        absent = [c for c in id_columns if c not in data.columns]
+        if absent:
+            raise PeerscaleError(f"id column(s) not in the data: {', '.join(absent)}", file=file,
+                                 hint="columns are: " + ", ".join(map(str, data.columns[:20])))
+        return list(dict.fromkeys(id_columns))
+    return [c for c in instrument.id_columns if c in data.columns]
+
+
+def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) -> pd.DataFrame:
+    """Rows whose id combination occurs more than once (blank ids ignored)."""
+    if not id_columns:
+        return data.iloc[0:0]
+    ids = data[list(id_columns)]
+    if row_mask is not None:
+        ids = ids[row_mask]
+    ids = ids.dropna(subset=[id_columns[0]])
+    return ids[ids.duplicated(keep=False)]
+
+
+def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: Sequence[str] | None = None,
+               on_invalid: str = "error", min_answered: float | None = None, value_labels: dict | None = None,
+               missing_values: dict | None = None, in_scope=None, file: str | None = None) -> ScoreResult:
+    """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
+    (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined).
+
+    Every input row is in the output, in input order. ``min_answered`` overrides every scale's
+    rule (a count of 1 or more, or a proportion below 1). Rows with ``in_scope`` False (REDCap
+    rows of other repeating forms) keep their ids and get empty scores.
+    """
+    instrument = load_instrument(instrument) if not isinstance(instrument, Instrument) else instrument
+    if min_answered is not None:
+        from dataclasses import replace
+        for s in instrument.scales:
+            if min_answered >= 1 and min_answered > len(s.items):
+                raise PeerscaleError(f"--min-answered {min_answered:g} is more than the {len(s.items)} items of scale {s.name!r}")
+        instrument = replace(instrument, scales=[replace(s, min_answered=float(min_answered)) for s in instrument.scales])
+    ids = resolve_id_columns(data, instrument, id_columns, file)
+    mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
+    clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
+                        missing_values=missing_values, file=file, row_mask=mask)
+    n_rows = len(data)
+    out: dict[str, Any] = {}
+    if ids:
+        for c in ids:
+            out[c] = data[c].to_numpy(copy=True) if not isinstance(data[c].dtype, pd.StringDtype) else data[c].array
+    else:
+        out["row"] = np.arange(1, n_rows + 1)
+    summary_scales = {}
+    for scale in instrument.scales:
+        score, n = scale_scores(keyed_matrix(clean, instrument, scale), scale)
+        n_col = pd.array(n, dtype="Int64")
+        if mask is not None:
+            score = np.where(mask, score, np.nan)
+            n_col[~mask] = pd.NA
+        out[scale.name] = score
+        out[f"{scale.name}_n"] = n_col
+        if scale.name in instrument.norms:
+            t, se = apply_norms(score, instrument.norms[scale.name])
+            out[f"{scale.name}_t"], out[f"{scale.name}_t_se"] = t, se
+        if scale.name in instrument.bands:
+            on, bands = instrument.bands[scale.name]
+            out[f"{scale.name}_band"] = apply_bands(out[f"{scale.name}_t"] if on == "t" else score, bands)
+        scored = ~np.isnan(score)
+        in_scope_n = n_rows if mask is None else int(mask.sum())
+        finite = score[scored]
+        summary_scales[scale.name] = {
+            "label": scale.label, "rule": scale.rule_text(), "n_scored": int(scored.sum()),
+            "n_too_few_answered": int(in_scope_n - scored.sum()),
+            "mean": float(finite.mean()) if finite.size else None,
+            "sd": float(finite.std(ddof=1)) if finite.size > 1 else None,
+            "min": float(finite.min()) if finite.size else None,
+            "max": float(finite.max()) if finite.size else None,
+        }
+    scores = pd.DataFrame(out)
+    dups = duplicate_ids(data, ids, mask)
+    warnings = []
+    if len(dups):
+        warnings.append(f"{len(dups)} rows share an id with another row ({', '.join(ids)}); all were scored")
+    reasons: dict[str, int] = {}
+    for counts in clean.missing.values():
+        for reason, k in counts.items():
+            reasons[reason] = reasons.get(reason, 0) + k
+    summary = {
+        "instrument": instrument.name, "version": instrument.version, "n_rows": n_rows,
+        "n_in_scope": n_rows if mask is None else int(mask.sum()), "id_columns": ids,
+        "scales": summary_scales, "missing_by_reason": reasons, "missing_by_item": clean.missing,
+        "invalid_values": clean.invalid_count,
+        "invalid_handling": on_invalid, "warnings": warnings,
+    }
+    return ScoreResult(scores, instrument, ids, clean, summary)
+
+
+def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.DataFrame:
+    """Score a DataFrame with a bundled instrument name, a spec path or an :class:`Instrument`.
+
+    >>> import peerscale
+    >>> scores = peerscale.score(df, "pbr-y")            # doctest: +SKIP
+    Keyword arguments as :func:`score_data`.
+    """
+    return score_data(data, instrument, **kwargs).scores
