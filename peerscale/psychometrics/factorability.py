@@ -1,0 +1,73 @@
+"""Is a correlation matrix worth factoring? KMO and Bartlett's sphericity test, as psych.
+
+- Kaiser–Meyer–Olkin measure of sampling adequacy (Kaiser 1970; Kaiser & Rice 1974), as
+  ``psych::KMO``: with R the correlations and Q the partial (anti-image) correlations
+  ``Q = -cov2cor(R^{-1})`` (sign irrelevant, only squares are used), off-diagonals only,
+  ``MSA = ΣΣ r_ij² / (ΣΣ r_ij² + ΣΣ q_ij²)``, and per item ``MSA_j`` the same over column j.
+- Bartlett's (1951) test that R is an identity matrix, as ``psych::cortest.bartlett``:
+  ``χ² = −ln|R| · (n − 1 − (2p + 5)/6)``, ``df = p(p − 1)/2``.
+
+Data frames are correlated pairwise-complete (psych's ``cor(x, use="pairwise")``) and n is
+the number of rows, as psych does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import PeerscaleError
+from .efa import correlation_input
+
+
+@dataclass
+class KMOResult:
+    msa: float
+    msa_items: pd.Series
+
+
+@dataclass
+class BartlettResult:
+    chisq: float
+    df: int
+    pvalue: float
+    n: int
+
+
+def kmo(data_or_corr) -> KMOResult:
+    """Overall and per-item KMO measure of sampling adequacy (see module docstring)."""
+    r, cols, _ = correlation_input(data_or_corr)
+    try:
+        inv = np.linalg.inv(r)
+    except np.linalg.LinAlgError:
+        raise PeerscaleError("the correlation matrix is singular, so partial correlations "
+                             "are undefined", hint="drop items that duplicate others") from None
+    d = 1.0 / np.sqrt(np.diag(inv))
+    q = inv * np.outer(d, d)
+    np.fill_diagonal(q, 0.0)
+    r0 = r.copy()
+    np.fill_diagonal(r0, 0.0)
+    r2, q2 = r0 ** 2, q ** 2
+    msa = float(r2.sum() / (r2.sum() + q2.sum()))
+    items = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
+    return KMOResult(msa=msa, msa_items=pd.Series(items, index=cols, name="msa"))
+
+
+def bartlett_sphericity(data_or_corr, n_obs: int | None = None) -> BartlettResult:
+    """Bartlett's test of sphericity (see module docstring). ``n_obs`` is required when a
+    correlation matrix is passed."""
+    r, _, n = correlation_input(data_or_corr, n_obs)
+    if n is None:
+        raise PeerscaleError("Bartlett's test needs the number of observations",
+                             hint="pass n_obs with a correlation matrix")
+    p = r.shape[0]
+    sign, logdet = np.linalg.slogdet(r)
+    if sign <= 0:
+        raise PeerscaleError("the correlation matrix is singular or not positive definite",
+                             hint="drop items that duplicate others")
+    chisq = float(-logdet * (n - 1 - (2 * p + 5) / 6.0))
+    df = p * (p - 1) // 2
+    return BartlettResult(chisq=chisq, df=df, pvalue=float(stats.chi2.sf(chisq, df)), n=int(n))

@@ -1,0 +1,79 @@
+# Parity fixtures for EFA, factorability, parallel analysis, CFA and invariance.
+# Run from the repository root:  Rscript tests/r/factor.R
+# Needs psych 2.2.9, GPArotation, lavaan 0.6-14. Writes tests/fixtures/factor/*.
+suppressPackageStartupMessages({library(psych); library(lavaan)})
+out <- "tests/fixtures/factor"
+dir.create(out, showWarnings = FALSE, recursive = TRUE)
+wcsv <- function(x, f) write.csv(x, file.path(out, f), row.names = TRUE)
+wfit <- function(x, f) write.csv(data.frame(measure = names(x), value = as.numeric(x)),
+                                  file.path(out, f), row.names = FALSE)
+cat("psych", as.character(packageVersion("psych")), "lavaan", as.character(packageVersion("lavaan")),
+    "GPArotation", as.character(packageVersion("GPArotation")), "\n",
+    file = file.path(out, "VERSIONS.txt"))
+
+# ---- data ----------------------------------------------------------------------------
+b25 <- bfi[, 1:25]
+write.csv(b25, file.path(out, "bfi25.csv"), row.names = FALSE, na = "")
+HS <- HolzingerSwineford1939
+write.csv(HS, file.path(out, "hs1939.csv"), row.names = FALSE)
+
+# ---- factorability ---------------------------------------------------------------------
+k <- KMO(b25)
+wcsv(data.frame(msa = c(overall = k$MSA, k$MSAi)), "kmo_bfi.csv")
+bt <- suppressMessages(cortest.bartlett(b25, n = nrow(b25)))
+wcsv(data.frame(chisq = bt$chisq, df = bt$df, p = bt$p.value), "bartlett_bfi.csv")
+
+# ---- EFA -------------------------------------------------------------------------------
+efa_out <- function(f, tag) {
+  wcsv(unclass(f$loadings), paste0("efa_", tag, "_loadings.csv"))
+  if (!is.null(f$Phi)) wcsv(f$Phi, paste0("efa_", tag, "_phi.csv"))
+  wcsv(data.frame(h2 = f$communality), paste0("efa_", tag, "_h2.csv"))
+}
+efa_out(fa(b25, 5, fm = "ml", rotate = "oblimin"), "ml_oblimin")
+efa_out(fa(b25, 5, fm = "minres", rotate = "oblimin"), "minres_oblimin")
+efa_out(fa(b25, 5, fm = "pa", rotate = "varimax"), "pa_varimax")
+efa_out(fa(b25, 5, fm = "minres", rotate = "promax"), "minres_promax")
+efa_out(fa(b25, 5, fm = "minres", rotate = "geominQ"), "minres_geomin")
+efa_out(fa(b25, 5, fm = "ml", rotate = "none"), "ml_none")
+
+# ---- parallel analysis (defaults; random, so only the observed eigenvalues and the
+# suggestions are compared) -----------------------------------------------------------------
+set.seed(42)
+pa <- fa.parallel(b25, n.iter = 20, plot = FALSE)
+wcsv(data.frame(pc = pa$pc.values, fa = pa$fa.values), "parallel_bfi_observed.csv")
+wcsv(data.frame(nfact = pa$nfact, ncomp = pa$ncomp), "parallel_bfi_suggest.csv")
+
+# ---- CFA -------------------------------------------------------------------------------
+hs_model <- "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+fm_keys <- c("npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli",
+             "logl", "unrestricted.logl", "aic", "bic", "rmsea", "rmsea.ci.lower",
+             "rmsea.ci.upper", "srmr")
+fm_rob <- c("chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.factor",
+            "baseline.chisq.scaled", "cfi.scaled", "tli.scaled", "cfi.robust", "tli.robust",
+            "rmsea.scaled", "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled",
+            "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust", "srmr")
+fit_ml <- cfa(hs_model, data = HS)
+wfit(fitMeasures(fit_ml, fm_keys), "cfa_hs_ml_fit.csv")
+wcsv(parameterEstimates(fit_ml), "cfa_hs_ml_est.csv")
+wcsv(standardizedSolution(fit_ml), "cfa_hs_ml_std.csv")
+wcsv(modindices(fit_ml, sort. = TRUE), "cfa_hs_ml_mi.csv")
+wcsv(residuals(fit_ml, type = "cor")$cov, "cfa_hs_ml_rescor.csv")
+
+fit_mlr <- cfa(hs_model, data = HS, estimator = "MLR")
+wfit(fitMeasures(fit_mlr, c(fm_keys, fm_rob)), "cfa_hs_mlr_fit.csv")
+wcsv(parameterEstimates(fit_mlr), "cfa_hs_mlr_est.csv")
+
+fit_one <- cfa("g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9", data = HS)
+wfit(fitMeasures(fit_one, fm_keys), "cfa_hs_one_fit.csv")
+lrt <- lavTestLRT(fit_ml, fit_one)
+wcsv(as.data.frame(lrt), "cfa_hs_lrt_three_vs_one.csv")
+
+# ---- measurement invariance by school ------------------------------------------------------
+conf <- cfa(hs_model, data = HS, group = "school")
+metr <- cfa(hs_model, data = HS, group = "school", group.equal = "loadings")
+scal <- cfa(hs_model, data = HS, group = "school", group.equal = c("loadings", "intercepts"))
+inv <- rbind(configural = fitMeasures(conf, fm_keys), metric = fitMeasures(metr, fm_keys),
+             scalar = fitMeasures(scal, fm_keys))
+wcsv(inv, "invariance_hs_school_fit.csv")
+wcsv(as.data.frame(lavTestLRT(conf, metr, scal)), "invariance_hs_school_lrt.csv")
+wcsv(parameterEstimates(scal), "invariance_hs_school_scalar_est.csv")
