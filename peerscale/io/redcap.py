@@ -1,0 +1,123 @@
+"""REDCap record exports (raw or label mode), applied to a table any reader produced.
+
+Conventions (REDCap data export, see docs formats.md): the record id is the first column;
+longitudinal projects add ``redcap_event_name``; repeating instruments add
+``redcap_repeat_instrument`` and ``redcap_repeat_instance`` (blank on a record's
+non-repeating row); checkboxes are ``<field>___<code>`` columns (0/1, or Checked/Unchecked in
+label mode); ``<form>_complete`` is 0 Incomplete, 1 Unverified, 2 Complete.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import PeerscaleError
+from .table import Table, item_columns, numeric_or_text
+
+REDCAP_ID_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+COMPLETE_CODES = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
+CHECKBOX_CODES = {0.0: "Unchecked", 1.0: "Checked"}
+_CHECKBOX = re.compile(r"^[a-z][a-z0-9_]*___[a-z0-9_]+$")
+
+
+def form_name(name: str) -> str:
+    """REDCap form name for an instrument name: lowercase, '-' and other punctuation → '_'."""
+    return re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())
+
+
+def instrument_forms(instrument) -> list[str]:
+    """REDCap form names of an instrument: one form, or one per respondent form (``<name>_y``...)
+    when its items belong to several forms."""
+    base = form_name(instrument.name)
+    forms = [f for f in instrument.forms]
+    if len(forms) <= 1:
+        return [base]
+    return [f"{base}_{f.lower()}" for f in forms]
+
+
+def is_redcap(columns, dictionary=None) -> bool:
+    cols = [str(c) for c in columns]
+    return (dictionary is not None or any(c in cols for c in REDCAP_ID_COLUMNS)
+            or (bool(cols) and cols[0] == "record_id")
+            or any(c.endswith("_complete") for c in cols))
+
+
+def _as_id_text(series):
+    """Identifier column as text; whole-number floats lose their '.0' (``12.0`` → ``"12"``)."""
+    if series.dtype.kind in "iub":
+        return series.astype("str").where(series.notna(), None)
+    if series.dtype.kind == "f":
+        text = series.map(lambda v: None if v != v else (str(int(v)) if float(v).is_integer() else repr(v)))
+        return text.astype("str").where(series.notna(), None)
+    return series
+
+
+def _blank(series):
+    return series.isna() | (series.astype("str").str.strip() == "")
+
+
+def apply_redcap(table: Table, *, instrument=None, dictionary=None) -> None:
+    """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place."""
+    df = table.data
+    if not is_redcap(df.columns, dictionary):
+        return
+    record_id = dictionary.record_id if dictionary is not None and dictionary.record_id in df.columns else str(df.columns[0])
+    ids = [record_id] + [c for c in REDCAP_ID_COLUMNS if c in df.columns]
+    for col in ids:
+        df[col] = _as_id_text(df[col])
+    table.id_columns = ids
+
+    if "redcap_repeat_instrument" in df.columns and instrument is not None:
+        forms = set(instrument_forms(instrument))
+        rep = df["redcap_repeat_instrument"].astype("str").str.strip().str.lower()
+        blank = _blank(df["redcap_repeat_instrument"])
+        mine = ~blank & rep.isin(forms)
+        table.in_scope = mine if mine.any() else blank
+        table.in_scope.name = "in_scope"
+
+    _check_duplicates(table, ids)
+
+    if dictionary is not None:
+        from .dictionary import apply_dictionary
+        apply_dictionary(table, dictionary, instrument)
+
+    for col in df.columns:
+        c = str(col)
+        if c.endswith("_complete"):
+            _labels_to_codes(table, c, COMPLETE_CODES)
+        elif _CHECKBOX.match(c):
+            _labels_to_codes(table, c, CHECKBOX_CODES)
+
+
+def _check_duplicates(table: Table, ids: list[str]) -> None:
+    df = table.data
+    keys = df[ids].astype("str").fillna("")
+    dup = keys.duplicated(keep=False)
+    if not dup.any():
+        return
+    shown = keys[dup].drop_duplicates().head(10)
+    listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(ids, row) if v not in ("", "None", "nan"))
+                        for row in shown.itertuples(index=False))
+    rows = [int(i) + 1 for i in df.index[dup][:10]]
+    where = "within one event/instance" if len(ids) > 1 else ""
+    raise PeerscaleError(
+        f"duplicate record ids {where}: {listing}" + (" ..." if keys[dup].drop_duplicates().shape[0] > 10 else ""),
+        file=table.path, row=", ".join(map(str, rows)), column=ids[0],
+        hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows")
+
+
+def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:
+    """Map label-mode text (case-insensitive) to codes in one column; unknown text is left as is."""
+    s = table.data[col]
+    table.value_labels.setdefault(col, dict(labels))
+    if s.dtype.kind in "biuf":
+        return
+    lookup = {v.strip().lower(): k for k, v in labels.items()}
+    text = s.astype("str").str.strip()
+    mapped = text.str.lower().map(lookup)
+    known = mapped.notna()
+    if known.any():
+        table.data[col] = numeric_or_text(s.astype(object).where(~known, mapped.astype(object)))
+
+
+__all__ = ["apply_redcap", "form_name", "instrument_forms", "item_columns"]

@@ -1,0 +1,105 @@
+"""The in-memory result of reading a data file, and the metadata a writer can attach.
+
+:class:`Table` is what every reader returns: the data in file order plus whatever the format
+carried about it (labels, user-missing codes, REDCap ids). :class:`OutputMeta` is what a
+writer can put back into formats that hold it (.sav, .dta, .xlsx notes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported lazily by the readers
+    import pandas as pd
+
+
+@dataclass
+class Table:
+    """One data file, read.
+
+    ``data`` has one row per data row of the input, in file order, with the file's columns.
+    Identifier-like and text columns are strings (leading zeros kept: ``"007"``). Item columns
+    are numeric where every value parses, else the raw strings (``"-999"``, ``"UNK"``, REDCap
+    label-mode text): the scoring engine converts those through the instrument.
+
+    ``value_labels`` and ``missing_values`` map a column to ``{code: text}``; codes are the
+    values as they appear in ``data`` (floats in numeric columns, strings in text columns).
+    ``in_scope`` is False for REDCap repeating rows of *other* forms (kept, not scored).
+    """
+
+    data: "pd.DataFrame"
+    path: str | None
+    format: str
+    variable_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[object, str]] = field(default_factory=dict)
+    missing_values: dict[str, dict[object, str]] = field(default_factory=dict)
+    file_label: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    id_columns: list[str] = field(default_factory=list)
+    suggested_map: dict[str, str] = field(default_factory=dict)
+    in_scope: "pd.Series | None" = None
+
+
+@dataclass
+class OutputMeta:
+    """Labels and codes a writer declares in formats that carry them (SPSS, Stata).
+
+    ``missing_values``: user-missing codes per numeric column (SPSS allows at most three
+    discrete codes). ``measure``: ``"scale"``, ``"ordinal"`` or ``"nominal"``.
+    """
+
+    variable_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
+    missing_values: dict[str, list[float]] = field(default_factory=dict)
+    measure: dict[str, str] = field(default_factory=dict)
+    file_label: str | None = None
+
+
+# Column names that hold identifiers: always read as text so "007" stays "007".
+_ID_NAME = re.compile(
+    r"(^id$|^id[_.]|[_.]id$|_id_|^record_id$|^redcap_|^participant|^subject|^dyad|^worker|"
+    r"^site$|^site[_.]|^study_?id|^zip|^post_?code|^phone|^email|^name$)",
+    re.IGNORECASE,
+)
+_PLAIN_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def is_id_name(name: str) -> bool:
+    """True for column names that look like identifiers (record_id, dyad_id, redcap_event_name...)."""
+    return bool(_ID_NAME.search(str(name)))
+
+
+def item_columns(columns, instrument) -> dict[str, str]:
+    """Columns that hold an instrument's items: ``{column: item id}``, matched exactly, else
+    ignoring case (REDCap lowercases field names, so ``a1`` holds item ``A1``)."""
+    if instrument is None:
+        return {}
+    ids = list(instrument.items)
+    exact = set(ids)
+    folded: dict[str, str] = {}
+    for iid in ids:
+        folded.setdefault(iid.lower(), iid)
+    out = {}
+    for col in columns:
+        c = str(col)
+        if c in exact:
+            out[c] = c
+        elif c.lower() in folded and folded[c.lower()] not in columns:
+            out[c] = folded[c.lower()]
+    return out
+
+
+def numeric_or_text(series: "pd.Series") -> "pd.Series":
+    """A text column as float64 when every non-blank value is a plain number, else unchanged."""
+    import pandas as pd
+
+    if series.dtype.kind in "biuf":
+        return series
+    text = series.astype("str").str.strip()
+    blank = series.isna() | (text == "")
+    if not text[~blank].str.match(_PLAIN_NUMBER.pattern).all():
+        return series
+    out = pd.to_numeric(text.where(~blank), errors="coerce")
+    return out.astype("float64")
