@@ -180,6 +180,23 @@ class Instrument:
 
 # --------------------------------------------------------------------------- loading
 
+@lru_cache(maxsize=None)
+def _yaml_loader():
+    """yaml.SafeLoader with YAML 1.2 booleans: only true/false, so a label like ``No`` or
+    ``Yes`` (common on response scales) stays text instead of becoming a boolean."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        ch: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    return Loader
+
+
 def _read_yaml(path: Path) -> Any:
     import yaml
 
@@ -190,7 +207,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise PeerscaleError(f"cannot read spec file: {exc}", file=str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader: no python tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -210,13 +227,13 @@ class _Checker:
     def mapping(self, obj, key, allowed, required=()):
         if not isinstance(obj, dict):
             self.fail(key, f"expected a mapping of keys, got {type(obj).__name__}")
+        unknown = [k for k in obj if k not in allowed]
+        if unknown:  # before required keys, so a typo ('itemz') is named as such
+            self.fail(f"{key}.{unknown[0]}" if key else str(unknown[0]), f"unknown key {unknown[0]!r}",
+                      hint="allowed keys: " + ", ".join(sorted(allowed)))
         for k in required:
             if k not in obj or obj[k] is None:
                 self.fail(key, f"missing required key {k!r}")
-        unknown = [k for k in obj if k not in allowed]
-        if unknown:
-            self.fail(f"{key}.{unknown[0]}" if key else str(unknown[0]), f"unknown key {unknown[0]!r}",
-                      hint="allowed keys: " + ", ".join(sorted(allowed)))
         return obj
 
     def text(self, obj, key, allow_empty=False) -> str:
