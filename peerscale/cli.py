@@ -69,7 +69,10 @@ def cli():
 def main(argv=None) -> int:
     """Entry point: user mistakes are one message on stderr with exit 1, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="peerscale", standalone_mode=False)
+        # with standalone_mode=False click returns ctx.exit(code) codes instead of raising
+        code = cli.main(args=argv, prog_name="peerscale", standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except PeerscaleError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1

@@ -348,7 +348,7 @@ def validate_data(inp, id_columns) -> dict:
     if len(dups):
         examples = dups.head(5).to_dict("records")
         report["duplicate_ids"] = {"count": int(len(dups)), "id_columns": id_columns,
-                                   "rows": (dups.index[:20] + 1).tolist() if dups.index.is_integer() else [],
+                                   "rows": (np.asarray(dups.index[:20]) + 1).tolist(),
                                    "examples": examples}
     report["problems"] = (len(absent) > 0) + (report["invalid_values"]["count"] > 0) + (report["duplicate_ids"]["count"] > 0)
     report["ok"] = report["problems"] == 0
