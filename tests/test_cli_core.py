@@ -172,3 +172,16 @@ def test_help_does_not_import_heavy_modules():
             "print('HEAVY:' + ','.join(heavy))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0 and res.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_include_items_as_answered_and_keyed(run_cli, tmp_path):
+    out1, out2 = tmp_path / "a.csv", tmp_path / "k.csv"
+    base = ["score", BFI, "--scale", "A=-A1,A2", "--range", "1:6", "--id-column", "id"]
+    assert run_cli(*base, "--include-items", "-o", out1)[0] == 0
+    assert run_cli(*base, "--include-items", "keyed", "-o", out2)[0] == 0
+    src = pd.read_csv(BFI)
+    answered, keyed = pd.read_csv(out1), pd.read_csv(out2)
+    assert list(answered.columns) == ["id", "A", "A_n", "A1", "A2"]
+    pd.testing.assert_series_equal(answered["A1"], src["A1"].astype(float), check_dtype=False)
+    pd.testing.assert_series_equal(keyed["A1"], 7 - src["A1"].astype(float), check_dtype=False)
+    pd.testing.assert_series_equal(keyed["A2"], src["A2"].astype(float), check_dtype=False)
