@@ -210,6 +210,14 @@ def test_wording_is_gender_neutral_and_promises_no_confidentiality(inst):
             assert not secrecy.search(text), text
 
 
+def test_reverse_keyed_items_carry_no_negation(inst):
+    # "disagree" with a negated sentence is a double negative, a known source of misreading
+    negation = re.compile(r"\b(not|no|never|nothing|nobody|none)\b|n't\b", re.I)
+    offenders = [iid for i in inst.values() for iid, it in i.items.items()
+                 if it.reverse and negation.search(it.text)]
+    assert offenders == []
+
+
 # ----------------------------------------------------------------- scoring files
 
 @pytest.mark.parametrize("name", sorted(FORMS))
