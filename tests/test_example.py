@@ -1,0 +1,118 @@
+"""The bundled synthetic example exports (examples/): current, linked, and scorable as shipped."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from peerscale import load_instrument
+from peerscale.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+YOUTH = EXAMPLES / "youth_export.csv"
+WORKER = EXAMPLES / "worker_export.csv"
+CASES = [(YOUTH, "pbr-y"), (YOUTH, "act-y"), (YOUTH, "out-y"), (WORKER, "pbr-p"), (WORKER, "act-p")]
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_example", EXAMPLES / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"record_id": str, "redcap_event_name": str, "dyad_id": str, "worker_id": str})
+
+
+def test_committed_files_are_what_the_generator_writes(tmp_path):
+    written = _generator().make_example(tmp_path)
+    assert [p.name for p in written] == ["youth_export.csv", "worker_export.csv"]
+    for path in written:
+        assert path.read_bytes() == (EXAMPLES / path.name).read_bytes(), (
+            f"examples/{path.name} is stale: run `python examples/make_example.py` and commit the CSVs")
+
+
+def test_layout_is_a_redcap_export_with_linked_files():
+    youth, worker = _read(YOUTH), _read(WORKER)
+    assert list(youth.columns[:4]) == ["record_id", "redcap_event_name", "dyad_id", "worker_id"]
+    for name in ("pbr-y", "act-y", "out-y"):
+        assert set(load_instrument(name).items) <= set(youth.columns)
+        assert f"{name.replace('-', '_')}_complete" in youth.columns
+    for name in ("pbr-p", "act-p"):
+        assert set(load_instrument(name).items) <= set(worker.columns)
+    assert set(youth.redcap_event_name) == {"baseline_arm_1", "followup_arm_1"}
+    assert not youth.duplicated(["record_id", "redcap_event_name"]).any()
+    baseline = youth[youth.redcap_event_name == "baseline_arm_1"]
+    followed = youth.loc[youth.redcap_event_name == "followup_arm_1", "record_id"]
+    assert 250 <= len(baseline) <= 400
+    assert 0.05 <= 1 - len(followed) / len(baseline) <= 0.25
+    # every worker row is one of the young person's baseline dyads, with the same worker
+    keys = ["record_id", "dyad_id", "worker_id"]
+    linked = worker[keys].merge(baseline[keys], on=keys, how="left", indicator=True)
+    assert (linked["_merge"] == "both").all()
+    assert worker.worker_id.nunique() >= 30
+    assert (worker.redcap_event_name == "baseline_arm_1").all()
+    assert not worker.duplicated("dyad_id").any()
+
+
+def test_answers_use_only_blanks_and_the_instruments_own_codes():
+    youth, worker = _read(YOUTH), _read(WORKER)
+    for path, name in CASES:
+        data = youth if path == YOUTH else worker
+        for item in load_instrument(name).items.values():
+            rs = item.response_scale
+            allowed = set(rs.codes) | {float(c) for c in rs.missing}
+            values = set(data[item.id].dropna().astype(float))
+            assert values <= allowed, (name, item.id, values - allowed)
+    blank = youth[list(load_instrument("pbr-y").items)].isna().to_numpy().mean()
+    assert 0.01 <= blank <= 0.05
+    not_relevant = (youth[list(load_instrument("act-y").items)] == 9).to_numpy().mean()
+    assert 0.005 <= not_relevant <= 0.05
+
+
+@pytest.mark.parametrize("path,instrument", CASES, ids=[c[1] for c in CASES])
+def test_scores_through_the_cli_with_no_options(tmp_path, path, instrument):
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(path), "--instrument", instrument, "-o", str(out), "--quiet"]) == 0
+    data, scores = _read(path), _read(out)
+    assert len(scores) == len(data)
+    assert scores["record_id"].tolist() == data["record_id"].tolist()
+    assert scores["redcap_event_name"].tolist() == data["redcap_event_name"].tolist()
+    inst = load_instrument(instrument)
+    for scale in inst.scales:
+        s = scores[scale.name].dropna().to_numpy()
+        assert len(s) > 0.9 * len(scores), scale.name
+        assert ((s >= 1) & (s <= 5)).all(), scale.name
+        n = scores[f"{scale.name}_n"].to_numpy()
+        assert ((n >= 0) & (n <= len(scale.items))).all()
+        assert np.isnan(scores[scale.name].to_numpy()[n < scale.required]).all()
+
+
+def test_scores_show_the_designed_effects(tmp_path):
+    """Follow-up above baseline; workers rate the relationship higher than young people."""
+    y_out, p_out = tmp_path / "y.csv", tmp_path / "p.csv"
+    assert main(["score", str(YOUTH), "-i", "pbr-y", "-o", str(y_out), "-q"]) == 0
+    assert main(["score", str(WORKER), "-i", "pbr-p", "-o", str(p_out), "-q"]) == 0
+    y, p = _read(y_out), _read(p_out)
+    by_event = y.groupby("redcap_event_name")["pbr_core"].mean()
+    assert by_event["followup_arm_1"] > by_event["baseline_arm_1"]
+    dyads = y[y.redcap_event_name == "baseline_arm_1"].merge(p, on="dyad_id", suffixes=("_y", "_p"))
+    assert dyads["pbr_core_p"].mean() > dyads["pbr_core_y"].mean()
+    assert 0.1 < dyads[["pbr_core_y", "pbr_core_p"]].corr().iloc[0, 1] < 0.8
+
+
+def test_wrong_form_for_the_file_is_a_data_error(tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(WORKER), "--instrument", "pbr-y", "-o", str(out), "-q"]) == 1
+    assert "error" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_generator_out_option_writes_elsewhere(tmp_path):
+    _generator().main(["--out", str(tmp_path / "new")])
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["worker_export.csv", "youth_export.csv"]
