@@ -135,10 +135,11 @@ def _column_names(header: list[str], file: str, warnings: list[str]) -> list[str
 def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | None = None,
                    encoding: str | None = None, delimiter: str | None = None,
                    column_names: list[str] | None = None, fmt: str = "csv",
-                   data: bytes | None = None) -> Table:
+                   data: bytes | None = None, text_columns=()) -> Table:
     """Read a delimited text file into a :class:`Table` (see the module docstring).
 
-    ``column_names`` reads a header-less file (REDCap's ``_DATA_NOHDRS_`` CSV) with those names.
+    ``column_names`` reads a header-less file (REDCap's ``_DATA_NOHDRS_`` CSV) with those names;
+    ``text_columns`` are always read as text.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -146,7 +147,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
     file = str(path)
     warnings: list[str] = []
     raw = read_bytes(path) if data is None else data
-    if not raw.strip():
+    if not raw[:65536].strip() and not raw.strip():
         raise PeerscaleError("the file is empty", file=file)
     data = decode(raw, encoding, file, warnings)
     del raw
@@ -185,7 +186,9 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
     types: dict[str, object] = {}
     for name in names:
         vals = sample_cols.get(name, [])
-        if instrument is not None:
+        if name in text_columns:
+            types[name] = pa.string()
+        elif instrument is not None:
             if name in items:
                 numeric = looks_numeric([v.replace(",", ".") if decimal_point == "," else v for v in vals])
                 types[name] = pa.float64() if numeric else pa.string()
@@ -241,7 +244,8 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
             else:
                 target = pa.string()
             table = table.set_column(i, fld.name, table.column(i).cast(target))
-    df = table.to_pandas()
+    df = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
     if len(df.columns) and df.columns[-1] == f"column_{len(names)}" and df[df.columns[-1]].isna().all():
         df = df.drop(columns=df.columns[-1])  # trailing delimiter on every line
     for col in items:

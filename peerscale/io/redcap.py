@@ -91,17 +91,17 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None) -> None:
 
 def _check_duplicates(table: Table, ids: list[str]) -> None:
     df = table.data
-    keys = df[ids].astype("str").fillna("")
-    dup = keys.duplicated(keep=False)
+    dup = df.duplicated(subset=ids, keep=False)
     if not dup.any():
         return
-    shown = keys[dup].drop_duplicates().head(10)
+    keys = df.loc[dup, ids].astype("str").fillna("")
+    shown = keys.drop_duplicates().head(10)
     listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(ids, row) if v not in ("", "None", "nan"))
                         for row in shown.itertuples(index=False))
     rows = [int(i) + 1 for i in df.index[dup][:10]]
     where = "within one event/instance" if len(ids) > 1 else ""
     raise PeerscaleError(
-        f"duplicate record ids {where}: {listing}" + (" ..." if keys[dup].drop_duplicates().shape[0] > 10 else ""),
+        f"duplicate record ids {where}: {listing}" + (" ..." if keys.drop_duplicates().shape[0] > 10 else ""),
         file=table.path, row=", ".join(map(str, rows)), column=ids[0],
         hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows")
 

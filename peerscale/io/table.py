@@ -72,22 +72,22 @@ def is_id_name(name: str) -> bool:
 
 
 def item_columns(columns, instrument) -> dict[str, str]:
-    """Columns that hold an instrument's items: ``{column: item id}``, matched exactly, else
-    ignoring case (REDCap lowercases field names, so ``a1`` holds item ``A1``)."""
+    """Columns that hold an instrument's items: ``{column: item id}``, matched exactly, else as
+    REDCap names fields (lowercase, '.' → '_'), so column ``a1`` holds item ``A1``."""
     if instrument is None:
         return {}
     ids = list(instrument.items)
     exact = set(ids)
     folded: dict[str, str] = {}
     for iid in ids:
-        folded.setdefault(iid.lower(), iid)
+        folded.setdefault(iid.lower().replace(".", "_"), iid)
     out = {}
     for col in columns:
         c = str(col)
         if c in exact:
             out[c] = c
-        elif c.lower() in folded and folded[c.lower()] not in columns:
-            out[c] = folded[c.lower()]
+        elif c.lower().replace(".", "_") in folded and folded[c.lower().replace(".", "_")] not in columns:
+            out[c] = folded[c.lower().replace(".", "_")]
     return out
 
 

@@ -1,0 +1,94 @@
+"""``peerscale redcap-dictionary`` and ``peerscale redcap-mapping``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import click
+
+from ..errors import PeerscaleError
+
+
+@click.command("redcap-dictionary")
+@click.argument("instrument", metavar="NAME|PATH")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
+@click.option("--with-calc", is_flag=True,
+              help="Add calc fields with each scale's mean (or sum) in REDCap; peerscale still applies the missing-data rule.")
+@click.option("--zip", "zip_path", type=click.Path(dir_okay=False),
+              help="Also write an instrument zip (instrument.csv inside) for REDCap's 'Upload instrument ZIP'. "
+                   "An instrument with several respondent forms gets one zip per form (<name>_<form>.zip).")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+def redcap_dictionary(instrument, output, with_calc, zip_path, force):
+    """Write a REDCap data dictionary for an instrument (bundled NAME or scoring-file PATH).
+
+    Import it in REDCap (Project Setup > Data Dictionary > Upload). A raw or label export of the
+    project then scores with no mapping: `peerscale score export.csv --instrument NAME`.
+    """
+    from ..io.dictionary import build_dictionary, write_dictionary, write_instrument_zip
+    from ..spec import load_instrument
+
+    inst = load_instrument(instrument)
+    dictionary = build_dictionary(inst, with_calc=with_calc)
+    forms = dictionary.forms
+    zips = []
+    if zip_path:
+        zp = Path(zip_path)
+        zips = [(zp, forms[0])] if len(forms) == 1 else [
+            (zp.with_name(f"{zp.stem}_{form}{zp.suffix or '.zip'}"), form) for form in forms]
+        for z, _form in zips:
+            if z.exists() and not force:
+                raise PeerscaleError("the output file already exists", file=str(z),
+                                     hint="use --force to overwrite it, or choose another path")
+    written = write_dictionary(dictionary, output, force=force)
+    lines = [f"wrote {written}: {len(dictionary.fields)} fields on form(s) {', '.join(forms)}"]
+    for z, form in zips:
+        lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force)} (form {form})")
+    click.echo("\n".join(lines), err=True)
+
+
+@click.command("redcap-mapping")
+@click.argument("dictionary", type=click.Path(dir_okay=False))
+@click.option("--instrument", "-i", required=True, metavar="NAME|PATH", help="Bundled instrument name or scoring-file path.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Mapping CSV to write (header 'column,item'; give it to `score --map FILE`). Default: stdout.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def redcap_mapping(dictionary, instrument, output, force):
+    """Map a REDCap project's fields to an instrument's items.
+
+    Matches by a 'peerscale: item=ID' Field Annotation, then field name, then label text
+    (case, whitespace, punctuation and placeholders ignored). Unmatched fields and items are
+    reported on stderr; edit the mapping file by hand if needed.
+    """
+    from ..io.dictionary import map_fields, read_dictionary
+    from ..spec import load_instrument
+
+    inst = load_instrument(instrument)
+    dic = read_dictionary(dictionary)
+    result = map_fields(dic, inst)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["column", "item"])
+    for field, iid, _how in result.matched:
+        w.writerow([field, iid])
+    text = buf.getvalue()
+    if output:
+        from ..io.write import atomic_write
+        atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""),
+                     force=force, protect=[dictionary])
+    else:
+        click.echo(text, nl=False)
+    hows = {}
+    for _f, _i, how in result.matched:
+        hows[how] = hows.get(how, 0) + 1
+    msg = [f"matched {len(result.matched)} of {len(inst.items)} items"
+           + (" (" + ", ".join(f"{n} by {h}" for h, n in hows.items()) + ")" if hows else "")]
+    if result.unmatched_items:
+        msg.append(f"items with no field ({len(result.unmatched_items)}): " + ", ".join(result.unmatched_items))
+    if result.unmatched_fields:
+        msg.append(f"fields matching no item ({len(result.unmatched_fields)}): " + ", ".join(result.unmatched_fields))
+    msg += result.ambiguous
+    if output:
+        msg.append(f"wrote {output}")
+    click.echo("\n".join(msg), err=True)
