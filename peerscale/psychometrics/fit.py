@@ -1,0 +1,147 @@
+"""Fit measures of a fitted CFA, computed as ``lavaan::fitMeasures`` (lavaan 0.6-14).
+
+With N the total sample size, G the number of groups, T = χ² = N·F_ML (lavaan uses N, not
+N − 1), df, and the baseline (independence) model T_b, df_b (all variances and, with a mean
+structure, intercepts free; every covariance zero, per group):
+
+- ``CFI = 1 − max(T − df, 0) / max(T − df, T_b − df_b, 0)`` (Bentler 1990);
+- ``TLI = (T_b/df_b − T/df) / (T_b/df_b − 1)`` (Tucker & Lewis 1973);
+- ``RMSEA = √G · √(max(T − df, 0) / (N·df))`` (Steiger 1990); its 90% interval inverts the
+  noncentral χ² in λ: ``P(χ²_df(λ_L) ≤ T) = .95``, ``P(χ²_df(λ_U) ≤ T) = .05``,
+  ``RMSEA_{L,U} = √G · √(λ/(N·df))`` (0 when ``P(χ²_df ≤ T)`` is already below the level);
+- ``SRMR``: lavaan's default ``srmr_bentler``: per group the root mean square of
+  ``(s_ij − σ_ij)/√(s_ii s_jj)`` over the p(p+1)/2 unique elements (and, with a mean
+  structure, the p standardised mean residuals ``(x̄_i − μ_i)/√s_ii``), combined across groups
+  as ``Σ_g n_g SRMR_g / N``;
+- ``logl`` (normal log-likelihood), ``AIC = −2 logl + 2k``, ``BIC = −2 logl + k ln N``
+  with k free parameters.
+
+For ``estimator="MLR"`` (Yuan–Bentler, Mplus variant) with scaling factors c (model) and
+c_b (baseline): ``chisq_scaled = T/c``, ``cfi_scaled``/``tli_scaled``/``rmsea_scaled`` are the
+formulas above on the scaled statistics, and the *robust* versions follow Brosseau-Liard,
+Savalei & Li (2012) and Brosseau-Liard & Savalei (2014) as lavaan:
+``RMSEA_robust = √G·√(max(T − c·df, 0)/(N·df))`` with interval ``√c`` times the interval
+from T/c,
+``CFI_robust = 1 − max(T − c·df, 0)/max(T − c·df, T_b − c_b·df_b, 0)`` and likewise TLI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, stats
+
+from .cfa import CFAResult, fit_cfa
+
+FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")
+
+
+def rmsea_ci(chisq: float, df: int, n: int, n_groups: int = 1, level: float = 0.90,
+             ) -> tuple[float, float]:
+    """Confidence interval for RMSEA by noncentral χ² inversion (lavaan's method)."""
+    if df <= 0 or not np.isfinite(chisq):
+        return (np.nan, np.nan)
+    lo_p, hi_p = 1 - (1 - level) / 2, (1 - level) / 2
+
+    def solve(prob):
+        if stats.chi2.cdf(chisq, df) < prob:
+            return 0.0
+        f = lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob if lam > 0 else \
+            stats.chi2.cdf(chisq, df) - prob  # noqa: E731
+        hi = max(chisq, 1.0)
+        while f(hi) > 0:
+            hi *= 2.0
+        return optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12, maxiter=500)
+
+    scale = lambda lam: np.sqrt(lam / (n * df)) * np.sqrt(n_groups)  # noqa: E731
+    return float(scale(solve(lo_p))), float(scale(solve(hi_p)))
+
+
+def srmr(res: CFAResult) -> float:
+    """lavaan's ``srmr`` (Bentler's version; see module docstring)."""
+    total = 0.0
+    for g, d in enumerate(res.data):
+        sigma, mu = res.implied(g)
+        sd = np.sqrt(np.diag(d.cov))
+        r = (d.cov - sigma) / np.outer(sd, sd)
+        vi, vj = np.tril_indices(len(sd))
+        sq = list(r[vi, vj] ** 2)
+        if res.spec.meanstructure:
+            sq += list(((d.mean - mu) / sd) ** 2)
+        total += d.n * np.sqrt(np.mean(sq))
+    return float(total / res.n)
+
+
+def baseline_model(res: CFAResult) -> str:
+    return "\n".join(f"{v} ~~ {v}" for v in res.spec.observed)
+
+
+def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
+    """Baseline χ², df and (MLR) scaling factor. The independence model has the closed form
+    ``T_b = Σ_g n_g (Σ log s_ii − log|S_g|)``; the scaling factor needs a fit."""
+    tb = float(sum(d.n * (np.sum(np.log(np.diag(d.cov))) - np.linalg.slogdet(d.cov)[1])
+                   for d in res.data))
+    p = len(res.spec.observed)
+    dfb = res.spec.n_groups * p * (p - 1) // 2
+    cb = None
+    if res.estimator == "MLR":
+        from .cfa import GroupData, _Engine, _robust, build_model
+        spec = build_model(baseline_model(res), n_groups=res.spec.n_groups,
+                           meanstructure=res.spec.meanstructure)
+        engine = _Engine(spec, res.data)
+        theta = np.zeros(spec.n_free)
+        for pr in spec.params:
+            d: GroupData = res.data[pr.group]
+            theta[pr.free] = d.cov[pr.i, pr.i] if pr.mat == "S" else d.mean[pr.i]
+        _, sc = _robust(engine, theta, dfb)
+        cb = sc["c"]
+    return tb, dfb, cb
+
+
+def _cfi(t, df, tb, dfb):
+    num = max(t - df, 0.0)
+    den = max(t - df, tb - dfb, 0.0)
+    return 1.0 if den == 0 else 1.0 - num / den
+
+
+def _tli(t, df, tb, dfb):
+    if df == 0:
+        return 1.0
+    return (tb / dfb - t / df) / (tb / dfb - 1.0)
+
+
+def _rmsea(t, df, n, g):
+    return float(np.sqrt(max(t - df, 0.0) / (n * df)) * np.sqrt(g)) if df > 0 else 0.0
+
+
+def fit_measures(res: CFAResult) -> dict:
+    """All fit measures of ``res`` as a dict (names follow lavaan with ``_`` for ``.``;
+    ``rmsea_ci`` is ``[lower, upper]``)."""
+    n, g, t, df = res.n, res.spec.n_groups, res.chisq, res.df
+    tb, dfb, cb = _baseline(res)
+    logl = res.loglik()
+    k = res.npar
+    out = {
+        "npar": k, "n": n, "chisq": t, "df": df,
+        "pvalue": float(stats.chi2.sf(t, df)) if df > 0 else np.nan,
+        "baseline_chisq": tb, "baseline_df": dfb,
+        "cfi": _cfi(t, df, tb, dfb), "tli": _tli(t, df, tb, dfb),
+        "logl": logl, "unrestricted_logl": res.loglik_unrestricted(),
+        "aic": -2 * logl + 2 * k, "bic": -2 * logl + k * np.log(n),
+        "rmsea": _rmsea(t, df, n, g), "rmsea_ci": list(rmsea_ci(t, df, n, g)),
+        "srmr": srmr(res),
+    }
+    if res.estimator == "MLR" and res.scaling is not None:
+        c = res.scaling["c"]
+        ts, tbs = t / c, tb / cb
+        out.update({
+            "scaling_factor": c, "chisq_scaled": ts,
+            "pvalue_scaled": float(stats.chi2.sf(ts, df)) if df > 0 else np.nan,
+            "baseline_chisq_scaled": tbs, "baseline_scaling_factor": cb,
+            "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
+            "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(ts, df, n, g)),
+            "cfi_robust": _cfi(t, c * df, tb, cb * dfb),
+            "tli_robust": 1.0 - ((t - c * df) / df) / ((tb - cb * dfb) / dfb),
+            "rmsea_robust": float(np.sqrt(max(t - c * df, 0.0) / (n * df)) * np.sqrt(g)),
+            "rmsea_ci_robust": [float(np.sqrt(c) * x) for x in rmsea_ci(ts, df, n, g)],
+        })
+    return out
