@@ -498,11 +498,13 @@ def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[li
     return scales, norms, bands
 
 
-def _resolve_bank(ref: str, base: Path) -> Path:
+def _resolve_bank(ref: str, base: Path, scoring_file: Path) -> Path:
+    """A bank named by path (relative to the scoring file) or by stem (beside it, then in the
+    bundled ``items/``); never the scoring file itself (``items: pbr-y`` in ``pbr-y.yaml``)."""
     ref_path = Path(ref)
     for candidate in (base / ref_path, base / f"{ref}.yaml", package_dir("items") / ref_path,
                       package_dir("items") / f"{ref}.yaml"):
-        if candidate.is_file():
+        if candidate.is_file() and candidate.resolve() != scoring_file.resolve():
             return candidate
     raise PeerscaleError(f"item bank {ref!r} not found (looked beside the scoring file and in the bundled items/)")
 
@@ -516,7 +518,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
     bank_path = None
     if isinstance(doc["items"], str):
         try:
-            bank_path = _resolve_bank(doc["items"], path.parent)
+            bank_path = _resolve_bank(doc["items"], path.parent, path)
         except PeerscaleError as exc:
             chk.fail("items", exc.message)
         bank_doc = _read_yaml(bank_path)

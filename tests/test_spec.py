@@ -164,3 +164,18 @@ def test_parse_options():
     for bad in ("0", "-1", "2.5", "x"):
         with pytest.raises(PeerscaleError):
             parse_min_answered(bad)
+
+
+def test_bank_stem_beside_scoring_file_of_the_same_name(tmp_path):
+    """`items: mine` in scoring/mine.yaml must find items/mine.yaml-style banks, not itself."""
+    (tmp_path / "banks").mkdir()
+    (tmp_path / "banks" / "mine.yaml").write_text(
+        "response_scales: {R: {min: 1, max: 3}}\nitems: [{id: a, text: A, response_scale: R}]\n")
+    (tmp_path / "mine.yaml").write_text("name: mine\nitems: mine\nscales: [{name: s, items: [a]}]\n")
+    with pytest.raises(PeerscaleError, match="item bank 'mine' not found"):
+        load_instrument(tmp_path / "mine.yaml")
+    (tmp_path / "mine.yaml").write_text("name: mine\nitems: banks/mine.yaml\nscales: [{name: s, items: [a]}]\n")
+    assert load_instrument(tmp_path / "mine.yaml").scale("s").items == ("a",)
+    # a bundled stem resolves to the bundled bank
+    (tmp_path / "pbr.yaml").write_text("name: p\nitems: pbr-y\nscales: [{name: s, items: [pbr_y_share_01]}]\n")
+    assert load_instrument(tmp_path / "pbr.yaml").bank_path.endswith("pbr-y.yaml")

@@ -116,7 +116,9 @@ def codebook_text(cb: dict) -> str:
         out.append(f"    items: {' '.join(s['items'])}")
         out.append(f"    rule:  {s['rule']}")
     for name, b in cb["bands"].items():
-        out.append(f"  bands for {name}: " + "; ".join(f"{c['label']} [{c['min']:g}, {c['max']:g})" for c in b["cuts"]))
+        last = len(b["cuts"]) - 1  # bands are [min, max) except the last, which includes max
+        out.append(f"  bands for {name}: " + "; ".join(
+            f"{c['label']} [{c['min']:g}, {c['max']:g}{']' if k == last else ')'}" for k, c in enumerate(b["cuts"])))
     return "\n".join(out) + "\n"
 
 
