@@ -568,7 +568,8 @@ def _observed_information(engine: _Engine, theta: np.ndarray) -> np.ndarray:
 
 def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
     """Huber–White sandwich ``vcov = H^{-1} B0 H^{-1} / N`` (H the observed information, B0 the
-    first-order information ``Σ_g w_g Δ'WΓWΔ``) and the Yuan–Bentler scaling factor in lavaan's
+    first-order information ``Σ_g w_g Δ'WΓ₀WΔ``, Γ₀ the casewise moments centred at the
+    implied moments) and the Yuan–Bentler scaling factor in lavaan's
     ``"yuan.bentler.mplus"`` form: ``c = [Σ_g tr(Γ_g W_g^{(S)}) − tr(H^{-1} B0)] / df``, with the
     h1 part from the unstructured (sample) information and Γ the 4th-moment matrix."""
     k = engine.spec.n_free
@@ -578,10 +579,10 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
     for g, d in enumerate(engine.data):
         sigma, mu, *_ = engine.implied(theta, g)
         wg = engine.weight(np.linalg.inv(sigma))
-        gamma = _gamma(d, engine)
         dl = engine.delta(theta, g)
-        trace_h1 += float(np.sum(gamma * engine.weight(np.linalg.inv(d.cov))))
-        b0 += engine.w[g] * dl.T @ wg @ gamma @ wg @ dl
+        trace_h1 += float(np.sum(_gamma(d, engine) * engine.weight(np.linalg.inv(d.cov))))
+        gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
+        b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
     hinv = np.linalg.inv(hobs)
     vcov = hinv @ b0 @ hinv / engine.ntot
     trace_h0 = float(np.sum(hinv * b0.T))
@@ -589,13 +590,23 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
     return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
 
 
-def _gamma(d: GroupData, engine: _Engine) -> np.ndarray:
-    """Asymptotic covariance of (x̄, vech S) from the raw data (4th moments, divisor n)."""
-    xc = d.raw - d.mean
+def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
+           mu: np.ndarray | None = None) -> np.ndarray:
+    """Mean cross-product of the casewise moment deviations ``z_i − E z`` with
+    ``z_i = (x_i, vech((x_i − μ)(x_i − μ)'))`` (divisor n). Without ``sigma`` it is centred at
+    the sample moments (Γ, the 4th-moment matrix); with the model's ``sigma``/``mu`` it is
+    centred at the implied moments, which is what the casewise model scores need when a
+    group's scores do not sum to zero (equality constraints across groups)."""
+    center = d.mean if mu is None else mu
+    xc = d.raw - center
     z = xc[:, engine.vi] * xc[:, engine.vj]
+    ez = (d.cov if sigma is None else sigma)[engine.vi, engine.vj]
+    if sigma is None:
+        ez = z.mean(axis=0)
     if engine.spec.meanstructure:
         z = np.concatenate([xc, z], axis=1)
-    zc = z - z.mean(axis=0)
+        ez = np.concatenate([xc.mean(axis=0) if sigma is None else np.zeros(len(center)), ez])
+    zc = z - ez
     return zc.T @ zc / d.n
 
 

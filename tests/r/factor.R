@@ -77,3 +77,11 @@ inv <- rbind(configural = fitMeasures(conf, fm_keys), metric = fitMeasures(metr,
 wcsv(inv, "invariance_hs_school_fit.csv")
 wcsv(as.data.frame(lavTestLRT(conf, metr, scal)), "invariance_hs_school_lrt.csv")
 wcsv(parameterEstimates(scal), "invariance_hs_school_scalar_est.csv")
+
+# ---- robust (MLR) invariance, Satorra-Bentler 2001 scaled differences ------------------------
+conf_r <- cfa(hs_model, data = HS, group = "school", estimator = "MLR")
+metr_r <- cfa(hs_model, data = HS, group = "school", estimator = "MLR", group.equal = "loadings")
+inv_r <- rbind(configural = fitMeasures(conf_r, c(fm_keys, fm_rob)),
+               metric = fitMeasures(metr_r, c(fm_keys, fm_rob)))
+wcsv(inv_r, "invariance_hs_school_mlr_fit.csv")
+wcsv(as.data.frame(lavTestLRT(conf_r, metr_r)), "invariance_hs_school_mlr_lrt.csv")
