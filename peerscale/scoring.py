@@ -105,14 +105,16 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
                 lookup[_norm_label(code)] = ("missing", reason)
                 lookup[_norm_label(reason)] = ("missing", reason)
             idx = np.flatnonzero(unparsed)
-            found = text.iloc[idx].map(lambda v: lookup.get(_norm_label(v))).to_numpy(dtype=object)
-            for j, value in zip(idx, found):
-                if value is None:
-                    unknown[j] = True
-                elif isinstance(value, tuple):
-                    missing_counts[value[1]] = missing_counts.get(value[1], 0) + 1
-                else:
-                    x[j] = value
+            # look up each distinct text once (a label export repeats a handful of labels)
+            which, distinct = pd.factorize(text.iloc[idx].to_numpy(dtype=object))
+            found = [lookup.get(_norm_label(v)) for v in distinct]
+            code_of = np.array([v if isinstance(v, float) else np.nan for v in found], dtype="float64")
+            x[idx] = code_of[which]
+            unknown[idx] = np.array([v is None for v in found], dtype=bool)[which]
+            per_distinct = np.bincount(which, minlength=len(found))
+            for value, count in zip(found, per_distinct):
+                if isinstance(value, tuple) and count:
+                    missing_counts[value[1]] = missing_counts.get(value[1], 0) + int(count)
     if blank.any():
         missing_counts[BLANK] = missing_counts.get(BLANK, 0) + int(blank.sum())
     for value, code in _numeric_codes(missing).items():
