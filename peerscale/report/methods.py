@@ -1,0 +1,107 @@
+"""The methods paragraph (generated from what was actually run) and the command that
+reproduces the report.
+
+The paragraph names the instrument and its version and status, the scoring and
+missing-data rules, the estimators and rotation used, and the software versions, so it can
+be pasted into a paper's method section and edited there.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+from importlib import metadata
+
+import click
+
+from ..spec import Instrument
+
+SOFTWARE = ("numpy", "pandas", "scipy")
+
+
+def software_versions(extra=()) -> dict[str, str]:
+    """Installed versions (read from package metadata, nothing is imported)."""
+    from .. import __version__
+
+    out = {"peerscale": __version__, "Python": platform.python_version()}
+    for name in (*SOFTWARE, *extra):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _rules(instrument: Instrument) -> str:
+    rules = {}
+    for s in instrument.scales:
+        rules.setdefault(s.rule_text(), []).append(s.name)
+    if len(rules) == 1:
+        (rule, _), = rules.items()
+        return f"every scale was scored as the {rule}"
+    return "; ".join(f"{_join(names)}: {rule}" for rule, names in rules.items())
+
+
+def methods_paragraph(report, instrument: Instrument) -> str:
+    """One paragraph of plain prose describing the data handling and analyses that were run."""
+    m, s = report.meta, report.sample
+    status = (m["status"] or "").upper()
+    title = f"{m['title']} ({m['instrument']}" + (f", version {m['version']}" if m["version"] else "") + ")"
+    n_rev = sum(1 for it in report.items if it["reverse"])
+    parts = [
+        f"Responses of {s['n_in_scope']} records" + (f" from {s['n_respondents']} respondents" if s["n_respondents"] else "")
+        + f" were scored on the {title}"
+        + (f", a {status} instrument whose items have not yet been validated" if status == "DRAFT" else "") + ".",
+        f"Following its scoring file, {_rules(instrument)}; scale scores are missing when fewer items "
+        "were answered."
+        + (f" {n_rev} reverse-keyed items were scored as (minimum + maximum) − response using the declared "
+           "response range." if n_rev else ""),
+        "Missing-data codes were treated as missing and counted by reason"
+        + ("; values outside the response scales were set to missing and counted."
+           if s["invalid_handling"] == "missing" else "; values outside the response scales were not accepted."),
+    ]
+    if any(sc.get("bands") for sc in report.scales):
+        parts.append("Interpretive bands are the scoring file's descriptive cut-offs, not norms.")
+    w = report.waves
+    if w and w.get("changes"):
+        parts.append(f"Change between waves ({_join([str(x) for x in w['waves']])}, column {w['column']}) was "
+                     f"estimated for respondents scored at both waves (paired on {w['id_column']}) as the mean "
+                     "change with a t-based 95% confidence interval and Cohen's d_z (mean change divided by the "
+                     "standard deviation of change).")
+    extra = []
+    v = report.validation
+    if v:
+        parts.extend(v.get("methods", []))
+        extra = v.get("software", [])
+    versions = software_versions(extra)
+    parts.append("Analyses used " + _join([f"{k} {val}" for k, val in versions.items()]) + ".")
+    return " ".join(parts)
+
+
+def reproduce_command(ctx: click.Context, prog: str = "peerscale") -> str:
+    """The shell-quoted command line that reproduces this run, rebuilt from the parsed
+    parameters (options left at their defaults are omitted)."""
+    argv = [prog, ctx.info_name or ""]
+    positional, options = [], []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            positional.append(str(value))
+            continue
+        if value is None or value == () or value is False or value == param.default:
+            continue
+        name = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            options.append(name)
+        elif getattr(param, "multiple", False):
+            for v in value:
+                options += [name, str(v)]
+        else:
+            options += [name, str(value)]
+    return shlex.join([a for a in argv if a] + positional + options)
