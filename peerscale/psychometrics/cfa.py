@@ -361,12 +361,12 @@ class _Engine:
             total += self.w[g] * fg
         return float(total), parts
 
-    def gradient_info(self, theta, extra=None):
+    def gradient_info(self, theta, extra=None, info: bool = True):
         """Gradient of F and the unit expected information Σ_g w_g Δ'WΔ (including any
-        ``extra`` parameters as trailing entries)."""
+        ``extra`` parameters as trailing entries); ``info=False`` skips the information."""
         k = self.spec.n_free + (len(extra) if extra else 0)
         grad = np.zeros(k)
-        info = np.zeros((k, k))
+        out_info = np.zeros((k, k)) if info else None
         for g, d in enumerate(self.data):
             sigma, mu, *_ = self.implied(theta, g)
             si = np.linalg.inv(sigma)
@@ -377,8 +377,9 @@ class _Engine:
                 gv = np.concatenate([-2.0 * si @ diff, gv])
             dl = self.delta(theta, g, extra)
             grad += self.w[g] * (dl.T @ gv)
-            info += self.w[g] * (dl.T @ self.weight(si) @ dl)
-        return grad, info
+            if info:
+                out_info += self.w[g] * (dl.T @ self.weight(si) @ dl)
+        return grad, out_info
 
 
 # ---------------------------------------------------------------------------------------
@@ -473,7 +474,7 @@ def _optimise(engine: _Engine, theta: np.ndarray, max_iter: int = 500, tol: floa
         if np.max(np.abs(grad)) < tol or (df < 1e-14 and np.max(np.abs(t * step)) < 1e-9):
             converged = True
             break
-    grad, _ = engine.gradient_info(theta)
+    grad, _ = engine.gradient_info(theta, info=False)
     if np.max(np.abs(grad)) < 1e-5:
         converged = True
     return theta, f, converged, it + 1
@@ -522,7 +523,7 @@ class CFAResult:
 
     @property
     def params(self) -> pd.DataFrame:
-        from scipy import stats
+        from scipy.special import ndtr
         se = np.sqrt(np.clip(np.diag(self.vcov), 0, None))
         rows = []
         for pr in self.spec.params:
@@ -532,7 +533,7 @@ class CFAResult:
             rows.append(dict(lhs=pr.lhs, op=pr.op, rhs=pr.rhs, group=pr.group + 1,
                              label=pr.label or "", free=pr.free + 1 if pr.free >= 0 else 0,
                              est=est, se=s, z=z,
-                             pvalue=2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan))
+                             pvalue=2 * ndtr(-abs(z)) if np.isfinite(z) else np.nan))
         return pd.DataFrame(rows)
 
     def loglik(self) -> float:
@@ -560,8 +561,8 @@ def _observed_information(engine: _Engine, theta: np.ndarray) -> np.ndarray:
     for a in range(k):
         e = np.zeros(k)
         e[a] = eps
-        gp, _ = engine.gradient_info(theta + e)
-        gm, _ = engine.gradient_info(theta - e)
+        gp, _ = engine.gradient_info(theta + e, info=False)
+        gm, _ = engine.gradient_info(theta - e, info=False)
         h[:, a] = (gp - gm) / (2 * eps)
     return 0.25 * (h + h.T)
 
@@ -687,7 +688,7 @@ def standardized_solution(res: CFAResult) -> pd.DataFrame:
     """Standardised estimates (``std.all``) with delta-method standard errors, as
     ``lavaan::standardizedSolution``: ``se = √diag(J V J')`` with J the Jacobian of the
     standardisation (central differences) and V the estimates' covariance."""
-    from scipy import stats
+    from scipy.special import ndtr
     est = _standardize(res, res.theta)
     k = res.spec.n_free
     jac = np.zeros((len(est), k))
@@ -703,7 +704,7 @@ def standardized_solution(res: CFAResult) -> pd.DataFrame:
     base["est_std"] = est
     base["se"] = se
     base["z"] = z
-    base["pvalue"] = np.where(np.isfinite(z), 2 * stats.norm.sf(np.abs(z)), np.nan)
+    base["pvalue"] = np.where(np.isfinite(z), 2 * ndtr(-np.abs(z)), np.nan)
     return base
 
 
@@ -778,3 +779,38 @@ def modification_indices(res: CFAResult, top: int | None = None) -> pd.DataFrame
     out = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "group", "mi", "epc", "sepc_all"])
     out = out.sort_values("mi", ascending=False, kind="stable").reset_index(drop=True)
     return out.head(top) if top else out
+
+
+STRUCTURES = ("correlated", "one-factor", "bifactor")
+
+
+def instrument_model(instrument, structure: str = "correlated", scales: list[str] | None = None,
+                     ) -> tuple[str, dict]:
+    """lavaan syntax for an instrument's own structure, and the fit options it needs.
+
+    ``scales`` picks the dimension scales (default: the scales of the first composite, e.g.
+    pbr-y's six core dimensions in ``pbr_core``, else every non-composite scale).
+    ``"correlated"``: one factor per scale, factors correlated (marker-variable scaling);
+    ``"one-factor"``: one factor ``g`` over all their items; ``"bifactor"``: ``g`` plus one
+    specific factor per scale, all orthogonal, variances fixed to 1 (``std_lv=True``)."""
+    if structure not in STRUCTURES:
+        raise PeerscaleError(f"unknown structure {structure!r}", value=structure,
+                             hint=f"use one of {', '.join(STRUCTURES)}")
+    if scales is None:
+        composite = next((s for s in instrument.scales if s.composite and s.of_scales), None)
+        chosen = ([instrument.scale(n) for n in composite.of_scales] if composite
+                  else [s for s in instrument.scales if not s.composite])
+    else:
+        chosen = [instrument.scale(n) for n in scales]
+    chosen = [s for s in chosen if not s.composite]
+    if not chosen:
+        raise PeerscaleError(f"instrument {instrument.name!r} has no dimension scales to model")
+    items = [i for s in chosen for i in s.items]
+    if structure == "one-factor":
+        return f"g =~ {' + '.join(items)}", {}
+    if len(chosen) < 2 and structure == "bifactor":
+        raise PeerscaleError("a bifactor model needs at least two dimension scales")
+    lines = [f"{s.name} =~ {' + '.join(s.items)}" for s in chosen]
+    if structure == "correlated":
+        return "\n".join(lines), {}
+    return "\n".join([f"g =~ {' + '.join(items)}"] + lines), {"std_lv": True, "orthogonal": True}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..errors import PeerscaleError
 from .efa import correlation_input
@@ -42,6 +42,8 @@ def kmo(data_or_corr) -> KMOResult:
     r, cols, _ = correlation_input(data_or_corr)
     try:
         inv = np.linalg.inv(r)
+        if np.linalg.cond(r) > 1e12 or np.any(np.diag(inv) <= 0):
+            raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         raise PeerscaleError("the correlation matrix is singular, so partial correlations "
                              "are undefined", hint="drop items that duplicate others") from None
@@ -70,4 +72,4 @@ def bartlett_sphericity(data_or_corr, n_obs: int | None = None) -> BartlettResul
                              hint="drop items that duplicate others")
     chisq = float(-logdet * (n - 1 - (2 * p + 5) / 6.0))
     df = p * (p - 1) // 2
-    return BartlettResult(chisq=chisq, df=df, pvalue=float(stats.chi2.sf(chisq, df)), n=int(n))
+    return BartlettResult(chisq=chisq, df=df, pvalue=float(special.chdtrc(df, chisq)), n=int(n))

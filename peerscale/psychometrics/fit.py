@@ -21,39 +21,40 @@ c_b (baseline): ``chisq_scaled = T/c``, ``cfi_scaled``/``tli_scaled``/``rmsea_sc
 formulas above on the scaled statistics, and the *robust* versions follow Brosseau-Liard,
 Savalei & Li (2012) and Brosseau-Liard & Savalei (2014) as lavaan:
 ``RMSEA_robust = √G·√(max(T − c·df, 0)/(N·df))`` with interval ``√c`` times the interval
-from T/c,
+from T/c; the *scaled* RMSEA interval inverts T on ``c·df`` degrees of freedom (lavaan's
+treatment of ``yuan.bentler.mplus``),
 ``CFI_robust = 1 − max(T − c·df, 0)/max(T − c·df, T_b − c_b·df_b, 0)`` and likewise TLI.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from .cfa import CFAResult, fit_cfa
 
 FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")
 
 
-def rmsea_ci(chisq: float, df: int, n: int, n_groups: int = 1, level: float = 0.90,
-             ) -> tuple[float, float]:
-    """Confidence interval for RMSEA by noncentral χ² inversion (lavaan's method)."""
+def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 0.90,
+             c_hat: float = 1.0) -> tuple[float, float]:
+    """Confidence interval for RMSEA by noncentral χ² inversion, as lavaan's
+    ``lav_fit_rmsea_ci``: ``√G·√(c·λ/(N·df))`` (df may be fractional)."""
     if df <= 0 or not np.isfinite(chisq):
         return (np.nan, np.nan)
     lo_p, hi_p = 1 - (1 - level) / 2, (1 - level) / 2
-
-    def solve(prob):
-        if stats.chi2.cdf(chisq, df) < prob:
-            return 0.0
-        f = lambda lam: stats.ncx2.cdf(chisq, df, lam) - prob if lam > 0 else \
-            stats.chi2.cdf(chisq, df) - prob  # noqa: E731
-        hi = max(chisq, 1.0)
-        while f(hi) > 0:
-            hi *= 2.0
-        return optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=1e-12, maxiter=500)
-
-    scale = lambda lam: np.sqrt(lam / (n * df)) * np.sqrt(n_groups)  # noqa: E731
-    return float(scale(solve(lo_p))), float(scale(solve(hi_p)))
+    cdf = lambda lam: special.chndtr(chisq, df, lam) if lam > 0 else special.chdtr(df, chisq)  # noqa: E731
+    scale = lambda lam: float(np.sqrt(c_hat * lam / (n * df)) * np.sqrt(n_groups))  # noqa: E731
+    if cdf(0.0) < lo_p:
+        lower = 0.0
+    else:
+        lower = scale(optimize.brentq(lambda x: cdf(x) - lo_p, 0.0, max(chisq, 1e-8), xtol=1e-12))
+    top = max(n, 4 * chisq)
+    if cdf(top) - hi_p > 0 or cdf(0.0) < hi_p:
+        upper = 0.0
+    else:
+        upper = scale(optimize.brentq(lambda x: cdf(x) - hi_p, 0.0, top, xtol=1e-12))
+    return lower, upper
 
 
 def srmr(res: CFAResult) -> float:
@@ -122,7 +123,7 @@ def fit_measures(res: CFAResult) -> dict:
     k = res.npar
     out = {
         "npar": k, "n": n, "chisq": t, "df": df,
-        "pvalue": float(stats.chi2.sf(t, df)) if df > 0 else np.nan,
+        "pvalue": float(special.chdtrc(df, t)) if df > 0 else np.nan,
         "baseline_chisq": tb, "baseline_df": dfb,
         "cfi": _cfi(t, df, tb, dfb), "tli": _tli(t, df, tb, dfb),
         "logl": logl, "unrestricted_logl": res.loglik_unrestricted(),
@@ -135,13 +136,13 @@ def fit_measures(res: CFAResult) -> dict:
         ts, tbs = t / c, tb / cb
         out.update({
             "scaling_factor": c, "chisq_scaled": ts,
-            "pvalue_scaled": float(stats.chi2.sf(ts, df)) if df > 0 else np.nan,
+            "pvalue_scaled": float(special.chdtrc(df, ts)) if df > 0 else np.nan,
             "baseline_chisq_scaled": tbs, "baseline_scaling_factor": cb,
             "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
-            "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(ts, df, n, g)),
+            "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(t, c * df, n, g)),
             "cfi_robust": _cfi(t, c * df, tb, cb * dfb),
             "tli_robust": 1.0 - ((t - c * df) / df) / ((tb - cb * dfb) / dfb),
             "rmsea_robust": float(np.sqrt(max(t - c * df, 0.0) / (n * df)) * np.sqrt(g)),
-            "rmsea_ci_robust": [float(np.sqrt(c) * x) for x in rmsea_ci(ts, df, n, g)],
+            "rmsea_ci_robust": list(rmsea_ci(ts, df, n, g, c_hat=c)),
         })
     return out

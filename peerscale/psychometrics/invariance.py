@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .cfa import CFAResult, fit_cfa
 from .fit import fit_measures
@@ -48,7 +48,7 @@ def compare_models(*fits: CFAResult, names: list[str] | None = None) -> pd.DataF
                 dt = dt / cd
                 row["scaling_diff"] = cd
             if ddf > 0:
-                row.update(chisq_diff=dt, df_diff=ddf, pvalue=float(stats.chi2.sf(dt, ddf)),
+                row.update(chisq_diff=dt, df_diff=ddf, pvalue=float(special.chdtrc(ddf, dt)),
                            rmsea_diff=float(np.sqrt(max(dt - ddf, 0) / (f.n * ddf))
                                             * np.sqrt(f.spec.n_groups)))
         rows.append(row)
