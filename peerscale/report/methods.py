@@ -39,13 +39,20 @@ def _join(parts: list[str]) -> str:
 
 
 def _rules(instrument: Instrument) -> str:
-    rules = {}
-    for s in instrument.scales:
-        rules.setdefault(s.rule_text(), []).append(s.name)
-    if len(rules) == 1:
-        (rule, _), = rules.items()
-        return f"every scale was scored as the {rule}"
-    return "; ".join(f"{_join(names)}: {rule}" for rule, names in rules.items())
+    """"scale scores were the mean of the answered keyed items when at least 75% of a scale's
+    items were answered (share: 6 of 7; ...)"."""
+    groups: dict[tuple, list[str]] = {}
+    for sc in instrument.scales:
+        groups.setdefault((sc.method, sc.prorate, sc.min_answered), []).append(f"{sc.name} {sc.required} of {len(sc.items)}")
+    parts = []
+    for (method, prorate, ma), names in groups.items():
+        how = ("the mean of the answered keyed items" if method == "mean" else
+               "the prorated sum (mean of the answered keyed items × number of items)" if prorate else
+               "the sum of the answered keyed items")
+        rule = (f"at least {ma:.0%} of a scale's items were answered" if ma < 1 else
+                f"at least {int(ma)} items were answered")
+        parts.append(f"{how} when {rule} ({', '.join(names)})")
+    return "scale scores were " + "; or ".join(parts)
 
 
 def methods_paragraph(report, instrument: Instrument) -> str:
@@ -58,8 +65,8 @@ def methods_paragraph(report, instrument: Instrument) -> str:
         f"Responses of {s['n_in_scope']} records" + (f" from {s['n_respondents']} respondents" if s["n_respondents"] else "")
         + f" were scored on the {title}"
         + (f", a {status} instrument whose items have not yet been validated" if status == "DRAFT" else "") + ".",
-        f"Following its scoring file, {_rules(instrument)}; scale scores are missing when fewer items "
-        "were answered."
+        f"Following its scoring file, {_rules(instrument)}; otherwise the "
+        "score is missing."
         + (f" {n_rev} reverse-keyed items were scored as (minimum + maximum) − response using the declared "
            "response range." if n_rev else ""),
         "Missing-data codes were treated as missing and counted by reason"
@@ -72,7 +79,7 @@ def methods_paragraph(report, instrument: Instrument) -> str:
     if w and w.get("changes"):
         parts.append(f"Change between waves ({_join([str(x) for x in w['waves']])}, column {w['column']}) was "
                      f"estimated for respondents scored at both waves (paired on {w['id_column']}) as the mean "
-                     "change with a t-based 95% confidence interval and Cohen's d_z (mean change divided by the "
+                     "change with a t-based 95% confidence interval and Cohen's dz (mean change divided by the "
                      "standard deviation of change).")
     extra = []
     v = report.validation

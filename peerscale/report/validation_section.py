@@ -1,0 +1,115 @@
+"""The validation section's blocks (tables, scree plot) from the numbers gathered by
+:mod:`peerscale.report.validation`."""
+
+from __future__ import annotations
+
+from .document import SCREE_MAX, Code, Figure, Heading, Para, Section, Table, count, f2, p_is, pvalue
+from .validation import CUTOFFS, SMALL_LOADING
+
+
+def _factorability(v) -> list:
+    f = v.get("factorability")
+    if not f:
+        return []
+    text = []
+    if "kmo" in f:
+        low = sorted(f["kmo_items"].items(), key=lambda kv: kv[1])[:5]
+        text.append(f"Kaiser–Meyer–Olkin measure of sampling adequacy: **{f2(f['kmo'])}** (lowest items: "
+                    + ", ".join(f"{k} {x:.2f}" for k, x in low) + ").")
+    if "bartlett" in f:
+        b = f["bartlett"]
+        text.append(f"Bartlett's test of sphericity: χ²({b['df']}) = {b['chisq']:.1f}, {p_is(b['pvalue'])}, "
+                    f"n = {b['n']}.")
+    return [Para(" ".join(text))]
+
+
+def _parallel(v) -> list:
+    p = v.get("parallel")
+    if not p:
+        return []
+    shown = min(len(p["observed_fa"]), SCREE_MAX)
+    obs, ref = p["observed_fa"][:shown], p["simulated_fa"][:shown]
+    desc = ("Eigenvalues of the reduced correlation matrix by factor number. Observed: "
+            + ", ".join(f"{x:.2f}" for x in obs[:12]) + ". Parallel-analysis 95th percentile: "
+            + ", ".join(f"{x:.2f}" for x in ref[:12])
+            + f". The first {p['n_factors']} observed eigenvalues lie above the reference line.")
+    cap = (f"Scree plot: observed factor eigenvalues against the {p['quantile']:.0%} quantile of {p['iterations']} "
+           f"simulated data sets. Parallel analysis suggests {p['n_factors']} factor(s) and {p['n_components']} "
+           "component(s)." + (f" The first {shown} of {len(p['observed_fa'])} positions are shown."
+                              if shown < len(p["observed_fa"]) else ""))
+    return [Figure("scree", {"observed": obs, "reference": ref, "observed_name": "observed (factors)",
+                             "reference_name": "parallel analysis, 95th percentile"},
+                   "Scree plot with parallel analysis", desc, cap, "scree")]
+
+
+def _efa(v) -> list:
+    f = v.get("efa")
+    if not f:
+        return []
+    k = f["n_factors"]
+    names = [f"F{j + 1}" for j in range(k)]
+    rows = []
+    for item, lam, h2 in zip(f["columns"], f["loadings"], f["communalities"]):
+        best = max(range(k), key=lambda j: abs(lam[j]))
+        cells = ["" if abs(x) < SMALL_LOADING else (f"**{x:.2f}**" if j == best else f"{x:.2f}")
+                 for j, x in enumerate(lam)]
+        rows.append([item] + cells + [f2(h2)])
+    rows.append(["SS loadings"] + [f2(x) for x in f["ss_loadings"]] + [""])
+    rows.append(["proportion of variance"] + [f2(x) for x in f["proportion"]] + [""])
+    out = [Para(f"{k} factor{'s' if k > 1 else ''} ({f['chosen_by']}), {f['method']} extraction, {f['rotation']} "
+                f"rotation{'' if f['converged'] else '; **did not converge**'}. Loadings below {SMALL_LOADING:.2f} in "
+                "absolute value are left blank; each item's largest loading is in bold."),
+           Table(f"EFA pattern loadings ({k} factors) and communalities h²", ["item"] + names + ["h²"], rows,
+                 set(range(1, k + 2)))]
+    if k > 1:
+        out.append(Table("EFA factor correlations", [""] + names,
+                         [[names[i]] + [f2(x) for x in row] for i, row in enumerate(f["phi"])], set(range(1, k + 1))))
+    return out
+
+
+def _cfa(v) -> list:
+    c = v.get("cfa")
+    if not c:
+        return []
+    fit = c["fit"]
+    lo, hi = fit["rmsea_ci"]
+
+    def verdict(key):
+        ok = c["meets"].get(key)
+        return "–" if ok is None else ("✓ meets" if ok else "**✗ does not meet**")
+
+    rows = [["χ² (df)", f"{fit['chisq']:.2f} ({fit['df']})", "", ""], ["p", pvalue(fit["pvalue"]), "", ""]]
+    for key, label in (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA [90% CI]"), ("srmr", "SRMR")):
+        op, cut = CUTOFFS[key]
+        value = f2(fit[key], 3) + (f" [{f2(lo, 3)}, {f2(hi, 3)}]" if key == "rmsea" else "")
+        rows.append([label, value, f"{'≥' if op == '>=' else '≤'} {cut:.2f}", verdict(key)])
+    rows += [["AIC", f"{fit['aic']:.1f}", "", ""], ["BIC", f"{fit['bic']:.1f}", "", ""]]
+    factors = len({x["factor"] for x in c["loadings_std"]})
+    out = [Para(f"Correlated {factors}-factor model of the instrument, {c['estimator']} estimation, listwise deletion, "
+                f"n = {c['n']:,}{'' if c['converged'] else '; **did not converge**'}."),
+           Table("CFA fit against the conventional cut-offs (Hu & Bentler 1999)", ["index", "value", "cut-off", "verdict"],
+                 rows, {1}),
+           Table("CFA standardized loadings (std.all) with delta-method SEs", ["item", "factor", "λ", "SE"],
+                 [[x["item"], x["factor"], f2(x["est"]), f2(x["se"], 3)] for x in c["loadings_std"]], {2, 3})]
+    if c["factor_correlations"]:
+        out.append(Table("CFA factor correlations", ["factors", "r", "SE"],
+                         [[f"{x['a']} ~~ {x['b']}", f2(x["est"]), f2(x["se"], 3)] for x in c["factor_correlations"]],
+                         {1, 2}))
+    out.append(Code(c["model"], summary="Model syntax (lavaan)"))
+    return out
+
+
+def validation_section(r) -> Section:
+    v = r.validation
+    where = f" ({v['rows_note']})" if v.get("rows_note") else ""
+    b: list = [Para(f"{count(v['n'])} records{where}; {count(v['n_complete'])} answered every item. Reverse-keyed "
+                    "items are reversed before analysis.")]
+    b += [Para(n, "note") for n in v["notes"]]
+    for sid, title, blocks in (
+            ("factorability", "Factorability", _factorability(v)),
+            ("parallel", "Number of factors: scree plot and parallel analysis", _parallel(v)),
+            ("efa", "Exploratory factor analysis", _efa(v)),
+            ("cfa", "Confirmatory factor analysis", _cfa(v))):
+        if blocks:
+            b += [Heading(3, title, sid), *blocks]
+    return Section("validation", "Validation", b)
