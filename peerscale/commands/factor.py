@@ -323,18 +323,28 @@ def _print_cfa(out, quiet):
     con.print(f"CFA ({out['estimator']}), n = {out['n']}" + ("" if out["converged"] else
                                                               "  [yellow]did not converge[/yellow]"))
     t = Table(title="Fit (computed as lavaan)")
-    for c in ("χ²", "df", "p", "CFI", "TLI", "RMSEA [90% CI]", "SRMR", "AIC", "BIC"):
-        t.add_column(c, justify="right")
-    t.add_row(_fmt(f["chisq"], 2), str(f["df"]), _fmt(f["pvalue"]), _fmt(f["cfi"]), _fmt(f["tli"]),
-              f"{_fmt(f['rmsea'])} [{_fmt(f['rmsea_ci'][0])}, {_fmt(f['rmsea_ci'][1])}]",
-              _fmt(f["srmr"]), _fmt(f["aic"], 1), _fmt(f["bic"], 1))
-    if "fit_robust" in out:
-        r = out["fit_robust"]
-        t.add_row(_fmt(r["chisq_scaled"], 2) + " (scaled)", str(f["df"]), _fmt(r["pvalue_scaled"]),
-                  _fmt(r["cfi_robust"]) + " (robust)", _fmt(r["tli_robust"]) + " (robust)",
-                  f"{_fmt(r['rmsea_robust'])} [{_fmt(r['rmsea_ci_robust'][0])}, {_fmt(r['rmsea_ci_robust'][1])}] (robust)",
-                  "", "", "")
+    t.add_column("measure")
+    t.add_column("ML", justify="right")
+    robust = out.get("fit_robust")
+    if robust:
+        t.add_column("robust (MLR)", justify="right")
+    ci = lambda a, b: f"[{_fmt(a)}, {_fmt(b)}]"  # noqa: E731
+    rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
+            ("df", str(f["df"]), robust and str(f["df"])),
+            ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
+            ("CFI", _fmt(f["cfi"]), robust and _fmt(robust["cfi_robust"])),
+            ("TLI", _fmt(f["tli"]), robust and _fmt(robust["tli_robust"])),
+            ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust["rmsea_robust"])),
+            ("RMSEA 90% CI", ci(*f["rmsea_ci"]), robust and ci(*robust["rmsea_ci_robust"])),
+            ("SRMR", _fmt(f["srmr"]), robust and ""),
+            ("AIC", _fmt(f["aic"], 1), robust and ""),
+            ("BIC", _fmt(f["bic"], 1), robust and "")]
+    for name, a, b in rows:
+        t.add_row(name, a, *([b] if robust else []))
     con.print(t)
+    if robust:
+        con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; robust CFI/TLI/RMSEA as lavaan's "
+                  "*.robust (Brosseau-Liard & Savalei).")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):
         lt.add_column(c, justify="right" if c in ("loading", "SE") else "left")
@@ -354,8 +364,7 @@ def _print_cfa(out, quiet):
         for c in ("parameter", "MI", "EPC", "std EPC"):
             mt.add_column(c, justify="left" if c == "parameter" else "right")
         for r in out["modification_indices"]:
-            grp = f" (group {r['group']})" if out.get("invariance") else ""
-            mt.add_row(f"{r['lhs']} {r['op']} {r['rhs']}{grp}", _fmt(r["mi"], 2), _fmt(r["epc"]), _fmt(r["sepc_all"]))
+            mt.add_row(f"{r['lhs']} {r['op']} {r['rhs']}", _fmt(r["mi"], 2), _fmt(r["epc"]), _fmt(r["sepc_all"]))
         con.print(mt)
     rt = Table(title="Largest residual correlations (observed − implied)")
     rt.add_column("pair")
@@ -380,11 +389,18 @@ def _print_cfa(out, quiet):
                       f"p = {vs['pvalue']:.3g}")
     if "invariance" in out:
         it = Table(title="Measurement invariance" + (" (scaled χ², robust differences)" if "fit_robust" in out else ""))
-        for c in ("level", "χ²", "df", "CFI", "RMSEA", "SRMR", "Δχ²", "Δdf", "p", "ΔCFI", "ΔRMSEA"):
+        for c in ("level", "χ²", "df", "CFI", "RMSEA", "SRMR"):
             it.add_column(c, justify="left" if c == "level" else "right")
         for lv, r in out["invariance"].items():
-            it.add_row(lv, _fmt(r["chisq"], 2), str(r["df"]), _fmt(r["cfi"]), _fmt(r["rmsea"]), _fmt(r["srmr"]),
-                       _fmt(r.get("chisq_diff"), 2), _fmt(r.get("df_diff"), 0), _fmt(r.get("pvalue_diff")),
-                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
+            it.add_row(lv, _fmt(r["chisq"], 2), str(r["df"]), _fmt(r["cfi"]), _fmt(r["rmsea"]), _fmt(r["srmr"]))
         con.print(it)
+        dt = Table(title="Invariance steps (each against the previous level)")
+        for c in ("step", "Δχ²", "Δdf", "p", "ΔCFI", "ΔRMSEA"):
+            dt.add_column(c, justify="left" if c == "step" else "right")
+        levels = list(out["invariance"])
+        for prev, lv in zip(levels, levels[1:]):
+            r = out["invariance"][lv]
+            dt.add_row(f"{prev} → {lv}", _fmt(r.get("chisq_diff"), 2), _fmt(r.get("df_diff"), 0),
+                       _fmt(r.get("pvalue_diff")), _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
+        con.print(dt)
         con.print("Guides: ΔCFI ≤ −0.010 (Cheung & Rensvold 2002) or ΔRMSEA ≥ 0.015 (Chen 2007) suggest non-invariance.")

@@ -378,8 +378,24 @@ class _Engine:
             dl = self.delta(theta, g, extra)
             grad += self.w[g] * (dl.T @ gv)
             if info:
-                out_info += self.w[g] * (dl.T @ self.weight(si) @ dl)
+                out_info += self.w[g] * self._info(dl, si)
         return grad, out_info
+
+    def _info(self, dl, si):
+        """Δ'WΔ without forming W: ½ tr(Σ⁻¹ ∂Σ_k Σ⁻¹ ∂Σ_l) for the covariance part (plus
+        ∂μ_k' Σ⁻¹ ∂μ_l with a mean structure)."""
+        p = self.p
+        nm = p if self.spec.meanstructure else 0
+        k = dl.shape[1]
+        full = np.zeros((k, p, p))
+        full[:, self.vi, self.vj] = dl[nm:].T
+        full[:, self.vj, self.vi] = dl[nm:].T
+        a = si @ full
+        out = 0.5 * a.reshape(k, -1) @ a.transpose(0, 2, 1).reshape(k, -1).T
+        if nm:
+            dm = dl[:nm]
+            out += dm.T @ si @ dm
+        return out
 
 
 # ---------------------------------------------------------------------------------------
