@@ -33,7 +33,7 @@ p, li { max-width: 48rem; }
 .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; }
 nav ol { columns: 2 16rem; padding-left: 1.25rem; }
 .table-wrap { overflow-x: auto; margin: .75rem 0 1.25rem; }
-table { border-collapse: collapse; font-size: .92rem; }
+table { border-collapse: collapse; font-size: .92rem; min-width: min(100%, 30rem); }
 caption { caption-side: top; text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 thead th { border-bottom: .12rem solid var(--ink); }

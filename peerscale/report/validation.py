@@ -8,8 +8,9 @@ only the first wave is analysed, so each respondent counts once.
 Analyses: per scale reliability (alpha with Feldt and bootstrap intervals, omega) and item
 analysis with flags; on the items of all non-composite scales: KMO and Bartlett's test,
 parallel analysis (Horn 1965), an EFA (minres, oblimin; psych's defaults) with as many
-factors as parallel analysis suggests unless told, and a CFA of the instrument's
-correlated-factors model (one factor per non-composite scale; ML, listwise).
+factors as parallel analysis suggests unless told, and CFAs of the instrument's one-factor,
+correlated-factors and bifactor structures (:func:`~peerscale.psychometrics.cfa.instrument_model`;
+ML, listwise).
 """
 
 from __future__ import annotations
@@ -33,13 +34,6 @@ def keyed_frame(values: np.ndarray, item_ids: list[str], instrument) -> pd.DataF
             if k < 0 and iid in x:
                 x[iid] = instrument.items[iid].response_scale.reverse(values[:, item_ids.index(iid)])
     return x
-
-
-def correlated_factors_model(instrument) -> str:
-    """lavaan syntax of the instrument's structure: one factor per non-composite scale."""
-    lines = [f"{s.name} =~ " + " + ".join(s.items) for s in instrument.scales
-             if not s.composite and len(s.items) >= 2]
-    return "\n".join(lines)
 
 
 def _factorability(x: pd.DataFrame) -> dict:
@@ -82,29 +76,56 @@ def _efa(x: pd.DataFrame, n_factors: int) -> dict:
             "cumulative": res.variance_explained.loc["cumulative"].tolist(), "converged": res.converged}
 
 
-def _cfa(x: pd.DataFrame, model: str, quiet: bool) -> dict:
-    from ..psychometrics.cfa import fit_cfa, standardized_solution
-    from ..psychometrics.fit import fit_measures
-
-    with progress(1, "confirmatory factor analysis", quiet) as bar:
-        res = fit_cfa(model, x, estimator="ML", missing="listwise")
-        fit = fit_measures(res)
-        std = standardized_solution(res)
-        bar.advance()
-    loads = std[std["op"] == "=~"]
-    covs = std[(std["op"] == "~~") & (std["lhs"] != std["rhs"]) & std["lhs"].isin(res.spec.latent)]
-    checks = {}
+def _fit_row(res, fit) -> dict:
+    row = {k: fit[k] for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")}
+    row.update(n=res.n, converged=res.converged)
+    meets = {}
     for key, (op, cut) in CUTOFFS.items():
         v = fit.get(key)
-        ok = None if v is None or not np.isfinite(v) else (v >= cut if op == ">=" else v <= cut)
-        checks[key] = ok
-    return {"model": model, "estimator": res.estimator, "n": res.n, "converged": res.converged,
-            "fit": {k: fit[k] for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")},
-            "meets": checks,
-            "loadings_std": [{"factor": r.lhs, "item": r.rhs, "est": float(r.est_std), "se": float(r.se)}
-                             for r in loads.itertuples()],
-            "factor_correlations": [{"a": r.lhs, "b": r.rhs, "est": float(r.est_std), "se": float(r.se)}
-                                    for r in covs.itertuples()]}
+        meets[key] = None if v is None or not np.isfinite(v) else bool(v >= cut if op == ">=" else v <= cut)
+    row["meets"] = meets
+    return row
+
+
+def _cfa(x: pd.DataFrame, instrument, quiet: bool, notes: list[str]) -> dict | None:
+    """The instrument's one-factor, correlated-factors and bifactor models (ML, listwise); fit of
+    each, the nested χ² test one-factor vs correlated, and the correlated model's
+    standardized loadings and factor correlations."""
+    from ..psychometrics.cfa import STRUCTURES, fit_cfa, instrument_model, standardized_solution
+    from ..psychometrics.fit import fit_measures
+    from ..psychometrics.invariance import compare_models
+
+    models, fits, rows = {}, {}, {}
+    with progress(len(STRUCTURES), "confirmatory factor analysis", quiet) as bar:
+        for structure in STRUCTURES:
+            try:
+                text, extra = instrument_model(instrument, structure)
+                models[structure] = text
+                fits[structure] = fit_cfa(text, x, estimator="ML", missing="listwise", **extra)
+                rows[structure] = _fit_row(fits[structure], fit_measures(fits[structure]))
+            except PeerscaleError as exc:
+                notes.append(f"CFA {structure} model could not be fitted: {exc.message}")
+            bar.advance()
+    if not fits:
+        return None
+    out: dict = {"estimator": "ML", "models": models, "fit": rows, "primary": None, "comparison": None}
+    if "correlated" in fits:
+        res = fits["correlated"]
+        std = standardized_solution(res)
+        loads = std[std["op"] == "=~"]
+        covs = std[(std["op"] == "~~") & (std["lhs"] != std["rhs"]) & std["lhs"].isin(res.spec.latent)]
+        out["primary"] = "correlated"
+        out["loadings_std"] = [{"factor": r.lhs, "item": r.rhs, "est": float(r.est_std), "se": float(r.se)}
+                               for r in loads.itertuples()]
+        out["factor_correlations"] = [{"a": r.lhs, "b": r.rhs, "est": float(r.est_std), "se": float(r.se)}
+                                      for r in covs.itertuples()]
+        out["n_factors"] = len(res.spec.latent)
+        if "one-factor" in fits:
+            tab = compare_models(res, fits["one-factor"], names=["correlated", "one-factor"])
+            row = tab.loc["one-factor"]
+            out["comparison"] = {"chisq_diff": float(row["chisq_diff"]), "df_diff": int(row["df_diff"]),
+                                 "pvalue": float(row["pvalue"])}
+    return out
 
 
 def _guard(name: str, func, notes: list[str]):
@@ -142,8 +163,7 @@ def collect_validation(responses: pd.DataFrame, result, *, bootstrap: int = 1000
     if out["efa"] is not None:
         out["efa"]["chosen_by"] = "given" if n_factors else ("parallel analysis" if out["parallel"] and
                                                              out["parallel"]["n_factors"] else "number of scales")
-    model = correlated_factors_model(inst)
-    out["cfa"] = _guard("The CFA", lambda: _cfa(x, model, quiet), notes) if model else None
+    out["cfa"] = _guard("The CFA", lambda: _cfa(x, inst, quiet, notes), notes)
     out["methods"] = _methods_sentences(out, len(structural))
     return out
 
@@ -165,8 +185,13 @@ def _methods_sentences(v: dict, n_scales: int) -> list[str]:
                  f"({e['chosen_by']}) by minimum residual ({e['method']}) from pairwise Pearson correlations "
                  f"with {e['rotation']} rotation, as psych::fa; loadings below {SMALL_LOADING:.2f} are not shown.")
     if v.get("cfa"):
-        s.append(f"A confirmatory factor analysis of the correlated {n_scales}-factor model (each item on its "
-                 "own scale's factor, first loading fixed to 1) was estimated by maximum likelihood with listwise "
-                 "deletion, computed as lavaan 0.6-14 does; fit was judged against the conventional cut-offs "
+        c = v["cfa"]
+        k = c.get("n_factors")
+        s.append("Confirmatory factor analyses of a one-factor model"
+                 + (f", the correlated {k}-factor model of the instrument's dimensions (first loading fixed to 1)"
+                    if k else "")
+                 + " and a bifactor model (a general factor plus one specific factor per dimension, orthogonal, "
+                 "variances fixed to 1) were estimated by maximum likelihood with listwise deletion, with fit "
+                 "measures computed as lavaan 0.6-14 computes them, and judged against the conventional cut-offs "
                  "CFI and TLI ≥ .95, RMSEA ≤ .06 and SRMR ≤ .08 (Hu & Bentler, 1999).")
     return s

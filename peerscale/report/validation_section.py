@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .document import SCREE_MAX, Code, Figure, Heading, Para, Section, Table, count, f2, p_is, pvalue
-from .validation import CUTOFFS, SMALL_LOADING
+from .validation import SMALL_LOADING
 
 
 def _factorability(v) -> list:
@@ -67,35 +67,48 @@ def _efa(v) -> list:
     return out
 
 
+def _mark(value: str, ok) -> str:
+    return value if ok is None else (f"{value} ✓" if ok else f"**{value} ✗**")
+
+
 def _cfa(v) -> list:
     c = v.get("cfa")
     if not c:
         return []
-    fit = c["fit"]
-    lo, hi = fit["rmsea_ci"]
-
-    def verdict(key):
-        ok = c["meets"].get(key)
-        return "–" if ok is None else ("✓ meets" if ok else "**✗ does not meet**")
-
-    rows = [["χ² (df)", f"{fit['chisq']:.2f} ({fit['df']})", "", ""], ["p", pvalue(fit["pvalue"]), "", ""]]
-    for key, label in (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA [90% CI]"), ("srmr", "SRMR")):
-        op, cut = CUTOFFS[key]
-        value = f2(fit[key], 3) + (f" [{f2(lo, 3)}, {f2(hi, 3)}]" if key == "rmsea" else "")
-        rows.append([label, value, f"{'≥' if op == '>=' else '≤'} {cut:.2f}", verdict(key)])
-    rows += [["AIC", f"{fit['aic']:.1f}", "", ""], ["BIC", f"{fit['bic']:.1f}", "", ""]]
-    factors = len({x["factor"] for x in c["loadings_std"]})
-    out = [Para(f"Correlated {factors}-factor model of the instrument, {c['estimator']} estimation, listwise deletion, "
-                f"n = {c['n']:,}{'' if c['converged'] else '; **did not converge**'}."),
-           Table("CFA fit against the conventional cut-offs (Hu & Bentler 1999)", ["index", "value", "cut-off", "verdict"],
-                 rows, {1}),
-           Table("CFA standardized loadings (std.all) with delta-method SEs", ["item", "factor", "λ", "SE"],
-                 [[x["item"], x["factor"], f2(x["est"]), f2(x["se"], 3)] for x in c["loadings_std"]], {2, 3})]
-    if c["factor_correlations"]:
-        out.append(Table("CFA factor correlations", ["factors", "r", "SE"],
-                         [[f"{x['a']} ~~ {x['b']}", f2(x["est"]), f2(x["se"], 3)] for x in c["factor_correlations"]],
-                         {1, 2}))
-    out.append(Code(c["model"], summary="Model syntax (lavaan)"))
+    names = {"one-factor": "one factor", "correlated": f"correlated factors ({c.get('n_factors', '?')})",
+             "bifactor": "bifactor"}
+    rows = [["cut-off", "", "", "", "≥ .95", "≥ .95", "≤ .06", "≤ .08", "", "", ""]]
+    for key, f in c["fit"].items():
+        m = f["meets"]
+        lo, hi = f["rmsea_ci"]
+        rows.append([names.get(key, key) + ("" if f["converged"] else " (did not converge)"), f"{f['chisq']:.1f}",
+                     str(f["df"]), pvalue(f["pvalue"]), _mark(f2(f["cfi"], 3), m["cfi"]), _mark(f2(f["tli"], 3), m["tli"]),
+                     _mark(f"{f2(f['rmsea'], 3)} [{f2(lo, 3)}, {f2(hi, 3)}]", m["rmsea"]), _mark(f2(f["srmr"], 3), m["srmr"]),
+                     f"{f['aic']:.1f}", f"{f['bic']:.1f}", count(f["n"])])
+    out = [Para("Models of the instrument's dimensions, maximum likelihood, listwise deletion. ✓ marks a value that "
+                "meets the conventional cut-off (Hu & Bentler 1999), **✗** one that does not; cut-offs are rules of "
+                "thumb, not tests."),
+           Table("CFA fit of competing structures against the conventional cut-offs; RMSEA with its 90% CI",
+                 ["model", "χ²", "df", "p", "CFI", "TLI", "RMSEA [90% CI]", "SRMR", "AIC", "BIC", "n"], rows,
+                 set(range(1, 11)))]
+    cmp = c.get("comparison")
+    if cmp:
+        out.append(Para(f"Nested test, one factor against correlated factors: Δχ²({cmp['df_diff']}) = "
+                        f"{cmp['chisq_diff']:.1f}, {p_is(cmp['pvalue'])}."))
+    if c.get("loadings_std"):
+        out.append(Table("Standardized loadings (std.all) of the correlated-factors model, delta-method SEs",
+                         ["item", "factor", "λ", "SE"],
+                         [[x["item"], x["factor"], f2(x["est"]), f2(x["se"], 3)] for x in c["loadings_std"]], {2, 3}))
+    if c.get("factor_correlations"):
+        fac = list(dict.fromkeys(x["factor"] for x in c["loadings_std"]))
+        r = {(x["a"], x["b"]): x["est"] for x in c["factor_correlations"]}
+        r.update({(b, a): est for (a, b), est in list(r.items())})
+        rows = [[a] + [("1" if a == b else f2(r.get((a, b)))) if j <= i else "" for j, b in enumerate(fac)]
+                for i, a in enumerate(fac)]
+        out.append(Table("Factor correlations of the correlated-factors model", [""] + fac, rows,
+                         set(range(1, len(fac) + 1))))
+    for key, text in c["models"].items():
+        out.append(Code(text, summary=f"Model syntax, {names.get(key, key)} (lavaan)"))
     return out
 
 
