@@ -99,7 +99,7 @@ def report(**opts):
 
         written, figures = write_markdown(rep, out, force=opts["force"], protect=[opts["input"]])
     size = written.stat().st_size
-    result = {"output": str(written), "format": kind, "bytes": size, "figures": figures,
+    result = {"output": str(written), "format": kind, "bytes": size, "figures": None if figures is None else str(figures),
               "sections": ["sample", "scoring", "items"] + (["validation"] if rep.validation is not None else [])
               + ["methods"], "n_records": rep.sample["n_in_scope"], "notes": rep.notes}
     if opts["as_json"]:
