@@ -20,7 +20,9 @@ psych's on every row where all five items of a scale are answered (where fewer a
 psych scores from any one item; peerscale applies the 75% rule).
 
 Usage: ``python benchmarks/bench_score.py [--rows N] [--runs 3] [--skip-r]``; prints the
-results as Markdown (recorded in benchmarks/RESULTS-score.md).
+results as Markdown (recorded in benchmarks/RESULTS-score.md). ``--profile`` instead runs the
+same ``peerscale score`` once in this process under cProfile and prints the functions that
+take the most time (self time), to see where the time goes.
 """
 
 from __future__ import annotations
@@ -134,6 +136,22 @@ def agreement(ours: Path, psych: Path) -> dict:
     return out
 
 
+def profile(score_args: list[str], out: Path, top: int = 25) -> None:
+    import cProfile
+    import pstats
+
+    from peerscale.cli import main as cli_main
+
+    out.unlink(missing_ok=True)
+    prof = cProfile.Profile()
+    rc = prof.runcall(cli_main, score_args)
+    if rc != 0:
+        sys.exit(f"peerscale score failed with exit {rc}")
+    stats = pstats.Stats(prof, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats("peerscale", top)
+
+
 def versions() -> dict:
     import pandas
     import pyarrow
@@ -154,6 +172,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-r", action="store_true", help="time peerscale only")
+    parser.add_argument("--profile", action="store_true", help="cProfile one in-process run instead of timing")
     args = parser.parse_args(argv)
 
     big = DATA / ("bfi_1m.csv" if args.rows == 1_000_000 else f"bfi_{args.rows}.csv")
@@ -163,8 +182,11 @@ def main(argv=None) -> None:
     out_ps, out_psych, out_dt = (DATA / f"out_{n}.csv" for n in ("peerscale", "psych", "datatable"))
     exe = shutil.which("peerscale") or sys.exit("peerscale is not on PATH (pip install -e .)")
     scales = [a for scale, keys in KEYS.items() for a in ("--scale", f"{scale}={','.join(keys)}")]
-    results = [bench("peerscale score", [exe, "score", str(big), *scales, "--range", "1:6", "--id-column", "id",
-                                         "-o", str(out_ps), "--quiet"], args.runs, HERE, cleanup=out_ps)]
+    score_args = ["score", str(big), *scales, "--range", "1:6", "--id-column", "id", "-o", str(out_ps), "--quiet"]
+    if args.profile:
+        profile(score_args, out_ps)
+        return
+    results = [bench("peerscale score", [exe, *score_args], args.runs, HERE, cleanup=out_ps)]
     if not args.skip_r:
         results.append(bench("R psych::scoreItems", ["Rscript", str(HERE / "bench_score_psych.R"), str(big),
                                                      str(out_psych)], args.runs, HERE))
