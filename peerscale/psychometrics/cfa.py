@@ -632,6 +632,13 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
             orthogonal: bool = False, group_equal=(), meanstructure: bool | None = None) -> CFAResult:
     """Fit a CFA/SEM given in lavaan syntax to item data, as ``lavaan::cfa`` (see module
     docstring). ``group`` names a column for a multigroup model; ``group_equal`` as lavaan."""
+    from .efa import single_threaded_blas
+    with single_threaded_blas():
+        return _fit_cfa(model, data, group=group, estimator=estimator, missing=missing, std_lv=std_lv,
+                        orthogonal=orthogonal, group_equal=group_equal, meanstructure=meanstructure)
+
+
+def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, group_equal, meanstructure):
     estimator = estimator.upper()
     if estimator not in ESTIMATORS:
         raise PeerscaleError(f"unknown estimator {estimator!r}", value=estimator,

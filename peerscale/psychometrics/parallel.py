@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .efa import correlation_input, extract
+from .efa import correlation_input, extract, single_threaded_blas
 
 
 @dataclass
@@ -87,9 +87,15 @@ def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | N
         raise PeerscaleError("parallel analysis needs at least one iteration", value=iterations)
     r, cols, _ = correlation_input(data)
     x = data.to_numpy(dtype=float, copy=True)
-    n, p = x.shape
+    n = x.shape[0]
     if n < 3:
         raise PeerscaleError("parallel analysis needs at least three respondents", value=n)
+    with single_threaded_blas():
+        return _replicates(x, r, cols, iterations, seed, resample, quantile, progress)
+
+
+def _replicates(x, r, cols, iterations, seed, resample, quantile, progress) -> ParallelResult:
+    n, p = x.shape
     obs_pc, obs_fa = _eigs(r)
     rng = np.random.default_rng(seed)
     sim_pc, sim_fa, res_pc, res_fa = [], [], [], []

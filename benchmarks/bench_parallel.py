@@ -1,0 +1,70 @@
+"""Parallel analysis benchmark: 100 iterations on bfi's 25 items × 2,800 respondents.
+
+Compares ``peerscale.psychometrics.parallel.parallel_analysis(iterations=100)`` (resampled and
+simulated replicates, as psych's defaults) with ``psych::fa.parallel(n.iter=100)`` on the same
+file (``tests/fixtures/factor/bfi25.csv``). Each run is a fresh process; we report the
+seconds spent in the call (best of ``--runs``), the wall time of the whole process, and peak
+resident memory from ``/usr/bin/time -v``. psych runs its replicates with
+``parallel::mclapply`` (``mc.cores`` defaults to 2), peerscale on one core.
+
+Usage: ``python benchmarks/bench_parallel.py [--runs 3] [--iterations 100] [--skip-r]``;
+prints Markdown rows for benchmarks/RESULTS-factor.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT / "tests" / "fixtures" / "factor" / "bfi25.csv"
+
+PY = """
+import json, time, pandas as pd
+from peerscale.psychometrics.parallel import parallel_analysis
+x = pd.read_csv({data!r})
+t = time.perf_counter()
+r = parallel_analysis(x, iterations={iters}, seed=1)
+print(json.dumps({{"seconds": time.perf_counter() - t, "nfact": r.n_factors, "ncomp": r.n_components}}))
+"""
+
+
+def timed(cmd: list[str]) -> dict:
+    t = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**out, "wall": wall, "rss_mb": rss / 1024}
+
+
+def best(cmd, runs):
+    results = [timed(cmd) for _ in range(runs)]
+    b = min(results, key=lambda r: r["seconds"])
+    b["rss_mb"] = max(r["rss_mb"] for r in results)
+    return b
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--skip-r", action="store_true")
+    a = ap.parse_args(argv)
+    rows = [("peerscale parallel_analysis", best([sys.executable, "-c", PY.format(data=str(DATA), iters=a.iterations)], a.runs))]
+    if not a.skip_r:
+        rows.append(("psych::fa.parallel", best(["Rscript", str(HERE / "bench_parallel.R"), str(DATA), str(a.iterations)], a.runs)))
+    print(f"| tool | call (s, best of {a.runs}) | process wall (s) | peak RSS (MB) | factors | components |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(f"| {name} | {r['seconds']:.2f} | {r['wall']:.2f} | {r['rss_mb']:.0f} | {r['nfact']} | {r['ncomp']} |")
+
+
+if __name__ == "__main__":
+    main()
