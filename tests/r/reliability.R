@@ -42,3 +42,67 @@ uneq$C1[uneq$C1 <= 2] <- 2
 write.csv(uneq, file.path(out, "uneven.csv"), row.names = FALSE, na = "")
 pc2 <- suppressWarnings(polychoric(uneq))
 put(list(columns = colnames(uneq), rho = unname(pc2$rho)), "psych_polychoric_uneven.json")
+
+# ------------------------------------------------------------------ alpha (pairwise and listwise)
+alpha_json <- function(a, n) {
+  t <- a$total
+  s <- a$item.stats
+  d <- a$alpha.drop
+  list(n = n, alpha = t$raw_alpha, alpha_std = t$std.alpha, g6 = t[["G6(smc)"]],
+       average_r = t$average_r, s_n = t[["S/N"]], ase = t$ase, median_r = t$median_r,
+       var_r = unname(a$var.r), total_mean = t$mean, total_sd = t$sd,
+       feldt = unname(c(a$feldt$lower.ci, a$feldt$upper.ci)),
+       items = lapply(setNames(seq_len(nrow(s)), sub("-$", "", rownames(s))), function(i) list(
+         n = s$n[i], raw_r = s$raw.r[i], std_r = s$std.r[i], r_cor = s$r.cor[i], r_drop = s$r.drop[i],
+         mean = s$mean[i], sd = s$sd[i], alpha_if_dropped = d$raw_alpha[i],
+         alpha_std_if_dropped = d$std.alpha[i], g6_if_dropped = d[["G6(smc)"]][i],
+         average_r_if_dropped = d$average_r[i], s_n_if_dropped = d[["S/N"]][i],
+         alpha_se_if_dropped = d[["alpha se"]][i], var_r_if_dropped = d$var.r[i],
+         median_r_if_dropped = d$med.r[i])))
+}
+alphas <- list()
+for (nm in names(keys)) {
+  x <- keyed[, scale_items[[nm]]]
+  pw <- alpha(x, check.keys = FALSE, warnings = FALSE)
+  cc <- na.omit(x)
+  lw <- alpha(cc, check.keys = FALSE, warnings = FALSE)
+  alphas[[nm]] <- list(keys = keys[[nm]], pairwise = alpha_json(pw, nrow(x)),
+                       listwise = alpha_json(lw, nrow(cc)))
+}
+put(alphas, "psych_alpha.json")
+
+# ------------------------------------------------------------------ omega and ordinal versions
+om_json <- function(o, nf) {
+  res <- list(n_factors = nf, omega_total = o$omega.tot, alpha = o$alpha, g6 = o$G6,
+              h2 = unname(o$schmid$sl[, "h2"]))
+  if (nf > 1) {
+    res$omega_h <- o$omega_h
+    res$omega_limit <- o$omega.lim
+    res$ecv <- unname(o$ECV)
+    res$general <- unname(o$schmid$sl[, 1])
+    res$groups <- unname(as.matrix(o$omega.group))
+    res$flipped <- sub("-$", "", grep("-$", rownames(o$schmid$sl), value = TRUE))
+  }
+  res
+}
+quiet <- function(expr) suppressMessages(suppressWarnings(expr))
+omegas <- list()
+for (nm in names(keys)) {
+  x <- keyed[, scale_items[[nm]]]
+  poly <- quiet(polychoric(x))
+  oa <- quiet(alpha(poly$rho, check.keys = FALSE, warnings = FALSE))
+  omegas[[nm]] <- list(
+    minres = om_json(quiet(omega(x, nfactors = 1, plot = FALSE)), 1),
+    ml = om_json(quiet(omega(x, nfactors = 1, fm = "ml", plot = FALSE)), 1),
+    ordinal = om_json(quiet(omega(x, nfactors = 1, poly = TRUE, plot = FALSE)), 1),
+    ordinal_alpha = list(alpha = oa$total$raw_alpha, g6 = oa$total[["G6(smc)"]],
+                         average_r = oa$total$average_r, r_drop = unname(oa$item.stats$r.drop),
+                         r_cor = unname(oa$item.stats$r.cor),
+                         alpha_if_dropped = unname(oa$alpha.drop$raw_alpha)))
+}
+all25 <- keyed[, unlist(scale_items)]
+omegas[["bfi25_5"]] <- om_json(quiet(omega(all25, nfactors = 5, plot = FALSE)), 5)
+omegas[["bfi25_3"]] <- om_json(quiet(omega(all25, nfactors = 3, plot = FALSE)), 3)
+omegas[["agree_consc_2"]] <- om_json(quiet(omega(keyed[, c(scale_items$agree, scale_items$conscientious)],
+                                                 nfactors = 2, plot = FALSE)), 2)
+put(omegas, "psych_omega.json")

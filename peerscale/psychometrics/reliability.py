@@ -1,0 +1,388 @@
+"""Internal consistency of one scale, as ``psych::alpha`` (psych 2.2.9) computes it.
+
+Input is a scale's items already keyed (reverse-keyed items scored as (min + max) − x).
+With k items, C the item covariance matrix and R = cov2cor(C):
+
+- ``alpha`` (raw, Cronbach 1951): ``k/(k−1) · (1 − tr C / 1'C1)``
+- ``alpha_std`` (standardized): ``k/(k−1) · (1 − k / 1'R1)``
+- ``g6`` (Guttman's lambda 6 from squared multiple correlations, psych's ``G6(smc)``):
+  ``1 − (k − Σ smc_i) / 1'R1``, with ``smc_i = 1 − 1/(R⁻¹)_ii``
+- ``average_r = (1'R1 − k)/(k(k−1))``, ``median_r`` and ``var_r`` (sample variance) of the
+  k(k−1)/2 distinct inter-item correlations
+- ``s_n`` (signal/noise, Cronbach & Gleser 1964): ``k · average_r / (1 − average_r)``
+- ``ase``: psych's asymptotic standard error ``sqrt(Q/n)`` (Duhachek & Iacobucci 2004)
+- Feldt interval (Feldt, Woodruff & Salih 1987; ``psych::alpha.ci``):
+  ``1 − (1 − alpha) · F_{1−p/2}`` to ``1 − (1 − alpha) · F_{p/2}``, F with ``n − 1`` and
+  ``(n − 1)(k − 1)`` degrees of freedom
+- bootstrap interval (as ``psych::alpha(n.iter=)``): percentiles of raw alpha over rows
+  resampled with replacement, each resample's C computed pairwise
+
+Per item: ``raw_r`` = correlation of the item with the person's mean of answered items
+(pairwise), ``std_r = (R1)_i / sqrt(1'R1)``, ``r_cor`` (psych's item-whole correlation
+corrected for item overlap and reliability: ``std_r`` with the diagonal of R replaced by the
+SMCs), ``r_drop`` (corrected item-total r: the item against the sum of the other items,
+from C) and every scale statistic recomputed without the item (``*_if_dropped``).
+
+Missing data: by default pairwise as psych (``use="pairwise"``): each covariance uses the
+rows that answered both items, each variance the rows that answered that item; ``n`` counts
+rows that answered at least one item (psych counts every row; they agree when no row is
+wholly empty). ``listwise=True`` first drops every row with a missing item.
+
+References: Revelle, W. (2022). psych 2.2.9, ``alpha``, ``alpha.ci``. Cronbach, L. J.
+(1951). Psychometrika, 16, 297-334. Guttman, L. (1945). Psychometrika, 10, 255-282.
+Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Applied Psychological Measurement,
+11, 93-103.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import PeerscaleError
+
+DROP_COLUMNS = ["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
+                "s_n_if_dropped", "alpha_se_if_dropped", "var_r_if_dropped", "median_r_if_dropped"]
+
+
+@dataclass
+class BootstrapCI:
+    """Percentile bootstrap interval of raw alpha: ``n_boot`` resamples drawn with ``seed``."""
+
+    lower: float
+    upper: float
+    median: float
+    n_boot: int
+    seed: int | None
+    level: float
+    failed: int = 0  # resamples whose alpha was undefined (an item left with < 2 answers)
+
+
+@dataclass
+class AlphaResult:
+    """Scale-level statistics (attributes) and per-item statistics (``items`` DataFrame,
+    one row per item: ``n, raw_r, std_r, r_cor, r_drop, mean, sd`` and the ``*_if_dropped``
+    columns; the latter are NaN for two-item scales, where one item would remain)."""
+
+    n: int
+    n_items: int
+    alpha: float
+    alpha_std: float
+    g6: float
+    average_r: float
+    median_r: float
+    var_r: float
+    s_n: float
+    ase: float
+    alpha_ci: tuple[float, float]
+    ci_level: float
+    total_mean: float
+    total_sd: float
+    items: pd.DataFrame
+    missing: str = "pairwise"
+    bootstrap: BootstrapCI | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {"n": self.n, "n_items": self.n_items, "missing": self.missing, "alpha": self.alpha,
+               "alpha_std": self.alpha_std, "g6": self.g6, "average_r": self.average_r,
+               "median_r": self.median_r, "var_r": self.var_r, "s_n": self.s_n, "ase": self.ase,
+               "alpha_ci": list(self.alpha_ci), "alpha_ci_method": "feldt", "ci_level": self.ci_level,
+               "total_mean": self.total_mean, "total_sd": self.total_sd}
+        if self.bootstrap is not None:
+            b = self.bootstrap
+            out["bootstrap_ci"] = {"lower": b.lower, "upper": b.upper, "median": b.median,
+                                   "n_boot": b.n_boot, "seed": b.seed, "level": b.level, "failed": b.failed}
+        out["items"] = {str(i): {k: _num(v) for k, v in row.items()}
+                        for i, row in self.items.to_dict(orient="index").items()}
+        return out
+
+
+def _num(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+# ------------------------------------------------------------------------------ matrices
+
+def smc(r: np.ndarray) -> np.ndarray:
+    """Squared multiple correlations ``1 − 1/diag(R⁺)`` (Moore-Penrose inverse, as
+    ``psych::smc``), clipped to [0, 1]."""
+    inv = np.linalg.pinv(r)
+    return np.clip(1.0 - 1.0 / np.diag(inv), 0.0, 1.0)
+
+
+def cov_to_cor(c: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.diag(c))
+    r = c / np.outer(d, d)
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
+def pairwise_cov(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Pairwise-complete covariance matrices (n − 1 denominator, as R's ``cov(use="pairwise")``).
+
+    ``values`` is n × k with NaN for missing; ``weights`` an optional B × n matrix of row
+    counts (a bootstrap resample is a vector of counts), giving B × k × k. Each entry uses
+    the (weighted) rows where both items are answered, with those rows' own means.
+    """
+    obs = np.isfinite(values).astype(float)
+    x0 = np.where(obs > 0, values, 0.0)
+    n, k = values.shape
+    single = weights is None
+    w = np.ones((1, n)) if single else np.asarray(weights, float)
+    # per-row products for every (i, j), so each sum below is one matrix product with w
+    n_pair = (w @ (obs[:, :, None] * obs[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)
+    sx = (w @ (x0[:, :, None] * obs[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)  # Σ w x_i o_j
+    sxy = (w @ (x0[:, :, None] * x0[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = (sxy - sx * sx.transpose(0, 2, 1) / n_pair) / (n_pair - 1.0)
+    cov[n_pair < 2] = np.nan
+    return cov[0] if single else cov
+
+
+def _matrix_alpha(c: np.ndarray, r: np.ndarray) -> dict:
+    """psych's ``alpha.1``: the scale statistics of one covariance/correlation pair."""
+    k = c.shape[0]
+    sum_c, tr_c = c.sum(), np.trace(c)
+    sum_r = r.sum()
+    lower = r[np.tril_indices(k, -1)]
+    av_r = (sum_r - k) / (k * (k - 1))
+    q = (2 * k ** 2 / ((k - 1) ** 2 * sum_c ** 3)) * (
+        sum_c * (np.trace(c @ c) + tr_c ** 2) - 2 * tr_c * (c @ c).sum())
+    return {"alpha": (1 - tr_c / sum_c) * k / (k - 1),
+            "alpha_std": (1 - k / sum_r) * k / (k - 1),
+            "g6": 1 - (k - smc(r).sum()) / sum_r,
+            "average_r": av_r,
+            "s_n": k * av_r / (1 - av_r),
+            "q": q,
+            "var_r": float(np.var(lower, ddof=1)) if lower.size > 1 else np.nan,
+            "median_r": float(np.median(lower))}
+
+
+def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
+    """Feldt et al. (1987) interval for alpha, as ``psych::alpha.ci``."""
+    from scipy.stats import f
+
+    p = 1 - level
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    return (1 - (1 - alpha) * f.ppf(1 - p / 2, df1, df2), 1 - (1 - alpha) * f.ppf(p / 2, df1, df2))
+
+
+def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]:
+    if isinstance(data, pd.DataFrame):
+        cols = [str(c) for c in data.columns]
+        try:
+            x = data.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        except (TypeError, ValueError):
+            bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+            raise PeerscaleError(f"{what} needs numeric item scores",
+                                 column=str(bad[0]) if bad else None) from None
+    else:
+        x = np.array(data, dtype=float, copy=True)
+        if x.ndim != 2:
+            raise PeerscaleError(f"expected a 2-D table of item scores, got {x.ndim} dimension(s)")
+        cols = [f"V{j + 1}" for j in range(x.shape[1])]
+    x[~np.isfinite(x)] = np.nan
+    if x.shape[1] < 2:
+        raise PeerscaleError(f"{what} needs at least two items, got {x.shape[1]}",
+                             hint="a one-item scale has no internal consistency")
+    answered = np.isfinite(x).sum(axis=0)
+    for j, c in enumerate(cols):
+        if answered[j] < 2:
+            raise PeerscaleError("item has fewer than two answers", column=c,
+                                 hint="drop the item or check the column mapping")
+        if np.nanstd(x[:, j]) == 0:
+            raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
+                                 hint="leave it out of the reliability analysis")
+    return x, cols
+
+
+def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
+    c = pairwise_cov(x)
+    if not np.isfinite(c).all():
+        i, j = np.argwhere(~np.isfinite(c))[0]
+        raise PeerscaleError(f"items {cols[i]!r} and {cols[j]!r} are answered together by fewer than two people",
+                             hint="pairwise statistics need overlap; use more data or --listwise")
+    return c
+
+
+# ------------------------------------------------------------------------------ alpha
+
+def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n_boot: int = 0,
+                   seed: int | None = None, ci: float = 0.95,
+                   progress: Callable[[int], None] | None = None) -> AlphaResult:
+    """Cronbach's alpha and psych's companion statistics for one keyed scale.
+
+    Parameters
+    ----------
+    data : items of one scale, already keyed, NaN = missing.
+    listwise : drop rows with any missing item first (default: pairwise, as psych).
+    n_boot : number of bootstrap resamples for a percentile interval (0 = none).
+    seed : seed of ``numpy.random.default_rng`` for the resamples (reproducible intervals).
+    ci : confidence level of the Feldt and bootstrap intervals.
+    progress : called with the number of resamples just finished (for a progress bar).
+
+    Returns an :class:`AlphaResult`; see the module docstring for the formulas.
+    """
+    if not 0 < ci < 1:
+        raise PeerscaleError(f"confidence level must lie between 0 and 1, got {ci}")
+    if n_boot < 0:
+        raise PeerscaleError(f"number of bootstrap resamples must be 0 or more, got {n_boot}")
+    x, cols = _check_items(data)
+    if listwise:
+        x = x[np.isfinite(x).all(axis=1)]
+        if x.shape[0] < 3:
+            raise PeerscaleError(f"only {x.shape[0]} row(s) answered every item; listwise analysis needs at least 3",
+                                 hint="use the pairwise default")
+        x, cols = _check_items(pd.DataFrame(x, columns=cols))
+    else:
+        x = x[np.isfinite(x).any(axis=1)]
+    n, k = x.shape
+    c = _covariance(x, cols)
+    r = cov_to_cor(c)
+    s = _matrix_alpha(c, r)
+
+    total = np.nanmean(x, axis=1)  # each person's mean of answered items (psych: rowMeans(na.rm))
+    raw_r = np.empty(k)
+    for j in range(k):
+        ok = np.isfinite(x[:, j])
+        raw_r[j] = np.corrcoef(total[ok], x[ok, j])[0, 1]
+    sum_r = r.sum()
+    std_r = r.sum(axis=0) / np.sqrt(sum_r)
+    rc = r.copy()
+    np.fill_diagonal(rc, smc(r))
+    r_cor = rc.sum(axis=0) / np.sqrt(rc.sum())
+    r_drop = np.empty(k)
+    drop = np.full((k, len(DROP_COLUMNS)), np.nan)
+    for i in range(k):
+        keep = np.arange(k) != i
+        c_rest = c[np.ix_(keep, keep)]
+        r_drop[i] = (c[:, i].sum() - c[i, i]) / np.sqrt(c[i, i] * c_rest.sum())
+        if k > 2:
+            d = _matrix_alpha(c_rest, r[np.ix_(keep, keep)])
+            drop[i] = [d["alpha"], d["alpha_std"], d["g6"], d["average_r"], d["s_n"],
+                       np.sqrt(d["q"] / n), d["var_r"], d["median_r"]]
+    items = pd.DataFrame({"n": np.isfinite(x).sum(axis=0), "raw_r": raw_r, "std_r": std_r, "r_cor": r_cor,
+                          "r_drop": r_drop, "mean": np.nanmean(x, axis=0), "sd": np.nanstd(x, axis=0, ddof=1)},
+                         index=cols)
+    items[DROP_COLUMNS] = drop
+    boot = _bootstrap(x, n_boot, seed, ci, progress) if n_boot else None
+    return AlphaResult(n=n, n_items=k, alpha=s["alpha"], alpha_std=s["alpha_std"], g6=s["g6"],
+                       average_r=s["average_r"], median_r=s["median_r"], var_r=s["var_r"], s_n=s["s_n"],
+                       ase=float(np.sqrt(s["q"] / n)), alpha_ci=feldt_ci(s["alpha"], n, k, ci), ci_level=ci,
+                       total_mean=float(np.mean(total)), total_sd=float(np.std(total, ddof=1)), items=items,
+                       missing="listwise" if listwise else "pairwise", bootstrap=boot)
+
+
+def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk: int = 250,
+                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Raw alpha of ``n_boot`` row resamples (with replacement) of keyed item data ``x``.
+
+    Row indices are drawn from ``numpy.random.default_rng(seed)``; each resample is kept
+    as a vector of row counts and the pairwise covariances of ``chunk`` resamples are
+    computed together as matrix products.
+    """
+    rng = np.random.default_rng(seed)
+    n, k = x.shape
+    out = np.empty(n_boot)
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        rows = rng.integers(0, n, size=(b, n))  # like R's sample.int(n, replace = TRUE)
+        counts = np.bincount((rows + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        cov = pairwise_cov(x, counts)
+        tr = np.trace(cov, axis1=1, axis2=2)
+        out[done:done + b] = (1 - tr / cov.sum(axis=(1, 2))) * k / (k - 1)
+        done += b
+        if progress is not None:
+            progress(b)
+    return out
+
+
+def _bootstrap(x, n_boot, seed, level, progress) -> BootstrapCI:
+    alphas = bootstrap_alphas(x, n_boot, seed, progress=progress)
+    ok = np.isfinite(alphas)
+    if ok.sum() < 2:
+        raise PeerscaleError("the bootstrap failed: too few resamples gave a defined alpha",
+                             hint="the scale has too little data for a bootstrap interval")
+    p = (1 - level) / 2
+    lo, med, hi = np.quantile(alphas[ok], [p, 0.5, 1 - p])  # R's default type 7
+    return BootstrapCI(float(lo), float(hi), float(med), n_boot, seed, level, int((~ok).sum()))
+
+
+# ------------------------------------------------------------------------------ matrix input
+
+@dataclass
+class MatrixAlpha:
+    """Alpha statistics of a correlation matrix (e.g. polychoric: ordinal alpha).
+
+    On a correlation matrix raw and standardized alpha coincide; ``items`` holds
+    ``std_r, r_cor, r_drop`` and the ``*_if_dropped`` columns (``alpha_se_if_dropped``
+    needs ``n_obs``).
+    """
+
+    n_items: int
+    alpha: float
+    g6: float
+    average_r: float
+    median_r: float
+    s_n: float
+    items: pd.DataFrame
+    n_obs: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"n_items": self.n_items, "alpha": self.alpha, "g6": self.g6, "average_r": self.average_r,
+                "median_r": self.median_r, "s_n": self.s_n, "n_obs": self.n_obs,
+                "items": {str(i): {k: _num(v) for k, v in row.items()}
+                          for i, row in self.items.to_dict(orient="index").items()}}
+
+
+def alpha_from_correlation(r: np.ndarray, columns: list | None = None, n_obs: int | None = None) -> MatrixAlpha:
+    """Standardized alpha, G6, average r and item statistics of a correlation matrix.
+
+    Ordinal alpha (Zumbo, Gadermann & Zeisser 2007) is this applied to the polychoric
+    matrix: ``k/(k−1) · (1 − k / 1'R1)``. Matches ``psych::alpha(R)`` on a matrix.
+    """
+    r = np.asarray(r, float)
+    k = r.shape[0]
+    if r.ndim != 2 or r.shape[1] != k or k < 2:
+        raise PeerscaleError("expected a square correlation matrix of at least two items")
+    if not np.allclose(np.diag(r), 1.0) or not np.allclose(r, r.T):
+        raise PeerscaleError("not a correlation matrix (needs unit diagonal and symmetry)")
+    cols = [str(c) for c in columns] if columns is not None else [f"V{j + 1}" for j in range(k)]
+    s = _matrix_alpha(r, r)
+    rc = r.copy()
+    np.fill_diagonal(rc, smc(r))
+    items = pd.DataFrame({"std_r": r.sum(axis=0) / np.sqrt(r.sum()), "r_cor": rc.sum(axis=0) / np.sqrt(rc.sum())},
+                         index=cols)
+    r_drop = np.empty(k)
+    drop = np.full((k, len(DROP_COLUMNS)), np.nan)
+    for i in range(k):
+        keep = np.arange(k) != i
+        rest = r[np.ix_(keep, keep)]
+        r_drop[i] = (r[:, i].sum() - 1.0) / np.sqrt(rest.sum())
+        if k > 2:
+            d = _matrix_alpha(rest, rest)
+            drop[i] = [d["alpha"], d["alpha_std"], d["g6"], d["average_r"], d["s_n"],
+                       np.sqrt(d["q"] / n_obs) if n_obs else np.nan, d["var_r"], d["median_r"]]
+    items["r_drop"] = r_drop
+    items[DROP_COLUMNS] = drop
+    return MatrixAlpha(k, s["alpha_std"], s["g6"], s["average_r"], s["median_r"], s["s_n"], items, n_obs)
+
+
+def ordinal_alpha(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) -> tuple[MatrixAlpha, object]:
+    """Ordinal alpha: :func:`alpha_from_correlation` of the polychoric matrix of keyed items.
+
+    Returns ``(MatrixAlpha, PolychoricResult)``.
+    """
+    from .polychoric import polychoric_matrix
+
+    poly = polychoric_matrix(data, correct=correct)
+    return alpha_from_correlation(poly.rho, poly.columns, poly.n_obs), poly
