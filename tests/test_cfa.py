@@ -229,3 +229,23 @@ def test_bifactor_fit_on_simulated_data():
     true_g = 0.6 / np.sqrt(0.36 + 0.25 + 0.36)
     np.testing.assert_allclose(gl, true_g, atol=0.06)
     assert fit_measures(res)["cfi"] > 0.99
+
+
+def test_fiml_matches_lavaan_missing_ml():
+    data = pd.read_csv(FIX / "hs1939_missing.csv")
+    res = fit_cfa(HS_MODEL, data, missing="fiml")
+    ref = lavaan_fit("cfa_hs_fiml_fit.csv")
+    fm = fit_measures(res)
+    for key in FIT_KEYS:
+        assert fm[key.replace(".", "_")] == pytest.approx(ref[key], abs=1e-5), key
+    assert fm["rmsea_ci"] == pytest.approx([ref["rmsea.ci.lower"], ref["rmsea.ci.upper"]], abs=1e-6)
+    est = pd.read_csv(FIX / "cfa_hs_fiml_est.csv", index_col=0)
+    est["rhs"] = est["rhs"].fillna("")
+    ours = res.params.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
+    assert len(ours) == len(est) == 30 + 6  # 30 free incl. 9 intercepts, 3 fixed markers, 3 latent means
+    np.testing.assert_allclose(ours.est, ours.est_r, atol=1e-5)
+    free = ours.free > 0
+    np.testing.assert_allclose(ours.se[free], ours.se_r[free], atol=1e-5)
+    with pytest.raises(PeerscaleError, match="MLR with FIML"):
+        fit_cfa(HS_MODEL, data, missing="fiml", estimator="MLR")
+    assert fit_cfa(HS_MODEL, data).n < res.n  # listwise loses rows, FIML keeps them

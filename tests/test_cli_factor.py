@@ -109,3 +109,15 @@ def test_errors(run_cli, args, code, msg):
     assert got == code
     assert msg in err
     assert "Traceback" not in err
+
+
+def test_cfa_fiml_through_cli(run_cli):
+    code, out, err = run_cli("cfa", FIX / "hs1939_missing.csv", "--model", HS_MODEL, "--missing", "fiml", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    ref = dict(pd.read_csv(FIX / "cfa_hs_fiml_fit.csv").values)
+    assert res["n"] == 301
+    assert res["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=1e-3)
+    code, _, err = run_cli("cfa", FIX / "hs1939_missing.csv", "--model", HS_MODEL, "--missing", "fiml",
+                           "--estimator", "mlr")
+    assert code == 1 and "MLR with FIML" in err

@@ -177,8 +177,8 @@ def _print_efa(out, names, res, quiet):
 @click.option("--compare", is_flag=True, help="With --instrument: also fit the other structures and compare them.")
 @click.option("--estimator", type=click.Choice(["ml", "mlr"]), default="ml", show_default=True,
               help="ML, or MLR (robust SEs, Yuan–Bentler scaled χ², robust CFI/TLI/RMSEA).")
-@click.option("--missing", type=click.Choice(["listwise"]), default="listwise", show_default=True,
-              help="Missing data handling (rows with any missing model item are dropped).")
+@click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
+              help="listwise: drop rows with any missing model item; fiml: full-information ML (estimator ml).")
 @click.option("--group", metavar="COLUMN", help="Grouping column: test configural, metric and scalar invariance.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),

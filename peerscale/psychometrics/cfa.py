@@ -19,7 +19,10 @@ sample covariance with divisor ``n_g`` (lavaan's ``likelihood="normal"``)::
     F(θ) = Σ_g (n_g/N) [ log|Σ_g| + tr(S_g Σ_g^{-1}) − log|S_g| − p + (x̄_g − μ_g)' Σ_g^{-1} (x̄_g − μ_g) ]
 
 by Fisher scoring with step halving, from lavaan's "simple" start values; ``χ² = N·F``.
-Standard errors use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
+With ``missing="fiml"`` the discrepancy is ``2(ℓ_h1 − ℓ)/N`` with ℓ the casewise
+(missingness-pattern) normal log-likelihood and ℓ_h1 that of the saturated model fitted by EM,
+the model has a mean structure, and standard errors use the observed information (lavaan's
+``missing="ml"`` defaults). Standard errors otherwise use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
 (``W = diag(Σ^{-1}, ½ D'(Σ^{-1}⊗Σ^{-1})D)``, Δ the Jacobian of ``(μ, vech Σ)``), ``vcov =
 I^{-1}/N``. ``estimator="MLR"`` gives Huber–White SEs with the observed information and the
 Yuan–Bentler (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form; fit indices are in
@@ -212,11 +215,84 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
 
 @dataclass
 class GroupData:
+    """One group's data. Complete data: sample mean and covariance (divisor n). FIML: the
+    EM estimates of the saturated (h1) model, and the rows split by missingness pattern as
+    ``(observed index array, n_p, pattern mean, pattern covariance)``."""
+
     name: object
     n: int
     mean: np.ndarray
     cov: np.ndarray  # divisor n
-    raw: np.ndarray  # complete rows, for robust corrections
+    raw: np.ndarray  # the rows used, for robust corrections
+    patterns: list | None = None
+    h1_loglik: float = 0.0
+    baseline_loglik: float = 0.0
+
+
+def _pattern_stats(x: np.ndarray):
+    miss = np.isnan(x)
+    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+    out = []
+    for k, key in enumerate(keys):
+        rows = x[inverse.ravel() == k][:, ~key]
+        m = rows.mean(axis=0)
+        c = (rows - m).T @ (rows - m) / rows.shape[0]
+        out.append((np.flatnonzero(~key), rows.shape[0], m, c))
+    return out
+
+
+def _pattern_loglik(patterns, mu, sigma) -> float:
+    """Σ_p −n_p/2 [p_o log 2π + log|Σ_oo| + tr(Σ_oo⁻¹ S_p) + (x̄_p − μ_o)'Σ_oo⁻¹(x̄_p − μ_o)]."""
+    total = 0.0
+    for o, n_p, m, c in patterns:
+        so = sigma[np.ix_(o, o)]
+        sign, logdet = np.linalg.slogdet(so)
+        if sign <= 0:
+            return -np.inf
+        si = np.linalg.inv(so)
+        d = m - mu[o]
+        total += -n_p / 2 * (len(o) * np.log(2 * np.pi) + logdet + np.sum(si * c) + d @ si @ d)
+    return float(total)
+
+
+def em_saturated(x: np.ndarray, patterns, max_iter: int = 10000, tol: float = 1e-10):
+    """ML means and covariance of incomplete multivariate-normal data by EM (Dempster,
+    Laird & Rubin 1977): lavaan's h1 model for ``missing="ml"``."""
+    n, p = x.shape
+    mu = np.nanmean(x, axis=0)
+    sigma = np.diag(np.nanvar(x, axis=0))
+    ll_old = -np.inf
+    for _ in range(max_iter):
+        t1 = np.zeros(p)
+        t2 = np.zeros((p, p))
+        for o, n_p, m, c in patterns:
+            mis = np.setdiff1d(np.arange(p), o)
+            if len(mis) == 0:
+                t1 += n_p * m
+                t2 += n_p * (c + np.outer(m, m))
+                continue
+            b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, mis)])  # p_o × p_m
+            cond_cov = sigma[np.ix_(mis, mis)] - sigma[np.ix_(mis, o)] @ b
+            ex = np.empty(p)
+            ex[o] = m
+            ex[mis] = mu[mis] + (m - mu[o]) @ b
+            # E[x x'] over the pattern: observed part exact, missing part via regression
+            exx = np.empty((p, p))
+            exx[np.ix_(o, o)] = c + np.outer(m, m)
+            cross = (c + np.outer(m, m)) @ b - np.outer(m, mu[o] @ b - mu[mis])
+            exx[np.ix_(o, mis)] = cross
+            exx[np.ix_(mis, o)] = cross.T
+            bm = b.T @ c @ b
+            exx[np.ix_(mis, mis)] = cond_cov + bm + np.outer(ex[mis], ex[mis])
+            t1 += n_p * ex
+            t2 += n_p * exx
+        mu = t1 / n
+        sigma = t2 / n - np.outer(mu, mu)
+        ll = _pattern_loglik(patterns, mu, sigma)
+        if abs(ll - ll_old) < tol * max(1.0, abs(ll)):
+            break
+        ll_old = ll
+    return mu, sigma, ll
 
 
 def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None = None,
@@ -226,18 +302,26 @@ def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None
         raise PeerscaleError(f"the model names {missing_cols[0]!r}, which is not a data column",
                              column=missing_cols[0],
                              hint="check the spelling, or map the column with --map")
-    if missing != "listwise":
+    if missing not in ("listwise", "fiml"):
         raise PeerscaleError(f"missing={missing!r} is not supported", value=missing,
-                             hint="use listwise deletion")
+                             hint="use listwise or fiml")
     cols = observed + ([group] if group else [])
     if group and group not in data.columns:
         raise PeerscaleError("grouping column not found", column=group)
-    df = data[cols].dropna()
+    if missing == "fiml":
+        df = data[cols].dropna(how="all", subset=observed)
+        if group:
+            df = df.dropna(subset=[group])
+    else:
+        df = data[cols].dropna()
     groups = [(None, df)] if not group else list(df.groupby(group, sort=True))
     out = []
     for name, sub in groups:
         x = sub[observed].to_numpy(dtype=float, copy=True)
         n = x.shape[0]
+        if missing == "fiml" and np.isnan(x).any():
+            out.append(_fiml_group(name, x, observed))
+            continue
         if n <= len(observed):
             raise PeerscaleError(f"only {n} complete rows{'' if name is None else f' in group {name!r}'}"
                                  f" for {len(observed)} observed variables",
@@ -248,10 +332,31 @@ def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None
         sd = np.sqrt(np.diag(cov))
         if (sd == 0).any():
             raise PeerscaleError("item has no variance", column=observed[int(np.argmin(sd))])
-        out.append(GroupData(name, n, mean, cov, x))
+        p = len(observed)
+        h1 = -n / 2 * (p * np.log(2 * np.pi) + np.linalg.slogdet(cov)[1] + p)
+        base = -n / 2 * (p * np.log(2 * np.pi) + np.sum(np.log(np.diag(cov))) + p)
+        out.append(GroupData(name, n, mean, cov, x, None, float(h1), float(base)))
     if group and len(out) < 2:
         raise PeerscaleError("the grouping column has fewer than two groups", column=group)
     return out
+
+
+def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
+    n, p = x.shape
+    counts = np.isfinite(x).sum(axis=0)
+    if counts.min() < 2:
+        raise PeerscaleError("item has fewer than two answers", column=observed[int(np.argmin(counts))])
+    patterns = _pattern_stats(x)
+    mu, sigma, ll = em_saturated(x, patterns)
+    sd = np.sqrt(np.diag(sigma))
+    if (sd < 1e-12).any():
+        raise PeerscaleError("item has no variance", column=observed[int(np.argmin(sd))])
+    # independence baseline: each item's own normal likelihood over its answers
+    base = 0.0
+    for j in range(p):
+        v = x[np.isfinite(x[:, j]), j]
+        base += -len(v) / 2 * (np.log(2 * np.pi) + np.log(v.var()) + 1)
+    return GroupData(name, n, mu, sigma, x, patterns, ll, float(base))
 
 
 # ---------------------------------------------------------------------------------------
@@ -353,6 +458,13 @@ class _Engine:
             sign, logdet = np.linalg.slogdet(sigma)
             if sign <= 0:
                 return np.inf, []
+            if d.patterns is not None:
+                fg = 2.0 * (d.h1_loglik - _pattern_loglik(d.patterns, mu, sigma)) / d.n
+                if not np.isfinite(fg):
+                    return np.inf, []
+                parts.append(float(fg))
+                total += self.w[g] * fg
+                continue
             si = np.linalg.inv(sigma)
             diff = d.mean - mu
             _, logdet_s = np.linalg.slogdet(d.cov)
@@ -370,16 +482,33 @@ class _Engine:
         for g, d in enumerate(self.data):
             sigma, mu, *_ = self.implied(theta, g)
             si = np.linalg.inv(sigma)
-            diff = d.mean - mu
-            gm = si - si @ (d.cov + np.outer(diff, diff)) @ si
-            gv = self.f * gm[self.vi, self.vj]
-            if self.spec.meanstructure:
-                gv = np.concatenate([-2.0 * si @ diff, gv])
+            gv = self.moment_gradient(d, sigma, mu, si)
             dl = self.delta(theta, g, extra)
             grad += self.w[g] * (dl.T @ gv)
             if info:
                 out_info += self.w[g] * self._info(dl, si)
         return grad, out_info
+
+    def moment_gradient(self, d: GroupData, sigma, mu, si):
+        """∂F_g/∂(μ, vech Σ). Complete data: ``G = Σ⁻¹ − Σ⁻¹(S + dd')Σ⁻¹``, ``−2Σ⁻¹d``; FIML:
+        the same per missingness pattern on its observed block, weighted by n_p/n."""
+        if d.patterns is None:
+            diff = d.mean - mu
+            gm = si - si @ (d.cov + np.outer(diff, diff)) @ si
+            gmu = -2.0 * si @ diff
+        else:
+            gm = np.zeros((self.p, self.p))
+            gmu = np.zeros(self.p)
+            for o, n_p, m, c in d.patterns:
+                so_i = np.linalg.inv(sigma[np.ix_(o, o)])
+                diff = m - mu[o]
+                w = n_p / d.n
+                gm[np.ix_(o, o)] += w * (so_i - so_i @ (c + np.outer(diff, diff)) @ so_i)
+                gmu[o] += w * (-2.0 * so_i @ diff)
+        gv = self.f * gm[self.vi, self.vj]
+        if self.spec.meanstructure:
+            gv = np.concatenate([gmu, gv])
+        return gv
 
     def _info(self, dl, si):
         """Δ'WΔ without forming W: ½ tr(Σ⁻¹ ∂Σ_k Σ⁻¹ ∂Σ_l) for the covariance part (plus
@@ -553,19 +682,13 @@ class CFAResult:
         return pd.DataFrame(rows)
 
     def loglik(self) -> float:
-        """Log-likelihood ``Σ_g −n_g/2 (p log 2π + log|Σ_g| + tr(S_g Σ_g^{-1}) + d'Σ_g^{-1}d)``."""
-        p = len(self.spec.observed)
-        total = 0.0
-        for g, d in enumerate(self.data):
-            _, logdet_s = np.linalg.slogdet(d.cov)
-            fg = self.group_f[g] + logdet_s + p
-            total += -d.n / 2.0 * (p * np.log(2 * np.pi) + fg)
-        return float(total)
+        """Log-likelihood: the saturated (h1) log-likelihood minus ``n_g F_g / 2`` per group,
+        i.e. ``Σ_g −n_g/2 (p log 2π + log|Σ_g| + tr(S_g Σ_g^{-1}) + d'Σ_g^{-1}d)`` for complete
+        data and the casewise (pattern) likelihood under FIML."""
+        return float(sum(d.h1_loglik - d.n * f / 2.0 for d, f in zip(self.data, self.group_f)))
 
     def loglik_unrestricted(self) -> float:
-        p = len(self.spec.observed)
-        return float(sum(-d.n / 2.0 * (p * np.log(2 * np.pi) + np.linalg.slogdet(d.cov)[1] + p)
-                         for d in self.data))
+        return float(sum(d.h1_loglik for d in self.data))
 
 
 def _observed_information(engine: _Engine, theta: np.ndarray) -> np.ndarray:
@@ -645,6 +768,10 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
                              hint=f"use one of {', '.join(e.lower() for e in ESTIMATORS)}")
     terms = parse_model(model) if isinstance(model, str) else model
     observed, _ = _order_variables(terms)
+    if missing == "fiml":
+        if estimator == "MLR":
+            raise PeerscaleError("MLR with FIML is not implemented", hint="use --estimator ml with --missing fiml")
+        meanstructure = True
     groups = sample_statistics(data, observed, group, missing)
     spec = build_model(terms, n_groups=len(groups), std_lv=std_lv, orthogonal=orthogonal,
                        meanstructure=meanstructure, group_equal=group_equal)
@@ -667,6 +794,9 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
     if np.linalg.cond(info) > 1e12:
         raise PeerscaleError("the model appears not identified (near-singular information matrix)",
                              hint="fix a loading to 1 per factor, or use std_lv")
+    if any(d.patterns is not None for d in groups):
+        # lavaan's default for missing="ml": observed information
+        vcov = np.linalg.inv(_observed_information(engine, theta)) / engine.ntot
     scaling = None
     if estimator == "MLR":
         vcov, scaling = _robust(engine, theta, df)
@@ -771,16 +901,12 @@ def modification_indices(res: CFAResult, top: int | None = None) -> pd.DataFrame
         for gg, d in enumerate(eng.data):
             sigma, mu, *_ = eng.implied(res.theta, gg)
             si = np.linalg.inv(sigma)
-            diff = d.mean - mu
-            gm = si - si @ (d.cov + np.outer(diff, diff)) @ si
-            gv = eng.f * gm[eng.vi, eng.vj]
-            if spec.meanstructure:
-                gv = np.concatenate([-2.0 * si @ diff, gv])
+            gv = eng.moment_gradient(d, sigma, mu, si)
             dl = eng.delta(res.theta, gg, extra)
             if gg != g:
                 dl[:, spec.n_free:] = 0.0
             grad_all += eng.w[gg] * dl.T @ gv
-            info_all += eng.w[gg] * dl.T @ eng.weight(si) @ dl
+            info_all += eng.w[gg] * eng._info(dl, si)
         k = spec.n_free
         i_tt = info_all[:k, :k]
         i_wt = info_all[k:, :k]

@@ -78,9 +78,9 @@ def baseline_model(res: CFAResult) -> str:
 
 def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
     """Baseline χ², df and (MLR) scaling factor. The independence model has the closed form
-    ``T_b = Σ_g n_g (Σ log s_ii − log|S_g|)``; the scaling factor needs a fit."""
-    tb = float(sum(d.n * (np.sum(np.log(np.diag(d.cov))) - np.linalg.slogdet(d.cov)[1])
-                   for d in res.data))
+    ``T_b = Σ_g n_g (Σ log s_ii − log|S_g|)`` (under FIML: twice the saturated minus the
+    per-item normal log-likelihoods); the scaling factor needs a fit."""
+    tb = float(sum(2.0 * (d.h1_loglik - d.baseline_loglik) for d in res.data))
     p = len(res.spec.observed)
     dfb = res.spec.n_groups * p * (p - 1) // 2
     cb = None
