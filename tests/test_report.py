@@ -372,11 +372,14 @@ def test_validation_section_on_simulated_two_factor_data(run_cli, tmp_path):
     assert "validation" in json.loads(stdout)["sections"]
     html = out.read_text()
     o = outline(html)
-    for sid in ("validation", "factorability", "parallel", "efa", "cfa"):
+    for sid in ("validation", "reliability", "omega", "item-total", "factorability", "parallel", "efa", "cfa"):
         assert sid in o.ids, sid
     assert o.captions == o.tables and all(b - a <= 1 for a, b in zip(o.headings, o.headings[1:]))
     assert "Parallel analysis suggests 2 factor(s)" in html
     assert "Hu &amp; Bentler" in html and "≥ .95" in html
+    assert "omega total, one-factor" in html and "Feldt" in html and "bootstrap interval (50 resamples)" in html
     # every item loads on its own factor in the correlated model, positively after keying
-    loads = re.findall(r"<th scope=\"row\">([AB]\d)</th><td>([AB])</td><td class=\"num\">([0-9.]+)</td>", html)
+    std_table = html[html.index("Standardized loadings"):]
+    std_table = std_table[:std_table.index("</table>")]
+    loads = re.findall(r"<th scope=\"row\">([AB]\d)</th><td>([AB])</td><td class=\"num\">([0-9.]+)</td>", std_table)
     assert len(loads) == 10 and all(item[0] == fac and float(x) > 0.5 for item, fac, x in loads)

@@ -5,8 +5,9 @@ Data: the instrument's scale items keyed (reverse-keyed items as ``(min + max) �
 loadings and item-total correlations of well-behaved items are positive. With several waves
 only the first wave is analysed, so each respondent counts once.
 
-Analyses: per scale reliability (alpha with Feldt and bootstrap intervals, omega) and item
-analysis with flags; on the items of all non-composite scales: KMO and Bartlett's test,
+Analyses: per scale reliability (:func:`~peerscale.psychometrics.reliability.cronbach_alpha`
+with Feldt and bootstrap intervals; :func:`~peerscale.psychometrics.omega.omega`, one-factor
+for a dimension scale, Schmid–Leiman for a composite over its scales); on the items of all non-composite scales: KMO and Bartlett's test,
 parallel analysis (Horn 1965), an EFA (minres, oblimin; psych's defaults) with as many
 factors as parallel analysis suggests unless told, and CFAs of the instrument's one-factor,
 correlated-factors and bifactor structures (:func:`~peerscale.psychometrics.cfa.instrument_model`;
@@ -34,6 +35,51 @@ def keyed_frame(values: np.ndarray, item_ids: list[str], instrument) -> pd.DataF
             if k < 0 and iid in x:
                 x[iid] = instrument.items[iid].response_scale.reverse(values[:, item_ids.index(iid)])
     return x
+
+
+def _reliability(keyed: pd.DataFrame, instrument, bootstrap: int, seed: int, quiet: bool,
+                 notes: list[str]) -> dict:
+    """Per scale (composites too): psych::alpha statistics with Feldt and bootstrap intervals."""
+    from ..psychometrics.reliability import cronbach_alpha
+
+    out = {}
+    with progress(bootstrap * len(instrument.scales) or None, "bootstrap alpha", quiet) as bar:
+        for s in instrument.scales:
+            try:
+                res = cronbach_alpha(keyed[list(s.items)], n_boot=bootstrap, seed=seed, progress=bar.advance)
+            except PeerscaleError as exc:
+                notes.append(f"Reliability of {s.name} could not be computed: {exc.message}")
+                continue
+            b = res.bootstrap
+            out[s.name] = {
+                "composite": s.composite, "n": res.n, "n_items": res.n_items, "alpha": res.alpha,
+                "alpha_std": res.alpha_std, "g6": res.g6, "average_r": res.average_r, "median_r": res.median_r,
+                "s_n": res.s_n, "alpha_ci": list(res.alpha_ci), "ci_level": res.ci_level,
+                "bootstrap_ci": None if b is None else [b.lower, b.upper], "n_boot": 0 if b is None else b.n_boot,
+                "items": {str(i): {k: float(row[k]) for k in ("mean", "sd", "raw_r", "r_cor", "r_drop",
+                                                                "alpha_if_dropped")}
+                          for i, row in res.items.iterrows()},
+            }
+    return out
+
+
+def _omega(keyed: pd.DataFrame, instrument, notes: list[str]) -> dict:
+    """One-factor omega total per dimension scale; Schmid–Leiman omega (total, hierarchical)
+    for each composite over its scales, with one group factor per scale."""
+    from ..psychometrics.omega import omega
+
+    out = {}
+    for s in instrument.scales:
+        k = len(s.of_scales) if s.composite and len(s.of_scales) >= 2 else 1
+        try:
+            res = omega(keyed[list(s.items)], n_factors=k)
+        except PeerscaleError as exc:
+            notes.append(f"Omega of {s.name} could not be computed: {exc.message}")
+            continue
+        out[s.name] = {"kind": res.kind, "label": res.label, "n_factors": res.n_factors,
+                       "omega_total": res.omega_total, "omega_hierarchical": res.omega_hierarchical,
+                       "omega_limit": res.omega_limit, "ecv": res.ecv, "flipped": list(res.flipped)}
+    return out
 
 
 def _factorability(x: pd.DataFrame) -> dict:
@@ -155,6 +201,9 @@ def collect_validation(responses: pd.DataFrame, result, *, bootstrap: int = 1000
     notes: list[str] = []
     out: dict = {"n": int(len(x)), "n_complete": int(x.notna().all(axis=1).sum()), "rows_note": rows_note,
                  "notes": notes, "item_flags": None, "flag_rules": None, "software": [], "methods": []}
+    out["reliability"] = _guard("Reliability", lambda: _reliability(keyed, inst, bootstrap, seed, quiet, notes),
+                                notes)
+    out["omega"] = _guard("Omega", lambda: _omega(keyed, inst, notes), notes)
     out["factorability"] = _guard("KMO and Bartlett's test", lambda: _factorability(x), notes)
     out["parallel"] = _guard("Parallel analysis", lambda: _parallel(x, iterations, seed, quiet), notes)
     k = n_factors or (out["parallel"] or {}).get("n_factors") or len(structural)
@@ -172,6 +221,17 @@ def _methods_sentences(v: dict, n_scales: int) -> list[str]:
     s = []
     where = f" ({v['rows_note']})" if v.get("rows_note") else ""
     s.append(f"Validation analyses used {v['n']} records{where}, with reverse-keyed items reversed.")
+    if v.get("reliability"):
+        r = next(iter(v["reliability"].values()))
+        boot = (f" and a percentile bootstrap interval ({r['n_boot']} resamples)" if r["n_boot"] else "")
+        s.append("Internal consistency was estimated per scale with Cronbach's alpha (raw and standardized), "
+                 f"Guttman's lambda 6 and the average inter-item correlation from pairwise covariances, with a "
+                 f"{r['ci_level']:.0%} Feldt confidence interval{boot}, and corrected item-total correlations, "
+                 "as psych::alpha (psych 2.2.9) computes them.")
+    if v.get("omega"):
+        s.append("McDonald's omega total was computed from a one-factor minres solution for each dimension scale; "
+                 "for each composite, omega total and omega hierarchical came from a Schmid–Leiman transformation "
+                 "of an oblimin solution with one group factor per dimension, as psych::omega.")
     if v.get("factorability"):
         s.append("Factorability was checked with the Kaiser–Meyer–Olkin measure and Bartlett's test of sphericity.")
     if v.get("parallel"):

@@ -3,8 +3,64 @@
 
 from __future__ import annotations
 
-from .document import SCREE_MAX, Code, Figure, Heading, Para, Section, Table, count, f2, p_is, pvalue
+from .document import DASH, SCREE_MAX, Code, Figure, Heading, Para, Section, Table, count, f2, p_is, pvalue
 from .validation import SMALL_LOADING
+
+
+def _reliability(v) -> list:
+    rel = v.get("reliability")
+    if not rel:
+        return []
+    first = next(iter(rel.values()))
+    level = f"{first['ci_level']:.0%}"
+    rows = []
+    for name, r in rel.items():
+        boot = DASH if not r["bootstrap_ci"] else f"[{f2(r['bootstrap_ci'][0])}, {f2(r['bootstrap_ci'][1])}]"
+        rows.append([name + (" (composite)" if r["composite"] else ""), count(r["n"]), str(r["n_items"]),
+                     f2(r["alpha"]), f"[{f2(r['alpha_ci'][0])}, {f2(r['alpha_ci'][1])}]", boot, f2(r["alpha_std"]),
+                     f2(r["g6"]), f2(r["average_r"]), f2(r["s_n"])])
+    boot_note = (f"; bootstrap: percentile interval over {first['n_boot']} resamples" if first["n_boot"] else
+                 "; no bootstrap interval (--bootstrap 0)")
+    return [Table(f"Internal consistency per scale: alpha with {level} intervals (Feldt{boot_note}), "
+                  "computed as psych::alpha with pairwise covariances",
+                  ["scale", "n", "items", "alpha", f"{level} CI (Feldt)", f"{level} CI (bootstrap)", "alpha std",
+                   "G6 (smc)", "average r", "S/N"], rows, {1, 2, 3, 4, 5, 6, 7, 8, 9})]
+
+
+def _omega(v) -> list:
+    om = v.get("omega")
+    if not om:
+        return []
+    rows = []
+    for name, o in om.items():
+        rows.append([name, o["label"], f2(o["omega_total"]), f2(o["omega_hierarchical"]), f2(o["omega_limit"]),
+                     f2(o["ecv"]), ", ".join(o["flipped"]) or ""])
+    return [Para("Which omega: for a dimension scale, **omega total from one factor** (McDonald 1999); for a "
+                 "composite, **omega total and omega hierarchical from a Schmid–Leiman solution** with one group "
+                 "factor per dimension (Zinbarg et al. 2005), as psych::omega. Omega hierarchical is the share of "
+                 "total-score variance due to the general factor; it is undefined for one factor."),
+            Table("McDonald's omega per scale", ["scale", "which omega", "omega total", "omega hierarchical",
+                                                 "omega limit", "ECV", "items flipped"], rows, {2, 3, 4, 5})]
+
+
+def _item_total(v) -> list:
+    rel = v.get("reliability")
+    if not rel:
+        return []
+    rows = []
+    for name, r in rel.items():
+        if r["composite"]:
+            continue
+        for item, st in r["items"].items():
+            higher = st["alpha_if_dropped"] is not None and st["alpha_if_dropped"] > r["alpha"]
+            dropped = f"**{f2(st['alpha_if_dropped'])}**" if higher else f2(st["alpha_if_dropped"])
+            rows.append([item, name, f2(st["mean"]), f2(st["sd"]), f2(st["raw_r"]), f2(st["r_cor"]),
+                         f2(st["r_drop"]), dropped, f2(r["alpha"])])
+    return [Table("Item-total statistics within each dimension scale (keyed items): r = item with scale mean, "
+                  "r.cor = corrected for overlap and reliability, r.drop = item with the rest of the scale; alpha if "
+                  "dropped in bold where dropping the item would raise alpha",
+                  ["item", "scale", "mean", "SD", "r", "r.cor", "r.drop", "alpha if dropped", "scale alpha"], rows,
+                  set(range(2, 9)))]
 
 
 def _factorability(v) -> list:
@@ -119,6 +175,9 @@ def validation_section(r) -> Section:
                     "items are reversed before analysis.")]
     b += [Para(n, "note") for n in v["notes"]]
     for sid, title, blocks in (
+            ("reliability", "Reliability", _reliability(v)),
+            ("omega", "Omega", _omega(v)),
+            ("item-total", "Item-total statistics", _item_total(v)),
             ("factorability", "Factorability", _factorability(v)),
             ("parallel", "Number of factors: scree plot and parallel analysis", _parallel(v)),
             ("efa", "Exploratory factor analysis", _efa(v)),
