@@ -156,14 +156,15 @@ def _matrix_alpha(c: np.ndarray, r: np.ndarray) -> dict:
     av_r = (sum_r - k) / (k * (k - 1))
     q = (2 * k ** 2 / ((k - 1) ** 2 * sum_c ** 3)) * (
         sum_c * (np.trace(c @ c) + tr_c ** 2) - 2 * tr_c * (c @ c).sum())
-    return {"alpha": (1 - tr_c / sum_c) * k / (k - 1),
-            "alpha_std": (1 - k / sum_r) * k / (k - 1),
-            "g6": 1 - (k - smc(r).sum()) / sum_r,
-            "average_r": av_r,
-            "s_n": k * av_r / (1 - av_r),
-            "q": q,
-            "var_r": float(np.var(lower, ddof=1)) if lower.size > 1 else np.nan,
-            "median_r": float(np.median(lower))}
+    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate scales give inf/NaN, as in psych
+        return {"alpha": (1 - tr_c / sum_c) * k / (k - 1),
+                "alpha_std": (1 - k / sum_r) * k / (k - 1),
+                "g6": 1 - (k - smc(r).sum()) / sum_r,
+                "average_r": av_r,
+                "s_n": k * av_r / (1 - av_r),
+                "q": q,
+                "var_r": float(np.var(lower, ddof=1)) if lower.size > 1 else np.nan,
+                "median_r": float(np.median(lower))}
 
 
 def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
@@ -254,21 +255,22 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
     for j in range(k):
         ok = np.isfinite(x[:, j])
         raw_r[j] = np.corrcoef(total[ok], x[ok, j])[0, 1]
-    sum_r = r.sum()
-    std_r = r.sum(axis=0) / np.sqrt(sum_r)
-    rc = r.copy()
-    np.fill_diagonal(rc, smc(r))
-    r_cor = rc.sum(axis=0) / np.sqrt(rc.sum())
     r_drop = np.empty(k)
     drop = np.full((k, len(DROP_COLUMNS)), np.nan)
-    for i in range(k):
-        keep = np.arange(k) != i
-        c_rest = c[np.ix_(keep, keep)]
-        r_drop[i] = (c[:, i].sum() - c[i, i]) / np.sqrt(c[i, i] * c_rest.sum())
-        if k > 2:
-            d = _matrix_alpha(c_rest, r[np.ix_(keep, keep)])
-            drop[i] = [d["alpha"], d["alpha_std"], d["g6"], d["average_r"], d["s_n"],
-                       np.sqrt(d["q"] / n), d["var_r"], d["median_r"]]
+    with np.errstate(divide="ignore", invalid="ignore"):  # negative sums (badly keyed scales) give NaN
+        std_r = r.sum(axis=0) / np.sqrt(r.sum())
+        rc = r.copy()
+        np.fill_diagonal(rc, smc(r))
+        r_cor = rc.sum(axis=0) / np.sqrt(rc.sum())
+        for i in range(k):
+            keep = np.arange(k) != i
+            c_rest = c[np.ix_(keep, keep)]
+            r_drop[i] = (c[:, i].sum() - c[i, i]) / np.sqrt(c[i, i] * c_rest.sum())
+            if k > 2:
+                d = _matrix_alpha(c_rest, r[np.ix_(keep, keep)])
+                drop[i] = [d["alpha"], d["alpha_std"], d["g6"], d["average_r"], d["s_n"],
+                           np.sqrt(d["q"] / n), d["var_r"], d["median_r"]]
+        ase = float(np.sqrt(s["q"] / n))
     items = pd.DataFrame({"n": np.isfinite(x).sum(axis=0), "raw_r": raw_r, "std_r": std_r, "r_cor": r_cor,
                           "r_drop": r_drop, "mean": np.nanmean(x, axis=0), "sd": np.nanstd(x, axis=0, ddof=1)},
                          index=cols)
@@ -276,7 +278,7 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
     boot = _bootstrap(x, n_boot, seed, ci, progress) if n_boot else None
     return AlphaResult(n=n, n_items=k, alpha=s["alpha"], alpha_std=s["alpha_std"], g6=s["g6"],
                        average_r=s["average_r"], median_r=s["median_r"], var_r=s["var_r"], s_n=s["s_n"],
-                       ase=float(np.sqrt(s["q"] / n)), alpha_ci=feldt_ci(s["alpha"], n, k, ci), ci_level=ci,
+                       ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, ci), ci_level=ci,
                        total_mean=float(np.mean(total)), total_sd=float(np.std(total, ddof=1)), items=items,
                        missing="listwise" if listwise else "pairwise", bootstrap=boot)
 

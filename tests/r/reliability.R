@@ -106,3 +106,25 @@ omegas[["bfi25_3"]] <- om_json(quiet(omega(all25, nfactors = 3, plot = FALSE)), 
 omegas[["agree_consc_2"]] <- om_json(quiet(omega(keyed[, c(scale_items$agree, scale_items$conscientious)],
                                                  nfactors = 2, plot = FALSE)), 2)
 put(omegas, "psych_omega.json")
+
+# ------------------------------------------------------------------ item descriptives (type 3 skew)
+desc <- describe(items, type = 3)
+put(list(columns = colnames(items), mean = desc$mean, sd = desc$sd, skew = desc$skew,
+         kurtosis = desc$kurtosis, n = desc$n), "psych_describe.json")
+
+# ------------------------------------------------------------------ ICC (two waves, then three raters)
+set.seed(20240607)
+true <- rnorm(120, 3.5, 0.6)
+waves <- data.frame(id = sprintf("p%03d", 1:120), w1 = round(true + rnorm(120, 0, 0.35), 2),
+                    w2 = round(true + 0.15 + rnorm(120, 0, 0.35), 2),
+                    w3 = round(true - 0.1 + rnorm(120, 0, 0.5), 2))
+waves$w2[c(7, 40)] <- NA  # two people missed wave 2: left out listwise
+write.csv(waves, file.path(out, "icc_waves.csv"), row.names = FALSE, na = "")
+icc_json <- function(x) {
+  r <- ICC(na.omit(x), lmer = FALSE)$results
+  list(n = nrow(na.omit(x)), icc = r$ICC, F = r$F, df1 = r$df1, df2 = r$df2, p = r$p,
+       lower = r[["lower bound"]], upper = r[["upper bound"]])
+}
+put(list(types = c("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)"),
+         two_waves = icc_json(waves[, c("w1", "w2")]),
+         three_raters = icc_json(waves[, c("w1", "w2", "w3")])), "psych_icc.json")
