@@ -121,3 +121,13 @@ def test_bad_arguments(kwargs, message):
 def test_non_numeric_rejected():
     with pytest.raises(PeerscaleError, match="numeric"):
         item_analysis(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
+
+
+def test_per_item_ranges():
+    data = pd.DataFrame({"a": [1, 2, 3, 4, 5, 2], "b": [0, 1, 1, 3, 2, 1], "c": [1, 3, 3, 4, 5, 1]})
+    res = item_analysis(data, [1, -1, 1], value_range={"a": (1, 5), "b": (0, 3), "c": (1, 5)})
+    assert list(res.frequencies.columns) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert res.table.loc["b", "floor_pct"] == pytest.approx(100 / 6)
+    assert res.table.loc["b", "max"] == 3
+    with pytest.raises(PeerscaleError, match="no response range"):
+        item_analysis(data, value_range={"a": (1, 5)})

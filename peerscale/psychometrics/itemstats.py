@@ -44,7 +44,6 @@ class ItemAnalysis:
     flags: dict[str, list[tuple[str, str]]]
     rules: dict[str, str]
     alpha: AlphaResult | None
-    value_range: tuple[float, float]
     n_rows: int
     extra: dict = field(default_factory=dict)
 
@@ -56,7 +55,7 @@ class ItemAnalysis:
             entry["frequencies"] = {_code(c): int(n) for c, n in self.frequencies.loc[item].items()}
             entry["flags"] = [{"flag": f, "message": m} for f, m in self.flags.get(item, [])]
             items[str(item)] = entry
-        return {"n_rows": self.n_rows, "value_range": list(self.value_range), "rules": self.rules,
+        return {"n_rows": self.n_rows, "rules": self.rules,
                 "alpha": None if self.alpha is None else self.alpha.alpha, "items": items}
 
 
@@ -98,8 +97,9 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
     answered : the scale's items as answered (not reversed), NaN = missing.
     keys : +1 / −1 per item (−1 = reverse-keyed; reversed as (min + max) − x for the
         item-total statistics only). Default all +1.
-    value_range : declared (min, max) of the response scale; default the observed range
-        (which cannot reverse-key: give the range when any key is −1).
+    value_range : declared (min, max) of the response scale, or {item: (min, max)} when
+        items differ; default the observed range (which cannot reverse-key: give the range
+        when any key is −1).
     codes : response codes to tabulate; default every whole number in the range.
     listwise : item-total statistics on complete rows only (default pairwise, as psych).
     min_r_drop, max_floor, max_ceiling : flag thresholds (r; percentages).
@@ -123,16 +123,26 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
         if not np.isfinite(x).any():
             raise PeerscaleError("no answered items: every value is missing")
         value_range = (float(np.nanmin(x)), float(np.nanmax(x)))
-    lo, hi = map(float, value_range)
-    if lo >= hi:
-        raise PeerscaleError(f"the response range must run from a lower to a higher code, got {lo:g}:{hi:g}")
+    if isinstance(value_range, dict):
+        absent = [c for c in cols if c not in value_range]
+        if absent:
+            raise PeerscaleError("no response range given for the item", column=absent[0])
+        ranges = np.array([tuple(map(float, value_range[c])) for c in cols])
+    else:
+        ranges = np.tile(np.asarray(tuple(map(float, value_range))), (len(cols), 1))
+    lo, hi = ranges[:, 0], ranges[:, 1]
+    if (lo >= hi).any():
+        j = int(np.argmax(lo >= hi))
+        raise PeerscaleError(f"the response range must run from a lower to a higher code, got {lo[j]:g}:{hi[j]:g}",
+                             column=cols[j])
     outside = np.isfinite(x) & ((x < lo) | (x > hi))
     if outside.any():
         r, c = np.argwhere(outside)[0]
-        raise PeerscaleError(f"answer lies outside the declared range {lo:g} to {hi:g}", column=cols[c],
+        raise PeerscaleError(f"answer lies outside the declared range {lo[c]:g} to {hi[c]:g}", column=cols[c],
                              row=int(r) + 1, value=float(x[r, c]))
     if codes is None:
-        codes = np.arange(np.ceil(lo), np.floor(hi) + 1) if float(lo).is_integer() else np.unique(x[np.isfinite(x)])
+        whole = all(float(v).is_integer() for v in (*lo, *hi))
+        codes = np.arange(lo.min(), hi.max() + 1) if whole else np.unique(x[np.isfinite(x)])
     codes = np.asarray(sorted(codes), float)
     n_rows = x.shape[0]
     n = np.isfinite(x).sum(axis=0)
@@ -149,6 +159,8 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
             "kurtosis": [kurtosis(x[:, j]) for j in range(len(cols))],
             "floor_pct": 100.0 * np.sum(x == lo, axis=0) / n,
             "ceiling_pct": 100.0 * np.sum(x == hi, axis=0) / n,
+            "min": lo,
+            "max": hi,
         }, index=cols)
     keyed = pd.DataFrame(np.where(keys < 0, (lo + hi) - x, x), columns=cols)
     # constant or (almost) unanswered items get no item-total statistics but do not stop the rest
@@ -163,8 +175,8 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
     rules = {
         "negative_r_drop": "corrected item-total r below 0: possible keying error: check wording; not flipped",
         "low_r_drop": f"corrected item-total r below {min_r_drop:.2f}",
-        "floor": f"more than {max_floor:g}% of answers at the lowest code ({lo:g})",
-        "ceiling": f"more than {max_ceiling:g}% of answers at the highest code ({hi:g})",
+        "floor": f"more than {max_floor:g}% of answers at the lowest code of the response scale",
+        "ceiling": f"more than {max_ceiling:g}% of answers at the highest code of the response scale",
         "no_variance": "fewer than two answers, or every answer the same: no item-total statistics",
     }
     flags: dict[str, list[tuple[str, str]]] = {}
@@ -185,4 +197,4 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
         if found:
             flags[str(item)] = found
     table["flags"] = [", ".join(f for f, _ in flags.get(c, [])) for c in cols]
-    return ItemAnalysis(table, freq, flags, rules, alpha, (lo, hi), n_rows)
+    return ItemAnalysis(table, freq, flags, rules, alpha, n_rows)
