@@ -159,7 +159,7 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
                              file=file, hint="map export columns to item ids with --map COLUMN=ITEM or --map mapping.csv "
                                              "(see `peerscale redcap-mapping`)")
     n = len(data)
-    values = np.empty((n, len(items)), dtype="float64")
+    values = np.empty((n, len(items)), dtype="float64", order="F")  # column-major: filled and read by column
     missing: dict[str, dict[str, int]] = {}
     examples: list[tuple[int, str, Any]] = []
     total_invalid = 0
@@ -195,30 +195,47 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
     return CleanItems(values, items, missing, total_invalid, examples)
 
 
+def _keyed_columns(clean: CleanItems, instrument: Instrument, scale: Scale):
+    """Yield the scale's item columns, reverse-keyed ones as (min + max) − x (declared range)."""
+    for iid, sign in zip(scale.items, scale.keys):
+        col = clean.column(iid)
+        yield instrument.items[iid].response_scale.reverse(col) if sign < 0 else col
+
+
 def keyed_matrix(clean: CleanItems, instrument: Instrument, scale: Scale) -> np.ndarray:
-    """The scale's items with reverse-keyed items scored as (min + max) − x (declared range)."""
-    cols = [clean.item_ids.index(i) for i in scale.items]
-    x = clean.values[:, cols].copy()
-    for j, (iid, sign) in enumerate(zip(scale.items, scale.keys)):
-        if sign < 0:
-            x[:, j] = instrument.items[iid].response_scale.reverse(x[:, j])
+    """The scale's items (n × k) with reverse-keyed items scored as (min + max) − x."""
+    x = np.empty((clean.values.shape[0], len(scale.items)), dtype="float64", order="F")
+    for j, col in enumerate(_keyed_columns(clean, instrument, scale)):
+        x[:, j] = col
     return x
 
 
-def scale_scores(x: np.ndarray, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
-    """(score, n answered) for keyed matrix ``x`` under the scale's method and missing-data rule."""
-    answered = ~np.isnan(x)
-    n = answered.sum(axis=1)
-    total = np.where(answered, x, 0.0).sum(axis=1)
+def scale_scores(x, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """(score, n answered) under the scale's method and missing-data rule.
+
+    ``x`` is the keyed n × k matrix, or an iterable of its k columns. Sums run column by
+    column (no n × k temporaries), which keeps a million-row file fast and small.
+    """
+    columns = x.T if isinstance(x, np.ndarray) else x
+    total = n = None
+    k = 0
+    for col in columns:
+        answered = ~np.isnan(col)
+        if total is None:
+            total, n = np.where(answered, col, 0.0), answered.astype(np.int64)
+        else:
+            total += np.where(answered, col, 0.0)
+            n += answered
+        k += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
     if scale.method == "mean":
         score = mean
     elif scale.prorate:
-        score = mean * x.shape[1]
+        score = mean * k
     else:
         score = total
-    score = np.where(n >= scale.required, score, np.nan)
+    score[n < scale.required] = np.nan
     return score, n
 
 
@@ -266,6 +283,8 @@ def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) 
     if row_mask is not None:
         ids = ids[row_mask]
     ids = ids.dropna(subset=[id_columns[0]])
+    if len(id_columns) == 1 and ids.iloc[:, 0].is_unique:  # the common case, about 3x cheaper
+        return ids.iloc[0:0]
     return ids[ids.duplicated(keep=False)]
 
 
@@ -299,7 +318,7 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
         out["row"] = np.arange(1, n_rows + 1)
     summary_scales = {}
     for scale in instrument.scales:
-        score, n = scale_scores(keyed_matrix(clean, instrument, scale), scale)
+        score, n = scale_scores(_keyed_columns(clean, instrument, scale), scale)
         n_col = pd.array(n, dtype="Int64")
         if mask is not None:
             score = np.where(mask, score, np.nan)
