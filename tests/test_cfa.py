@@ -249,3 +249,26 @@ def test_fiml_matches_lavaan_missing_ml():
     with pytest.raises(PeerscaleError, match="MLR with FIML"):
         fit_cfa(HS_MODEL, data, missing="fiml", estimator="MLR")
     assert fit_cfa(HS_MODEL, data).n < res.n  # listwise loses rows, FIML keeps them
+
+
+def test_ordinal_dwls_matches_lavaan_wlsmv():
+    bfi = pd.read_csv(FIX / "bfi25.csv")
+    res = fit_cfa("A =~ A2 + A1 + A3 + A4 + A5\nC =~ C1 + C2 + C3 + C4 + C5", bfi, estimator="DWLS")
+    ref = lavaan_fit("cfa_bfi_wlsmv_fit.csv")
+    fm = fit_measures(res)
+    names = {"chisq.scaling.factor": "scaling_factor", "chisq.shift.parameters": "shift_parameter"}
+    for key in ("npar", "chisq", "df", "chisq.scaled", "chisq.scaling.factor", "baseline.chisq",
+                "baseline.chisq.scaled", "cfi", "tli", "rmsea", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr"):
+        assert fm[names.get(key, key.replace(".", "_"))] == pytest.approx(ref[key], abs=1e-3, rel=1e-6), key
+    est = pd.read_csv(FIX / "cfa_bfi_wlsmv_est.csv", index_col=0)
+    ours = res.params.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
+    assert len(ours) == 23  # loadings, (residual) variances, covariance; thresholds are not in our table
+    np.testing.assert_allclose(ours.est, ours.est_r, atol=1e-5)
+    free = ours.free > 0
+    np.testing.assert_allclose(ours.se[free], ours.se_r[free], atol=1e-5)
+    std = standardized_solution(res).merge(pd.read_csv(FIX / "cfa_bfi_wlsmv_std.csv", index_col=0),
+                                           on=["lhs", "op", "rhs"], suffixes=("", "_r"))
+    np.testing.assert_allclose(std.est_std, std["est.std"], atol=1e-5)
+    np.testing.assert_allclose(std.se, std.se_r, atol=1e-5)
+    with pytest.raises(PeerscaleError, match="one group"):
+        fit_cfa("A =~ A1 + A2 + A3", bfi.assign(g=1), estimator="DWLS", group="g")

@@ -121,3 +121,17 @@ def test_cfa_fiml_through_cli(run_cli):
     code, _, err = run_cli("cfa", FIX / "hs1939_missing.csv", "--model", HS_MODEL, "--missing", "fiml",
                            "--estimator", "mlr")
     assert code == 1 and "MLR with FIML" in err
+
+
+def test_cfa_ordinal_dwls_through_cli(run_cli):
+    code, out, err = run_cli("cfa", BFI, "--model", "A =~ A2 + A1 + A3 + A4 + A5; C =~ C1 + C2 + C3 + C4 + C5",
+                             "--estimator", "dwls", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    ref = dict(pd.read_csv(FIX / "cfa_bfi_wlsmv_fit.csv").values)
+    assert res["fit"]["chisq"] == pytest.approx(ref["chisq"], abs=1e-3)
+    assert res["fit_robust"]["cfi_scaled"] == pytest.approx(ref["cfi.scaled"], abs=1e-3)
+    assert res["fit"]["aic"] is None  # no likelihood for DWLS
+    code, out, err = run_cli("cfa", BFI, "--model", "A =~ A2 + A1 + A3 + A4 + A5", "--estimator", "dwls")
+    assert code == 0, err
+    assert "scaled (WLSMV)" in out

@@ -175,8 +175,9 @@ def _print_efa(out, names, res, quiet):
 @click.option("--structure", type=click.Choice(["correlated", "one-factor", "bifactor"]), default=None,
               help="With --instrument: the instrument's own structure (default correlated).")
 @click.option("--compare", is_flag=True, help="With --instrument: also fit the other structures and compare them.")
-@click.option("--estimator", type=click.Choice(["ml", "mlr"]), default="ml", show_default=True,
-              help="ML, or MLR (robust SEs, Yuan–Bentler scaled χ², robust CFI/TLI/RMSEA).")
+@click.option("--estimator", type=click.Choice(["ml", "mlr", "dwls"]), default="ml", show_default=True,
+              help="ML; MLR (robust SEs, Yuan–Bentler scaled χ², robust CFI/TLI/RMSEA); or dwls for Likert "
+                   "items as ordinal (polychoric correlations, lavaan's WLSMV).")
 @click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
               help="listwise: drop rows with any missing model item; fiml: full-information ML (estimator ml).")
 @click.option("--group", metavar="COLUMN", help="Grouping column: test configural, metric and scalar invariance.")
@@ -241,12 +242,13 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
         "loadings_std_se": {f"{r.lhs}=~{r.rhs}": r.se for r in loads.itertuples()},
         "converged": res.converged,
     }
-    if res.estimator == "MLR":
-        out["fit_robust"] = {k: fm[k] for k in fm if k.endswith(("_scaled", "_robust")) or k == "scaling_factor"}
+    if res.estimator in ("MLR", "DWLS"):
+        out["fit_robust"] = {k: fm[k] for k in fm
+                             if k.endswith(("_scaled", "_robust")) or k in ("scaling_factor", "shift_parameter")}
     lv_cov = std[(std.op == "~~") & std.lhs.isin(res.spec.latent) & std.rhs.isin(res.spec.latent)
                  & (std.lhs != std.rhs)]
     out["factor_correlations"] = {f"{r.lhs}~~{r.rhs}": r.est_std for r in lv_cov.itertuples()}
-    mi = modification_indices(res, top=top_mi) if top_mi else None
+    mi = modification_indices(res, top=top_mi) if top_mi and res.estimator != "DWLS" else None
     if mi is not None:
         out["modification_indices"] = mi.to_dict(orient="records")
     rc = residual_correlations(res)
@@ -306,7 +308,7 @@ def _compare_structures(structures, data, estimator, missing):
         fm = fit_measures(f)
         rows[name] = {k: fm[k] for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr", "aic", "bic")}
     ok = [n for n in ("one-factor", "correlated") if n in fits and not isinstance(fits[n], PeerscaleError)]
-    if len(ok) == 2:
+    if len(ok) == 2 and estimator != "dwls":
         # one factor is the correlated-factors model with all factor correlations at 1: nested
         tab = compare_models(fits["correlated"], fits["one-factor"], names=["correlated", "one-factor"])
         row = tab.loc["one-factor"]
@@ -324,25 +326,29 @@ def _print_cfa(out, quiet):
                                                               "  [yellow]did not converge[/yellow]"))
     t = Table(title="Fit (computed as lavaan)")
     t.add_column("measure")
-    t.add_column("ML", justify="right")
+    t.add_column("DWLS" if out["estimator"] == "DWLS" else "ML", justify="right")
     robust = out.get("fit_robust")
     if robust:
-        t.add_column("robust (MLR)", justify="right")
+        t.add_column("scaled (WLSMV)" if out["estimator"] == "DWLS" else "robust (MLR)", justify="right")
     ci = lambda a, b: f"[{_fmt(a)}, {_fmt(b)}]"  # noqa: E731
+    kind = "robust" if robust and "cfi_robust" in robust else "scaled"
     rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
             ("df", str(f["df"]), robust and str(f["df"])),
             ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
-            ("CFI", _fmt(f["cfi"]), robust and _fmt(robust["cfi_robust"])),
-            ("TLI", _fmt(f["tli"]), robust and _fmt(robust["tli_robust"])),
-            ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust["rmsea_robust"])),
-            ("RMSEA 90% CI", ci(*f["rmsea_ci"]), robust and ci(*robust["rmsea_ci_robust"])),
+            ("CFI", _fmt(f["cfi"]), robust and _fmt(robust[f"cfi_{kind}"])),
+            ("TLI", _fmt(f["tli"]), robust and _fmt(robust[f"tli_{kind}"])),
+            ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust[f"rmsea_{kind}"])),
+            ("RMSEA 90% CI", ci(*f["rmsea_ci"]), robust and ci(*robust[f"rmsea_ci_{kind}"])),
             ("SRMR", _fmt(f["srmr"]), robust and ""),
             ("AIC", _fmt(f["aic"], 1), robust and ""),
             ("BIC", _fmt(f["bic"], 1), robust and "")]
     for name, a, b in rows:
         t.add_row(name, a, *([b] if robust else []))
     con.print(t)
-    if robust:
+    if robust and out["estimator"] == "DWLS":
+        con.print(f"Items treated as ordinal: DWLS on polychoric correlations; mean-and-variance adjusted χ² "
+                  f"(scaling {robust['scaling_factor']:.3f}, shift {robust['shift_parameter']:.2f}), as lavaan's WLSMV.")
+    elif robust:
         con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; robust CFI/TLI/RMSEA as lavaan's "
                   "*.robust (Brosseau-Liard & Savalei).")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")

@@ -117,6 +117,8 @@ def _rmsea(t, df, n, g):
 def fit_measures(res: CFAResult) -> dict:
     """All fit measures of ``res`` as a dict (names follow lavaan with ``_`` for ``.``;
     ``rmsea_ci`` is ``[lower, upper]``)."""
+    if res.estimator == "DWLS":
+        return _dwls_measures(res)
     n, g, t, df = res.n, res.spec.n_groups, res.chisq, res.df
     tb, dfb, cb = _baseline(res)
     logl = res.loglik()
@@ -146,3 +148,32 @@ def fit_measures(res: CFAResult) -> dict:
             "rmsea_ci_robust": list(rmsea_ci(ts, df, n, g, c_hat=c)),
         })
     return out
+
+
+def _dwls_measures(res: CFAResult) -> dict:
+    """Fit of an ordinal (DWLS/WLSMV) model as lavaan reports it: ``T`` on the polychoric
+    correlations (see :func:`peerscale.psychometrics.cfa.fit_dwls`), RMSEA with N − 1, SRMR
+    over the p(p+1)/2 elements of the correlation matrix (the diagonal residuals are 0), no
+    likelihood (AIC, BIC are undefined); ``npar`` counts the thresholds as lavaan does;
+    ``*_scaled`` use the mean-and-variance adjusted
+    statistics ``a·T + b`` of the model and the baseline (lavaan's ``scaled.shifted``)."""
+    sc = res.scaling
+    n, t, df, tb, dfb = res.n, sc["chisq"], sc["df"], sc["baseline_chisq"], sc["baseline_df"]
+    ts = sc["a"] * t + sc["b"]
+    tbs = sc["baseline_a"] * tb + sc["baseline_b"]
+    p = len(res.spec.observed)
+    srmr_val = float(np.sqrt(np.sum(sc["resid"] ** 2) / (p * (p + 1) / 2)))
+    return {
+        "npar": res.npar + sc["n_thresholds"], "n": n, "chisq": t, "df": df,
+        "pvalue": float(special.chdtrc(df, t)) if df > 0 else np.nan,
+        "baseline_chisq": tb, "baseline_df": dfb,
+        "cfi": _cfi(t, df, tb, dfb), "tli": _tli(t, df, tb, dfb),
+        "logl": np.nan, "unrestricted_logl": np.nan, "aic": np.nan, "bic": np.nan,
+        "rmsea": _rmsea(t, df, n - 1, 1), "rmsea_ci": list(rmsea_ci(t, df, n - 1)),
+        "srmr": srmr_val,
+        "chisq_scaled": ts, "scaling_factor": 1.0 / sc["a"], "shift_parameter": sc["b"],
+        "pvalue_scaled": float(special.chdtrc(df, ts)) if df > 0 else np.nan,
+        "baseline_chisq_scaled": tbs,
+        "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
+        "rmsea_scaled": _rmsea(ts, df, n - 1, 1), "rmsea_ci_scaled": list(rmsea_ci(ts, df, n - 1)),
+    }

@@ -29,6 +29,11 @@ def compare_models(*fits: CFAResult, names: list[str] | None = None) -> pd.DataF
     """χ² difference tests between nested models (see module docstring)."""
     if len(fits) < 2:
         raise ValueError("compare at least two models")
+    if any(f.estimator == "DWLS" for f in fits):
+        from ..errors import PeerscaleError
+        raise PeerscaleError("χ² difference tests of DWLS (WLSMV) fits need lavaan's DIFFTEST-type "
+                             "adjustment, which peerscale does not implement",
+                             hint="compare ordinal models by their fit indices, or use ML/MLR")
     names = names or [f"model{i + 1}" for i in range(len(fits))]
     order = sorted(range(len(fits)), key=lambda i: fits[i].df)
     rows = []

@@ -94,3 +94,14 @@ write.csv(HSm, file.path(out, "hs1939_missing.csv"), row.names = FALSE, na = "")
 fit_fiml <- cfa(hs_model, data = HSm, missing = "ml")
 wfit(fitMeasures(fit_fiml, fm_keys), "cfa_hs_fiml_fit.csv")
 wcsv(parameterEstimates(fit_fiml), "cfa_hs_fiml_est.csv")
+
+# ---- ordinal CFA: DWLS on polychorics with the mean-and-variance adjusted test (WLSMV) --------
+bfi10 <- na.omit(b25[, c(paste0("A", 1:5), paste0("C", 1:5))])
+ord_model <- "A =~ A2 + A1 + A3 + A4 + A5\nC =~ C1 + C2 + C3 + C4 + C5"
+fit_ord <- cfa(ord_model, data = bfi10, ordered = TRUE, estimator = "WLSMV")
+wfit(fitMeasures(fit_ord, c("npar", "chisq", "df", "pvalue", "chisq.scaled", "pvalue.scaled",
+                            "chisq.scaling.factor", "chisq.shift.parameters", "baseline.chisq",
+                            "baseline.chisq.scaled", "cfi", "tli", "rmsea", "cfi.scaled", "tli.scaled",
+                            "rmsea.scaled", "srmr")), "cfa_bfi_wlsmv_fit.csv")
+wcsv(parameterEstimates(fit_ord), "cfa_bfi_wlsmv_est.csv")
+wcsv(standardizedSolution(fit_ord), "cfa_bfi_wlsmv_std.csv")
