@@ -135,3 +135,14 @@ def test_cfa_ordinal_dwls_through_cli(run_cli):
     code, out, err = run_cli("cfa", BFI, "--model", "A =~ A2 + A1 + A3 + A4 + A5", "--estimator", "dwls")
     assert code == 0, err
     assert "scaled (WLSMV)" in out
+
+
+def test_efa_polychoric_option(run_cli):
+    items = "A1,A2,A3,A4,A5,C1,C2,C3,C4,C5"
+    code, out, err = run_cli("efa", BFI, "--items", items, "--factors", "2", "--polychoric", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["correlations"] == "polychoric"
+    ref = pd.read_csv(FIX / "efa_poly_minres_oblimin_loadings.csv", index_col=0).to_numpy()
+    ours = np.array([res["loadings"][c] for c in items.split(",")])
+    assert np.abs(np.abs(ours) - np.abs(ref)).max() < 1e-2

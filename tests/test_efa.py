@@ -136,3 +136,14 @@ def test_bad_options(kwargs, match):
 def test_parallel_bad_iterations(bfi):
     with pytest.raises(PeerscaleError):
         parallel_analysis(bfi, iterations=0)
+
+
+def test_polychoric_efa_matches_psych(bfi):
+    from peerscale.psychometrics.polychoric import polychoric_matrix
+
+    items = [f"A{i}" for i in range(1, 6)] + [f"C{i}" for i in range(1, 6)]
+    res = fit_efa(polychoric_matrix(bfi[items]), 2, method="minres", rotation="oblimin", n_obs=len(bfi))
+    ref = pd.read_csv(FIX / "efa_poly_minres_oblimin_loadings.csv", index_col=0).to_numpy()
+    got, _ = align(res.loadings, ref)
+    np.testing.assert_allclose(got, ref, atol=1e-3)
+    assert res.columns == items

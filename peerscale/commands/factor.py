@@ -90,21 +90,20 @@ def efa(items, factors, method, rotation, iterations, seed, polychoric, **opts):
             raise click.BadParameter("must be at least 1", param_hint="--factors")
     ad = load_analysis_data(opts)
     data = _keyed_responses(ad, chosen)
-    data = data.loc[:, [c for c in data.columns]]
     if data.shape[1] < 3:
         raise PeerscaleError(f"an EFA needs at least three items, got {data.shape[1]}",
                              hint="list more items with --items")
-    km = kmo(data)
-    bt = bartlett_sphericity(data)
+    source = data
+    if polychoric:
+        from ..psychometrics.polychoric import polychoric_matrix
+        source = polychoric_matrix(data)
+    km = kmo(source)  # on the correlations that are factored
+    bt = bartlett_sphericity(source, n_obs=len(data))
     pa = None
     if factors == "parallel":
         with progress(iterations, "parallel analysis", quiet=opts.get("quiet")) as bar:
             pa = parallel_analysis(data, iterations=iterations, seed=seed, progress=bar.advance)
         k = max(pa.n_factors, 1)
-    source = data
-    if polychoric:
-        from ..psychometrics.polychoric import polychoric_matrix
-        source = polychoric_matrix(data)
     res = fit_efa(source, k, method=method, rotation=rotation, n_obs=len(data))
     names = [f"F{i + 1}" for i in range(res.n_factors)]
     out = {

@@ -105,9 +105,6 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
     observed, latent = _order_variables(terms)
     if not observed:
         raise PeerscaleError("the model has no observed variables")
-    for lv in latent:
-        if lv in {t.rhs for t in terms if t.op == "=~"} and False:
-            pass
     index = {v: k for k, v in enumerate(observed + latent)}
     meanstructure = (n_groups > 1) if meanstructure is None else meanstructure
     y_vars = []  # dependent variables of ~ regressions
@@ -576,9 +573,9 @@ def _fabin_like_start(spec: ModelSpec, data: list[GroupData], theta: np.ndarray)
         if marker is not None:
             m = marker.i
             others = [i for i in inds if i != m]
-            var_lv = np.mean([s[m, o] for o in others]) * 0 + np.median(
-                [s[m, o] * s[m, r] / s[o, r] for a, o in enumerate(others) for r in others[a + 1:]
-                 if s[o, r] != 0] or [0.05])
+            # var(ξ) = λ_m² var(ξ) with λ_m = 1: s_mo s_mr / s_or for each pair of other indicators
+            var_lv = float(np.median([s[m, o] * s[m, r] / s[o, r] for a, o in enumerate(others)
+                                      for r in others[a + 1:] if s[o, r] != 0] or [0.05]))
             for pr in loads:
                 if pr.free >= 0 and pr.i < p:
                     rest = [o for o in inds if o not in (pr.i, m)]

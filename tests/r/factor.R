@@ -105,3 +105,7 @@ wfit(fitMeasures(fit_ord, c("npar", "chisq", "df", "pvalue", "chisq.scaled", "pv
                             "rmsea.scaled", "srmr")), "cfa_bfi_wlsmv_fit.csv")
 wcsv(parameterEstimates(fit_ord), "cfa_bfi_wlsmv_est.csv")
 wcsv(standardizedSolution(fit_ord), "cfa_bfi_wlsmv_std.csv")
+
+# ---- EFA of polychoric correlations (psych::polychoric then fa) ------------------------------
+pc <- polychoric(b25[, c(paste0("A", 1:5), paste0("C", 1:5))])$rho
+efa_out(fa(pc, 2, n.obs = nrow(b25), fm = "minres", rotate = "oblimin"), "poly_minres_oblimin")
