@@ -189,7 +189,7 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
             found.append(("negative_r_drop", f"r_drop = {row['r_drop']:.2f}: possible keying error: "
                                              "check wording; not flipped"))
         elif row["r_drop"] < min_r_drop:
-            found.append(("low_r_drop", f"r_drop = {row['r_drop']:.2f} < {min_r_drop:.2f}"))
+            found.append(("low_r_drop", f"r_drop = {row['r_drop']:.3f} < {min_r_drop:.2f}"))
         if row["floor_pct"] > max_floor:
             found.append(("floor", f"{row['floor_pct']:.0f}% at the lowest code"))
         if row["ceiling_pct"] > max_ceiling:

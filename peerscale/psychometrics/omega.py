@@ -84,6 +84,9 @@ class OmegaResult:
                "flipped": self.flipped,
                "loadings": {str(i): {k: float(v) for k, v in row.items()}
                             for i, row in self.loadings.to_dict(orient="index").items()}}
+        if self.n_factors == 2:
+            out["note"] = ("two group factors: the general loadings on them are set equal (psych's "
+                           "option='equal'); three or more are needed to identify omega hierarchical")
         if self.groups is not None:
             out["groups"] = {str(i): {k: float(v) for k, v in row.items()}
                              for i, row in self.groups.to_dict(orient="index").items()}
