@@ -125,26 +125,41 @@ def cov_to_cor(c: np.ndarray) -> np.ndarray:
     return r
 
 
+def _pair_products(values: np.ndarray) -> np.ndarray:
+    """n × 3k² per-row terms whose (weighted) column sums give every pairwise covariance:
+    o_i o_j, x_i o_j and x_i x_j, with x centred at the item means (for numerical stability;
+    covariances do not depend on the centre) and 0 where missing."""
+    obs = np.isfinite(values)
+    centred = values - np.nanmean(np.where(obs, values, np.nan), axis=0)
+    x0 = np.where(obs, centred, 0.0)
+    o = obs.astype(float)
+    n, k = values.shape
+    return np.concatenate([(o[:, :, None] * o[:, None, :]).reshape(n, k * k),
+                           (x0[:, :, None] * o[:, None, :]).reshape(n, k * k),
+                           (x0[:, :, None] * x0[:, None, :]).reshape(n, k * k)], axis=1)
+
+
+def _cov_from_sums(sums: np.ndarray, k: int) -> np.ndarray:
+    """B × 3k² weighted sums of :func:`_pair_products` → B × k × k pairwise covariances."""
+    n_pair, sx, sxy = (sums[:, j * k * k:(j + 1) * k * k].reshape(-1, k, k) for j in range(3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = (sxy - sx * sx.transpose(0, 2, 1) / n_pair) / (n_pair - 1.0)
+    cov[n_pair < 2] = np.nan
+    return cov
+
+
 def pairwise_cov(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Pairwise-complete covariance matrices (n − 1 denominator, as R's ``cov(use="pairwise")``).
 
     ``values`` is n × k with NaN for missing; ``weights`` an optional B × n matrix of row
     counts (a bootstrap resample is a vector of counts), giving B × k × k. Each entry uses
-    the (weighted) rows where both items are answered, with those rows' own means.
+    the (weighted) rows where both items are answered, with those rows' own means:
+    ``(Σ w x_i x_j − Σ w x_i · Σ w x_j / N_ij) / (N_ij − 1)`` over those rows.
     """
-    obs = np.isfinite(values).astype(float)
-    x0 = np.where(obs > 0, values, 0.0)
     n, k = values.shape
-    single = weights is None
-    w = np.ones((1, n)) if single else np.asarray(weights, float)
-    # per-row products for every (i, j), so each sum below is one matrix product with w
-    n_pair = (w @ (obs[:, :, None] * obs[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)
-    sx = (w @ (x0[:, :, None] * obs[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)  # Σ w x_i o_j
-    sxy = (w @ (x0[:, :, None] * x0[:, None, :]).reshape(n, k * k)).reshape(-1, k, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cov = (sxy - sx * sx.transpose(0, 2, 1) / n_pair) / (n_pair - 1.0)
-    cov[n_pair < 2] = np.nan
-    return cov[0] if single else cov
+    w = np.ones((1, n)) if weights is None else np.asarray(weights, float)
+    cov = _cov_from_sums(w @ _pair_products(values), k)
+    return cov[0] if weights is None else cov
 
 
 def _matrix_alpha(c: np.ndarray, r: np.ndarray) -> dict:
@@ -283,7 +298,7 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
                        missing="listwise" if listwise else "pairwise", bootstrap=boot)
 
 
-def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk: int = 250,
+def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk: int = 200,
                      progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Raw alpha of ``n_boot`` row resamples (with replacement) of keyed item data ``x``.
 
@@ -291,20 +306,25 @@ def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk:
     as a vector of row counts and the pairwise covariances of ``chunk`` resamples are
     computed together as matrix products.
     """
+    from .efa import single_threaded_blas
+
     rng = np.random.default_rng(seed)
     n, k = x.shape
+    products = _pair_products(x)  # n × 3k²: each resample's covariances are one product with its counts
     out = np.empty(n_boot)
     done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        rows = rng.integers(0, n, size=(b, n))  # like R's sample.int(n, replace = TRUE)
-        counts = np.bincount((rows + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
-        cov = pairwise_cov(x, counts)
-        tr = np.trace(cov, axis1=1, axis2=2)
-        out[done:done + b] = (1 - tr / cov.sum(axis=(1, 2))) * k / (k - 1)
-        done += b
-        if progress is not None:
-            progress(b)
+    with single_threaded_blas():  # the products are small; BLAS threads cost more than they save
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            rows = rng.integers(0, n, size=(b, n))  # like R's sample.int(n, replace = TRUE)
+            counts = np.bincount((rows + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+            counts = counts.astype(float)
+            cov = _cov_from_sums(counts @ products, k)
+            tr = np.trace(cov, axis1=1, axis2=2)
+            out[done:done + b] = (1 - tr / cov.sum(axis=(1, 2))) * k / (k - 1)
+            done += b
+            if progress is not None:
+                progress(b)
     return out
 
 
