@@ -114,21 +114,33 @@ def sniff_delimiter(data: bytes) -> str:
     return best
 
 
-def _column_names(header: list[str], file: str, warnings: list[str]) -> list[str]:
+def _column_names(header: list[str], file: str, warnings: list[str], instrument=None) -> list[str]:
+    """Header cells as column names: blanks named ``column_N``; a repeated name (REDCap's label
+    headers repeat ``Complete?``) gets ``.2``, ``.3``... with a warning, unless it names an item."""
     names = [h.strip() for h in header]
-    seen: dict[str, int] = {}
-    dups = []
     for i, name in enumerate(names):
         if name == "":
             names[i] = f"column_{i + 1}"
             if i != len(names) - 1:
                 warnings.append(f"{file}: column {i + 1} has no name; called it {names[i]!r}")
-        if names[i] in seen and names[i] not in dups:
-            dups.append(names[i])
-        seen[names[i]] = i
-    if dups:
-        raise PeerscaleError("the header names a column more than once: " + ", ".join(map(repr, dups)),
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    dups = [n for n, k in counts.items() if k > 1]
+    if not dups:
+        return names
+    items = item_columns(dups, instrument)
+    if items or instrument is None and any(is_id_name(d) for d in dups):
+        bad = list(items) or [d for d in dups if is_id_name(d)]
+        raise PeerscaleError("the header names a column more than once: " + ", ".join(map(repr, bad)),
                              file=file, hint="rename the duplicated columns so each name is unique")
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in dups:
+            seen[n] = seen.get(n, 0) + 1
+            if seen[n] > 1:
+                names[i] = f"{n}.{seen[n]}"
+    warnings.append(f"{file}: repeated column names renamed: " + ", ".join(repr(d) for d in dups))
     return names
 
 
@@ -158,7 +170,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
         if not sample:
             raise PeerscaleError("the file is empty", file=file)
         header, body = sample[0], sample[1:]
-        names = _column_names(header, file, warnings)
+        names = _column_names(header, file, warnings, instrument)
         skip = 1
     else:
         names, body, skip = list(column_names), sample, 0
@@ -257,8 +269,22 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
 
 
 def finish_items(table: Table, instrument, codes: dict[str, str]) -> None:
-    """Fill ``suggested_map`` (case-only renames) and per-column missing codes for item columns."""
-    items = item_columns(list(table.data.columns), instrument)
+    """Fill ``suggested_map`` (columns named as REDCap names fields, or headed by the item's text
+    as in REDCap's label-header exports) and per-column missing codes for item columns."""
+    columns = list(table.data.columns)
+    items = item_columns(columns, instrument)
+    if instrument is not None and len(items) < len(instrument.items):
+        from .dictionary import _item_patterns, match_label
+        patterns = _item_patterns(instrument)
+        taken = set(items.values())
+        for col in columns:
+            if col in items or col in instrument.items:
+                continue
+            iid = match_label(str(col), instrument, patterns)
+            if iid is not None and iid not in taken:
+                items[col] = iid
+                taken.add(iid)
+                table.data[col] = numeric_or_text(table.data[col])
     for col, iid in items.items():
         if col != iid:
             table.suggested_map.setdefault(col, iid)

@@ -189,20 +189,50 @@ def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
-def _item_patterns(instrument) -> dict[str, tuple[str, re.Pattern | None]]:
-    """Per item: the normalised text with placeholders filled, and a pattern where each
-    placeholder matches any words (a project may have written a worker's name instead)."""
+def _item_patterns(instrument) -> dict[str, tuple[str, list[str] | None]]:
+    """Per item: the normalised text with placeholders filled, and (for texts with placeholders)
+    the normalised literal pieces between them, so a placeholder can match any words (a project
+    may have written a worker's name instead)."""
     out = {}
     for iid in instrument.items:
         filled = normalise_text(instrument.item_text(iid))
         raw = instrument.items[iid].text
-        pattern = None
-        if "{" in raw:
-            parts = re.split(r"\{[^}]+\}", raw)
-            pattern = re.compile("^" + r"\s*(?:\w+\s*)+?".join(re.escape(normalise_text(p)) if normalise_text(p) else ""
-                                                                for p in parts).strip() + "$")
-        out[iid] = (filled, pattern)
+        pieces = [normalise_text(p) for p in re.split(r"\{[^}]+\}", raw)] if "{" in raw else None
+        out[iid] = (filled, pieces)
     return out
+
+
+def _fits(pieces: list[str], label: str) -> bool:
+    """True if ``label`` is the pieces in order with at least one word in each gap."""
+    pos = 0
+    last = len(pieces) - 1
+    for n, piece in enumerate(pieces):
+        if n == 0:
+            if not label.startswith(piece):
+                return False
+            pos = len(piece)
+            continue
+        if n == last:
+            end = len(label) - len(piece)
+            return label.endswith(piece) and label[pos:end].strip() != "" and end >= pos
+        found = label.find(piece, pos + 1) if piece else pos + 1
+        if found < 0 or not label[pos:found].strip():
+            return False
+        pos = found + len(piece)
+    return True
+
+
+def match_label(label: str, instrument, patterns=None) -> str | None:
+    """The one item whose text matches ``label`` (normalised; placeholders filled or as any
+    words), else None."""
+    label = normalise_text(label)
+    if not label:
+        return None
+    patterns = patterns or _item_patterns(instrument)
+    hits = [i for i, (text, _p) in patterns.items() if text == label]
+    if not hits:
+        hits = [i for i, (_t, pieces) in patterns.items() if pieces is not None and _fits(pieces, label)]
+    return hits[0] if len(hits) == 1 else None
 
 
 @dataclass
@@ -236,7 +266,7 @@ def map_fields(dictionary: Dictionary, instrument) -> Mapping:
             label = normalise_text(f.field_label)
             hits = by_text.get(label, []) if label else []
             if not hits and label:
-                hits = [i for i, (_t, pat) in patterns.items() if pat is not None and pat.match(label)]
+                hits = [i for i, (_t, pieces) in patterns.items() if pieces is not None and _fits(pieces, label)]
             if len(hits) == 1:
                 iid, how = hits[0], "label"
             elif len(hits) > 1:
@@ -253,7 +283,7 @@ def map_fields(dictionary: Dictionary, instrument) -> Mapping:
     return Mapping(matched, unmatched, missing, ambiguous)
 
 
-def apply_dictionary(table, dictionary: Dictionary, instrument=None) -> None:
+def apply_dictionary(table, dictionary: Dictionary, instrument=None, missing_codes: dict | None = None) -> None:
     """Labels from the dictionary onto a read table; label-mode values mapped back to codes;
     ``suggested_map`` filled from :func:`map_fields` when an instrument is given."""
     from .table import numeric_or_text
@@ -269,6 +299,13 @@ def apply_dictionary(table, dictionary: Dictionary, instrument=None) -> None:
                 if fname != iid:
                     table.suggested_map.setdefault(fname, iid)
         table.warnings.extend(f"{dictionary.path}: {m}" for m in mapping.ambiguous)
+        for col in items:
+            entry = table.missing_values.setdefault(col, {})
+            for code, reason in (missing_codes or {}).items():
+                if not any(str(k) == code or (isinstance(k, float) and f"{k:g}" == code) for k in entry):
+                    entry[code] = reason
+            if not entry:
+                del table.missing_values[col]
     for col in df.columns:
         f = fields.get(str(col))
         if f is None:
@@ -288,7 +325,8 @@ def apply_dictionary(table, dictionary: Dictionary, instrument=None) -> None:
             text = s.astype("str").str.strip()
             blank = s.isna() | (text == "")
             mapped = text.map(lambda v: lookup.get(_fold(v)))
-            unknown = ~blank & mapped.isna() & ~text.isin([str(k) for k in missing])
+            known_missing = [f"{k:g}" if isinstance(k, float) else str(k) for k in missing]
+            unknown = ~blank & mapped.isna() & ~text.isin(known_missing)
             if unknown.any() and col in items:
                 row = int(unknown.to_numpy().nonzero()[0][0])
                 raise PeerscaleError(

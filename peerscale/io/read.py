@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import PeerscaleError
-from .table import Table
+from .table import Table, normalise_keys
 
 READ_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".sav": "sav",
                 ".zsav": "zsav", ".dta": "dta", ".sas7bdat": "sas7bdat", ".xlsx": "xlsx",
@@ -78,9 +78,6 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
         from .dictionary import Dictionary, read_dictionary
         dictionary = redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
-    if dictionary is not None:
-        for k, v in dictionary.missing_codes.items():
-            codes.setdefault(k, v)
     fmt = detect_format(p, format)
     if fmt in ("csv", "tsv"):
         from .csv import read_delimited
@@ -105,5 +102,6 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     if sheet is not None and fmt != "xlsx":
         raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
     from .redcap import apply_redcap
-    apply_redcap(table, instrument=instrument, dictionary=dictionary)
+    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes)
+    normalise_keys(table)
     return table

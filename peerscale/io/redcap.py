@@ -15,6 +15,9 @@ from ..errors import PeerscaleError
 from .table import Table, item_columns, numeric_or_text
 
 REDCAP_ID_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+# The same columns as headed in REDCap's "labels" CSV export (label headers).
+REDCAP_ID_LABELS = {"Event Name": "redcap_event_name", "Repeat Instrument": "redcap_repeat_instrument",
+                    "Repeat Instance": "redcap_repeat_instance"}
 COMPLETE_CODES = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
 CHECKBOX_CODES = {0.0: "Unchecked", 1.0: "Checked"}
 _CHECKBOX = re.compile(r"^[a-z][a-z0-9_]*___[a-z0-9_]+$")
@@ -38,7 +41,7 @@ def instrument_forms(instrument) -> list[str]:
 def is_redcap(columns, dictionary=None) -> bool:
     cols = [str(c) for c in columns]
     return (dictionary is not None or any(c in cols for c in REDCAP_ID_COLUMNS)
-            or (bool(cols) and cols[0] == "record_id")
+            or any(c in cols for c in REDCAP_ID_LABELS) or (bool(cols) and cols[0] in ("record_id", "Record ID"))
             or any(c.endswith("_complete") for c in cols))
 
 
@@ -56,21 +59,25 @@ def _blank(series):
     return series.isna() | (series.astype("str").str.strip() == "")
 
 
-def apply_redcap(table: Table, *, instrument=None, dictionary=None) -> None:
+def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None) -> None:
     """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place."""
     df = table.data
     if not is_redcap(df.columns, dictionary):
         return
     record_id = dictionary.record_id if dictionary is not None and dictionary.record_id in df.columns else str(df.columns[0])
-    ids = [record_id] + [c for c in REDCAP_ID_COLUMNS if c in df.columns]
+    role = {c: c for c in REDCAP_ID_COLUMNS if c in df.columns}
+    role.update({REDCAP_ID_LABELS[c]: c for c in REDCAP_ID_LABELS if c in df.columns and REDCAP_ID_LABELS[c] not in role})
+    ids = [record_id] + [role[c] for c in REDCAP_ID_COLUMNS if c in role]
     for col in ids:
         df[col] = _as_id_text(df[col])
     table.id_columns = ids
 
-    if "redcap_repeat_instrument" in df.columns and instrument is not None:
-        forms = set(instrument_forms(instrument))
-        rep = df["redcap_repeat_instrument"].astype("str").str.strip().str.lower()
-        blank = _blank(df["redcap_repeat_instrument"])
+    if "redcap_repeat_instrument" in role and instrument is not None:
+        forms = set(instrument_forms(instrument)) | {form_name(instrument.title)}
+        col = df[role["redcap_repeat_instrument"]]
+        # label exports show the form's label ("Contact Log"): compare as REDCap derives form names
+        rep = col.astype("str").str.strip().str.lower().str.replace(r"[^a-z0-9_]", "_", regex=True)
+        blank = _blank(col)
         mine = ~blank & rep.isin(forms)
         table.in_scope = mine if mine.any() else blank
         table.in_scope.name = "in_scope"
@@ -79,7 +86,7 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None) -> None:
 
     if dictionary is not None:
         from .dictionary import apply_dictionary
-        apply_dictionary(table, dictionary, instrument)
+        apply_dictionary(table, dictionary, instrument, missing_codes)
 
     for col in df.columns:
         c = str(col)
@@ -113,6 +120,7 @@ def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:
     if s.dtype.kind in "biuf":
         return
     lookup = {v.strip().lower(): k for k, v in labels.items()}
+    lookup.update({f"{k:g}": k for k in labels})
     text = s.astype("str").str.strip()
     mapped = text.str.lower().map(lookup)
     known = mapped.notna()

@@ -103,3 +103,26 @@ def numeric_or_text(series: "pd.Series") -> "pd.Series":
         return series
     out = pd.to_numeric(text.where(~blank), errors="coerce")
     return out.astype("float64")
+
+
+def normalise_keys(table: Table) -> None:
+    """Make ``value_labels`` and ``missing_values`` codes match their column's type: floats in
+    numeric columns, strings (``"9"``, not ``"9.0"``) in text columns."""
+    df = table.data
+    for attr in ("value_labels", "missing_values"):
+        mapping = getattr(table, attr)
+        for col, codes in list(mapping.items()):
+            if col not in df.columns:
+                continue
+            numeric = df[col].dtype.kind in "biuf"
+            out: dict = {}
+            for k, v in codes.items():
+                if numeric:
+                    try:
+                        key = float(k)
+                    except (TypeError, ValueError):
+                        continue  # a text code cannot occur in a numeric column
+                else:
+                    key = (f"{k:g}" if isinstance(k, float) else str(k))
+                out.setdefault(key, v)
+            mapping[col] = out
