@@ -237,7 +237,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
             types[col] = pa.string()
     if bad_rows:
         first = bad_rows[0]
-        row = first.number - skip if first.number and first.number > 0 else None
+        row = first.number - skip if first.number and first.number > 0 else _find_bad_row(data, delimiter, len(names), skip)
         raise PeerscaleError(
             f"a row has {first.actual_columns} fields where the header has {first.expected_columns}"
             f"{' (' + str(len(bad_rows)) + ' such rows)' if len(bad_rows) > 1 else ''}: {first.text[:80]!r}",
@@ -266,6 +266,15 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
     out = Table(data=df, path=file, format=fmt, warnings=warnings)
     finish_items(out, instrument, codes)
     return out
+
+
+def _find_bad_row(data: bytes, delimiter: str, expected: int, skip: int) -> int | None:
+    """1-based data row of the first record whose field count differs (error path only)."""
+    reader = _csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter)
+    for n, row in enumerate(reader, start=1 - skip):
+        if n >= 1 and row and len(row) != expected:
+            return n
+    return None
 
 
 def finish_items(table: Table, instrument, codes: dict[str, str]) -> None:
