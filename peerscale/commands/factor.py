@@ -256,7 +256,8 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
         out["comparison"] = _compare_structures(structures, data, estimator, missing)
     if group:
         from ..psychometrics.invariance import measurement_invariance
-        tab, _ = measurement_invariance(terms, data, group, estimator=estimator, std_lv=fit_opts.get("std_lv", False))
+        tab, _ = measurement_invariance(terms, data, group, estimator=estimator, std_lv=fit_opts.get("std_lv", False),
+                                        orthogonal=fit_opts.get("orthogonal", False))
         out["invariance"] = {lv: {k: v for k, v in row.items()} for lv, row in tab.to_dict(orient="index").items()}
     if opts.get("as_json"):
         emit_json(out)

@@ -728,7 +728,11 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
         trace_h1 += float(np.sum(_gamma(d, engine) * engine.weight(np.linalg.inv(d.cov))))
         gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
         b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
-    hinv = np.linalg.inv(hobs)
+    try:
+        hinv = np.linalg.inv(hobs)
+    except np.linalg.LinAlgError:
+        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
+                             "are undefined", hint="check the model's identification, or use the ML estimator") from None
     vcov = hinv @ b0 @ hinv / engine.ntot
     trace_h0 = float(np.sum(hinv * b0.T))
     c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
@@ -806,7 +810,11 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
                              hint="fix a loading to 1 per factor, or use std_lv")
     if any(d.patterns is not None for d in groups):
         # lavaan's default for missing="ml": observed information
-        vcov = np.linalg.inv(_observed_information(engine, theta)) / engine.ntot
+        try:
+            vcov = np.linalg.inv(_observed_information(engine, theta)) / engine.ntot
+        except np.linalg.LinAlgError:
+            raise PeerscaleError("the observed information matrix is singular",
+                                 hint="check the model's identification") from None
     scaling = None
     if estimator == "MLR":
         vcov, scaling = _robust(engine, theta, df)

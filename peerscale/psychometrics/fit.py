@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from .cfa import CFAResult, fit_cfa
+from .cfa import CFAResult
 
 FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")
 
