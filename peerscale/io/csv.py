@@ -217,8 +217,9 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
 
     read_opts = pacsv.ReadOptions(use_threads=True, block_size=1 << 24, skip_rows=skip,
                                   column_names=names)
+    # a one-column file writes a missing value as an empty line: keep those lines as rows
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in data,
-                                    invalid_row_handler=on_bad_row)
+                                    invalid_row_handler=on_bad_row, ignore_empty_lines=len(names) > 1)
     table = None
     for _attempt in range(len(names) + 1):
         bad_rows.clear()
