@@ -147,3 +147,18 @@ def test_polychoric_efa_matches_psych(bfi):
     got, _ = align(res.loadings, ref)
     np.testing.assert_allclose(got, ref, atol=1e-3)
     assert res.columns == items
+
+
+@pytest.mark.parametrize("tag,method", [("ml_oblimin", "ml"), ("minres_oblimin", "minres")])
+def test_fit_statistics_match_psych(bfi, tag, method):
+    from peerscale.psychometrics.efa import efa_fit
+
+    ref = dict(pd.read_csv(FIX / f"efa_{tag}_fit.csv").values)
+    fit = efa_fit(fit_efa(bfi, 5, method=method))
+    assert fit["df"] == ref["dof"] == 185
+    for ours, theirs in [("objective", "objective"), ("chisq", "STATISTIC"), ("tli", "TLI"),
+                         ("rmsea", "RMSEA.RMSEA"), ("bic", "BIC"), ("null_chisq", "null.chisq")]:
+        assert fit[ours] == pytest.approx(ref[theirs], rel=1e-5), ours
+    assert fit["rmsea_ci"] == pytest.approx([ref["RMSEA.lower.lower"], ref["RMSEA.upper.upper"]], abs=1e-6)
+    assert fit["rms"] == pytest.approx(ref["rms"], abs=1e-5)
+    assert fit["crms"] == pytest.approx(ref["crms"], abs=1e-5)

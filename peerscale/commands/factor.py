@@ -76,7 +76,7 @@ def efa(items, factors, method, rotation, iterations, seed, polychoric, **opts):
       peerscale efa export.csv --instrument pbr-y --factors parallel --iterations 100 --seed 1
     """
     from ..progress import progress
-    from ..psychometrics.efa import fit_efa
+    from ..psychometrics.efa import efa_fit, fit_efa
     from ..psychometrics.factorability import bartlett_sphericity, kmo
     from ..psychometrics.parallel import parallel_analysis
 
@@ -118,6 +118,7 @@ def efa(items, factors, method, rotation, iterations, seed, polychoric, **opts):
         "kmo": {"overall": km.msa, "items": km.msa_items.to_dict()},
         "bartlett": {"chisq": bt.chisq, "df": bt.df, "pvalue": bt.pvalue},
         "converged": res.converged,
+        "fit": efa_fit(res),
     }
     if pa is not None:
         out["parallel"] = {"n_factors": pa.n_factors, "n_components": pa.n_components,
@@ -153,6 +154,12 @@ def _print_efa(out, names, res, quiet):
     t.add_row("SS loadings", *[_fmt(out["variance_explained"][n]["ss_loadings"], 2) for n in names], "", "")
     t.add_row("proportion", *[_fmt(out["variance_explained"][n]["proportion"], 2) for n in names], "", "")
     con.print(t)
+    fit = out["fit"]
+    if "chisq" in fit:
+        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, p = {fit['pvalue']:.3g}; "
+                  f"TLI = {_fmt(fit.get('tli'))}; RMSEA = {_fmt(fit.get('rmsea'))} "
+                  f"[{_fmt((fit.get('rmsea_ci') or [None])[0])}, {_fmt((fit.get('rmsea_ci') or [None, None])[1])}]; "
+                  f"RMSR = {_fmt(fit['rms'])}; BIC = {_fmt(fit.get('bic'), 1)}")
     if res.n_factors > 1 and out["rotation"] in ("oblimin", "geomin", "promax"):
         p = Table(title="Factor correlations")
         p.add_column("")

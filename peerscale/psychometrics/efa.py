@@ -391,3 +391,62 @@ def fit_efa(data_or_corr, n_factors: int, *, method: str = "minres", rotation: s
                      rotation="none" if rotation is None else rotation, n_obs=n_obs,
                      correlation=r, structure=lam @ phi, eigenvalues=eig[::-1],
                      converged=bool(ok and rot_ok))
+
+
+def efa_fit(res: EFAResult) -> dict:
+    """Goodness of fit of an EFA as psych's ``fa.stats`` reports it (any extraction), with
+    p items, k factors, N = ``n_obs`` and the model ``M = ΛΦΛ'`` with unit diagonal:
+
+    - ``objective = tr(M⁻¹R) − log|M⁻¹R| − p`` and ``chisq = objective · (N − 1 − (2p + 5)/6 − 2k/3)``
+      (Bartlett's correction), ``df = p(p−1)/2 − pk + k(k−1)/2``;
+    - ``TLI = (M0 − Mm)/(M0 − 1/ν)`` with ``Mm = objective/df``, ``M0 = F0·2/(p(p−1))``,
+      ``F0 = tr R − log|R| − p``, ν the correction factor above;
+    - ``RMSEA = √max(chisq/(df·N) − 1/(N − 1), 0)`` and its 90% interval from the noncentral χ²
+      with ``√(λ/((N − 1)·df))``; ``BIC = chisq − df·log N``;
+    - ``rms`` and ``crms``: root mean square off-diagonal residual, over p(p−1) and over 2·df.
+
+    psych smooths non-positive-definite matrices first; here such a model is reported as
+    undefined (NaN) instead."""
+    from scipy import optimize, special
+
+    r = res.correlation
+    p, k = res.loadings.shape
+    n = res.n_obs
+    model = res.loadings @ res.phi @ res.loadings.T
+    resid = r - model
+    off = ~np.eye(p, dtype=bool)
+    rstar_off = float(np.sum(resid[off] ** 2))
+    df = p * (p - 1) / 2 - p * k + k * (k - 1) / 2
+    out = {"df": df, "rms": float(np.sqrt(rstar_off / (p * (p - 1)))),
+           "crms": float(np.sqrt(rstar_off / (2 * df))) if df > 0 else np.nan}
+    m = model.copy()
+    np.fill_diagonal(m, np.diag(r))
+    try:
+        mr = np.linalg.solve(m, r)
+        sign, logdet = np.linalg.slogdet(mr)
+        objective = float(np.trace(mr) - logdet - p) if sign > 0 else np.nan
+    except np.linalg.LinAlgError:
+        objective = np.nan
+    out["objective"] = objective
+    if n is None or not np.isfinite(objective):
+        return out
+    nu = (n - 1) - (2 * p + 5) / 6 - 2 * k / 3
+    chisq = max(objective * nu, 0.0)
+    f0 = float(np.trace(r) - np.linalg.slogdet(r)[1] - p)
+    m0 = f0 * 2 / (p * (p - 1))
+    out.update(chisq=chisq, pvalue=float(special.chdtrc(df, chisq)) if df > 0 else np.nan,
+               null_chisq=f0 * ((n - 1) - (2 * p + 5) / 6), null_df=p * (p - 1) / 2,
+               tli=(m0 - objective / df) / (m0 - 1 / nu) if df > 0 else np.nan)
+    if df > 0:
+        rmsea = float(np.sqrt(max(chisq / (df * n) - 1 / (n - 1), 0.0)))
+        top = max(n, chisq) + 2 * n
+
+        def bound(prob):
+            g = lambda lam: special.chndtr(chisq, df, lam) - prob if lam > 0 else special.chdtr(df, chisq) - prob  # noqa: E731
+            if g(0.0) <= 0:
+                return 0.0
+            return float(np.sqrt(optimize.brentq(g, 0.0, top, xtol=1e-12) / (n - 1) / df))
+
+        out.update(rmsea=rmsea, rmsea_ci=[bound(0.95), bound(0.05)], bic=chisq - df * np.log(n))
+    return out
+

@@ -109,3 +109,13 @@ wcsv(standardizedSolution(fit_ord), "cfa_bfi_wlsmv_std.csv")
 # ---- EFA of polychoric correlations (psych::polychoric then fa) ------------------------------
 pc <- polychoric(b25[, c(paste0("A", 1:5), paste0("C", 1:5))])$rho
 efa_out(fa(pc, 2, n.obs = nrow(b25), fm = "minres", rotate = "oblimin"), "poly_minres_oblimin")
+
+# ---- EFA fit statistics (psych's factor.stats) ------------------------------------------------
+efa_fit <- function(f, tag) {
+  s <- c(objective = f$objective, STATISTIC = f$STATISTIC, dof = f$dof, PVAL = f$PVAL, TLI = f$TLI,
+         RMSEA = f$RMSEA[1], RMSEA.lower = f$RMSEA[2], RMSEA.upper = f$RMSEA[3], BIC = f$BIC,
+         rms = f$rms, crms = f$crms, null.chisq = f$null.chisq, null.dof = f$null.dof)
+  wfit(s, paste0("efa_", tag, "_fit.csv"))
+}
+efa_fit(fa(b25, 5, fm = "ml", rotate = "oblimin"), "ml_oblimin")
+efa_fit(fa(b25, 5, fm = "minres", rotate = "oblimin"), "minres_oblimin")
