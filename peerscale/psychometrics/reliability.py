@@ -184,11 +184,11 @@ def _matrix_alpha(c: np.ndarray, r: np.ndarray) -> dict:
 
 def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
     """Feldt et al. (1987) interval for alpha, as ``psych::alpha.ci``."""
-    from scipy.stats import f
+    from scipy.special import fdtri  # F quantile; scipy.stats takes a second to import
 
     p = 1 - level
     df1, df2 = n - 1, (n - 1) * (k - 1)
-    return (1 - (1 - alpha) * f.ppf(1 - p / 2, df1, df2), 1 - (1 - alpha) * f.ppf(p / 2, df1, df2))
+    return (float(1 - (1 - alpha) * fdtri(df1, df2, 1 - p / 2)), float(1 - (1 - alpha) * fdtri(df1, df2, p / 2)))
 
 
 def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]:
