@@ -246,8 +246,6 @@ def test_fiml_matches_lavaan_missing_ml():
     np.testing.assert_allclose(ours.est, ours.est_r, atol=1e-5)
     free = ours.free > 0
     np.testing.assert_allclose(ours.se[free], ours.se_r[free], atol=1e-5)
-    with pytest.raises(PeerscaleError, match="MLR with FIML"):
-        fit_cfa(HS_MODEL, data, missing="fiml", estimator="MLR")
     assert fit_cfa(HS_MODEL, data).n < res.n  # listwise loses rows, FIML keeps them
 
 
@@ -272,3 +270,20 @@ def test_ordinal_dwls_matches_lavaan_wlsmv():
     np.testing.assert_allclose(std.se, std.se_r, atol=1e-5)
     with pytest.raises(PeerscaleError, match="one group"):
         fit_cfa("A =~ A1 + A2 + A3", bfi.assign(g=1), estimator="DWLS", group="g")
+
+
+def test_fiml_mlr_matches_lavaan():
+    data = pd.read_csv(FIX / "hs1939_missing.csv")
+    res = fit_cfa(HS_MODEL, data, missing="fiml", estimator="MLR")
+    ref = lavaan_fit("cfa_hs_fiml_mlr_fit.csv")
+    fm = fit_measures(res)
+    assert fm["scaling_factor"] == pytest.approx(ref["chisq.scaling.factor"], abs=1e-5)
+    for key in ("chisq", "chisq.scaled", "baseline.chisq.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr"):
+        assert fm[key.replace(".", "_")] == pytest.approx(ref[key], abs=1e-4), key
+    assert fm["rmsea_ci_scaled"] == pytest.approx([ref["rmsea.ci.lower.scaled"], ref["rmsea.ci.upper.scaled"]], abs=1e-5)
+    assert np.isnan(fm["cfi_robust"])  # lavaan's missing-data correction is not implemented
+    est = pd.read_csv(FIX / "cfa_hs_fiml_mlr_est.csv", index_col=0)
+    est["rhs"] = est["rhs"].fillna("")
+    ours = res.params.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
+    free = ours.free > 0
+    np.testing.assert_allclose(ours.se[free], ours.se_r[free], atol=1e-5)

@@ -185,7 +185,7 @@ def _print_efa(out, names, res, quiet):
               help="ML; MLR (robust SEs, Yuan–Bentler scaled χ², robust CFI/TLI/RMSEA); or dwls for Likert "
                    "items as ordinal (polychoric correlations, lavaan's WLSMV).")
 @click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
-              help="listwise: drop rows with any missing model item; fiml: full-information ML (estimator ml).")
+              help="listwise: drop rows with any missing model item; fiml: full-information ML (ml or mlr).")
 @click.option("--group", metavar="COLUMN", help="Grouping column: test configural, metric and scalar invariance.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),
@@ -264,7 +264,7 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
     if group:
         from ..psychometrics.invariance import measurement_invariance
         tab, _ = measurement_invariance(terms, data, group, estimator=estimator, std_lv=fit_opts.get("std_lv", False),
-                                        orthogonal=fit_opts.get("orthogonal", False))
+                                        orthogonal=fit_opts.get("orthogonal", False), missing=missing)
         out["invariance"] = {lv: {k: v for k, v in row.items()} for lv, row in tab.to_dict(orient="index").items()}
     if opts.get("as_json"):
         emit_json(out)
@@ -338,7 +338,9 @@ def _print_cfa(out, quiet):
     if robust:
         t.add_column("scaled (WLSMV)" if out["estimator"] == "DWLS" else "robust (MLR)", justify="right")
     ci = lambda a, b: f"[{_fmt(a)}, {_fmt(b)}]"  # noqa: E731
-    kind = "robust" if robust and "cfi_robust" in robust else "scaled"
+    import math
+    kind = "robust" if robust and isinstance(robust.get("cfi_robust"), float) and math.isfinite(robust["cfi_robust"]) \
+        else "scaled"
     rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
             ("df", str(f["df"]), robust and str(f["df"])),
             ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
@@ -356,8 +358,9 @@ def _print_cfa(out, quiet):
         con.print(f"Items treated as ordinal: DWLS on polychoric correlations; mean-and-variance adjusted χ² "
                   f"(scaling {robust['scaling_factor']:.3f}, shift {robust['shift_parameter']:.2f}), as lavaan's WLSMV.")
     elif robust:
-        con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; robust CFI/TLI/RMSEA as lavaan's "
-                  "*.robust (Brosseau-Liard & Savalei).")
+        which = ("robust CFI/TLI/RMSEA as lavaan's *.robust (Brosseau-Liard & Savalei)" if kind == "robust" else
+                 "scaled CFI/TLI/RMSEA (lavaan's *.scaled; its missing-data robust versions are not implemented)")
+        con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; {which}.")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):
         lt.add_column(c, justify="right" if c in ("loading", "SE") else "left")

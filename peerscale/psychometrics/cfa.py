@@ -316,7 +316,7 @@ def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None
     for name, sub in groups:
         x = sub[observed].to_numpy(dtype=float, copy=True)
         n = x.shape[0]
-        if missing == "fiml" and np.isnan(x).any():
+        if missing == "fiml":
             out.append(_fiml_group(name, x, observed))
             continue
         if n <= len(observed):
@@ -739,6 +739,81 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
     return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
 
 
+def _casewise_moment_scores(d: GroupData, engine: _Engine, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Per case, ∂ℓ_i/∂(μ, vech Σ) of the casewise normal log-likelihood on the case's observed
+    items: ``Σ_oo⁻¹ d`` and ``½(Σ_oo⁻¹ d d' Σ_oo⁻¹ − Σ_oo⁻¹)`` (off-diagonals counted twice)."""
+    p = engine.p
+    x = d.raw
+    miss = np.isnan(x)
+    out = np.zeros((x.shape[0], p + len(engine.vi)))
+    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+    for k, key in enumerate(keys):
+        rows = np.flatnonzero(inverse.ravel() == k)
+        o = np.flatnonzero(~key)
+        si = np.linalg.inv(sigma[np.ix_(o, o)])
+        a = (x[np.ix_(rows, o)] - mu[o]) @ si
+        g = np.zeros((len(rows), p))
+        g[:, o] = a
+        full = np.zeros((len(rows), p, p))
+        full[:, o[:, None], o[None, :]] = 0.5 * (a[:, :, None] * a[:, None, :] - si[None, :, :])
+        out[rows, :p] = g
+        out[rows, p:] = engine.f * full[:, engine.vi, engine.vj]
+    return out
+
+
+def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
+    """MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
+    ``H⁻¹ B0 H⁻¹/N`` with H the observed information and B0 the mean outer product of the
+    casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
+    ``c = [Σ_g tr(A1_g⁻¹ B1_g) − tr(H⁻¹ B0)]/df`` with A1, B1 the observed and first-order
+    information of the saturated model at its EM estimates."""
+    k = engine.spec.n_free
+    hobs = _observed_information(engine, theta)
+    b0 = np.zeros((k, k))
+    trace_h1 = 0.0
+    for g, d in enumerate(engine.data):
+        sigma, mu, *_ = engine.implied(theta, g)
+        sc = _casewise_moment_scores(d, engine, mu, sigma) @ engine.delta(theta, g)
+        b0 += sc.T @ sc / engine.ntot
+        # saturated model at the EM estimates: first-order and observed information
+        m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
+        b1 = m1.T @ m1 / d.n
+        a1 = _h1_observed_information(d, engine)
+        trace_h1 += float(np.sum(np.linalg.inv(a1) * b1.T))
+    try:
+        hinv = np.linalg.inv(hobs)
+    except np.linalg.LinAlgError:
+        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
+                             "are undefined", hint="check the model's identification") from None
+    vcov = hinv @ b0 @ hinv / engine.ntot
+    trace_h0 = float(np.sum(hinv * b0.T))
+    c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
+    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0, "fiml": True}
+
+
+def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
+    """−(1/n) ∂²ℓ/∂m∂m' of the saturated model at the EM estimates, m = (μ, vech Σ), by central
+    differences of the analytic pattern gradient."""
+    p = engine.p
+    vi, vj = engine.vi, engine.vj
+    base = np.concatenate([d.mean, d.cov[vi, vj]])
+
+    def grad(m):
+        mu = m[:p]
+        sigma = np.zeros((p, p))
+        sigma[vi, vj] = m[p:]
+        sigma[vj, vi] = m[p:]
+        si = np.linalg.inv(sigma)
+        return engine.moment_gradient(d, sigma, mu, si)  # = −2/n ∂ℓ/∂m
+
+    h = np.zeros((len(base), len(base)))
+    for a in range(len(base)):
+        e = np.zeros(len(base))
+        e[a] = 1e-5
+        h[:, a] = (grad(base + e) - grad(base - e)) / 2e-5
+    return 0.25 * (h + h.T)
+
+
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
            mu: np.ndarray | None = None) -> np.ndarray:
     """Mean cross-product of the casewise moment deviations ``z_i − E z`` with
@@ -783,8 +858,6 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
     terms = parse_model(model) if isinstance(model, str) else model
     observed, _ = _order_variables(terms)
     if missing == "fiml":
-        if estimator == "MLR":
-            raise PeerscaleError("MLR with FIML is not implemented", hint="use --estimator ml with --missing fiml")
         meanstructure = True
     groups = sample_statistics(data, observed, group, missing)
     spec = build_model(terms, n_groups=len(groups), std_lv=std_lv, orthogonal=orthogonal,
@@ -817,7 +890,7 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
                                  hint="check the model's identification") from None
     scaling = None
     if estimator == "MLR":
-        vcov, scaling = _robust(engine, theta, df)
+        vcov, scaling = (_robust_fiml if missing == "fiml" else _robust)(engine, theta, df)
     return CFAResult(spec=spec, data=groups, theta=theta, vcov=vcov, fmin2=f, group_f=parts,
                      estimator=estimator, converged=converged, iterations=iters,
                      group_names=[d.name for d in groups], scaling=scaling, _engine=engine)

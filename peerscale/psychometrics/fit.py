@@ -24,6 +24,8 @@ Savalei & Li (2012) and Brosseau-Liard & Savalei (2014) as lavaan:
 from T/c; the *scaled* RMSEA interval inverts T on ``c·df`` degrees of freedom (lavaan's
 treatment of ``yuan.bentler.mplus``),
 ``CFI_robust = 1 − max(T − c·df, 0)/max(T − c·df, T_b − c_b·df_b, 0)`` and likewise TLI.
+Under FIML the robust (not the scaled) versions are left undefined: lavaan corrects them
+further for missing data, which is not implemented here.
 """
 
 from __future__ import annotations
@@ -85,15 +87,18 @@ def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
     dfb = res.spec.n_groups * p * (p - 1) // 2
     cb = None
     if res.estimator == "MLR":
-        from .cfa import GroupData, _Engine, _robust, build_model
+        from .cfa import _Engine, _robust, _robust_fiml, build_model
         spec = build_model(baseline_model(res), n_groups=res.spec.n_groups,
                            meanstructure=res.spec.meanstructure)
         engine = _Engine(spec, res.data)
         theta = np.zeros(spec.n_free)
         for pr in spec.params:
-            d: GroupData = res.data[pr.group]
-            theta[pr.free] = d.cov[pr.i, pr.i] if pr.mat == "S" else d.mean[pr.i]
-        _, sc = _robust(engine, theta, dfb)
+            # the independence model's estimates: each item's own (available-case) mean and variance
+            col = res.data[pr.group].raw[:, pr.i]
+            col = col[np.isfinite(col)]
+            theta[pr.free] = col.var() if pr.mat == "S" else col.mean()
+        fiml = bool(res.scaling and res.scaling.get("fiml"))
+        _, sc = (_robust_fiml if fiml else _robust)(engine, theta, dfb)
         cb = sc["c"]
     return tb, dfb, cb
 
@@ -142,6 +147,14 @@ def fit_measures(res: CFAResult) -> dict:
             "baseline_chisq_scaled": tbs, "baseline_scaling_factor": cb,
             "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
             "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(t, c * df, n, g)),
+        })
+        if res.scaling.get("fiml"):
+            # lavaan's robust CFI/RMSEA under missing data use a further correction
+            # (lav_fit_fiml_corrected) that peerscale does not implement
+            out.update({k: np.nan for k in ("cfi_robust", "tli_robust", "rmsea_robust")})
+            out["rmsea_ci_robust"] = [np.nan, np.nan]
+            return out
+        out.update({
             "cfi_robust": _cfi(t, c * df, tb, cb * dfb),
             "tli_robust": 1.0 - ((t - c * df) / df) / ((tb - cb * dfb) / dfb),
             "rmsea_robust": float(np.sqrt(max(t - c * df, 0.0) / (n * df)) * np.sqrt(g)),

@@ -63,7 +63,8 @@ def compare_models(*fits: CFAResult, names: list[str] | None = None) -> pd.DataF
 
 def measurement_invariance(model, data: pd.DataFrame, group: str, *, estimator: str = "ML",
                            levels=("configural", "metric", "scalar"), std_lv: bool = False,
-                           orthogonal: bool = False) -> tuple[pd.DataFrame, dict[str, CFAResult]]:
+                           orthogonal: bool = False, missing: str = "listwise",
+                           ) -> tuple[pd.DataFrame, dict[str, CFAResult]]:
     """Fit the invariance sequence and return ``(table, fits)``; the table has one row per
     level with npar, chisq, df, pvalue, cfi, tli, rmsea (+ CI), srmr, aic, bic and, from
     the second level on, ``chisq_diff``, ``df_diff``, ``pvalue_diff``, ``delta_cfi`` and
@@ -74,7 +75,7 @@ def measurement_invariance(model, data: pd.DataFrame, group: str, *, estimator: 
         from ..errors import PeerscaleError
         raise PeerscaleError(f"unknown invariance level {unknown[0]!r}",
                              hint=f"use {', '.join(LEVELS)}")
-    fits = {lv: fit_cfa(model, data, group=group, estimator=estimator, std_lv=std_lv,
+    fits = {lv: fit_cfa(model, data, group=group, estimator=estimator, std_lv=std_lv, missing=missing,
                         orthogonal=orthogonal, group_equal=LEVELS[lv]) for lv in levels}
     robust = estimator.upper() == "MLR"
     rows = []

@@ -119,3 +119,8 @@ efa_fit <- function(f, tag) {
 }
 efa_fit(fa(b25, 5, fm = "ml", rotate = "oblimin"), "ml_oblimin")
 efa_fit(fa(b25, 5, fm = "minres", rotate = "oblimin"), "minres_oblimin")
+
+# ---- robust FIML (MLR with missing = "ml") ----------------------------------------------------
+fit_fiml_r <- cfa(hs_model, data = HSm, missing = "ml", estimator = "MLR")
+wfit(fitMeasures(fit_fiml_r, c(fm_keys, fm_rob)), "cfa_hs_fiml_mlr_fit.csv")
+wcsv(parameterEstimates(fit_fiml_r), "cfa_hs_fiml_mlr_est.csv")
