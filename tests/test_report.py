@@ -175,6 +175,19 @@ def test_item_distribution_counts_and_reverse_marks(pbr):
     assert {g["group"] for g in rep.item_groups} == set(pbr.dimensions)
 
 
+def test_item_flags_catch_a_keying_error_without_flipping(pbr):
+    data = simulate(300, pbr, seed=8)
+    rev = next(i for s in pbr.scales for i, k in zip(s.items, s.keys) if k < 0)
+    data[rev] = 6 - data[rev]  # as if the reversed wording had not been reversed
+    rep = build_report(data, pbr)
+    it = next(i for i in rep.items if i["id"] == rev)
+    assert [f for _, f, _ in it["flags"]] == ["negative_r_drop"]
+    assert it["counts"] == [int((data[rev] == c).sum()) for c in (1, 2, 3, 4, 5)]  # shown as answered
+    assert sum(bool(i["flags"]) for i in rep.items) == 1
+    html = render_html(rep)
+    assert "possible keying error" in html and "negative_r_drop" in html
+
+
 def test_missing_codes_are_counted_by_reason():
     inst = load_instrument("act-y")
     data = pd.read_csv(EXAMPLE)

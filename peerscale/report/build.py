@@ -33,6 +33,7 @@ class Report:
     waves: dict | None
     item_groups: list[dict]
     items: list[dict]
+    flag_rules: dict | None = None
     validation: dict | None = None
     methods: str = ""
     command: str = ""
@@ -260,6 +261,32 @@ def _items(result: ScoreResult, mask: np.ndarray) -> tuple[list[dict], list[dict
     return items, list(groups.values())
 
 
+def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes: list[str]) -> dict | None:
+    """Flags of :func:`peerscale.psychometrics.itemstats.item_analysis` per dimension scale
+    (composites repeat their scales' items), stored on each item as ``(scale, flag, message)``;
+    returns the rules, or None when no scale could be analysed."""
+    from ..psychometrics.itemstats import item_analysis
+
+    inst, clean = result.instrument, result.items
+    answered = pd.DataFrame(clean.values[mask], columns=clean.item_ids)
+    by_id = {it["id"]: it for it in items}
+    rules = None
+    for s in inst.scales:
+        if s.composite:
+            continue
+        rss = {i: inst.items[i].response_scale for i in s.items}
+        ranges = {i: (rs.min, rs.max) for i, rs in rss.items()} if all(rs.has_range for rs in rss.values()) else None
+        try:
+            res = item_analysis(answered[list(s.items)], list(s.keys), value_range=ranges)
+        except PeerscaleError as exc:
+            notes.append(f"Item analysis of {s.name} could not be run: {exc.message}")
+            continue
+        rules = res.rules
+        for iid, found in res.flags.items():
+            by_id[iid]["flags"].extend((s.name, flag, message) for flag, message in found)
+    return rules
+
+
 # --------------------------------------------------------------------------- entry point
 
 def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns=None, on_invalid: str = "error",
@@ -310,6 +337,7 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
         waves=_waves(result, data, mask, wave_column, id_col), item_groups=groups, items=items,
         command=command,
     )
+    report.flag_rules = _item_flags(result, mask, items, report.notes)
     if validate:
         from .validation import collect_validation
 
@@ -321,9 +349,6 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
             note = f"first wave only, {wave_column} = {first}, so each respondent counts once"
         report.validation = collect_validation(responses, result, quiet=quiet, rows=rows, rows_note=note,
                                                **(validation_options or {}))
-        flags = report.validation.get("item_flags") or {}
-        for it in items:
-            it["flags"] = flags.get(it["id"], [])
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)

@@ -281,16 +281,15 @@ def _item_missing(r) -> Table:
 
 
 def _flags(r) -> list:
-    v = r.validation
-    if v is None or v.get("item_flags") is None:
-        why = "run with `--validate`" if v is None else "the item analysis was not available"
-        return [Para(f"Item flags come from the item analysis ({why}).", "note")]
-    out = [Para(v["flag_rules"])] if v.get("flag_rules") else []
-    rows = [[it["id"], "; ".join(it["flags"])] for it in r.items if it["flags"]]
+    if r.flag_rules is None:
+        return [Para("No item analysis could be run, so there are no item flags.", "note")]
+    rules = "; ".join(f"**{k}**: {v}" for k, v in r.flag_rules.items())
+    out = [Para("Flags from the item analysis of each dimension scale (keyed items; Nunnally & Bernstein 1994 "
+                f"for the item-total rule). Items are flagged, never changed. Rules: {rules}.")]
+    rows = [[it["id"], scale, flag, message] for it in r.items for scale, flag, message in it["flags"]]
     if not rows:
         return out + [Para("No item was flagged.")]
-    return out + [Table("Flagged items (flagged, never changed: check their wording and keying)", ["item", "flags"],
-                        rows)]
+    return out + [Table("Flagged items: check their wording and keying", ["item", "scale", "flag", "detail"], rows)]
 
 
 def items_section(r) -> Section:

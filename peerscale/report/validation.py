@@ -200,7 +200,7 @@ def collect_validation(responses: pd.DataFrame, result, *, bootstrap: int = 1000
     x = keyed[items]
     notes: list[str] = []
     out: dict = {"n": int(len(x)), "n_complete": int(x.notna().all(axis=1).sum()), "rows_note": rows_note,
-                 "notes": notes, "item_flags": None, "flag_rules": None, "software": [], "methods": []}
+                 "notes": notes, "software": [], "methods": []}
     out["reliability"] = _guard("Reliability", lambda: _reliability(keyed, inst, bootstrap, seed, quiet, notes),
                                 notes)
     out["omega"] = _guard("Omega", lambda: _omega(keyed, inst, notes), notes)
