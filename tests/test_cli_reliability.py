@@ -115,6 +115,7 @@ def test_icc_long_and_two_files_agree(run_cli, tmp_path):
                              "--retest", w2, "--json")
     assert code == 0, err
     wide = json.loads(out)
+    assert wide["computed_on"] == {"file": str(w1)}
     assert wide["icc"]["share"]["types"]["ICC(2,1)"]["icc"] == pytest.approx(share["types"]["ICC(2,1)"]["icc"])
     assert wide["scales"]["share"]["alpha"] == pytest.approx(long["scales"]["share"]["alpha"])
     code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--id-column", "record_id",

@@ -135,6 +135,8 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
     if occasion_column:
         rows_kept, first = _first_occasion(ad, occasion_column)
         out["computed_on"] = {"column": occasion_column, "value": str(first)}
+    elif retest:
+        out["computed_on"] = {"file": str(opts["input"])}
     scales = _analysed_scales(ad)
     for scale in scales:
         data = ad.keyed(scale.name)
@@ -229,8 +231,11 @@ def _print_reliability(out, ad, quiet):
     from rich.table import Table
 
     con = console(quiet=quiet)
-    if "computed_on" in out:
-        con.print(f"Alpha and omega computed on {out['computed_on']['column']} = {out['computed_on']['value']!r}")
+    on = out.get("computed_on")
+    if on and "file" in on:
+        con.print(f"Alpha and omega computed on the first wave ({on['file']}); ICC on both")
+    elif on:
+        con.print(f"Alpha and omega computed on {on['column']} = {on['value']!r}")
     level = next((e["ci_level"] for e in out["scales"].values() if "ci_level" in e), 0.95)
     t = Table(title="Reliability (as psych::alpha and psych::omega)")
     t.add_column("scale", no_wrap=True)
