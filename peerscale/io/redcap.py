@@ -97,10 +97,16 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
 
 
 def _check_duplicates(table: Table, ids: list[str]) -> None:
+    import pyarrow as pa
+
     df = table.data
-    dup = df.duplicated(subset=ids, keep=False)
-    if not dup.any():
+    import pyarrow.compute as pc
+
+    cols = [pa.array(df[c].astype("str"), from_pandas=True).cast(pa.string()) for c in ids]
+    joined = pc.binary_join_element_wise(*cols, "\x1f", null_handling="replace", null_replacement="")
+    if len(pc.unique(joined)) == len(df):  # every key once: the usual case, decided in C++
         return
+    dup = df.duplicated(subset=ids, keep=False)
     keys = df.loc[dup, ids].astype("str").fillna("")
     shown = keys.drop_duplicates().head(10)
     listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(ids, row) if v not in ("", "None", "nan"))
@@ -118,6 +124,10 @@ def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:
     s = table.data[col]
     table.value_labels.setdefault(col, dict(labels))
     if s.dtype.kind in "biuf":
+        return
+    as_numbers = numeric_or_text(s)
+    if as_numbers.dtype.kind == "f":  # raw mode: codes only
+        table.data[col] = as_numbers
         return
     lookup = {v.strip().lower(): k for k, v in labels.items()}
     lookup.update({f"{k:g}": k for k in labels})
