@@ -175,7 +175,7 @@ def diverging_bars(rows, categories, *, label: str, desc: str) -> str:
             out.append(f'<rect x="{pos:.1f}" y="{y0}" width="{wd:.1f}" height="{bar_h}" fill="{colours[j]}">'
                        f'<title>{escape(name)}: {escape(categories[j])} {p:.0f}% ({counts[j]})</title></rect>')
             if wd >= 22:
-                text_col = "#FFFFFF" if colours[j] in (BLUE, VERMILLION) else INK
+                text_col = "#FFFFFF" if colours[j] == BLUE else INK  # the higher-contrast choice per fill
                 out.append(f'<text x="{pos + wd / 2:.1f}" y="{y0 + bar_h - 4}" text-anchor="middle" '
                            f'font-size="10" fill="{text_col}">{p:.0f}</text>')
             pos += wd
