@@ -156,3 +156,25 @@ def test_bad_inputs(frame, kwargs, message):
 def test_not_a_correlation_matrix():
     with pytest.raises(PeerscaleError, match="correlation matrix"):
         alpha_from_correlation(np.array([[2.0, 0.1], [0.1, 1.0]]))
+
+
+def test_bootstrap_in_row_blocks_equals_whole(bfi):
+    x = keyed(bfi, ALPHA["openness"]["keys"]).to_numpy(dtype=float)
+    whole = bootstrap_alphas(x, 30, seed=3)
+    blocks = bootstrap_alphas(x, 30, seed=3, max_bytes=3 * 25 * 8 * 700)  # 700-row blocks
+    np.testing.assert_allclose(blocks, whole, atol=1e-12)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(float, st.tuples(st.integers(3, 30), st.integers(2, 5)),
+              elements=st.one_of(st.integers(1, 7).map(float), st.just(np.nan))),
+       st.floats(-1e4, 1e4))
+def test_pairwise_cov_is_pandas_cov_and_shift_invariant(x, shift):
+    ref = pd.DataFrame(x).cov().to_numpy()
+    ours = pairwise_cov(x)
+    np.testing.assert_allclose(ours, ref, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(pairwise_cov(x + shift), ours, atol=1e-6, equal_nan=True)

@@ -125,12 +125,16 @@ def cov_to_cor(c: np.ndarray) -> np.ndarray:
     return r
 
 
-def _pair_products(values: np.ndarray) -> np.ndarray:
+def _pair_products(values: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
     """n × 3k² per-row terms whose (weighted) column sums give every pairwise covariance:
-    o_i o_j, x_i o_j and x_i x_j, with x centred at the item means (for numerical stability;
-    covariances do not depend on the centre) and 0 where missing."""
+    o_i o_j, x_i o_j and x_i x_j, with x centred (at the item means unless ``centre`` is
+    given; for numerical stability, covariances do not depend on the centre) and 0 where
+    missing."""
     obs = np.isfinite(values)
-    centred = values - np.nanmean(np.where(obs, values, np.nan), axis=0)
+    if centre is None:
+        with np.errstate(invalid="ignore", divide="ignore"):  # an unanswered item has no mean: unused
+            centre = np.where(obs, values, 0.0).sum(axis=0) / obs.sum(axis=0)
+    centred = values - np.where(np.isfinite(centre), centre, 0.0)
     x0 = np.where(obs, centred, 0.0)
     o = obs.astype(float)
     n, k = values.shape
@@ -299,7 +303,7 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
 
 
 def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk: int = 200,
-                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+                     progress: Callable[[int], None] | None = None, max_bytes: float = 2 ** 28) -> np.ndarray:
     """Raw alpha of ``n_boot`` row resamples (with replacement) of keyed item data ``x``.
 
     Row indices are drawn from ``numpy.random.default_rng(seed)``; each resample is kept
@@ -310,7 +314,10 @@ def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk:
 
     rng = np.random.default_rng(seed)
     n, k = x.shape
-    products = _pair_products(x)  # n × 3k²: each resample's covariances are one product with its counts
+    # n × 3k² per-row terms: each resample's covariances are one product with its counts.
+    # Kept whole up to max_bytes; beyond that they are rebuilt in row blocks for every chunk.
+    block = max(1, int(max_bytes // (3 * k * k * 8)))
+    products = _pair_products(x) if block >= n else None
     out = np.empty(n_boot)
     done = 0
     with single_threaded_blas():  # the products are small; BLAS threads cost more than they save
@@ -319,7 +326,14 @@ def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk:
             rows = rng.integers(0, n, size=(b, n))  # like R's sample.int(n, replace = TRUE)
             counts = np.bincount((rows + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
             counts = counts.astype(float)
-            cov = _cov_from_sums(counts @ products, k)
+            if products is not None:
+                sums = counts @ products
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    centre = np.where(np.isfinite(x), x, 0.0).sum(axis=0) / np.isfinite(x).sum(axis=0)
+                sums = sum(counts[:, i:i + block] @ _pair_products(x[i:i + block], centre)
+                           for i in range(0, n, block))
+            cov = _cov_from_sums(sums, k)
             tr = np.trace(cov, axis1=1, axis2=2)
             out[done:done + b] = (1 - tr / cov.sum(axis=(1, 2))) * k / (k - 1)
             done += b
