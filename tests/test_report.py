@@ -358,8 +358,10 @@ def test_cli_bad_inputs(run_cli, tmp_path):
 def test_cli_format_option_and_input_format_rename(run_cli, tmp_path):
     code, out, _ = run_cli("report", "--help")
     assert code == 0 and "--format [html|md]" in out and "--input-format" in out
-    code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", tmp_path / "r.txt", "--format", "md",
-                           "--input-format", "csv")
+    src = tmp_path / "small.dat"
+    pd.DataFrame({"A1": [1, 2, 3, 4], "A2": [2, 2, 3, 5], "A3": [1, 3, 3, 4]}).to_csv(src, index=False)
+    code, _, err = run_cli("report", src, "--scale", "A=A1,A2,A3", "--range", "1:5", "-o", tmp_path / "r.txt",
+                           "--format", "md", "--input-format", "csv")
     assert code == 0, err
     assert (tmp_path / "r.txt").read_text().startswith("# ") and (tmp_path / "r_files").is_dir()
 
@@ -396,3 +398,46 @@ def test_validation_section_on_simulated_two_factor_data(run_cli, tmp_path):
     std_table = std_table[:std_table.index("</table>")]
     loads = re.findall(r"<th scope=\"row\">([AB]\d)</th><td>([AB])</td><td class=\"num\">([0-9.]+)</td>", std_table)
     assert len(loads) == 10 and all(item[0] == fac and float(x) > 0.5 for item, fac, x in loads)
+
+
+def test_long_steps_report_progress_and_pass_quiet_through(monkeypatch):
+    from contextlib import contextmanager
+
+    from peerscale.report import validation
+
+    calls = []
+
+    class Bar:
+        def __init__(self):
+            self.done = 0
+
+        def advance(self, n=1):
+            self.done += n
+
+    @contextmanager
+    def recording(total, description, quiet=False):
+        bar = Bar()
+        yield bar
+        calls.append((description, total, bar.done, quiet))
+
+    monkeypatch.setattr(validation, "progress", recording)
+    inst = adhoc_instrument(["A=A1,A2,A3", "B=B1,B2,B3"], value_range=(1, 5))
+    rng = np.random.default_rng(9)
+    f = rng.normal(size=(200, 2))
+    data = pd.DataFrame({f"{s}{j}": np.clip(np.round(3 + f[:, k] + rng.normal(scale=0.8, size=200)), 1, 5)
+                         for k, s in enumerate("AB") for j in (1, 2, 3)})
+    build_report(data, inst, validate=True, quiet=True,
+                 validation_options={"bootstrap": 30, "iterations": 4, "seed": 3, "n_factors": None})
+    by = {c[0]: c for c in calls}
+    assert by["bootstrap alpha"][1:] == (60, 60, True)  # 2 scales × 30 resamples, all advanced
+    assert by["parallel analysis"][1:] == (4, 4, True)
+    assert by["confirmatory factor analysis"][1] == by["confirmatory factor analysis"][2] == 3
+
+
+def test_explicit_wave_column_and_a_single_wave(pbr):
+    data = simulate(30, pbr, seed=10, waves=["pre", "post"]).rename(columns={"redcap_event_name": "visit"})
+    rep = build_report(data, pbr, wave_column="visit")
+    assert rep.waves["waves"] == ["pre", "post"] and rep.waves["changes"][0]["scales"]["care"]["n_paired"] == 30
+    one = build_report(data[data["visit"] == "pre"], pbr, wave_column="visit")
+    assert one.waves["changes"] == [] and "only 1 wave" in one.waves["note"]
+    assert "only 1 wave" in render_html(one)
