@@ -44,6 +44,7 @@ thead th { border-bottom: .12rem solid var(--ink); }
 figure { margin: 1rem 0 1.5rem; }
 figcaption { font-size: .92rem; color: var(--muted); margin-top: .25rem; }
 svg.chart { width: 100%; height: auto; display: block; }
+figure.diverging svg.chart, figure.scree svg.chart { max-width: 50rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 0 1.5rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f3f3f3; padding: .75rem 1rem; font-size: .9rem; }
 .methods { background: #f7f7f7; padding: .75rem 1rem; border-left: .35rem solid var(--accent); }
