@@ -141,6 +141,10 @@ def test_data_errors_are_one_message(run_cli, tmp_path):
     pd.DataFrame({"a": [1, 2, 3, 4], "b": [3, 3, 3, 3], "c": [1, 2, 2, 4]}).to_csv(bad, index=False)
     code, out, err = run_cli("reliability", bad, "--scale", "S=a,b,c", "--range", "1:5")
     assert code == 1 and "no variance" in err and "Traceback" not in err
+    code, out, err = run_cli("reliability", bad, "--scale", "S=a,b,c", "--scale", "T=a,c", "--range", "1:5", "--json")
+    assert code == 1 and "1 scale(s) could not be analysed" in err and "no variance" in err
+    partial = json.loads(out)["scales"]
+    assert "error" in partial["S"] and partial["T"]["alpha"] > 0
     code, out, err = run_cli("reliability", bad, "--scale", "S=a,c", "--range", "1:5", "--omega")
     assert code == 1 and "--omega needs a structure" in err
     code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--id-column", "record_id",

@@ -110,10 +110,6 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
       peerscale reliability wave1.csv --instrument pbr-y --id-column record_id --retest wave2.csv
       peerscale reliability long.csv --instrument pbr-y --id-column record_id --wave-column redcap_event_name
     """
-    from ..progress import progress
-    from ..psychometrics.omega import omega
-    from ..psychometrics.reliability import cronbach_alpha, ordinal_alpha
-
     icc_modes = [m for m in (retest, wave_column, rater_column) if m]
     if len(icc_modes) > 1:
         raise click.UsageError("give only one of --retest, --wave-column and --rater-column")
@@ -138,42 +134,16 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
     elif retest:
         out["computed_on"] = {"file": str(opts["input"])}
     scales = _analysed_scales(ad)
+    failed = {}
     for scale in scales:
-        data = ad.keyed(scale.name)
-        if rows_kept is not None:
-            data = data[rows_kept]
-        if len(scale.items) < 2:
-            out["scales"][scale.name] = {"n_items": 1, "note": "one item: no internal consistency"}
-            continue
-        if n_boot:
-            with progress(n_boot, f"bootstrap {scale.name}", quiet=quiet) as bar:
-                res = cronbach_alpha(data, listwise=listwise, n_boot=n_boot, seed=seed, ci=level,
-                                     progress=bar.advance)
-        else:
-            res = cronbach_alpha(data, listwise=listwise, ci=level)
-        entry = res.to_dict()
-        entry["label"] = scale.label
-        entry["items"] = {item: {"r_drop": st["r_drop"], "alpha_if_dropped": st["alpha_if_dropped"],
-                                 "raw_r": st["raw_r"], "std_r": st["std_r"], "r_cor": st["r_cor"],
-                                 "n": st["n"], "mean": st["mean"], "sd": st["sd"],
-                                 "key": -1 if k < 0 else 1}
-                          for (item, st), k in zip(entry["items"].items(), scale.keys)}
-        omega_input = data.dropna() if listwise else data
-        if len(scale.items) >= 3:
-            om = omega(omega_input, 1, method=omega_method)
-            entry["omega_total"] = om.omega_total
-            entry["omega_kind"] = om.label
-        else:
-            entry["omega_total"] = None
-            entry["omega_kind"] = "not estimated: omega needs at least three items"
-        if ordinal:
-            oa, poly = ordinal_alpha(omega_input)
-            entry["ordinal"] = {"alpha": oa.alpha, "g6": oa.g6, "average_r": oa.average_r,
-                                "omega_total": omega(poly, 1, method=omega_method).omega_total
-                                if len(scale.items) >= 3 else None,
-                                "omega_kind": f"omega total, one-factor ({omega_method}), polychoric",
-                                "smoothed": poly.smoothed}
-        out["scales"][scale.name] = entry
+        try:
+            out["scales"][scale.name] = _scale_entry(ad, scale, rows_kept, listwise, n_boot, seed, level, ordinal,
+                                                     omega_method, quiet)
+        except PeerscaleError as exc:
+            if len(scales) == 1:
+                raise
+            failed[scale.name] = str(exc)  # the other scales are still worth reporting
+            out["scales"][scale.name] = {"error": str(exc)}
     if sl_omega:
         out["omega"] = _structure_omegas(ad, rows_kept, listwise, omega_method, ordinal)
     if icc_modes:
@@ -186,8 +156,51 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
                                    level=level, design=design).to_dict()
     if opts.get("as_json"):
         emit_json(out)
-        return
-    _print_reliability(out, ad, quiet)
+    else:
+        _print_reliability(out, ad, quiet)
+    if failed:
+        raise PeerscaleError(f"{len(failed)} scale(s) could not be analysed (the others are reported above): "
+                             + "; ".join(f"{name}: {msg}" for name, msg in failed.items()))
+
+
+def _scale_entry(ad, scale, rows_kept, listwise, n_boot, seed, level, ordinal, omega_method, quiet) -> dict:
+    """Alpha, item statistics, one-factor omega (and ordinal versions) of one scale."""
+    from ..progress import progress
+    from ..psychometrics.omega import omega
+    from ..psychometrics.reliability import cronbach_alpha, ordinal_alpha
+
+    data = ad.keyed(scale.name)
+    if rows_kept is not None:
+        data = data[rows_kept]
+    if len(scale.items) < 2:
+        return {"n_items": 1, "note": "one item: no internal consistency"}
+    if n_boot:
+        with progress(n_boot, f"bootstrap {scale.name}", quiet=quiet) as bar:
+            res = cronbach_alpha(data, listwise=listwise, n_boot=n_boot, seed=seed, ci=level, progress=bar.advance)
+    else:
+        res = cronbach_alpha(data, listwise=listwise, ci=level)
+    entry = res.to_dict()
+    entry["label"] = scale.label
+    entry["items"] = {item: {"r_drop": st["r_drop"], "alpha_if_dropped": st["alpha_if_dropped"],
+                             "raw_r": st["raw_r"], "std_r": st["std_r"], "r_cor": st["r_cor"],
+                             "n": st["n"], "mean": st["mean"], "sd": st["sd"], "key": -1 if k < 0 else 1}
+                      for (item, st), k in zip(entry["items"].items(), scale.keys)}
+    omega_input = data.dropna() if listwise else data
+    if len(scale.items) >= 3:
+        om = omega(omega_input, 1, method=omega_method)
+        entry["omega_total"] = om.omega_total
+        entry["omega_kind"] = om.label
+    else:
+        entry["omega_total"] = None
+        entry["omega_kind"] = "not estimated: omega needs at least three items"
+    if ordinal:
+        oa, poly = ordinal_alpha(omega_input)
+        entry["ordinal"] = {"alpha": oa.alpha, "g6": oa.g6, "average_r": oa.average_r,
+                            "omega_total": omega(poly, 1, method=omega_method).omega_total
+                            if len(scale.items) >= 3 else None,
+                            "omega_kind": f"omega total, one-factor ({omega_method}), polychoric",
+                            "smoothed": poly.smoothed}
+    return entry
 
 
 def _structure_omegas(ad, rows_kept, listwise, method, ordinal) -> dict:
@@ -248,6 +261,9 @@ def _print_reliability(out, ad, quiet):
     show_extra = False
     notes = []
     for name, e in out["scales"].items():
+        if "error" in e:
+            t.add_row(name, "", "", "[red]error[/red]", *(["—"] * 5))
+            continue
         if "alpha" not in e:
             t.add_row(name, "", "1", *(["—"] * 6))
             continue

@@ -220,7 +220,8 @@ def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]
                                  hint="drop the item or check the column mapping")
         if np.nanstd(x[:, j]) == 0:
             raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
-                                 hint="leave it out of the reliability analysis")
+                                 hint="leave it out of the reliability analysis (on the command line: an ad-hoc "
+                                      "--scale without it)")
     return x, cols
 
 
