@@ -78,6 +78,7 @@ def test_instrument_composites_get_schmid_leiman_omega(run_cli):
     assert code == 0, err
     res = json.loads(out)
     assert "pbr_core" not in res["scales"]  # composites: no alpha of pooled subscales
+    assert "2 REDCap events" in res["notes"][0] and "note: the data hold 2 REDCap events" in err
     core = res["omega"]["pbr_core"]
     assert core["n_factors"] == 6 and core["omega_kind"] == "schmid-leiman"
     assert 0 < core["omega_hierarchical"] < core["omega_total"] < 1

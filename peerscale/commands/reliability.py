@@ -133,6 +133,10 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
         out["computed_on"] = {"column": occasion_column, "value": str(first)}
     elif retest:
         out["computed_on"] = {"file": str(opts["input"])}
+    elif ad.ids is not None and "redcap_event_name" in ad.ids.columns and ad.ids["redcap_event_name"].nunique() > 1:
+        out["notes"] = [f"the data hold {ad.ids['redcap_event_name'].nunique()} REDCap events; alpha and omega pool "
+                        "them, counting people once per event (give --id-column record_id --wave-column "
+                        "redcap_event_name to analyse the first event and get test-retest ICCs)"]
     scales = _analysed_scales(ad)
     failed = {}
     for scale in scales:
@@ -158,6 +162,8 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
         emit_json(out)
     else:
         _print_reliability(out, ad, quiet)
+    for note in out.get("notes", []):
+        console(quiet=quiet, stderr=True).print(f"note: {note}")
     if failed:
         raise PeerscaleError(f"{len(failed)} scale(s) could not be analysed (the others are reported above): "
                              + "; ".join(f"{name}: {msg}" for name, msg in failed.items()))
