@@ -99,7 +99,7 @@ def test_reverse_keyed_statistics_use_declared_range():
 
 def test_skew_and_kurtosis_definitions():
     x = np.array([1.0, 2, 2, 3, 3, 3, 4, 10])
-    n, d = x.size, x - x.mean()
+    d = x - x.mean()
     s = x.std(ddof=1)
     assert skewness(x) == pytest.approx((d ** 3).mean() / s ** 3)
     assert kurtosis(x) == pytest.approx((d ** 4).mean() / s ** 4 - 3)

@@ -24,7 +24,7 @@ Flags (each with the rule that raised it; items are flagged, never re-keyed):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -45,7 +45,6 @@ class ItemAnalysis:
     rules: dict[str, str]
     alpha: AlphaResult | None
     n_rows: int
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         items = {}

@@ -34,7 +34,7 @@ Personality Research (version 2.2.9), ``polychoric``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,6 @@ class PolychoricResult:
     global_thresholds: bool = True
     corrected_pairs: int = 0
     n_obs: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rho, index=self.columns, columns=self.columns)

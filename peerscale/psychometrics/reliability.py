@@ -36,7 +36,7 @@ Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Applied Psychological Meas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -84,7 +84,6 @@ class AlphaResult:
     items: pd.DataFrame
     missing: str = "pairwise"
     bootstrap: BootstrapCI | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = {"n": self.n, "n_items": self.n_items, "missing": self.missing, "alpha": self.alpha,
