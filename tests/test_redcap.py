@@ -184,3 +184,19 @@ def test_dictionary_suggests_mapping_for_renamed_fields(tmp_path, inst):
                    missing_codes=CODES)
     assert t.suggested_map == {f"q{n + 1}": iid for n, iid in enumerate(ITEMS)}
     assert t.data["q1"].tolist()[0] == 4.0
+
+
+def test_repeating_instrument_form_scores_each_instance_and_only_those(tmp_path, inst):
+    """When the instrument's own form repeats, its instances are in scope and the record's
+    non-repeating row (other forms' data) is not."""
+    header = "record_id,redcap_repeat_instrument,redcap_repeat_instance,age," + ",".join(ITEMS) + ",mini_y_complete\n"
+    rows = ["1,,,19,,,,,,,",
+            "1,mini_y,1,,4,4,2,4,4,2,2",
+            "1,mini_y,2,,5,5,1,5,5,1,2",
+            "1,contact_log,1,,,,,,,,",
+            "2,,,20,,,,,,,"]
+    (tmp_path / "rep.csv").write_text(header + "\n".join(rows) + "\n")
+    t = read_table(tmp_path / "rep.csv", instrument=inst)
+    assert t.in_scope.tolist() == [False, True, True, False, False]
+    assert t.id_columns == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    assert t.data["redcap_repeat_instance"].tolist()[1:3] == ["1", "2"]

@@ -79,6 +79,8 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
         dictionary = redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
     fmt = detect_format(p, format)
+    if sheet is not None and fmt != "xlsx":
+        raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
     if fmt in ("csv", "tsv"):
         from .csv import read_delimited
         table = read_delimited(p, instrument=instrument, missing_codes=codes, encoding=encoding, fmt=fmt)
@@ -99,8 +101,6 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
         table = read_jsonl(p, instrument=instrument, missing_codes=codes)
     else:  # pragma: no cover - detect_format only returns the names above
         raise PeerscaleError(f"no reader for format {fmt!r}", file=str(path))
-    if sheet is not None and fmt != "xlsx":
-        raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
     from .redcap import apply_redcap
     apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes)
     normalise_keys(table)

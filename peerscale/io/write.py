@@ -51,7 +51,7 @@ def escape_formulas(df):
     """Copy of ``df`` whose text cells (and column names) cannot start a spreadsheet formula."""
     import pandas as pd
 
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: columns are shared until replaced
     for col in out.columns:
         s = out[col]
         if s.dtype.kind in "biufcmM":
@@ -155,7 +155,7 @@ def _check_columns(df, path):
 def _arrow_table(df):
     import pyarrow as pa
 
-    plain = df.copy()
+    plain = df.copy(deep=False)
     for col in plain.columns:
         if plain[col].dtype == object:
             plain[col] = plain[col].map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v))
