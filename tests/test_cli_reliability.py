@@ -81,6 +81,8 @@ def test_instrument_composites_get_schmid_leiman_omega(run_cli):
     core = res["omega"]["pbr_core"]
     assert core["n_factors"] == 6 and core["omega_kind"] == "schmid-leiman"
     assert 0 < core["omega_hierarchical"] < core["omega_total"] < 1
+    # each group factor is named after the subscale whose items load on it (simulated six-factor data)
+    assert {label.split()[0] for label in core["group_labels"].values()} == set(core["group_factors_for"])
 
 
 def test_readable_tables(run_cli):

@@ -242,11 +242,29 @@ def _structure_omegas(ad, rows_kept, listwise, method, ordinal) -> dict:
         om = omega(data, k, method=method, ordinal=ordinal)
         entry = om.to_dict()
         entry["group_factors_for"] = list(parts)
+        entry["group_labels"] = _group_labels(om, ad, parts)
         result[name] = entry
     return result
 
 
+def _group_labels(om, ad, parts) -> dict:
+    """Name each group factor after the subscale most of whose items load highest on it."""
+    import numpy as np
+
+    names = [c for c in om.loadings.columns if c.endswith("*")]
+    home = {i: part for part in parts for i in ad.instrument.scale(part).items}
+    best = np.abs(om.loadings[names].to_numpy()).argmax(axis=1)
+    labels = {}
+    for f, name in enumerate(names):
+        members = [home.get(item) for item, b in zip(om.loadings.index, best) if b == f]
+        if members:
+            top = max(set(members), key=members.count)
+            labels[name] = f"{top} ({members.count(top)}/{len(members)} items)"
+    return labels
+
+
 def _print_reliability(out, ad, quiet):
+    from rich import box
     from rich.table import Table
 
     con = console(quiet=quiet)
@@ -256,11 +274,11 @@ def _print_reliability(out, ad, quiet):
     elif on:
         con.print(f"Alpha and omega computed on {on['column']} = {on['value']!r}")
     level = next((e["ci_level"] for e in out["scales"].values() if "ci_level" in e), 0.95)
-    t = Table(title="Reliability (as psych::alpha and psych::omega)")
+    t = Table(title="Reliability (as psych::alpha and psych::omega)", box=box.SIMPLE_HEAD, collapse_padding=True)
     t.add_column("scale", no_wrap=True)
     for col in ("n", "k", "alpha", f"{level:.0%} CI", "std alpha", "G6", "avg r", "omega t"):
         t.add_column(col, justify="right")
-    extra = Table(title="Intervals, signal/noise and ordinal versions")
+    extra = Table(title="Intervals, signal/noise and ordinal versions", box=box.SIMPLE_HEAD, collapse_padding=True)
     extra.add_column("scale", no_wrap=True)
     for col in ("S/N", "median r", "bootstrap CI", "ordinal alpha", "ordinal omega t"):
         extra.add_column(col, justify="right")
@@ -297,7 +315,7 @@ def _print_reliability(out, ad, quiet):
     for name, e in out["scales"].items():
         if "items" not in e:
             continue
-        it = Table(title=f"{name}: item-total statistics")
+        it = Table(title=f"{name}: item-total statistics", box=box.SIMPLE_HEAD, collapse_padding=True)
         it.add_column("item", no_wrap=True)
         for col in ("n", "mean", "sd", "raw r", "r.cor", "r drop", "alpha if dropped"):
             it.add_column(col, justify="right")
@@ -315,9 +333,10 @@ def _print_reliability(out, ad, quiet):
         ot.add_column("omega total", justify="right")
         ot.add_column("omega (general)", justify="right")
         ot.add_column("omega (group)", justify="right")
+        labels = om.get("group_labels", {})
         for g, row in om["groups"].items():
-            ot.add_row("general (whole scale)" if g == "g" else g, _fmt(row["total"]), _fmt(row["general"]),
-                       _fmt(row["group"]))
+            label = "general (whole scale)" if g == "g" else (f"{g} {labels[g]}" if g in labels else g)
+            ot.add_row(label, _fmt(row["total"]), _fmt(row["general"]), _fmt(row["group"]))
         con.print(ot)
         con.print(f"omega hierarchical = {_fmt(om['omega_hierarchical'])}, omega total = {_fmt(om['omega_total'])}, "
                   f"omega limit = {_fmt(om['omega_limit'])}, ECV = {_fmt(om['ecv'])}"
