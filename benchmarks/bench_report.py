@@ -16,7 +16,8 @@ the largest "Maximum resident set size"; the size of what was written):
 
 The data file (``benchmarks/data/report_100k.csv``, git-ignored) is made by the same
 generator as tests/test_report_large.py (seeded). Usage:
-``python benchmarks/bench_report.py [--runs 2] [--skip-validate-100k]``; prints Markdown.
+``python benchmarks/bench_report.py [--runs 2] [--skip-validate-100k] [--jobs html-100k,md-100k]``;
+prints Markdown.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--respondents", type=int, default=100_000)
     ap.add_argument("--skip-validate-100k", action="store_true")
+    ap.add_argument("--jobs", help="comma-separated job names to run (default: all)")
     args = ap.parse_args()
     DATA.mkdir(exist_ok=True)
     OUT.mkdir(exist_ok=True)
@@ -90,6 +92,8 @@ def main() -> None:
     if not args.skip_validate_100k:
         jobs["html-validate-100k"] = ([*exe, str(big), "-i", "pbr-y", "-o", str(OUT / "big-validate.html"),
                                        "--validate", "--force", "-q"], OUT / "big-validate.html")
+    if args.jobs:
+        jobs = {k: v for k, v in jobs.items() if k in args.jobs.split(",")}
     results = {}
     for name, (cmd, out) in jobs.items():
         runs = [timed(cmd) for _ in range(args.runs)]

@@ -34,6 +34,7 @@ class Report:
     item_groups: list[dict]
     items: list[dict]
     flag_rules: dict | None = None
+    flags_note: str | None = None
     validation: dict | None = None
     methods: str = ""
     command: str = ""
@@ -337,16 +338,19 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
         waves=_waves(result, data, mask, wave_column, id_col), item_groups=groups, items=items,
         command=command,
     )
-    report.flag_rules = _item_flags(result, mask, items, report.notes)
+    # item flags and validation use one wave (the first) so that each respondent counts once
+    analysed, note = mask, None
+    if report.waves and len(report.waves["waves"]) > 1:
+        first = report.waves["waves"][0]
+        analysed = mask & (data[wave_column].astype("string") == first).fillna(False).to_numpy(dtype=bool)
+        note = f"first wave only, {wave_column} = {first}, so each respondent counts once"
+    report.flag_rules = _item_flags(result, analysed, items, report.notes)
+    report.flags_note = note
     if validate:
         from .validation import collect_validation
 
         responses = pd.DataFrame(result.items.values[mask], columns=result.items.item_ids)
-        rows, note = None, None
-        if report.waves and len(report.waves["waves"]) > 1:
-            first = report.waves["waves"][0]
-            rows = (data[wave_column].astype("string")[mask] == first).fillna(False).to_numpy(dtype=bool)
-            note = f"first wave only, {wave_column} = {first}, so each respondent counts once"
+        rows = None if note is None else analysed[mask]
         report.validation = collect_validation(responses, result, quiet=quiet, rows=rows, rows_note=note,
                                                **(validation_options or {}))
     from .methods import methods_paragraph

@@ -284,8 +284,9 @@ def _flags(r) -> list:
     if r.flag_rules is None:
         return [Para("No item analysis could be run, so there are no item flags.", "note")]
     rules = "; ".join(f"**{k}**: {v}" for k, v in r.flag_rules.items())
-    out = [Para("Flags from the item analysis of each dimension scale (keyed items; Nunnally & Bernstein 1994 "
-                f"for the item-total rule). Items are flagged, never changed. Rules: {rules}.")]
+    where = f" ({r.flags_note})" if r.flags_note else ""
+    out = [Para(f"Flags from the item analysis of each dimension scale{where}; item-total statistics on keyed items "
+                f"(Nunnally & Bernstein 1994 for the .30 rule). Items are flagged, never changed. Rules: {rules}.")]
     rows = [[it["id"], scale, flag, message] for it in r.items for scale, flag, message in it["flags"]]
     if not rows:
         return out + [Para("No item was flagged.")]
