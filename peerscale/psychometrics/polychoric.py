@@ -44,7 +44,8 @@ from ..errors import PeerscaleError
 
 MAX_CATEGORIES = 8  # psych::polychoric(max.cat = 8)
 _BIG = 12.0  # stands in for an infinite threshold; Phi(-12) < 1e-32
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
+_GL = {n: np.polynomial.legendre.leggauss(n) for n in (6, 12, 20)}
+_GL_X, _GL_W = _GL[20]
 
 
 @dataclass
@@ -86,13 +87,18 @@ def _bvn_upper(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
     hk = h * k
     low = np.abs(r) < 0.925
     with np.errstate(all="ignore"):
-        if low.any():
-            hl, kl, rl, hkl = h[low], k[low], r[low], hk[low]
+        # Genz's node counts: 6 for |r| < .3, 12 for |r| < .75, 20 up to .925
+        absr = np.abs(r)
+        for sel, (gx, gw) in ((absr < 0.3, _GL[6]), ((absr >= 0.3) & (absr < 0.75), _GL[12]),
+                              ((absr >= 0.75) & low, _GL[20])):
+            if not sel.any():
+                continue
+            hl, kl, rl, hkl = h[sel], k[sel], r[sel], hk[sel]
             hs = (hl * hl + kl * kl) / 2.0
             asr = np.arcsin(rl)
-            sn = np.sin(asr[..., None] * (1.0 + _GL_X) / 2.0)
+            sn = np.sin(asr[..., None] * (1.0 + gx) / 2.0)
             terms = np.exp((sn * hkl[..., None] - hs[..., None]) / (1.0 - sn * sn))
-            out[low] = (terms @ _GL_W) * asr / (4.0 * np.pi) + ndtr(-hl) * ndtr(-kl)
+            out[sel] = (terms @ gw) * asr / (4.0 * np.pi) + ndtr(-hl) * ndtr(-kl)
         high = ~low
         if high.any():
             hh, kk, rr, hkh = h[high], k[high].copy(), r[high], hk[high].copy()
