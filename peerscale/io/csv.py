@@ -183,7 +183,9 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
     nulls = [v for v in NULL_VALUES if v not in codes]
     items = item_columns(names, instrument)
-    sample_cols = {n: [r[i] for r in body if i < len(r)] for i, n in enumerate(names)}
+    width = len(names)
+    columns_ = list(zip(*(r[:width] + [""] * (width - len(r)) for r in body))) if body else [()] * width
+    sample_cols = {n: set(columns_[i]) for i, n in enumerate(names)}  # distinct values: items have few
 
     def looks_numeric(values):
         return all(v.strip() in nulls or _NUMBER.match(v) for v in values)
