@@ -76,7 +76,8 @@ def test_instrument_composites_get_schmid_leiman_omega(run_cli):
     code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--omega", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert "pbr_core" not in res["scales"]  # composites: no alpha of pooled subscales
+    assert res["scales"]["pbr_core"]["n_items"] == 42  # composites: alpha of the pooled items
+    assert res["scales"]["pbr_core"]["omega_kind"].startswith("omega total, one-factor")
     assert "2 REDCap events" in res["notes"][0] and "note: the data hold 2 REDCap events" in err
     core = res["omega"]["pbr_core"]
     assert core["n_factors"] == 6 and core["omega_kind"] == "schmid-leiman"

@@ -94,7 +94,9 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
     """Cronbach's alpha (raw and standardized), Guttman's lambda 6, average r, Feldt and bootstrap
     intervals, item-total statistics and McDonald's omega, per scale (as psych::alpha and psych::omega).
 
-    Scales are the instrument's (composites get omega only with --omega) or ad-hoc --scale ones.
+    Scales are the instrument's, composites included (a composite's alpha and one-factor omega pool
+    its subscales' items; --omega adds Schmid-Leiman omega with one group factor per subscale), or
+    ad-hoc --scale ones.
     Omega labelled "one-factor" is omega total from a one-factor model; "Schmid-Leiman" gives omega
     hierarchical and omega total from a general factor plus one group factor per subscale.
 
@@ -137,7 +139,7 @@ def reliability(n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, 
         out["notes"] = [f"the data hold {ad.ids['redcap_event_name'].nunique()} REDCap events; alpha and omega pool "
                         "them, counting people once per event (give --id-column record_id --wave-column "
                         "redcap_event_name to analyse the first event and get test-retest ICCs)"]
-    scales = _analysed_scales(ad)
+    scales = list(ad.scales)  # composites too: their alpha pools the subscales' items
     failed = {}
     for scale in scales:
         try:
@@ -312,8 +314,9 @@ def _print_reliability(out, ad, quiet):
         con.print(extra)
         for note in dict.fromkeys(notes):
             con.print(note)
+    composites = {s.name for s in ad.scales if s.composite}
     for name, e in out["scales"].items():
-        if "items" not in e:
+        if "items" not in e or name in composites:  # a composite's items are shown under its subscales
             continue
         it = Table(title=f"{name}: item-total statistics", box=box.SIMPLE_HEAD, collapse_padding=True)
         it.add_column("item", no_wrap=True)
