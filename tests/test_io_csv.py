@@ -154,3 +154,12 @@ def test_large_file_typing_beyond_the_sample(tmp_path):
     assert t.data["a1"].dtype == np.float64
     assert t.data["a2"].iloc[-1] == "UNK" and t.data["a2"].iloc[0] == "2"
     assert len(t.data) == n
+
+
+def test_fraction_far_past_the_sample_keeps_item_numeric(tmp_path):
+    n = 60_000
+    lines = ["id,a1,a2,a3"] + [f"{i},1,2,3" for i in range(n - 1)] + [f"{n},2.5,2,3"]
+    (tmp_path / "big.csv").write_text("\n".join(lines) + "\n")
+    t = read_table(tmp_path / "big.csv", instrument=INST)
+    assert t.data["a1"].dtype == np.float64 and t.data["a1"].iloc[-1] == 2.5
+    assert t.data["a2"].dtype == np.float64

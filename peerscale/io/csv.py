@@ -27,6 +27,7 @@ NULL_VALUES = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "#N/A")
 SAMPLE_BYTES = 256 * 1024
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_INTEGER = re.compile(r"^[+-]?\d{1,15}$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
@@ -205,7 +206,9 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
         elif instrument is not None:
             if name in items:
                 numeric = looks_numeric([v.replace(",", ".") if decimal_point == "," else v for v in vals])
-                types[name] = pa.float64() if numeric else pa.string()
+                # integers parse fastest; a later "2.5" falls back to float64, "UNK" to text
+                whole = numeric and all(_INTEGER.match(v.strip()) or v.strip() in nulls for v in vals)
+                types[name] = pa.int64() if whole else pa.float64() if numeric else pa.string()
             else:
                 types[name] = pa.string()
         elif is_id_name(name) or any(_LEADING_ZERO.match(v.strip()) for v in vals):
@@ -237,7 +240,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
             if not m:
                 raise PeerscaleError(f"cannot be read as delimited text: {exc}", file=file) from None
             col = names[int(m.group(1))]
-            types[col] = pa.string()
+            types[col] = pa.float64() if types.get(col) == pa.int64() else pa.string()
     if bad_rows:
         first = bad_rows[0]
         row = first.number - skip if first.number and first.number > 0 else _find_bad_row(data, delimiter, len(names), skip)
@@ -259,6 +262,8 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
             else:
                 target = pa.string()
             table = table.set_column(i, fld.name, table.column(i).cast(target))
+        elif fld.name in items and pa.types.is_integer(t):
+            table = table.set_column(i, fld.name, table.column(i).cast(pa.float64()))
     df = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     if len(df.columns) and df.columns[-1] == f"column_{len(names)}" and df[df.columns[-1]].isna().all():
