@@ -200,3 +200,13 @@ def test_repeating_instrument_form_scores_each_instance_and_only_those(tmp_path,
     assert t.in_scope.tolist() == [False, True, True, False, False]
     assert t.id_columns == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
     assert t.data["redcap_repeat_instance"].tolist()[1:3] == ["1", "2"]
+
+
+def test_missing_codes_exported_as_their_labels_map_back_with_a_dictionary(tmp_path, inst):
+    """REDCap may export a missing-data code as its label in label mode (unverified): accept both."""
+    text = (FIX / "export_labels.csv").read_text().replace(",-999,", ",Not asked,").replace(",UNK,", ",unknown,")
+    (tmp_path / "x.csv").write_text(text)
+    t = read_table(tmp_path / "x.csv", instrument=inst, missing_codes=CODES,
+                   redcap_dictionary=FIX / "project_dictionary.csv")
+    raw = read_table(FIX / "export_raw.csv", instrument=inst, missing_codes=CODES)
+    assert _items(t) == _items(raw)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import PeerscaleError
-from .table import Table, item_columns, numeric_or_text
+from .table import Table, numeric_or_text
 
 REDCAP_ID_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 # The same columns as headed in REDCap's "labels" CSV export (label headers).
@@ -137,5 +137,3 @@ def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:
     if known.any():
         table.data[col] = numeric_or_text(s.astype(object).where(~known, mapped.astype(object)))
 
-
-__all__ = ["apply_redcap", "form_name", "instrument_forms", "item_columns"]

@@ -228,7 +228,7 @@ def _code(v) -> str:
 
 # --------------------------------------------------------------------------- SPSS / Stata
 
-def _spss_frame(df, path_for_errors):
+def _spss_frame(df):
     """Columns pyreadstat can write: numbers as float64, text as object str (None for missing)."""
     import pandas as pd
 
@@ -282,7 +282,7 @@ def _write_sav(df, tmp, meta, compress=False):
 
     _check_spss_names(df)
     labels, values, missing, measure = _spss_kwargs(df, meta)
-    frame = _spss_frame(df, tmp)
+    frame = _spss_frame(df)
     try:
         pyreadstat.write_sav(frame, str(tmp), file_label=meta.file_label or "",
                              column_labels=labels or None, variable_value_labels=values or None,
@@ -307,7 +307,7 @@ def _write_dta(df, tmp, meta):
     # Stata value labels attach to integer codes only.
     values = {c: {int(k): v for k, v in vl.items() if float(k).is_integer()} for c, vl in values.items()}
     values = {c: vl for c, vl in values.items() if vl}
-    frame = _spss_frame(df, tmp)
+    frame = _spss_frame(df)
     try:
         pyreadstat.write_dta(frame, str(tmp), file_label=(meta.file_label or "")[:80],
                              column_labels={c: v[:80] for c, v in labels.items()} or None,
