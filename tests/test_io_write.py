@@ -170,3 +170,11 @@ def test_xlsx_variables_sheet_holds_labels(tmp_path):
     rows = list(wb["variables"].iter_rows(values_only=True))
     assert ("share", "Shared experience", None, None) in rows or any(r[0] == "share" and r[1] == "Shared experience" for r in rows)
     assert read_table(p, sheet="variables").data["variable"].tolist()[:2] == ["share", "a1"]
+
+
+def test_xlsx_size_limit_is_checked_before_writing(tmp_path):
+    wide = pd.DataFrame(np.zeros((1, 16_385)))
+    wide.columns = [f"c{i}" for i in range(16_385)]
+    with pytest.raises(PeerscaleError, match="do not fit an Excel sheet"):
+        write_table(wide, tmp_path / "o.xlsx")
+    assert list(tmp_path.iterdir()) == []

@@ -206,6 +206,11 @@ def _write_parquet(df, tmp, meta):
 def _write_xlsx(df, tmp, meta):
     import pandas as pd
 
+    if len(df) + 1 > 1_048_576 or df.shape[1] > 16_384:
+        raise PeerscaleError(f"{len(df)} rows x {df.shape[1]} columns do not fit an Excel sheet "
+                             "(1,048,576 rows including the header, 16,384 columns)",
+                             hint="write .csv, .parquet or .sav instead")
+
     data = escape_formulas(df)
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
         data.to_excel(xl, sheet_name="data", index=False)
