@@ -210,3 +210,14 @@ def test_missing_codes_exported_as_their_labels_map_back_with_a_dictionary(tmp_p
                    redcap_dictionary=FIX / "project_dictionary.csv")
     raw = read_table(FIX / "export_raw.csv", instrument=inst, missing_codes=CODES)
     assert _items(t) == _items(raw)
+
+
+def test_fixtures_are_what_the_generator_writes(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIX / "make_fixtures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(tmp_path)
+    for p in tmp_path.iterdir():
+        assert p.read_bytes() == (FIX / p.name).read_bytes(), p.name
