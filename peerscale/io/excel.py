@@ -69,7 +69,9 @@ def read_xlsx(path: Path, *, sheet=None, instrument=None, missing_codes: dict | 
     for i in range(width):
         h = header[i] if i < len(header) else None
         names_.append(_text(h).strip() if h is not None and _text(h).strip() else f"column_{i + 1}")
-    dups = sorted({n for n in names_ if names_.count(n) > 1})
+    from collections import Counter
+
+    dups = sorted(n for n, k in Counter(names_).items() if k > 1)
     if dups:
         raise PeerscaleError("the header names a column more than once: " + ", ".join(map(repr, dups)), file=file)
     body = [r[:width] + [None] * (width - len(r)) for r in rows[1:]]

@@ -144,8 +144,9 @@ def write_table(df, path, *, format: str | None = None, force: bool = False, pro
 
 
 def _check_columns(df, path):
-    cols = [str(c) for c in df.columns]
-    dups = sorted({c for c in cols if cols.count(c) > 1})
+    from collections import Counter
+
+    dups = sorted(c for c, n in Counter(str(c) for c in df.columns).items() if n > 1)
     if dups:
         raise PeerscaleError("the output would hold duplicate column names: " + ", ".join(dups), file=str(path))
 
