@@ -42,6 +42,7 @@ def data_options(func):
                           "'column,item' (see `peerscale redcap-mapping`). Repeatable."),
         click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format (default: from extension and content)."),
         click.option("--sheet", help="Excel sheet name or 1-based number (default: the first sheet)."),
+        click.option("--encoding", help="Text encoding of a CSV input (default: UTF-8, falling back to cp1252 with a warning)."),
         click.option("--redcap-dictionary", type=click.Path(dir_okay=False),
                      help="REDCap data dictionary of the project the export came from: maps fields and labels to items."),
         click.option("--missing-code", "missing_codes", multiple=True, metavar="CODE=REASON",
@@ -162,7 +163,8 @@ def read_input(opts: dict) -> InputData:
     instrument = choose_instrument(opts)
     missing_codes = parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None
     table = read_table(path, format=opts.get("input_format"), sheet=opts.get("sheet"), instrument=instrument,
-                       redcap_dictionary=opts.get("redcap_dictionary"), missing_codes=missing_codes)
+                       redcap_dictionary=opts.get("redcap_dictionary"), missing_codes=missing_codes,
+                       encoding=opts.get("encoding"))
     mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(opts.get("maps") or ())}
     if mapping:
         table.data = apply_mapping(table.data, mapping, path)
