@@ -441,3 +441,20 @@ def test_explicit_wave_column_and_a_single_wave(pbr):
     one = build_report(data[data["visit"] == "pre"], pbr, wave_column="visit")
     assert one.waves["changes"] == [] and "only 1 wave" in one.waves["note"]
     assert "only 1 wave" in render_html(one)
+
+
+def test_validation_problems_become_notes_not_crashes(run_cli, tmp_path):
+    rng = np.random.default_rng(12)
+    data = pd.DataFrame(rng.integers(1, 6, size=(40, 6)), columns=["A1", "A2", "A3", "B1", "B2", "B3"])
+    data["A1"] = 3  # no variance
+    src = tmp_path / "flat.csv"
+    data.to_csv(src, index=False)
+    code, _, err = run_cli("report", src, "--scale", "A=A1,A2,A3", "--scale", "B=B1,B2,B3", "--range", "1:5",
+                           "-o", tmp_path / "r.html", "--validate", "--iterations", "2", "--bootstrap", "10")
+    assert code == 0, err
+    assert "Warning" not in err and "Traceback" not in err
+    html = (tmp_path / "r.html").read_text()
+    assert "Reliability of A could not be computed" in html and "no variance" in html
+    assert "no_variance" in html  # the item flag
+    o = outline(html)
+    assert "reliability" in o.ids  # scale B still has its reliability row

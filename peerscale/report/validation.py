@@ -189,6 +189,12 @@ def collect_validation(responses: pd.DataFrame, result, *, bootstrap: int = 1000
     """The validation numbers for ``responses`` (cleaned item codes as answered, one column per
     item) scored with ``result.instrument``. ``rows`` optionally limits the analysis to some
     rows (e.g. the first wave), described by ``rows_note``."""
+    # degenerate data (constant items, tiny samples) give NaNs the analyses report as notes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _collect(responses, result, bootstrap, iterations, n_factors, seed, quiet, rows, rows_note)
+
+
+def _collect(responses, result, bootstrap, iterations, n_factors, seed, quiet, rows, rows_note) -> dict:
     inst = result.instrument
     values = responses.to_numpy(dtype=float, copy=True)
     if rows is not None:
