@@ -458,3 +458,22 @@ def test_validation_problems_become_notes_not_crashes(run_cli, tmp_path):
     assert "no_variance" in html  # the item flag
     o = outline(html)
     assert "reliability" in o.ids  # scale B still has its reliability row
+
+
+def test_markdown_validation_section_with_scree_png(tmp_path):
+    from peerscale.report.markdown import write_markdown
+
+    inst = adhoc_instrument(["A=A1,A2,A3", "B=B1,B2,B3"], value_range=(1, 5))
+    rng = np.random.default_rng(13)
+    f = rng.normal(size=(150, 2))
+    data = pd.DataFrame({f"{s}{j}": np.clip(np.round(3 + f[:, k] + rng.normal(scale=0.7, size=150)), 1, 5)
+                         for k, s in enumerate("AB") for j in (1, 2, 3)})
+    rep = build_report(data, inst, validate=True, validation_options={"bootstrap": 0, "iterations": 2})
+    md, files = write_markdown(rep, tmp_path / "v.md")
+    text = md.read_text()
+    for heading in ("## Validation", "### Reliability", "### Omega", "### Confirmatory factor analysis"):
+        assert heading in text
+    assert "no bootstrap interval" in text and "| cut-off |" in text
+    assert (files / "scree.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(PeerscaleError, match="exists"):
+        write_markdown(rep, tmp_path / "v.md")
