@@ -19,6 +19,8 @@ from ..scoring import BLANK, INVALID, ScoreResult, score_data
 from ..spec import Instrument, Scale
 
 HIST_BINS = 16
+# item-analysis flag thresholds (itemstats' defaults; Nunnally & Bernstein 1994 for r_drop)
+MIN_R_DROP, MAX_FLOOR_PCT, MAX_CEILING_PCT = 0.30, 50.0, 50.0
 WAVE_COLUMNS = ("redcap_event_name",)
 
 
@@ -278,7 +280,8 @@ def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes:
         rss = {i: inst.items[i].response_scale for i in s.items}
         ranges = {i: (rs.min, rs.max) for i, rs in rss.items()} if all(rs.has_range for rs in rss.values()) else None
         try:
-            res = item_analysis(answered[list(s.items)], list(s.keys), value_range=ranges)
+            res = item_analysis(answered[list(s.items)], list(s.keys), value_range=ranges, min_r_drop=MIN_R_DROP,
+                                max_floor=MAX_FLOOR_PCT, max_ceiling=MAX_CEILING_PCT)
         except PeerscaleError as exc:
             notes.append(f"Item analysis of {s.name} could not be run: {exc.message}")
             continue

@@ -81,6 +81,15 @@ def methods_paragraph(report, instrument: Instrument) -> str:
                      f"estimated for respondents scored at both waves (paired on {w['id_column']}) as the mean "
                      "change with a t-based 95% confidence interval and Cohen's dz (mean change divided by the "
                      "standard deviation of change).")
+    if report.flag_rules:
+        where = f" ({report.flags_note})" if report.flags_note else ""
+        from .build import MAX_CEILING_PCT, MAX_FLOOR_PCT, MIN_R_DROP
+
+        parts.append(f"Items were screened{where} by item analysis: flagged when the corrected item-total "
+                     f"correlation of the keyed item was below {MIN_R_DROP:.2f}".replace("0.", ".", 1)
+                     + f" or negative (a possible keying error), or when more than {MAX_FLOOR_PCT:g}% of answers lay "
+                     f"at the lowest code or more than {MAX_CEILING_PCT:g}% at the highest; flagged items were not "
+                     "changed.")
     extra = []
     v = report.validation
     if v:
