@@ -31,21 +31,43 @@ INVALID = "invalid value (set to missing)"
 MAX_LISTED = 5
 
 
-@dataclass
 class CleanItems:
-    """Item responses as numeric codes (NaN = missing), one column per item id."""
+    """Item responses as numeric codes (NaN = missing), one array per item id.
 
-    values: np.ndarray
-    item_ids: list[str]
-    missing: dict[str, dict[str, int]]
-    invalid_count: int = 0
-    invalid_examples: list[tuple[int, str, Any]] = field(default_factory=list)
+    Columns that needed no change are read-only views of the input (no copy): a million-row
+    file spends most of its scoring time faulting in fresh memory otherwise. ``values`` gives
+    the n × p matrix, built on first use.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray], missing: dict[str, dict[str, int]],
+                 invalid_count: int = 0, invalid_examples: list | None = None):
+        self.columns = columns
+        self.item_ids = list(columns)
+        self.missing = missing
+        self.invalid_count = invalid_count
+        self.invalid_examples = invalid_examples or []
+        self._values = None
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            n = len(next(iter(self.columns.values()))) if self.columns else 0
+            self._values = np.empty((n, len(self.columns)), dtype="float64", order="F")
+            for j, col in enumerate(self.columns.values()):
+                self._values[:, j] = col
+        return self._values
+
+    @values.setter
+    def values(self, matrix: np.ndarray) -> None:
+        """Replace the responses (e.g. keep only rows in scope), same item order."""
+        self._values = np.asarray(matrix, dtype="float64")
+        self.columns = {iid: self._values[:, j] for j, iid in enumerate(self.item_ids)}
 
     def frame(self, index=None) -> pd.DataFrame:
         return pd.DataFrame(self.values, columns=self.item_ids, index=index)
 
     def column(self, item_id: str) -> np.ndarray:
-        return self.values[:, self.item_ids.index(item_id)]
+        return self.columns[item_id]
 
 
 @dataclass
@@ -85,12 +107,14 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
     n = len(col)
     unknown = np.zeros(n, dtype=bool)
     if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
-        x = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        x = col.to_numpy(dtype="float64", na_value=np.nan, copy=False)  # a view when already float64
+        owned = False  # copied before the first write: never write into the caller's data
         blank = np.isnan(x)
     else:
         text = col.astype("string").str.strip()
         blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
         x = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        owned = True
         unparsed = ~blank & np.isnan(x)
         if unparsed.any():
             lookup: dict[str, object] = {}
@@ -121,6 +145,8 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
         hit = x == value
         if hit.any():
             missing_counts[missing[code]] = missing_counts.get(missing[code], 0) + int(hit.sum())
+            if not owned:
+                x, owned = x.copy(), True
             x[hit] = np.nan
     if rs.codes:
         valid = np.isin(x, np.fromiter(rs.codes, dtype="float64"))
@@ -158,8 +184,7 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
         raise PeerscaleError(f"{len(absent)} item column(s) of instrument {instrument.name!r} are not in the data: {listed}",
                              file=file, hint="map export columns to item ids with --map COLUMN=ITEM or --map mapping.csv "
                                              "(see `peerscale redcap-mapping`)")
-    n = len(data)
-    values = np.empty((n, len(items)), dtype="float64", order="F")  # column-major: filled and read by column
+    columns: dict[str, np.ndarray] = {}
     missing: dict[str, dict[str, int]] = {}
     examples: list[tuple[int, str, Any]] = []
     total_invalid = 0
@@ -181,7 +206,7 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
             for r in bad[: max(0, MAX_LISTED - len(examples))]:
                 examples.append((int(r) + 1, iid, data[iid].iloc[r]))
             invalid_masks.append((j, invalid))
-        values[:, j] = x
+        columns[iid] = x
         missing[iid] = counts
     if total_invalid:
         if on_invalid == "error":
@@ -189,10 +214,12 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
                                  hint="correct the data, map labels with --redcap-dictionary, or pass "
                                       "--on-invalid missing to score them as missing (they are counted)")
         for j, invalid in invalid_masks:
-            values[invalid, j] = np.nan
+            x = columns[items[j]].copy()
+            x[invalid] = np.nan
+            columns[items[j]] = x
             counts = missing[items[j]]
             counts[INVALID] = counts.get(INVALID, 0) + int(invalid.sum())
-    return CleanItems(values, items, missing, total_invalid, examples)
+    return CleanItems(columns, missing, total_invalid, examples)
 
 
 def _keyed_columns(clean: CleanItems, instrument: Instrument, scale: Scale):

@@ -181,3 +181,10 @@ def test_scale_scores_vectorised_matches_loop():
         ans = row[~np.isnan(row)]
         assert k == len(ans)
         assert (np.isnan(s) if len(ans) < 4 else s == pytest.approx(ans.mean()))
+
+
+def test_input_frame_is_never_modified(mini):
+    df = pd.DataFrame({"a1": [1.0, 9.0, 7.0], "a2": [-999.0, 2.0, 3.0], "a3": [1.0, 2.0, 3.0], "a4": [4.0, 4.0, 4.0]})
+    before = df.copy()
+    score_data(df, mini, on_invalid="missing")
+    pd.testing.assert_frame_equal(df, before)
