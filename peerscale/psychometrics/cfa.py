@@ -224,6 +224,52 @@ class GroupData:
     patterns: list | None = None
     h1_loglik: float = 0.0
     baseline_loglik: float = 0.0
+    batch: "PatternBatch | None" = None
+    h1_trace: float | None = None
+
+
+@dataclass
+class PatternBatch:
+    """Missingness patterns as arrays for vectorised FIML: ``mask`` (P × p, observed), ``n``
+    per pattern, and per case its pattern index ``case`` and its answers ``x0`` with
+    unobserved entries set to 0."""
+
+    mask: np.ndarray
+    n: np.ndarray
+    case: np.ndarray
+    x0: np.ndarray
+
+    @classmethod
+    def from_data(cls, x: np.ndarray) -> "PatternBatch":
+        miss = np.isnan(x)
+        keys, inverse = np.unique(miss, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        return cls(~keys, np.bincount(inverse, minlength=len(keys)).astype(float), inverse,
+                   np.where(miss, 0.0, x))
+
+    def inverses(self, sigma: np.ndarray, logdet: bool = True):
+        """Per pattern ``Σ_oo⁻¹`` zero-padded to p × p and ``log|Σ_oo|`` (None if not PD):
+        the unobserved rows and columns are replaced by the identity, which leaves both
+        unchanged and lets one batched LAPACK call do all patterns."""
+        p = sigma.shape[0]
+        mm = self.mask[:, :, None] & self.mask[:, None, :]
+        sb = np.where(mm, sigma[None], 0.0)
+        idx = np.arange(p)
+        sb[:, idx, idx] = np.where(self.mask, np.diag(sigma)[None], 1.0)
+        if not logdet:
+            try:
+                return np.where(mm, np.linalg.inv(sb), 0.0), None
+            except np.linalg.LinAlgError:
+                return None, None
+        sign, ld = np.linalg.slogdet(sb)
+        if np.any(sign <= 0):
+            return None, None
+        return np.where(mm, np.linalg.inv(sb), 0.0), ld
+
+    def residual_scores(self, mu: np.ndarray, inv: np.ndarray) -> np.ndarray:
+        """``u_i = Σ_oo⁻¹ (x_i − μ)_o`` per case (zero where unobserved)."""
+        e = np.where(self.mask[self.case], self.x0 - mu[None], 0.0)
+        return np.matmul(inv[self.case], e[:, :, None])[:, :, 0]
 
 
 def _pattern_stats(x: np.ndarray):
@@ -236,6 +282,17 @@ def _pattern_stats(x: np.ndarray):
         c = (rows - m).T @ (rows - m) / rows.shape[0]
         out.append((np.flatnonzero(~key), rows.shape[0], m, c))
     return out
+
+
+def _batch_loglik(batch: "PatternBatch", mu, sigma) -> float:
+    """Casewise normal log-likelihood ``Σ_i −½ [p_i log 2π + log|Σ_oo| + e_i'Σ_oo⁻¹e_i]``."""
+    inv, logdet = batch.inverses(sigma)
+    if inv is None:
+        return -np.inf
+    e = np.where(batch.mask[batch.case], batch.x0 - mu[None], 0.0)
+    quad = float(np.sum(e * batch.residual_scores(mu, inv)))
+    po = batch.mask.sum(axis=1)
+    return float(np.sum(-batch.n / 2 * (po * np.log(2 * np.pi) + logdet)) - quad / 2)
 
 
 def _pattern_loglik(patterns, mu, sigma) -> float:
@@ -353,7 +410,7 @@ def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
     for j in range(p):
         v = x[np.isfinite(x[:, j]), j]
         base += -len(v) / 2 * (np.log(2 * np.pi) + np.log(v.var()) + 1)
-    return GroupData(name, n, mu, sigma, x, patterns, ll, float(base))
+    return GroupData(name, n, mu, sigma, x, patterns, ll, float(base), PatternBatch.from_data(x))
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,7 +521,7 @@ class _Engine:
             if sign <= 0:
                 return np.inf, []
             if d.patterns is not None:
-                fg = 2.0 * (d.h1_loglik - _pattern_loglik(d.patterns, mu, sigma)) / d.n
+                fg = 2.0 * (d.h1_loglik - _batch_loglik(d.batch, mu, sigma)) / d.n
                 if not np.isfinite(fg):
                     return np.inf, []
                 parts.append(float(fg))
@@ -502,14 +559,14 @@ class _Engine:
             gm = si - si @ (d.cov + np.outer(diff, diff)) @ si
             gmu = -2.0 * si @ diff
         else:
-            gm = np.zeros((self.p, self.p))
-            gmu = np.zeros(self.p)
-            for o, n_p, m, c in d.patterns:
-                so_i = np.linalg.inv(sigma[np.ix_(o, o)])
-                diff = m - mu[o]
-                w = n_p / d.n
-                gm[np.ix_(o, o)] += w * (so_i - so_i @ (c + np.outer(diff, diff)) @ so_i)
-                gmu[o] += w * (-2.0 * so_i @ diff)
+            # Σ_p (n_p/n) Σ_oo⁻¹ − (1/n) Σ_i u_i u_i', with u_i = Σ_oo⁻¹ (x_i − μ)_o
+            b = d.batch
+            inv, _ = b.inverses(sigma, logdet=False)
+            if inv is None:
+                raise np.linalg.LinAlgError("implied covariance not positive definite for a pattern")
+            u = b.residual_scores(mu, inv)
+            gm = np.einsum("a,aij->ij", b.n / d.n, inv) - u.T @ u / d.n
+            gmu = -2.0 * u.sum(axis=0) / d.n
         gv = self.f * gm[self.vi, self.vj]
         if self.spec.meanstructure:
             gv = np.concatenate([gmu, gv])
@@ -775,11 +832,13 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarra
         sigma, mu, *_ = engine.implied(theta, g)
         sc = _casewise_moment_scores(d, engine, mu, sigma) @ engine.delta(theta, g)
         b0 += sc.T @ sc / engine.ntot
-        # saturated model at the EM estimates: first-order and observed information
-        m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
-        b1 = m1.T @ m1 / d.n
-        a1 = _h1_observed_information(d, engine)
-        trace_h1 += float(np.sum(np.linalg.inv(a1) * b1.T))
+        # saturated model at the EM estimates: first-order and observed information (the
+        # same for every model of these data, so kept with them)
+        if d.h1_trace is None:
+            m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
+            a1 = _h1_observed_information(d, engine)
+            d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
+        trace_h1 += d.h1_trace
     try:
         hinv = np.linalg.inv(hobs)
     except np.linalg.LinAlgError:
@@ -792,26 +851,39 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarra
 
 
 def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
-    """−(1/n) ∂²ℓ/∂m∂m' of the saturated model at the EM estimates, m = (μ, vech Σ), by central
-    differences of the analytic pattern gradient."""
+    """Observed information per case of the saturated model at its EM estimates, in
+    (μ, vech Σ) coordinates, analytically. With, per pattern, K = Σ_oo⁻¹ (zero-padded),
+    u_i = K e_i, M = Σ_i u_i u_i' and s = Σ_i u_i over its cases:
+    ``−∂²ℓ/∂μ∂μ' = Σ n_p K``, ``−∂²ℓ/∂μ_r∂Σ_ab = Σ K_ra s_b``,
+    ``−∂²ℓ/∂Σ_ab∂Σ_cd = ½ Σ (K_bc M_ad + M_bc K_ad − n_p K_bc K_ad)``, symmetrised over
+    (a, b) and (c, d) for the vech parameters, all divided by n."""
+    b = d.batch
     p = engine.p
     vi, vj = engine.vi, engine.vj
-    base = np.concatenate([d.mean, d.cov[vi, vj]])
-
-    def grad(m):
-        mu = m[:p]
-        sigma = np.zeros((p, p))
-        sigma[vi, vj] = m[p:]
-        sigma[vj, vi] = m[p:]
-        si = np.linalg.inv(sigma)
-        return engine.moment_gradient(d, sigma, mu, si)  # = −2/n ∂ℓ/∂m
-
-    h = np.zeros((len(base), len(base)))
-    for a in range(len(base)):
-        e = np.zeros(len(base))
-        e[a] = 1e-5
-        h[:, a] = (grad(base + e) - grad(base - e)) / 2e-5
-    return 0.25 * (h + h.T)
+    k_all, _ = b.inverses(d.cov, logdet=False)
+    u = b.residual_scores(d.mean, k_all)
+    npat = len(b.n)
+    m_all = np.zeros((npat, p, p))
+    np.add.at(m_all, b.case, u[:, :, None] * u[:, None, :])
+    s_all = np.zeros((npat, p))
+    np.add.at(s_all, b.case, u)
+    kf = k_all.reshape(npat, p * p)
+    # T[b, c, a, d] = Σ_p X_p[b, c] Y_p[a, d]
+    t = (0.5 * (kf.T @ m_all.reshape(npat, p * p) + m_all.reshape(npat, p * p).T @ kf)
+         - 0.5 * (kf * b.n[:, None]).T @ kf).reshape(p, p, p, p)
+    a_, b_ = vi[:, None], vj[:, None]
+    c_, d_ = vi[None, :], vj[None, :]
+    mult = np.where(vi == vj, 2.0, 1.0)
+    sym = (t[b_, c_, a_, d_] + t[a_, c_, b_, d_] + t[b_, d_, a_, c_] + t[a_, d_, b_, c_]) \
+        / np.outer(mult, mult)
+    t3 = np.einsum("pra,pb->rab", k_all, s_all)
+    mixed = (t3[:, vi, vj] + t3[:, vj, vi]) / mult[None, :]
+    info = np.zeros((p + len(vi), p + len(vi)))
+    info[:p, :p] = np.einsum("p,pij->ij", b.n, k_all)
+    info[:p, p:] = mixed
+    info[p:, :p] = mixed.T
+    info[p:, p:] = sym
+    return info / d.n
 
 
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
