@@ -7,12 +7,12 @@ from .errors import PeerscaleError  # noqa: E402
 from .spec import Instrument, adhoc_instrument, bundled_instruments, load_instrument  # noqa: E402
 
 __all__ = ["PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments", "load_instrument",
-           "score", "score_data", "__version__"]
+           "score", "score_data", "keyed_items", "__version__"]
 
 
 def __getattr__(name):
     # scoring pulls in pandas; keep `import peerscale` light until it is needed
-    if name in ("score", "score_data"):
+    if name in ("score", "score_data", "keyed_items"):
         from . import scoring
         return getattr(scoring, name)
     raise AttributeError(name)

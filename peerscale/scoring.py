@@ -396,3 +396,13 @@ def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.Data
     Keyword arguments as :func:`score_data`.
     """
     return score_data(data, instrument, **kwargs).scores
+
+
+def keyed_items(data: pd.DataFrame, instrument: Instrument | str, scale: str, **kwargs) -> pd.DataFrame:
+    """One scale's cleaned item responses with reverse-keyed items reversed ((min + max) − x),
+    ready for :mod:`peerscale.psychometrics` (e.g. ``cronbach_alpha(keyed_items(df, "pbr-y", "share"))``).
+    Keyword arguments as :func:`clean_items`."""
+    instrument = load_instrument(instrument) if not isinstance(instrument, Instrument) else instrument
+    s = instrument.scale(scale)
+    clean = clean_items(data, instrument, list(s.items), **kwargs)
+    return pd.DataFrame(keyed_matrix(clean, instrument, s), columns=list(s.items), index=data.index)
