@@ -18,15 +18,22 @@ sample covariance with divisor ``n_g`` (lavaan's ``likelihood="normal"``)::
 
     F(θ) = Σ_g (n_g/N) [ log|Σ_g| + tr(S_g Σ_g^{-1}) − log|S_g| − p + (x̄_g − μ_g)' Σ_g^{-1} (x̄_g − μ_g) ]
 
-by Fisher scoring with step halving, from lavaan's "simple" start values; ``χ² = N·F``.
-With ``missing="fiml"`` the discrepancy is ``2(ℓ_h1 − ℓ)/N`` with ℓ the casewise
-(missingness-pattern) normal log-likelihood and ℓ_h1 that of the saturated model fitted by EM,
-the model has a mean structure, and standard errors use the observed information (lavaan's
-``missing="ml"`` defaults). Standard errors otherwise use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
-(``W = diag(Σ^{-1}, ½ D'(Σ^{-1}⊗Σ^{-1})D)``, Δ the Jacobian of ``(μ, vech Σ)``), ``vcov =
-I^{-1}/N``. ``estimator="MLR"`` gives Huber–White SEs with the observed information and the
-Yuan–Bentler (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form; fit indices are in
-:mod:`peerscale.psychometrics.fit`.
+by Fisher scoring with step halving from covariance-based start values; ``χ² = N·F``.
+Variances are not bounded (a Heywood case shows as a negative variance, as in lavaan).
+Standard errors use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
+(``W = diag(Σ^{-1}, ½ D'(Σ^{-1}⊗Σ^{-1})D)``, Δ the Jacobian of ``(μ, vech Σ)``),
+``vcov = I^{-1}/N``.
+
+- ``missing="fiml"``: the discrepancy is ``2(ℓ_h1 − ℓ)/N`` with ℓ the casewise normal
+  log-likelihood over each case's answered items and ℓ_h1 that of the saturated model
+  fitted by EM; the model gets a mean structure and SEs use the observed information
+  (lavaan's ``missing="ml"`` defaults).
+- ``estimator="MLR"``: Huber–White SEs with the observed information and the Yuan–Bentler
+  (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form (complete data or FIML).
+- ``estimator="DWLS"``: items treated as ordinal, see :func:`fit_dwls` (lavaan's WLSMV).
+
+Fit indices are in :mod:`peerscale.psychometrics.fit`, model comparison and invariance in
+:mod:`peerscale.psychometrics.invariance`.
 
 Reference: Rosseel, Y. (2012). lavaan: An R package for structural equation modeling.
 Journal of Statistical Software, 48(2).
