@@ -65,3 +65,11 @@ def test_bad_group_and_level(hs):
         measurement_invariance(HS_MODEL, hs.assign(one="a"), "one")
     with pytest.raises(PeerscaleError, match="unknown invariance level"):
         measurement_invariance(HS_MODEL, hs, "school", levels=("strict",))
+
+
+def test_std_lv_scaling_gives_the_same_invariance_fits(hs, ml):
+    tab, _ = ml
+    std, _ = measurement_invariance(HS_MODEL, hs, "school", std_lv=True)
+    for level in ("configural", "metric", "scalar"):
+        assert std.loc[level, "chisq"] == pytest.approx(tab.loc[level, "chisq"], abs=1e-5)
+        assert std.loc[level, "df"] == tab.loc[level, "df"]

@@ -10,8 +10,9 @@ Defaults follow ``lavaan::cfa`` (lavaan 0.6-14): the first loading of each facto
 and variances of latent variables free, exogenous factors correlated (``orthogonal=False``),
 residual covariances among dependent variables of ``~`` regressions free, a mean structure
 (free intercepts, latent means 0) only with several groups, and ``group_equal`` constraining
-``"loadings"``, ``"intercepts"`` (then latent means are free in every group but the first)
-and ``"residuals"``.
+``"loadings"`` (with ``std_lv``, factor variances are then free beyond the first group),
+``"intercepts"`` (then latent means are free in every group but the first) and
+``"residuals"``.
 
 Estimation minimises lavaan's ML discrepancy (twice lavaan's ``fmin``), with ``S_g`` the
 sample covariance with divisor ``n_g`` (lavaan's ``likelihood="normal"``)::
@@ -163,7 +164,9 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
                 add(v, "~~", v, g, "S", index[v], index[v], None, None, lab)
         for lv in latent:
             if frozenset((lv,)) not in user_cov:
-                add(lv, "~~", lv, g, "S", index[lv], index[lv], None, 1.0 if std_lv else None)
+                # as lavaan: with std_lv and equal loadings, factor variances are free beyond group 1
+                fix_var = std_lv and not (g > 0 and "loadings" in group_equal)
+                add(lv, "~~", lv, g, "S", index[lv], index[lv], None, 1.0 if fix_var else None)
         # automatic covariances: exogenous factors, and dependent variables of regressions
         exo = [lv for lv in latent if lv not in y_vars]
         pairs = [(a, b) for x, a in enumerate(exo) for b in exo[x + 1:]]
