@@ -1051,7 +1051,10 @@ def modification_indices(res: CFAResult, top: int | None = None) -> pd.DataFrame
     missing loading (``lv =~ ov``) and every missing residual covariance between observed
     variables, per group. With unit information I over (θ, ω) and g = ∂F/∂ω,
     ``MI = N g² / (4 V)`` and ``EPC = −g / (2V)``, ``V = I_ωω − I_ωθ I_θθ^{-1} I_θω``
-    (Sörbom 1989); ``sepc_all`` is the EPC standardised like ``std.all``. Sorted by MI."""
+    (Sörbom 1989); ``sepc_all`` is the EPC standardised like ``std.all``. Sorted by MI.
+    Under FIML the gradient is the casewise one but I is the complete-data expected
+    information, so the indices are approximate there; releases of equality constraints
+    (lavaan's score tests for ``==``) are not computed."""
     if res.estimator == "DWLS":
         raise PeerscaleError("modification indices are implemented for ML fits only")
     spec = res.spec
