@@ -186,23 +186,10 @@ def _max_likelihood_rho(rc, cc, tab, tol: float = 1e-10) -> np.ndarray:
 # ------------------------------------------------------------------------ data handling
 
 def _as_codes(data) -> tuple[np.ndarray, list]:
-    if isinstance(data, pd.DataFrame):
-        columns = list(data.columns)
-        try:
-            x = data.to_numpy(dtype=float, na_value=np.nan, copy=True)
-        except (TypeError, ValueError):
-            bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
-            raise PeerscaleError("polychoric correlations need numeric item codes",
-                                 column=str(bad[0]) if bad else None) from None
-    else:
-        x = np.array(data, dtype=float, copy=True)
-        if x.ndim != 2:
-            raise PeerscaleError(f"expected a 2-D table of item responses, got {x.ndim} dimension(s)")
-        columns = [f"V{j + 1}" for j in range(x.shape[1])]
-    if x.shape[1] < 2:
-        raise PeerscaleError("polychoric correlations need at least two items")
+    from .reliability import _check_items  # the same table checks as alpha's
+
+    x, columns = _check_items(data, "polychoric correlations")
     finite = np.isfinite(x)
-    x[~finite] = np.nan
     if not finite.any():
         raise PeerscaleError("no answered items: every value is missing")
     nonint = finite & (x != np.round(np.where(finite, x, 0.0)))
