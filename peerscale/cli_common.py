@@ -12,7 +12,6 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
-from functools import wraps
 from pathlib import Path
 
 import click

@@ -17,7 +17,7 @@ Everything is vectorised over respondents (one NumPy pass per item column and pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
