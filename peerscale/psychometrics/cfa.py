@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .blas import single_threaded
 from .lavaan_syntax import Term, parse_model
 
 ESTIMATORS = ("ML", "MLR", "DWLS")
@@ -916,20 +917,19 @@ def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
     return zc.T @ zc / d.n
 
 
+@single_threaded
 def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = None,
             estimator: str = "ML", missing: str = "listwise", std_lv: bool = False,
             orthogonal: bool = False, group_equal=(), meanstructure: bool | None = None) -> CFAResult:
     """Fit a CFA/SEM given in lavaan syntax to item data, as ``lavaan::cfa`` (see module
     docstring). ``group`` names a column for a multigroup model; ``group_equal`` as lavaan."""
-    from .efa import single_threaded_blas
-    with single_threaded_blas():
-        if estimator.upper() == "DWLS":
-            if group or missing != "listwise" or group_equal:
-                raise PeerscaleError("the ordinal (DWLS) estimator supports one group with listwise deletion",
-                                     hint="use --estimator ml or mlr for groups or FIML")
-            return fit_dwls(model, data, std_lv=std_lv, orthogonal=orthogonal)
-        return _fit_cfa(model, data, group=group, estimator=estimator, missing=missing, std_lv=std_lv,
-                        orthogonal=orthogonal, group_equal=group_equal, meanstructure=meanstructure)
+    if estimator.upper() == "DWLS":
+        if group or missing != "listwise" or group_equal:
+            raise PeerscaleError("the ordinal (DWLS) estimator supports one group with listwise deletion",
+                                 hint="use --estimator ml or mlr for groups or FIML")
+        return fit_dwls(model, data, std_lv=std_lv, orthogonal=orthogonal)
+    return _fit_cfa(model, data, group=group, estimator=estimator, missing=missing, std_lv=std_lv,
+                    orthogonal=orthogonal, group_equal=group_equal, meanstructure=meanstructure)
 
 
 def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, group_equal, meanstructure):

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import optimize
 
 from ..errors import PeerscaleError
+from .blas import single_threaded_blas
 
 METHODS = ("minres", "ml", "pa")
 ROTATIONS = ("oblimin", "geomin", "promax", "varimax", "none")
@@ -65,18 +66,6 @@ class EFAResult:
     def loadings_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.loadings, index=self.columns,
                             columns=[f"F{i + 1}" for i in range(self.n_factors)])
-
-
-def single_threaded_blas():
-    """Limit BLAS to one thread: for the small matrices here (p ≤ ~100) thread start-up costs
-    more than it saves (about 8× slower with two threads on a busy two-core machine).
-    threadpoolctl comes with scikit-learn (a pingouin dependency); without it, no limit."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        from contextlib import nullcontext
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 # ---------------------------------------------------------------------------------------

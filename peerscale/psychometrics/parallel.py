@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .efa import correlation_input, extract, single_threaded_blas
+from .blas import single_threaded_blas
+from .efa import correlation_input, extract
 
 
 @dataclass

@@ -36,7 +36,6 @@ Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Applied Psychological Meas
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .blas import single_threaded, single_threaded_blas
 
 DROP_COLUMNS = ["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
                 "s_n_if_dropped", "alpha_se_if_dropped", "var_r_if_dropped", "median_r_if_dropped"]
@@ -247,20 +247,7 @@ def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ alpha
 
-def _small_blas(func):
-    """Run ``func`` with single-threaded BLAS: its matrices are k × k (k ≤ ~100), where BLAS
-    threads only cost (a 54 × 54 SVD took 92 ms with two threads on a busy two-core machine,
-    0.6 ms with one; a 100,000 × 54 alpha 8.3 s against 0.6 s)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from .efa import single_threaded_blas
-
-        with single_threaded_blas():
-            return func(*args, **kwargs)
-    return wrapper
-
-
-@_small_blas
+@single_threaded
 def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n_boot: int = 0,
                    seed: int | None = None, ci: float = 0.95,
                    progress: Callable[[int], None] | None = None) -> AlphaResult:
@@ -336,8 +323,6 @@ def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk:
     as a vector of row counts and the pairwise covariances of ``chunk`` resamples are
     computed together as matrix products.
     """
-    from .efa import single_threaded_blas
-
     rng = np.random.default_rng(seed)
     n, k = x.shape
     # n × 3k² per-row terms: each resample's covariances are one product with its counts.
@@ -406,7 +391,7 @@ class MatrixAlpha:
                           for i, row in self.items.to_dict(orient="index").items()}}
 
 
-@_small_blas
+@single_threaded
 def alpha_from_correlation(r: np.ndarray, columns: list | None = None, n_obs: int | None = None) -> MatrixAlpha:
     """Standardized alpha, G6, average r and item statistics of a correlation matrix.
 
