@@ -28,10 +28,13 @@ Standard errors use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
 - ``missing="fiml"``: the discrepancy is ``2(ℓ_h1 − ℓ)/N`` with ℓ the casewise normal
   log-likelihood over each case's answered items and ℓ_h1 that of the saturated model
   fitted by EM; the model gets a mean structure and SEs use the observed information
-  (lavaan's ``missing="ml"`` defaults).
+  (lavaan's ``missing="ml"`` defaults). Patterns, EM and the casewise likelihood are in
+  :mod:`peerscale.psychometrics.fiml`.
 - ``estimator="MLR"``: Huber–White SEs with the observed information and the Yuan–Bentler
-  (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form (complete data or FIML).
-- ``estimator="DWLS"``: items treated as ordinal, see :func:`fit_dwls` (lavaan's WLSMV).
+  (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form (complete data here; FIML
+  in :mod:`peerscale.psychometrics.fiml`).
+- ``estimator="DWLS"``: items treated as ordinal, see
+  :func:`peerscale.psychometrics.cfa_ordinal.fit_dwls` (lavaan's WLSMV).
 
 Fit indices are in :mod:`peerscale.psychometrics.fit`, model comparison and invariance in
 :mod:`peerscale.psychometrics.invariance`.
@@ -49,6 +52,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded
+from .fiml import PatternBatch, _batch_loglik, _pattern_stats, _robust_fiml, em_saturated
 from .lavaan_syntax import Term, parse_model
 
 ESTIMATORS = ("ML", "MLR", "DWLS")
@@ -217,6 +221,7 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
     return ModelSpec(observed, latent, params, n_groups, meanstructure, n_free)
 
 
+
 # ---------------------------------------------------------------------------------------
 # sample statistics
 # ---------------------------------------------------------------------------------------
@@ -235,129 +240,8 @@ class GroupData:
     patterns: list | None = None
     h1_loglik: float = 0.0
     baseline_loglik: float = 0.0
-    batch: "PatternBatch | None" = None
+    batch: PatternBatch | None = None
     h1_trace: float | None = None
-
-
-@dataclass
-class PatternBatch:
-    """Missingness patterns as arrays for vectorised FIML: ``mask`` (P × p, observed), ``n``
-    per pattern, and per case its pattern index ``case`` and its answers ``x0`` with
-    unobserved entries set to 0."""
-
-    mask: np.ndarray
-    n: np.ndarray
-    case: np.ndarray
-    x0: np.ndarray
-
-    @classmethod
-    def from_data(cls, x: np.ndarray) -> "PatternBatch":
-        miss = np.isnan(x)
-        keys, inverse = np.unique(miss, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        return cls(~keys, np.bincount(inverse, minlength=len(keys)).astype(float), inverse,
-                   np.where(miss, 0.0, x))
-
-    def inverses(self, sigma: np.ndarray, logdet: bool = True):
-        """Per pattern ``Σ_oo⁻¹`` zero-padded to p × p and ``log|Σ_oo|`` (None if not PD):
-        the unobserved rows and columns are replaced by the identity, which leaves both
-        unchanged and lets one batched LAPACK call do all patterns."""
-        p = sigma.shape[0]
-        mm = self.mask[:, :, None] & self.mask[:, None, :]
-        sb = np.where(mm, sigma[None], 0.0)
-        idx = np.arange(p)
-        sb[:, idx, idx] = np.where(self.mask, np.diag(sigma)[None], 1.0)
-        if not logdet:
-            try:
-                return np.where(mm, np.linalg.inv(sb), 0.0), None
-            except np.linalg.LinAlgError:
-                return None, None
-        sign, ld = np.linalg.slogdet(sb)
-        if np.any(sign <= 0):
-            return None, None
-        return np.where(mm, np.linalg.inv(sb), 0.0), ld
-
-    def residual_scores(self, mu: np.ndarray, inv: np.ndarray) -> np.ndarray:
-        """``u_i = Σ_oo⁻¹ (x_i − μ)_o`` per case (zero where unobserved)."""
-        e = np.where(self.mask[self.case], self.x0 - mu[None], 0.0)
-        return np.matmul(inv[self.case], e[:, :, None])[:, :, 0]
-
-
-def _pattern_stats(x: np.ndarray):
-    miss = np.isnan(x)
-    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
-    out = []
-    for k, key in enumerate(keys):
-        rows = x[inverse.ravel() == k][:, ~key]
-        m = rows.mean(axis=0)
-        c = (rows - m).T @ (rows - m) / rows.shape[0]
-        out.append((np.flatnonzero(~key), rows.shape[0], m, c))
-    return out
-
-
-def _batch_loglik(batch: "PatternBatch", mu, sigma) -> float:
-    """Casewise normal log-likelihood ``Σ_i −½ [p_i log 2π + log|Σ_oo| + e_i'Σ_oo⁻¹e_i]``."""
-    inv, logdet = batch.inverses(sigma)
-    if inv is None:
-        return -np.inf
-    e = np.where(batch.mask[batch.case], batch.x0 - mu[None], 0.0)
-    quad = float(np.sum(e * batch.residual_scores(mu, inv)))
-    po = batch.mask.sum(axis=1)
-    return float(np.sum(-batch.n / 2 * (po * np.log(2 * np.pi) + logdet)) - quad / 2)
-
-
-def _pattern_loglik(patterns, mu, sigma) -> float:
-    """Σ_p −n_p/2 [p_o log 2π + log|Σ_oo| + tr(Σ_oo⁻¹ S_p) + (x̄_p − μ_o)'Σ_oo⁻¹(x̄_p − μ_o)]."""
-    total = 0.0
-    for o, n_p, m, c in patterns:
-        so = sigma[np.ix_(o, o)]
-        sign, logdet = np.linalg.slogdet(so)
-        if sign <= 0:
-            return -np.inf
-        si = np.linalg.inv(so)
-        d = m - mu[o]
-        total += -n_p / 2 * (len(o) * np.log(2 * np.pi) + logdet + np.sum(si * c) + d @ si @ d)
-    return float(total)
-
-
-def em_saturated(x: np.ndarray, patterns, max_iter: int = 10000, tol: float = 1e-10):
-    """ML means and covariance of incomplete multivariate-normal data by EM (Dempster,
-    Laird & Rubin 1977): lavaan's h1 model for ``missing="ml"``."""
-    n, p = x.shape
-    mu = np.nanmean(x, axis=0)
-    sigma = np.diag(np.nanvar(x, axis=0))
-    ll_old = -np.inf
-    for _ in range(max_iter):
-        t1 = np.zeros(p)
-        t2 = np.zeros((p, p))
-        for o, n_p, m, c in patterns:
-            mis = np.setdiff1d(np.arange(p), o)
-            if len(mis) == 0:
-                t1 += n_p * m
-                t2 += n_p * (c + np.outer(m, m))
-                continue
-            b = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, mis)])  # p_o × p_m
-            cond_cov = sigma[np.ix_(mis, mis)] - sigma[np.ix_(mis, o)] @ b
-            ex = np.empty(p)
-            ex[o] = m
-            ex[mis] = mu[mis] + (m - mu[o]) @ b
-            # E[x x'] over the pattern: observed part exact, missing part via regression
-            exx = np.empty((p, p))
-            exx[np.ix_(o, o)] = c + np.outer(m, m)
-            cross = (c + np.outer(m, m)) @ b - np.outer(m, mu[o] @ b - mu[mis])
-            exx[np.ix_(o, mis)] = cross
-            exx[np.ix_(mis, o)] = cross.T
-            bm = b.T @ c @ b
-            exx[np.ix_(mis, mis)] = cond_cov + bm + np.outer(ex[mis], ex[mis])
-            t1 += n_p * ex
-            t2 += n_p * exx
-        mu = t1 / n
-        sigma = t2 / n - np.outer(mu, mu)
-        ll = _pattern_loglik(patterns, mu, sigma)
-        if abs(ll - ll_old) < tol * max(1.0, abs(ll)):
-            break
-        ll_old = ll
-    return mu, sigma, ll
 
 
 def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None = None,
@@ -422,6 +306,7 @@ def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
         v = x[np.isfinite(x[:, j]), j]
         base += -len(v) / 2 * (np.log(2 * np.pi) + np.log(v.var()) + 1)
     return GroupData(name, n, mu, sigma, x, patterns, ll, float(base), PatternBatch.from_data(x))
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -599,6 +484,20 @@ class _Engine:
             out += dm.T @ si @ dm
         return out
 
+    def observed_information(self, theta) -> np.ndarray:
+        """Observed information per observation, ½·∂²F/∂θ², by central differences of the
+        analytic gradient (lavaan's ``observed.information="hessian"``)."""
+        k = self.spec.n_free
+        h = np.zeros((k, k))
+        eps = 1e-5
+        for a in range(k):
+            e = np.zeros(k)
+            e[a] = eps
+            gp, _ = self.gradient_info(theta + e, info=False)
+            gm, _ = self.gradient_info(theta - e, info=False)
+            h[:, a] = (gp - gm) / (2 * eps)
+        return 0.25 * (h + h.T)
+
 
 # ---------------------------------------------------------------------------------------
 # fitting
@@ -764,21 +663,6 @@ class CFAResult:
         return float(sum(d.h1_loglik for d in self.data))
 
 
-def _observed_information(engine: _Engine, theta: np.ndarray) -> np.ndarray:
-    """Observed information per observation, ½·∂²F/∂θ², by central differences of the
-    analytic gradient (lavaan's ``observed.information="hessian"``)."""
-    k = engine.spec.n_free
-    h = np.zeros((k, k))
-    eps = 1e-5
-    for a in range(k):
-        e = np.zeros(k)
-        e[a] = eps
-        gp, _ = engine.gradient_info(theta + e, info=False)
-        gm, _ = engine.gradient_info(theta - e, info=False)
-        h[:, a] = (gp - gm) / (2 * eps)
-    return 0.25 * (h + h.T)
-
-
 def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
     """Huber–White sandwich ``vcov = H^{-1} B0 H^{-1} / N`` (H the observed information, B0 the
     first-order information ``Σ_g w_g Δ'WΓ₀WΔ``, Γ₀ the casewise moments centred at the
@@ -786,7 +670,7 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
     ``"yuan.bentler.mplus"`` form: ``c = [Σ_g tr(Γ_g W_g^{(S)}) − tr(H^{-1} B0)] / df``, with the
     h1 part from the unstructured (sample) information and Γ the 4th-moment matrix."""
     k = engine.spec.n_free
-    hobs = _observed_information(engine, theta)
+    hobs = engine.observed_information(theta)
     b0 = np.zeros((k, k))
     trace_h1 = 0.0
     for g, d in enumerate(engine.data):
@@ -805,96 +689,6 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
     trace_h0 = float(np.sum(hinv * b0.T))
     c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
     return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
-
-
-def _casewise_moment_scores(d: GroupData, engine: _Engine, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Per case, ∂ℓ_i/∂(μ, vech Σ) of the casewise normal log-likelihood on the case's observed
-    items: ``Σ_oo⁻¹ d`` and ``½(Σ_oo⁻¹ d d' Σ_oo⁻¹ − Σ_oo⁻¹)`` (off-diagonals counted twice)."""
-    p = engine.p
-    x = d.raw
-    miss = np.isnan(x)
-    out = np.zeros((x.shape[0], p + len(engine.vi)))
-    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
-    for k, key in enumerate(keys):
-        rows = np.flatnonzero(inverse.ravel() == k)
-        o = np.flatnonzero(~key)
-        si = np.linalg.inv(sigma[np.ix_(o, o)])
-        a = (x[np.ix_(rows, o)] - mu[o]) @ si
-        g = np.zeros((len(rows), p))
-        g[:, o] = a
-        full = np.zeros((len(rows), p, p))
-        full[:, o[:, None], o[None, :]] = 0.5 * (a[:, :, None] * a[:, None, :] - si[None, :, :])
-        out[rows, :p] = g
-        out[rows, p:] = engine.f * full[:, engine.vi, engine.vj]
-    return out
-
-
-def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
-    """MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
-    ``H⁻¹ B0 H⁻¹/N`` with H the observed information and B0 the mean outer product of the
-    casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
-    ``c = [Σ_g tr(A1_g⁻¹ B1_g) − tr(H⁻¹ B0)]/df`` with A1, B1 the observed and first-order
-    information of the saturated model at its EM estimates."""
-    k = engine.spec.n_free
-    hobs = _observed_information(engine, theta)
-    b0 = np.zeros((k, k))
-    trace_h1 = 0.0
-    for g, d in enumerate(engine.data):
-        sigma, mu, *_ = engine.implied(theta, g)
-        sc = _casewise_moment_scores(d, engine, mu, sigma) @ engine.delta(theta, g)
-        b0 += sc.T @ sc / engine.ntot
-        # saturated model at the EM estimates: first-order and observed information (the
-        # same for every model of these data, so kept with them)
-        if d.h1_trace is None:
-            m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
-            a1 = _h1_observed_information(d, engine)
-            d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
-        trace_h1 += d.h1_trace
-    try:
-        hinv = np.linalg.inv(hobs)
-    except np.linalg.LinAlgError:
-        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
-                             "are undefined", hint="check the model's identification") from None
-    vcov = hinv @ b0 @ hinv / engine.ntot
-    trace_h0 = float(np.sum(hinv * b0.T))
-    c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
-    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0, "fiml": True}
-
-
-def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
-    """Observed information per case of the saturated model at its EM estimates, in
-    (μ, vech Σ) coordinates, analytically. With, per pattern, K = Σ_oo⁻¹ (zero-padded),
-    u_i = K e_i, M = Σ_i u_i u_i' and s = Σ_i u_i over its cases:
-    ``−∂²ℓ/∂μ∂μ' = Σ n_p K``, ``−∂²ℓ/∂μ_r∂Σ_ab = Σ K_ra s_b``,
-    ``−∂²ℓ/∂Σ_ab∂Σ_cd = ½ Σ (K_bc M_ad + M_bc K_ad − n_p K_bc K_ad)``, symmetrised over
-    (a, b) and (c, d) for the vech parameters, all divided by n."""
-    b = d.batch
-    p = engine.p
-    vi, vj = engine.vi, engine.vj
-    k_all, _ = b.inverses(d.cov, logdet=False)
-    u = b.residual_scores(d.mean, k_all)
-    npat = len(b.n)
-    m_all = np.zeros((npat, p, p))
-    np.add.at(m_all, b.case, u[:, :, None] * u[:, None, :])
-    s_all = np.zeros((npat, p))
-    np.add.at(s_all, b.case, u)
-    kf = k_all.reshape(npat, p * p)
-    # T[b, c, a, d] = Σ_p X_p[b, c] Y_p[a, d]
-    t = (0.5 * (kf.T @ m_all.reshape(npat, p * p) + m_all.reshape(npat, p * p).T @ kf)
-         - 0.5 * (kf * b.n[:, None]).T @ kf).reshape(p, p, p, p)
-    a_, b_ = vi[:, None], vj[:, None]
-    c_, d_ = vi[None, :], vj[None, :]
-    mult = np.where(vi == vj, 2.0, 1.0)
-    sym = (t[b_, c_, a_, d_] + t[a_, c_, b_, d_] + t[b_, d_, a_, c_] + t[a_, d_, b_, c_]) \
-        / np.outer(mult, mult)
-    t3 = np.einsum("pra,pb->rab", k_all, s_all)
-    mixed = (t3[:, vi, vj] + t3[:, vj, vi]) / mult[None, :]
-    info = np.zeros((p + len(vi), p + len(vi)))
-    info[:p, :p] = np.einsum("p,pij->ij", b.n, k_all)
-    info[:p, p:] = mixed
-    info[p:, :p] = mixed.T
-    info[p:, p:] = sym
-    return info / d.n
 
 
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
@@ -927,6 +721,7 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
         if group or missing != "listwise" or group_equal:
             raise PeerscaleError("the ordinal (DWLS) estimator supports one group with listwise deletion",
                                  hint="use --estimator ml or mlr for groups or FIML")
+        from .cfa_ordinal import fit_dwls  # it builds on this module
         return fit_dwls(model, data, std_lv=std_lv, orthogonal=orthogonal)
     return _fit_cfa(model, data, group=group, estimator=estimator, missing=missing, std_lv=std_lv,
                     orthogonal=orthogonal, group_equal=group_equal, meanstructure=meanstructure)
@@ -966,7 +761,7 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
     if any(d.patterns is not None for d in groups):
         # lavaan's default for missing="ml": observed information
         try:
-            vcov = np.linalg.inv(_observed_information(engine, theta)) / engine.ntot
+            vcov = np.linalg.inv(engine.observed_information(theta)) / engine.ntot
         except np.linalg.LinAlgError:
             raise PeerscaleError("the observed information matrix is singular",
                                  hint="check the model's identification") from None
@@ -976,6 +771,7 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
     return CFAResult(spec=spec, data=groups, theta=theta, vcov=vcov, fmin2=f, group_f=parts,
                      estimator=estimator, converged=converged, iterations=iters,
                      group_names=[d.name for d in groups], scaling=scaling, _engine=engine)
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -1142,184 +938,3 @@ def instrument_model(instrument, structure: str = "correlated", scales: list[str
     if structure == "correlated":
         return "\n".join(lines), {}
     return "\n".join([f"g =~ {' + '.join(items)}"] + lines), {"std_lv": True, "orthogonal": True}
-
-
-# ---------------------------------------------------------------------------------------
-# ordinal items: DWLS on polychoric correlations (lavaan's WLSMV)
-# ---------------------------------------------------------------------------------------
-
-_BIG = 12.0  # stands in for ±∞ thresholds in bivariate normal probabilities
-
-
-@dataclass
-class OrdinalMoments:
-    """Two-step polychoric correlations of complete cases with their asymptotic
-    covariance ``gamma`` (m × m over the p(p−1)/2 correlations, ``vi > vj`` order)."""
-
-    rho: np.ndarray
-    thresholds: list[np.ndarray]
-    gamma: np.ndarray
-    n: int
-    vi: np.ndarray
-    vj: np.ndarray
-
-
-def ordinal_moments(x: np.ndarray, columns: list[str]) -> OrdinalMoments:
-    """Thresholds ``τ_c = Φ⁻¹(P(X ≤ c))``, polychoric ρ (two-step ML, via
-    :func:`peerscale.psychometrics.polychoric.polychoric_matrix`) and their asymptotic
-    covariance as lavaan's ``muthen1984`` (Muthén 1984), which uses outer products of the
-    casewise scores in place of expected information: per case
-    ``IF_ρ = N (s_ρ − A21 A11⁻¹ s_τ) / Σ s_ρ²`` with ``s_ρ = ∂log π_ab/∂ρ``, ``s_τ`` the
-    univariate threshold scores of both items, ``A11 = Σ s_τ s_τ'`` (per item) and
-    ``A21 = Σ s_ρ (∂log π_ab/∂τ)'``; ``Γ = Σ IF IF'/(N − 1)`` (lavaan's divisor, so that its
-    ``T = N·F`` is in effect ``(N − 1)·F`` with unit-scaled weights)."""
-    from scipy.special import ndtr, ndtri
-
-    from .polychoric import bivariate_normal_cdf, polychoric_matrix
-
-    n, p = x.shape
-    phi1 = lambda z: np.exp(-z ** 2 / 2) / np.sqrt(2 * np.pi)  # noqa: E731
-    codes, taus, s_tau, a11_inv = [], [], [], []
-    for j in range(p):
-        cats, c = np.unique(x[:, j], return_inverse=True)
-        if len(cats) < 2:
-            raise PeerscaleError("ordinal item has a single answer category", column=columns[j])
-        props = np.bincount(c, minlength=len(cats)) / n
-        tau = ndtri(np.cumsum(props)[:-1])
-        k = np.arange(len(tau))
-        sc = phi1(tau)[None, :] * ((c[:, None] == k[None, :]) * 1.0 - (c[:, None] == k[None, :] + 1)) \
-            / props[c][:, None]
-        codes.append(c)
-        taus.append(tau)
-        s_tau.append(sc)
-        a11_inv.append(np.linalg.inv(sc.T @ sc))
-    poly = polychoric_matrix(pd.DataFrame(x, columns=columns), correct=0.0)
-    rho = np.array(poly.rho, dtype=float)
-    vi, vj = np.tril_indices(p, -1)
-    influence = np.zeros((n, len(vi)))
-    for m_, (i, j) in enumerate(zip(vi, vj)):
-        r = rho[i, j]
-        s = np.sqrt(1 - r * r)
-        ti = np.concatenate([[-_BIG], np.clip(taus[i], -_BIG, _BIG), [_BIG]])
-        tj = np.concatenate([[-_BIG], np.clip(taus[j], -_BIG, _BIG), [_BIG]])
-        hh, kk = np.meshgrid(ti, tj, indexing="ij")
-        big_phi = bivariate_normal_cdf(hh.ravel(), kk.ravel(), np.full(hh.size, r)).reshape(hh.shape)
-        pi = big_phi[1:, 1:] - big_phi[:-1, 1:] - big_phi[1:, :-1] + big_phi[:-1, :-1]
-        pi = np.maximum(pi, 1e-300)
-        dens2 = np.exp(-(hh ** 2 - 2 * r * hh * kk + kk ** 2) / (2 * s * s)) / (2 * np.pi * s)
-        dpr = dens2[1:, 1:] - dens2[:-1, 1:] - dens2[1:, :-1] + dens2[:-1, :-1]
-        s_rho = (dpr / pi)[codes[i], codes[j]]
-        inf = s_rho.copy()
-        # ∂log π_ab/∂τ_k for item i's thresholds: D_kb ([a = k] − [a = k+1]) / π_ab
-        for t_own, t_oth, c_own, c_oth, st, ainv, transpose in (
-                (ti, tj, codes[i], codes[j], s_tau[i], a11_inv[i], False),
-                (tj, ti, codes[j], codes[i], s_tau[j], a11_inv[j], True)):
-            tk = t_own[1:-1]
-            d = phi1(tk)[:, None] * np.diff(ndtr((t_oth[None, :] - r * tk[:, None]) / s), axis=1)
-            pig = pi.T if transpose else pi
-            k = np.arange(len(tk))
-            dth = d[:, c_oth].T * ((c_own[:, None] == k[None, :]) * 1.0 - (c_own[:, None] == k[None, :] + 1)) \
-                / pig[c_own, c_oth][:, None]
-            a21 = s_rho @ dth
-            inf -= st @ (ainv @ a21)
-        influence[:, m_] = n * inf / np.sum(s_rho ** 2)
-    gamma = influence.T @ influence / (n - 1)  # lavaan's scaling (its tests then use N − 1)
-    return OrdinalMoments(rho, taus, gamma, n, vi, vj)
-
-
-def _fix_ov_variances(spec: ModelSpec) -> ModelSpec:
-    """Delta parameterisation: observed residual variances are ``1 − communality`` (not free)."""
-    p = len(spec.observed)
-    mapping, params = {}, []
-    for pr in spec.params:
-        if pr.mat == "S" and pr.i == pr.j and pr.i < p:
-            params.append(Param(pr.lhs, pr.op, pr.rhs, pr.group, pr.mat, pr.i, pr.j, -1, 1.0, pr.label))
-            continue
-        if pr.free >= 0:
-            mapping.setdefault(pr.free, len(mapping))
-            pr = Param(pr.lhs, pr.op, pr.rhs, pr.group, pr.mat, pr.i, pr.j, mapping[pr.free], pr.value, pr.label)
-        params.append(pr)
-    return ModelSpec(spec.observed, spec.latent, params, spec.n_groups, False, len(mapping))
-
-
-def fit_dwls(model, data: pd.DataFrame, *, std_lv: bool = False, orthogonal: bool = False) -> CFAResult:
-    """CFA of ordinal items as ``lavaan::cfa(ordered=TRUE, estimator="WLSMV")``: DWLS on the
-    polychoric correlations, ``F = Σ_{i<j} (r_ij − σ_ij)²/γ_ij`` with γ the diagonal of Γ
-    (complete cases, delta parameterisation), robust sandwich SEs
-    ``(Δ'WΔ)⁻¹Δ'WΓWΔ(Δ'WΔ)⁻¹/N``, ``T = N·F`` and the mean-and-variance adjusted
-    ("scaled.shifted", Asparouhov & Muthén 2010) statistic ``a·T + b`` with
-    ``a = √(df/tr((UΓ)²))``, ``b = df − a·tr(UΓ)``, ``U = W − WΔ(Δ'WΔ)⁻¹Δ'W``."""
-    terms = parse_model(model) if isinstance(model, str) else model
-    observed, _ = _order_variables(terms)
-    missing_cols = [v for v in observed if v not in data.columns]
-    if missing_cols:
-        raise PeerscaleError(f"the model names {missing_cols[0]!r}, which is not a data column",
-                             column=missing_cols[0])
-    x = data[observed].dropna().to_numpy(dtype=float, copy=True)
-    if x.shape[0] <= len(observed):
-        raise PeerscaleError(f"only {x.shape[0]} complete rows for {len(observed)} ordinal items")
-    mom = ordinal_moments(x, observed)
-    spec = _fix_ov_variances(build_model(terms, std_lv=std_lv, orthogonal=orthogonal, meanstructure=False))
-    gd = GroupData(None, mom.n, np.zeros(len(observed)), mom.rho, x)
-    engine = _Engine(spec, [gd])
-    engine.delta_parameterization = True
-    # off-diagonal rows of the vech Jacobian, in (vi > vj) order
-    lower = {(a, b): k for k, (a, b) in enumerate(zip(engine.vi, engine.vj))}
-    rows = np.array([lower[(a, b)] for a, b in zip(mom.vi, mom.vj)])
-    r_vec = mom.rho[mom.vi, mom.vj]
-    w = 1.0 / np.diag(mom.gamma)
-
-    def sigma_vec(theta):
-        s, *_ = engine.implied(theta, 0)
-        return s[mom.vi, mom.vj]
-
-    theta = _fabin_like_start(spec, [gd], _start_values(spec, [gd]))
-    f_old = np.inf
-    converged = False
-    for it in range(200):
-        resid = r_vec - sigma_vec(theta)
-        f = float(np.sum(w * resid ** 2))
-        dl = engine.delta(theta, 0)[rows]
-        step = np.linalg.solve(dl.T @ (w[:, None] * dl), dl.T @ (w * resid))
-        t = 1.0
-        while t > 1e-8:
-            cand = theta + t * step
-            if np.sum(w * (r_vec - sigma_vec(cand)) ** 2) <= f + 1e-15:
-                break
-            t /= 2
-        theta = cand
-        if abs(f_old - f) < 1e-14 and np.max(np.abs(t * step)) < 1e-9:
-            converged = True
-            break
-        f_old = f
-    resid = r_vec - sigma_vec(theta)
-    f = float(np.sum(w * resid ** 2))
-    dl = engine.delta(theta, 0)[rows]
-    a_inv = np.linalg.inv(dl.T @ (w[:, None] * dl))
-    wd = w[:, None] * dl
-    vcov = a_inv @ (wd.T @ mom.gamma @ wd) @ a_inv / mom.n
-    u = np.diag(w) - wd @ a_inv @ wd.T
-    ug = u @ mom.gamma
-    df = len(r_vec) - spec.n_free
-    t_stat = mom.n * f
-    tr1, tr2 = float(np.trace(ug)), float(np.sum(ug * ug.T))
-    a = np.sqrt(df / tr2) if df > 0 else np.nan
-    b = df - a * tr1 if df > 0 else np.nan
-    wg = w[:, None] * mom.gamma
-    tb = mom.n * float(np.sum(w * r_vec ** 2))
-    dfb = len(r_vec)
-    ab = np.sqrt(dfb / float(np.sum(wg * wg.T)))
-    bb = dfb - ab * float(np.trace(wg))
-    # residual variances for the report: 1 − communality
-    _, s_mat, _ = engine.matrices(theta, 0)
-    p = len(observed)
-    spec.params = [Param(pr.lhs, pr.op, pr.rhs, pr.group, pr.mat, pr.i, pr.j, -1, s_mat[pr.i, pr.i], pr.label)
-                   if pr.mat == "S" and pr.i == pr.j and pr.i < p else pr for pr in spec.params]
-    engine = _Engine(spec, [gd])
-    engine.delta_parameterization = True
-    res = CFAResult(spec=spec, data=[gd], theta=theta, vcov=vcov, fmin2=f, group_f=[f], estimator="DWLS",
-                    converged=converged, iterations=it + 1, group_names=[None], _engine=engine)
-    res.scaling = {"a": a, "b": b, "df": df, "chisq": t_stat, "baseline_chisq": tb, "baseline_df": dfb,
-                   "baseline_a": ab, "baseline_b": bb, "resid": resid,
-                   "n_thresholds": int(sum(len(t) for t in mom.thresholds)), "thresholds": mom.thresholds}
-    return res

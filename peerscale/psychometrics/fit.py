@@ -87,7 +87,8 @@ def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
     dfb = res.spec.n_groups * p * (p - 1) // 2
     cb = None
     if res.estimator == "MLR":
-        from .cfa import _Engine, _robust, _robust_fiml, build_model
+        from .cfa import _Engine, _robust, build_model
+        from .fiml import _robust_fiml
         spec = build_model(baseline_model(res), n_groups=res.spec.n_groups,
                            meanstructure=res.spec.meanstructure)
         engine = _Engine(spec, res.data)
@@ -165,8 +166,8 @@ def fit_measures(res: CFAResult) -> dict:
 
 def _dwls_measures(res: CFAResult) -> dict:
     """Fit of an ordinal (DWLS/WLSMV) model as lavaan reports it: ``T`` on the polychoric
-    correlations (see :func:`peerscale.psychometrics.cfa.fit_dwls`), RMSEA with N − 1, SRMR
-    over the p(p+1)/2 elements of the correlation matrix (the diagonal residuals are 0), no
+    correlations (see :func:`peerscale.psychometrics.cfa_ordinal.fit_dwls`), RMSEA with N − 1,
+    SRMR over the p(p+1)/2 elements of the correlation matrix (the diagonal residuals are 0), no
     likelihood (AIC, BIC are undefined); ``npar`` counts the thresholds as lavaan does;
     ``*_scaled`` use the mean-and-variance adjusted
     statistics ``a·T + b`` of the model and the baseline (lavaan's ``scaled.shifted``)."""
