@@ -12,13 +12,14 @@ from conftest import FIXTURES, ROOT
 
 FIX = FIXTURES / "factor"
 HS = FIX / "hs1939.csv"
-BFI = FIX / "bfi25.csv"
+BFI = FIXTURES / "scoring" / "bfi.csv"  # psych's bfi (id, 25 items, demographics), from tests/r/scoring.R
+BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
 HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
 YOUTH = ROOT / "examples" / "youth_export.csv"
 
 
 def test_efa_json_contract_and_parity(run_cli):
-    items = ",".join(pd.read_csv(BFI, nrows=1).columns)
+    items = ",".join(BFI_ITEMS)
     code, out, err = run_cli("efa", BFI, "--items", items, "--factors", "5", "--method", "ml",
                              "--rotation", "oblimin", "--json")
     assert code == 0, err

@@ -12,6 +12,8 @@ from peerscale.psychometrics.omega import omega
 from peerscale.psychometrics.polychoric import polychoric_matrix
 
 FIX = Path(__file__).parent / "fixtures" / "reliability"
+BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
+BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
 OMEGA = json.loads((FIX / "psych_omega.json").read_text())
 ITEMS = {name: [k.lstrip("-") for k in spec["keys"]] for name, spec in ALPHA.items()}
@@ -19,7 +21,7 @@ ITEMS = {name: [k.lstrip("-") for k in spec["keys"]] for name, spec in ALPHA.ite
 
 @pytest.fixture(scope="module")
 def keyed():
-    bfi = pd.read_csv(FIX / "bfi.csv")
+    bfi = pd.read_csv(BFI, usecols=BFI_ITEMS)
     out = bfi.copy()
     for spec in ALPHA.values():
         for k in spec["keys"]:

@@ -12,8 +12,9 @@ cat("psych", as.character(packageVersion("psych")), "lavaan", as.character(packa
     file = file.path(out, "VERSIONS.txt"))
 
 # ---- data ----------------------------------------------------------------------------
+# The Python tests read these 2800 rows from tests/fixtures/scoring/bfi.csv (written by
+# tests/r/scoring.R, same rows in the same order); not written here.
 b25 <- bfi[, 1:25]
-write.csv(b25, file.path(out, "bfi25.csv"), row.names = FALSE, na = "")
 HS <- HolzingerSwineford1939
 write.csv(HS, file.path(out, "hs1939.csv"), row.names = FALSE)
 

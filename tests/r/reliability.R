@@ -14,9 +14,10 @@ put <- function(x, name) {
              file.path(out, name))
 }
 
+# The Python tests read these 2800 rows from tests/fixtures/scoring/bfi.csv (written by
+# tests/r/scoring.R from psych's copy of bfi, same rows in the same order); not written here.
 data(bfi, package = "psychTools")
 items <- bfi[, 1:25]
-write.csv(items, file.path(out, "bfi.csv"), row.names = FALSE, na = "")
 
 # the five bfi scales with psych's keys; reversed as (1 + 6) - x before any analysis
 keys <- list(agree = c("-A1", "A2", "A3", "A4", "A5"),
