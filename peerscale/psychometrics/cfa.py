@@ -221,7 +221,6 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
     return ModelSpec(observed, latent, params, n_groups, meanstructure, n_free)
 
 
-
 # ---------------------------------------------------------------------------------------
 # sample statistics
 # ---------------------------------------------------------------------------------------
@@ -306,7 +305,6 @@ def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
         v = x[np.isfinite(x[:, j]), j]
         base += -len(v) / 2 * (np.log(2 * np.pi) + np.log(v.var()) + 1)
     return GroupData(name, n, mu, sigma, x, patterns, ll, float(base), PatternBatch.from_data(x))
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -771,7 +769,6 @@ def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, grou
     return CFAResult(spec=spec, data=groups, theta=theta, vcov=vcov, fmin2=f, group_f=parts,
                      estimator=estimator, converged=converged, iterations=iters,
                      group_names=[d.name for d in groups], scaling=scaling, _engine=engine)
-
 
 
 # ---------------------------------------------------------------------------------------
