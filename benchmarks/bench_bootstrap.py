@@ -1,7 +1,7 @@
 """Bootstrap interval of alpha: 2,000 resamples of 2,800 × 5 items (bfi agreeableness).
 
 Compares ``peerscale.psychometrics.reliability.cronbach_alpha(n_boot=2000)`` with
-``psych::alpha(n.iter=2000)`` on the same file (``tests/fixtures/reliability/bfi.csv``, A1
+``psych::alpha(n.iter=2000)`` on the same file (``tests/fixtures/scoring/bfi.csv``, A1
 reversed as 7 − x). Both resample rows and compute each resample's covariances pairwise.
 Each run is a fresh process; we report the seconds spent in the call (best of ``--runs``,
 timed inside the process; for peerscale this first call includes importing the modules it
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = ROOT / "tests" / "fixtures" / "reliability" / "bfi.csv"
+DATA = ROOT / "tests" / "fixtures" / "scoring" / "bfi.csv"
 
 PY = """
 import json, time, resource, pandas as pd
