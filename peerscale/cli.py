@@ -1,7 +1,7 @@
 """The ``peerscale`` command line.
 
 Subcommands live in :mod:`peerscale.commands` and are imported only when run, so
-``peerscale --help`` does not import pandas, pingouin, semopy or statsmodels.
+``peerscale --help`` does not import pandas, scipy, pingouin or matplotlib.
 Exit codes: 0 success, 1 a data or spec problem (one message on stderr), 2 a usage error.
 """
 
