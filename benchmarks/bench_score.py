@@ -112,8 +112,17 @@ def bench(name: str, cmd: list[str], runs: int, cwd: Path, cleanup: Path | None 
             "best": min(walls), "best_cpu": min(cpus), "peak": max(peaks)}
 
 
+def peerscale_exe() -> str:
+    """The console script beside this Python (what a venv puts on PATH), not a version-manager
+    shim such as pyenv's, which adds its own start-up to every run."""
+    beside = Path(sys.executable).with_name("peerscale")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("peerscale") or sys.exit("peerscale is not on PATH (pip install -e .)")
+
+
 def help_time(runs: int = 5) -> list[float]:
-    exe = shutil.which("peerscale") or sys.exit("peerscale is not on PATH (pip install -e .)")
+    exe = peerscale_exe()
     walls = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -181,7 +190,7 @@ def main(argv=None) -> None:
         print(f"writing {big}", file=sys.stderr)
         make_data(big, args.rows)
     out_ps, out_psych, out_dt = (DATA / f"out_{n}.csv" for n in ("peerscale", "psych", "datatable"))
-    exe = shutil.which("peerscale") or sys.exit("peerscale is not on PATH (pip install -e .)")
+    exe = peerscale_exe()
     scales = [a for scale, keys in KEYS.items() for a in ("--scale", f"{scale}={','.join(keys)}")]
     # --min-answered 1 computes what psych::scoreItems(impute = "none") does, so every row is compared
     score_args = ["score", str(big), *scales, "--range", "1:6", "--min-answered", "1", "--id-column", "id",

@@ -100,5 +100,20 @@ def main(argv=None) -> int:
     return 0
 
 
+def run() -> None:  # pragma: no cover - the console script
+    """``peerscale`` console script: run, flush, and exit without tearing the interpreter down.
+
+    Freeing a million-row job's objects one by one at exit took 0.25 s of a 1.8 s run; the
+    output files are already closed and renamed, so there is nothing left to clean up.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError):  # e.g. `peerscale ... | head`
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -97,10 +97,11 @@ class Scale:
 
     def rule_text(self) -> str:
         k = len(self.items)
+        items = f"{k} item{'s' if k != 1 else ''}"
         if self.min_answered < 1:
-            rule = f"at least {self.min_answered:.0%} of {k} items answered ({self.required})"
+            rule = f"at least {self.min_answered:.0%} of {items} answered ({self.required})"
         else:
-            rule = f"at least {self.required} of {k} items answered"
+            rule = f"at least {self.required} of {items} answered"
         method = self.method if self.method == "mean" else ("prorated sum" if self.prorate else "sum")
         return f"{method}; {rule}"
 
