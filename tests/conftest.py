@@ -8,6 +8,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+BFI_CSV = FIXTURES / "scoring" / "bfi.csv"  # psych's bfi (id, 25 items, demographics), from tests/r/scoring.R
+BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def bfi():
+    """The 25 bfi items, in psych's row order."""
+    import pandas as pd
+
+    return pd.read_csv(BFI_CSV, usecols=BFI_ITEMS)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from peerscale.psychometrics.invariance import compare_models
 from peerscale.psychometrics.lavaan_syntax import parse_model
 
 FIX = Path(__file__).parent / "fixtures" / "factor"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
+from conftest import BFI_CSV as BFI, BFI_ITEMS
 HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
 
 

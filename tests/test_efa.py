@@ -12,13 +12,6 @@ from peerscale.psychometrics.efa import fit_efa
 from peerscale.psychometrics.parallel import parallel_analysis
 
 FIX = Path(__file__).parent / "fixtures" / "factor"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
-
-
-@pytest.fixture(scope="module")
-def bfi():
-    return pd.read_csv(BFI, usecols=BFI_ITEMS)
 
 
 def align(ours, ref):

@@ -11,14 +11,7 @@ from peerscale.errors import PeerscaleError
 from peerscale.psychometrics.itemstats import item_analysis, kurtosis, skewness
 
 FIX = Path(__file__).parent / "fixtures" / "reliability"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def bfi():
-    return pd.read_csv(BFI, usecols=BFI_ITEMS)
 
 
 def test_descriptives_match_psych_describe(bfi):

@@ -12,8 +12,7 @@ from peerscale.psychometrics.omega import omega
 from peerscale.psychometrics.polychoric import polychoric_matrix
 
 FIX = Path(__file__).parent / "fixtures" / "reliability"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
+from conftest import BFI_CSV as BFI, BFI_ITEMS
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
 OMEGA = json.loads((FIX / "psych_omega.json").read_text())
 ITEMS = {name: [k.lstrip("-") for k in spec["keys"]] for name, spec in ALPHA.items()}

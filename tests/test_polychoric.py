@@ -12,13 +12,6 @@ from peerscale.psychometrics.polychoric import (bivariate_normal_cdf, polychoric
                                                 smooth_correlation)
 
 FIX = Path(__file__).parent / "fixtures" / "reliability"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
-
-
-@pytest.fixture(scope="module")
-def bfi():
-    return pd.read_csv(BFI, usecols=BFI_ITEMS)
 
 
 @pytest.fixture(scope="module")

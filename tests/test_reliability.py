@@ -12,16 +12,9 @@ from peerscale.psychometrics.reliability import (alpha_from_correlation, bootstr
                                                  feldt_ci, ordinal_alpha, pairwise_cov)
 
 FIX = Path(__file__).parent / "fixtures" / "reliability"
-BFI = Path(__file__).parent / "fixtures" / "scoring" / "bfi.csv"  # psych's bfi, written by tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
 OMEGA = json.loads((FIX / "psych_omega.json").read_text())
 SCALE_STATS = ["alpha", "alpha_std", "g6", "average_r", "s_n", "ase", "median_r", "var_r", "total_mean", "total_sd"]
-
-
-@pytest.fixture(scope="module")
-def bfi():
-    return pd.read_csv(BFI, usecols=BFI_ITEMS)
 
 
 def keyed(bfi, keys):
