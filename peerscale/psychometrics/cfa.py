@@ -52,7 +52,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded
-from .fiml import PatternBatch, _batch_loglik, _pattern_stats, _robust_fiml, em_saturated
+from .fiml import PatternBatch, _batch_loglik, _pattern_stats, _robust_fiml, em_saturated, sandwich
 from .lavaan_syntax import Term, parse_model
 
 ESTIMATORS = ("ML", "MLR", "DWLS")
@@ -678,15 +678,7 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
         trace_h1 += float(np.sum(_gamma(d, engine) * engine.weight(np.linalg.inv(d.cov))))
         gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
         b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
-    try:
-        hinv = np.linalg.inv(hobs)
-    except np.linalg.LinAlgError:
-        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
-                             "are undefined", hint="check the model's identification, or use the ML estimator") from None
-    vcov = hinv @ b0 @ hinv / engine.ntot
-    trace_h0 = float(np.sum(hinv * b0.T))
-    c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
-    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
+    return sandwich(hobs, b0, trace_h1, engine.ntot, df, "check the model's identification, or use the ML estimator")
 
 
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,

@@ -200,15 +200,21 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarra
             a1 = _h1_observed_information(d, engine)
             d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
         trace_h1 += d.h1_trace
+    vcov, info = sandwich(hobs, b0, trace_h1, engine.ntot, df, "check the model's identification")
+    return vcov, {**info, "fiml": True}
+
+
+def sandwich(hobs: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int, hint: str):
+    """Huber–White ``vcov = H⁻¹ B0 H⁻¹ / N`` and the Yuan–Bentler scaling factor
+    ``c = (trace_h1 − tr(H⁻¹ B0)) / df``, shared by MLR with complete data and with FIML."""
     try:
         hinv = np.linalg.inv(hobs)
     except np.linalg.LinAlgError:
         raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
-                             "are undefined", hint="check the model's identification") from None
-    vcov = hinv @ b0 @ hinv / engine.ntot
+                             "are undefined", hint=hint) from None
     trace_h0 = float(np.sum(hinv * b0.T))
     c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
-    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0, "fiml": True}
+    return hinv @ b0 @ hinv / n, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
 
 
 def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
