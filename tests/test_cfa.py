@@ -14,14 +14,9 @@ from peerscale.psychometrics.fit import fit_measures
 from peerscale.psychometrics.invariance import compare_models
 from peerscale.psychometrics.lavaan_syntax import parse_model
 
+from conftest import BFI_CSV as BFI, BFI_ITEMS, HS_MODEL
+
 FIX = Path(__file__).parent / "fixtures" / "factor"
-from conftest import BFI_CSV as BFI, BFI_ITEMS
-HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
-
-
-@pytest.fixture(scope="module")
-def hs():
-    return pd.read_csv(FIX / "hs1939.csv")
 
 
 @pytest.fixture(scope="module")

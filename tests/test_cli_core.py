@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import BFI_CSV as BFI, FIXTURES, ROOT
 
-BFI = FIXTURES / "scoring" / "bfi.csv"
 BFI_KEYS = ["agree=-A1,A2,A3,A4,A5", "conscientious=C1,C2,C3,-C4,-C5", "extraversion=-E1,-E2,E3,E4,E5",
             "neuroticism=N1,N2,N3,N4,N5", "openness=O1,-O2,O3,O4,-O5"]
 

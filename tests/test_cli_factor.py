@@ -8,13 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import BFI_CSV as BFI, BFI_ITEMS, FIXTURES, HS_CSV as HS, HS_MODEL, ROOT
 
 FIX = FIXTURES / "factor"
-HS = FIX / "hs1939.csv"
-BFI = FIXTURES / "scoring" / "bfi.csv"  # psych's bfi (id, 25 items, demographics), from tests/r/scoring.R
-BFI_ITEMS = [f"{trait}{i}" for trait in "ACENO" for i in range(1, 6)]
-HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
 YOUTH = ROOT / "examples" / "youth_export.csv"
 
 

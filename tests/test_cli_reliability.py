@@ -7,10 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import BFI_CSV as BFI, FIXTURES, ROOT
 
 FIX = FIXTURES / "reliability"
-BFI = FIXTURES / "scoring" / "bfi.csv"  # psych's bfi (id, 25 items, demographics), from tests/r/scoring.R
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
 OMEGA = json.loads((FIX / "psych_omega.json").read_text())
 YOUTH = ROOT / "examples" / "youth_export.csv"

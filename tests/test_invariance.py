@@ -9,13 +9,9 @@ from peerscale.errors import PeerscaleError
 from peerscale.psychometrics.fit import fit_measures
 from peerscale.psychometrics.invariance import measurement_invariance
 
+from conftest import HS_MODEL
+
 FIX = Path(__file__).parent / "fixtures" / "factor"
-HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
-
-
-@pytest.fixture(scope="module")
-def hs():
-    return pd.read_csv(FIX / "hs1939.csv")
 
 
 @pytest.fixture(scope="module")

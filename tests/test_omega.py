@@ -11,8 +11,9 @@ from peerscale.errors import PeerscaleError
 from peerscale.psychometrics.omega import omega
 from peerscale.psychometrics.polychoric import polychoric_matrix
 
-FIX = Path(__file__).parent / "fixtures" / "reliability"
 from conftest import BFI_CSV as BFI, BFI_ITEMS
+
+FIX = Path(__file__).parent / "fixtures" / "reliability"
 ALPHA = json.loads((FIX / "psych_alpha.json").read_text())
 OMEGA = json.loads((FIX / "psych_omega.json").read_text())
 ITEMS = {name: [k.lstrip("-") for k in spec["keys"]] for name, spec in ALPHA.items()}
