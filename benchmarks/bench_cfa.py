@@ -19,12 +19,10 @@ Usage: ``python benchmarks/bench_cfa.py [--runs 3] [--n 2000] [--estimators ml,m
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from timing import best  # benchmarks/timing.py
 
 import numpy as np
 import pandas as pd
@@ -74,21 +72,6 @@ def make_data(n: int) -> tuple[Path, Path]:
     pd.DataFrame(cols).to_csv(data_path, index=False)
     model_path.write_text(model + "\n")
     return data_path, model_path
-
-
-def timed(cmd: list[str]) -> dict:
-    t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "wall": wall, "rss_mb": rss / 1024}
-
-
-def best(cmd, runs):
-    results = [timed(cmd) for _ in range(runs)]
-    b = min(results, key=lambda r: r["seconds"])
-    b["rss_mb"] = max(r["rss_mb"] for r in results)
-    return b
 
 
 def main(argv=None):

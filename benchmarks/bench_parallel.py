@@ -14,12 +14,10 @@ prints Markdown rows for benchmarks/RESULTS-factor.md.
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from timing import best  # benchmarks/timing.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -33,22 +31,6 @@ t = time.perf_counter()
 r = parallel_analysis(x, iterations={iters}, seed=1)
 print(json.dumps({{"seconds": time.perf_counter() - t, "nfact": r.n_factors, "ncomp": r.n_components}}))
 """
-
-
-def timed(cmd: list[str]) -> dict:
-    t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {**out, "wall": wall, "rss_mb": rss / 1024}
-
-
-def best(cmd, runs):
-    results = [timed(cmd) for _ in range(runs)]
-    b = min(results, key=lambda r: r["seconds"])
-    b["rss_mb"] = max(r["rss_mb"] for r in results)
-    return b
 
 
 def main(argv=None):
