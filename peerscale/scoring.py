@@ -83,7 +83,8 @@ def _norm_label(x: str) -> str:
     return " ".join(str(x).strip().lower().split())
 
 
-def _numeric_codes(codes: Iterable) -> dict[float, Any]:
+def numeric_codes(codes: Iterable) -> dict[float, Any]:
+    """{float(code): code} for the codes that are numbers (``9``, ``"-999"``), skipping ``"UNK"``."""
     out = {}
     for c in codes:
         try:
@@ -141,7 +142,7 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
                     missing_counts[value[1]] = missing_counts.get(value[1], 0) + int(count)
     if blank.any():
         missing_counts[BLANK] = missing_counts.get(BLANK, 0) + int(blank.sum())
-    for value, code in _numeric_codes(missing).items():
+    for value, code in numeric_codes(missing).items():
         hit = x == value
         if hit.any():
             missing_counts[missing[code]] = missing_counts.get(missing[code], 0) + int(hit.sum())

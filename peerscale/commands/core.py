@@ -153,6 +153,7 @@ def _overrides(opts) -> float | None:
 def output_meta(result, include_items: str | None, output_format: str | None):
     """Labels, value labels, missing values and measure levels for the written file."""
     from ..io import OutputMeta
+    from ..scoring import numeric_codes
 
     inst = result.instrument
     labels, measure, value_labels, missing = {}, {}, {}, {}
@@ -182,12 +183,7 @@ def output_meta(result, include_items: str | None, output_format: str | None):
                 if include_items == "keyed" and iid in keyed_items:
                     codes = {rs.reverse(k): f"{v} (reversed)" for k, v in rs.codes.items()}
                 value_labels[iid] = codes
-            num_missing = {}
-            for code, reason in rs.missing.items():
-                try:
-                    num_missing[float(code)] = reason
-                except (TypeError, ValueError):
-                    pass
+            num_missing = {value: rs.missing[code] for value, code in numeric_codes(rs.missing).items()}
             if num_missing and output_format in ("sav", "zsav"):
                 value_labels.setdefault(iid, {}).update(num_missing)
                 missing[iid] = sorted(num_missing)[:3]
@@ -202,7 +198,7 @@ def _item_columns(result, inp, include_items: str, output_format: str | None, ma
     import numpy as np
     import pandas as pd
 
-    from ..scoring import keyed_matrix
+    from ..scoring import keyed_matrix, numeric_codes
 
     inst, clean = result.instrument, result.items
     values = clean.values.copy()
@@ -220,13 +216,7 @@ def _item_columns(result, inp, include_items: str, output_format: str | None, ma
         rs = inst.items[iid].response_scale
         if output_format in ("sav", "zsav") and rs.missing:
             raw = pd.to_numeric(inp.data[iid], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            codes = []
-            for code in rs.missing:
-                try:
-                    codes.append(float(code))
-                except (TypeError, ValueError):
-                    pass
-            keep = np.isnan(col) & np.isin(raw, codes)
+            keep = np.isnan(col) & np.isin(raw, list(numeric_codes(rs.missing)))
             if mask is not None:
                 keep &= mask
             col = np.where(keep, raw, col)
