@@ -306,7 +306,7 @@ def validate_data(inp, id_columns) -> dict:
     """Problems (missing columns, invalid values, duplicate ids) and notes (fully empty rows)."""
     import numpy as np
 
-    from ..scoring import clean_items, duplicate_ids
+    from ..scoring import INVALID, clean_items, duplicate_ids
 
     inst, data = inp.instrument, inp.data
     needed = inst.scale_items()
@@ -323,12 +323,12 @@ def validate_data(inp, id_columns) -> dict:
         report["invalid_values"] = {
             "count": clean.invalid_count,
             "examples": [{"row": r, "column": c, "value": str(v)} for r, c, v in clean.invalid_examples],
-            "by_item": {i: c.get("invalid value (set to missing)") for i, c in clean.missing.items()
-                        if c.get("invalid value (set to missing)")}}
+            "by_item": {i: c.get(INVALID) for i, c in clean.missing.items()
+                        if c.get(INVALID)}}
         reasons = {}
         for counts in clean.missing.values():
             for r, k in counts.items():
-                if r != "invalid value (set to missing)":
+                if r != INVALID:
                     reasons[r] = reasons.get(r, 0) + k
         report["missing_by_reason"] = reasons
         empty = np.isnan(clean.values).all(axis=1)
