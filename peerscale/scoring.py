@@ -183,8 +183,8 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
     if absent:
         listed = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more" if len(absent) > 10 else "")
         raise PeerscaleError(f"{len(absent)} item column(s) of instrument {instrument.name!r} are not in the data: {listed}",
-                             file=file, hint="map export columns to item ids with --map COLUMN=ITEM or --map mapping.csv "
-                                             "(see `peerscale redcap-mapping`)")
+                             file=file, hint="map export columns to item ids with `map` (COLUMN=ITEM pairs or a "
+                                             "mapping CSV; see `peerscale redcap-mapping`)")
     columns: dict[str, np.ndarray] = {}
     missing: dict[str, dict[str, int]] = {}
     examples: list[tuple[int, str, Any]] = []
@@ -212,8 +212,8 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
     if total_invalid:
         if on_invalid == "error":
             raise PeerscaleError(_describe_invalid(examples, total_invalid, file), file=file,
-                                 hint="correct the data, map labels with --redcap-dictionary, or pass "
-                                      "--on-invalid missing to score them as missing (they are counted)")
+                                 hint="correct the data, map labels with `redcap_dictionary`, or pass "
+                                      "`on_invalid='missing'` to score them as missing (they are counted)")
         for j, invalid in invalid_masks:
             x = columns[items[j]].copy()
             x[invalid] = np.nan
@@ -321,21 +321,29 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
     (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined).
 
-    Every input row is in the output, in input order. ``min_answered`` overrides every scale's
-    rule (a count of 1 or more, or a proportion below 1). Rows with ``in_scope`` False (REDCap
-    rows of other repeating forms) keep their ids and get empty scores.
+    This is the scoring kernel: a function of a chunk of rows (clean, then score), so a large
+    file can be scored chunk by chunk. Every input row is in the output, in input order.
+    ``min_answered`` overrides every scale's rule (a count of 1 or more, or a proportion below
+    1). Rows with ``in_scope`` False (REDCap rows of other repeating forms) keep their ids and
+    get empty scores. :func:`peerscale.read` is the front door: it reads, maps and cleans a
+    file once, and :meth:`~peerscale.responses.Responses.score` calls :func:`score_clean`.
     """
+    from .spec import with_min_answered
+
     instrument = load_instrument(instrument) if not isinstance(instrument, Instrument) else instrument
-    if min_answered is not None:
-        from dataclasses import replace
-        for s in instrument.scales:
-            if min_answered >= 1 and min_answered > len(s.items):
-                raise PeerscaleError(f"--min-answered {min_answered:g} is more than the {len(s.items)} items of scale {s.name!r}")
-        instrument = replace(instrument, scales=[replace(s, min_answered=float(min_answered)) for s in instrument.scales])
+    instrument = with_min_answered(instrument, min_answered)
     ids = resolve_id_columns(data, instrument, id_columns, file)
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
                         missing_values=missing_values, file=file, row_mask=mask)
+    return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid)
+
+
+def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, ids: Sequence[str], *,
+                in_scope: np.ndarray | None = None, on_invalid: str = "error") -> ScoreResult:
+    """Scores of already cleaned items (see :func:`score_data`); ``data`` supplies the id
+    columns ``ids`` (and the row count), ``in_scope`` the rows that are scored."""
+    mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     n_rows = len(data)
     out: dict[str, Any] = {}
     if ids:
@@ -379,12 +387,12 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
             reasons[reason] = reasons.get(reason, 0) + k
     summary = {
         "instrument": instrument.name, "version": instrument.version, "n_rows": n_rows,
-        "n_in_scope": n_rows if mask is None else int(mask.sum()), "id_columns": ids,
+        "n_in_scope": n_rows if mask is None else int(mask.sum()), "id_columns": list(ids),
         "scales": summary_scales, "missing_by_reason": reasons, "missing_by_item": clean.missing,
         "invalid_values": clean.invalid_count,
         "invalid_handling": on_invalid, "warnings": warnings,
     }
-    return ScoreResult(scores, instrument, ids, clean, summary)
+    return ScoreResult(scores, instrument, list(ids), clean, summary)
 
 
 def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def decode(data: bytes, encoding: str | None, file: str, warnings: list[str]) ->
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise PeerscaleError(f"not valid UTF-8 (byte {exc.start})", file=file,
-                                     hint="give the right --encoding, e.g. cp1252") from None
+                                     hint="give the right `encoding`, e.g. cp1252") from None
             return data
         try:
             return data.decode(encoding).encode("utf-8")
@@ -71,7 +71,7 @@ def decode(data: bytes, encoding: str | None, file: str, warnings: list[str]) ->
             raise PeerscaleError("starts with a UTF-16 byte-order mark but is not valid UTF-16", file=file) from None
     if b"\x00" in data[:65536]:
         raise PeerscaleError("holds NUL bytes: this is a binary file, not delimited text", file=file,
-                             hint="give the file its real extension (.sav, .dta, .xlsx, .parquet) or --format")
+                             hint="give the file its real extension (.sav, .dta, .xlsx, .parquet) or `input_format`")
     try:
         data.decode("utf-8")
         return data

@@ -333,7 +333,7 @@ def apply_dictionary(table, dictionary: Dictionary, instrument=None, missing_cod
                     f"{text.iloc[row]!r} is not one of this field's choices", file=table.path, row=row + 1,
                     column=str(col), value=text.iloc[row],
                     hint="choices: " + " | ".join(f"{c}, {v}" for c, v in choices.items())
-                         + (" (or declare it a missing-data code with --missing-code CODE=REASON)"))
+                         + (" (or declare it a missing-data code in `missing_codes`)"))
             new = s.astype(object).where(blank | mapped.isna(), mapped.astype(object))
             df[col] = numeric_or_text(new) if numeric_codes else new
         numeric = df[col].dtype.kind in "biuf"

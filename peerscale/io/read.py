@@ -80,7 +80,7 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
     fmt = detect_format(p, format)
     if sheet is not None and fmt != "xlsx":
-        raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
+        raise PeerscaleError("`sheet` applies to Excel files only", file=str(path))
     if fmt in ("csv", "tsv"):
         from .csv import read_delimited
         table = read_delimited(p, instrument=instrument, missing_codes=codes, encoding=encoding, fmt=fmt)

@@ -118,7 +118,7 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
     if value_range is None:
         if (keys < 0).any():
             raise PeerscaleError("reverse-keyed items need the declared response range",
-                                 hint="give value_range=(min, max) (--range MIN:MAX on the command line)")
+                                 hint="give `value_range` = (min, max)")
         if not np.isfinite(x).any():
             raise PeerscaleError("no answered items: every value is missing")
         value_range = (float(np.nanmin(x)), float(np.nanmax(x)))

@@ -231,8 +231,7 @@ def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]
                                  hint="drop the item or check the column mapping")
         if np.nanstd(x[:, j]) == 0:
             raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
-                                 hint="leave it out of the reliability analysis (on the command line: an ad-hoc "
-                                      "--scale without it)")
+                                 hint="leave it out of the reliability analysis (an ad-hoc scale without it)")
     return x, cols
 
 
@@ -241,7 +240,7 @@ def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
     if not np.isfinite(c).all():
         i, j = np.argwhere(~np.isfinite(c))[0]
         raise PeerscaleError(f"items {cols[i]!r} and {cols[j]!r} are answered together by fewer than two people",
-                             hint="pairwise statistics need overlap; use more data or --listwise")
+                             hint="pairwise statistics need overlap; use more data or `listwise=True`")
     return c
 
 
