@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import PeerscaleError
+from .dictionary import apply_dictionary, form_name, instrument_forms
 from .table import Table, numeric_or_text
 
 REDCAP_ID_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
@@ -21,21 +22,6 @@ REDCAP_ID_LABELS = {"Event Name": "redcap_event_name", "Repeat Instrument": "red
 COMPLETE_CODES = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
 CHECKBOX_CODES = {0.0: "Unchecked", 1.0: "Checked"}
 _CHECKBOX = re.compile(r"^[a-z][a-z0-9_]*___[a-z0-9_]+$")
-
-
-def form_name(name: str) -> str:
-    """REDCap form name for an instrument name: lowercase, '-' and other punctuation → '_'."""
-    return re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())
-
-
-def instrument_forms(instrument) -> list[str]:
-    """REDCap form names of an instrument: one form, or one per respondent form (``<name>_y``...)
-    when its items belong to several forms."""
-    base = form_name(instrument.name)
-    forms = [f for f in instrument.forms]
-    if len(forms) <= 1:
-        return [base]
-    return [f"{base}_{f.lower()}" for f in forms]
 
 
 def is_redcap(columns, dictionary=None) -> bool:
@@ -85,7 +71,6 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
     _check_duplicates(table, ids)
 
     if dictionary is not None:
-        from .dictionary import apply_dictionary
         apply_dictionary(table, dictionary, instrument, missing_codes)
 
     for col in df.columns:

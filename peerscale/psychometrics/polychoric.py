@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..errors import PeerscaleError
+from .data import check_items  # the same table checks as alpha's
 
 MAX_CATEGORIES = 8  # psych::polychoric(max.cat = 8)
 _BIG = 12.0  # stands in for an infinite threshold; Phi(-12) < 1e-32
@@ -186,9 +187,8 @@ def _max_likelihood_rho(rc, cc, tab, tol: float = 1e-10) -> np.ndarray:
 # ------------------------------------------------------------------------ data handling
 
 def _as_codes(data) -> tuple[np.ndarray, list]:
-    from .reliability import _check_items  # the same table checks as alpha's
 
-    x, columns = _check_items(data, "polychoric correlations")
+    x, columns = check_items(data, "polychoric correlations")
     finite = np.isfinite(x)
     if not finite.any():
         raise PeerscaleError("no answered items: every value is missing")

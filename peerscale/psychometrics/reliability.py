@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded, single_threaded_blas
+from .data import check_items as _check_items
 
 DROP_COLUMNS = ["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
                 "s_n_if_dropped", "alpha_se_if_dropped", "var_r_if_dropped", "median_r_if_dropped"]
@@ -204,35 +205,6 @@ def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, 
     p = 1 - level
     df1, df2 = n - 1, (n - 1) * (k - 1)
     return (float(1 - (1 - alpha) * fdtri(df1, df2, 1 - p / 2)), float(1 - (1 - alpha) * fdtri(df1, df2, p / 2)))
-
-
-def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]:
-    if isinstance(data, pd.DataFrame):
-        cols = [str(c) for c in data.columns]
-        try:
-            x = data.to_numpy(dtype=float, na_value=np.nan, copy=True)
-        except (TypeError, ValueError):
-            bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
-            raise PeerscaleError(f"{what} needs numeric item scores",
-                                 column=str(bad[0]) if bad else None) from None
-    else:
-        x = np.array(data, dtype=float, copy=True)
-        if x.ndim != 2:
-            raise PeerscaleError(f"expected a 2-D table of item scores, got {x.ndim} dimension(s)")
-        cols = [f"V{j + 1}" for j in range(x.shape[1])]
-    x[~np.isfinite(x)] = np.nan
-    if x.shape[1] < 2:
-        raise PeerscaleError(f"{what} needs at least two items, got {x.shape[1]}",
-                             hint="a one-item scale has no internal consistency")
-    answered = np.isfinite(x).sum(axis=0)
-    for j, c in enumerate(cols):
-        if answered[j] < 2:
-            raise PeerscaleError("item has fewer than two answers", column=c,
-                                 hint="drop the item or check the column mapping")
-        if np.nanstd(x[:, j]) == 0:
-            raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
-                                 hint="leave it out of the reliability analysis (an ad-hoc scale without it)")
-    return x, cols
 
 
 def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:

@@ -1,0 +1,39 @@
+"""Checks shared by the analyses that take a table of item scores (alpha, polychoric r)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import PeerscaleError
+
+
+def check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]:
+    """A table of item scores (DataFrame or 2-D array) as a float matrix (NaN = missing) and
+    its column names; at least two items, each answered at least twice and not constant."""
+    if isinstance(data, pd.DataFrame):
+        cols = [str(c) for c in data.columns]
+        try:
+            x = data.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        except (TypeError, ValueError):
+            bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+            raise PeerscaleError(f"{what} needs numeric item scores",
+                                 column=str(bad[0]) if bad else None) from None
+    else:
+        x = np.array(data, dtype=float, copy=True)
+        if x.ndim != 2:
+            raise PeerscaleError(f"expected a 2-D table of item scores, got {x.ndim} dimension(s)")
+        cols = [f"V{j + 1}" for j in range(x.shape[1])]
+    x[~np.isfinite(x)] = np.nan
+    if x.shape[1] < 2:
+        raise PeerscaleError(f"{what} needs at least two items, got {x.shape[1]}",
+                             hint="a one-item scale has no internal consistency")
+    answered = np.isfinite(x).sum(axis=0)
+    for j, c in enumerate(cols):
+        if answered[j] < 2:
+            raise PeerscaleError("item has fewer than two answers", column=c,
+                                 hint="drop the item or check the column mapping")
+        if np.nanstd(x[:, j]) == 0:
+            raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
+                                 hint="leave it out of the reliability analysis (an ad-hoc scale without it)")
+    return x, cols
