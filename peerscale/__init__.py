@@ -1,18 +1,32 @@
 """peerscale: draft item banks, scoring rules and psychometrics for the peerness-based
-relationship in one-on-one youth peer support (Walker et al., 2024)."""
+relationship in one-on-one youth peer support (Walker et al., 2024).
 
-__version__ = "0.1.0"
+Start with :func:`peerscale.read`: it reads an export, maps its columns, chooses the scales
+it can score and cleans the answers, and returns :class:`~peerscale.responses.Responses`
+with ``.score()``, ``.reliability()``, ``.item_analysis()``, ``.efa()``, ``.cfa()`` and
+``.report()``: the same pipeline the command line runs.
+"""
 
-from .errors import PeerscaleError  # noqa: E402
-from .spec import Instrument, adhoc_instrument, bundled_instruments, load_instrument  # noqa: E402
+from ._version import __version__
+from .design import Design
+from .errors import PeerscaleError
+from .spec import Instrument, adhoc_instrument, bundled_instruments, load_instrument
 
-__all__ = ["PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments", "load_instrument",
-           "score", "score_data", "keyed_items", "__version__"]
+__all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
+           "load_instrument", "score", "score_data", "keyed_items", "__version__"]
+
+_LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
+         "keyed_items": "scoring"}
 
 
 def __getattr__(name):
-    # scoring pulls in pandas; keep `import peerscale` light until it is needed
-    if name in ("score", "score_data", "keyed_items"):
-        from . import scoring
-        return getattr(scoring, name)
-    raise AttributeError(name)
+    # reading and scoring pull in pandas; keep `import peerscale` light until they are needed
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'peerscale' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -238,6 +238,27 @@ def keyed_matrix(clean: CleanItems, instrument: Instrument, scale: Scale) -> np.
     return x
 
 
+def item_keys(instrument: Instrument) -> dict[str, int]:
+    """Each scale item's key (+1, or −1 for reverse-keyed), from the first scale that lists it
+    (dimension scales come before composites)."""
+    keys: dict[str, int] = {}
+    for s in instrument.scales:
+        for iid, k in zip(s.items, s.keys):
+            keys.setdefault(iid, -1 if k < 0 else 1)
+    return keys
+
+
+def keyed_values(values: np.ndarray, item_ids: Sequence[str], instrument: Instrument) -> np.ndarray:
+    """A copy of the n × p item matrix with reverse-keyed items scored as (min + max) − x
+    (the keys of :func:`item_keys`, the declared ranges): every item of a scale points the same way."""
+    keys = item_keys(instrument)
+    out = np.array(values, dtype="float64", copy=True)
+    for j, iid in enumerate(item_ids):
+        if keys.get(iid, 1) < 0:
+            out[:, j] = instrument.items[iid].response_scale.reverse(out[:, j])
+    return out
+
+
 def scale_scores(x, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
     """(score, n answered) under the scale's method and missing-data rule.
 

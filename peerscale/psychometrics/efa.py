@@ -67,6 +67,10 @@ class EFAResult:
         return pd.DataFrame(self.loadings, index=self.columns,
                             columns=[f"F{i + 1}" for i in range(self.n_factors)])
 
+    def fit_measures(self) -> dict:
+        """Goodness of fit as psych's ``fa.stats`` reports it (see :func:`_fit_measures`)."""
+        return _fit_measures(self)
+
 
 # ---------------------------------------------------------------------------------------
 # input
@@ -382,7 +386,7 @@ def fit_efa(data_or_corr, n_factors: int, *, method: str = "minres", rotation: s
                      converged=bool(ok and rot_ok))
 
 
-def efa_fit(res: EFAResult) -> dict:
+def _fit_measures(res: EFAResult) -> dict:
     """Goodness of fit of an EFA as psych's ``fa.stats`` reports it (any extraction), with
     p items, k factors, N = ``n_obs`` and the model ``M = ΛΦΛ'`` with unit diagonal:
 

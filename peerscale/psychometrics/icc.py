@@ -65,7 +65,7 @@ class ICCResult:
             rows[name] = {k: (float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
                           for k, v in row.items()}
         return {"design": self.design, "n": self.n_targets, "k": self.n_raters, "raters": [str(r) for r in self.raters],
-                "dropped_targets": self.dropped_targets, "ci_level": self.level, "primary": PRIMARY, "types": rows}
+                "dropped_targets": self.dropped_targets, "level": self.level, "primary": PRIMARY, "types": rows}
 
 
 def _confidence_limits(msb, msw, msj, mse, n, k, level):
@@ -112,7 +112,7 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: f
             raise PeerscaleError(f"column {col!r} not found", column=col,
                                  hint="columns: " + ", ".join(map(str, data.columns[:20])))
     if not 0 < level < 1:
-        raise PeerscaleError(f"confidence level must lie between 0 and 1, got {level}")
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
     long = data[[targets, raters, ratings]].copy()
     long[ratings] = pd.to_numeric(long[ratings], errors="coerce")
     dup = long.duplicated([targets, raters])

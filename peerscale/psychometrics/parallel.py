@@ -80,8 +80,9 @@ def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | N
                       resample: bool = True, quantile: float = 0.95,
                       progress: Callable[[int], None] | None = None) -> ParallelResult:
     """Parallel analysis of item responses (see module docstring). ``progress(1)`` is called
-    after each replicate. Seeded with numpy's ``default_rng(seed)`` (results are
-    reproducible in peerscale, not identical to R's random stream)."""
+    after each replicate. ``seed`` seeds two independent numpy streams (``SeedSequence(seed).spawn(2)``),
+    one for the simulated and one for the resampled replicates, so the suggestion does not depend
+    on ``resample`` (results are reproducible in peerscale, not identical to R's random stream)."""
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(np.asarray(data, dtype=float))
     if iterations < 1:
@@ -98,18 +99,20 @@ def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | N
 def _replicates(x, r, cols, iterations, seed, resample, quantile, progress) -> ParallelResult:
     n, p = x.shape
     obs_pc, obs_fa = _eigs(r)
-    rng = np.random.default_rng(seed)
+    # two independent streams from one seed: the simulated reference (which decides the
+    # suggestion) is the same whether or not the resampled replicates are drawn
+    sim_rng, res_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     sim_pc, sim_fa, res_pc, res_fa = [], [], [], []
     for _ in range(iterations):
         if resample:
-            idx = rng.integers(0, n, size=(n, p))
+            idx = res_rng.integers(0, n, size=(n, p))
             xs = np.take_along_axis(x, idx, axis=0)
             c = _pairwise_cor(xs)
             if np.isfinite(c).all():
                 a, b = _eigs(c)
                 res_pc.append(a)
                 res_fa.append(b)
-        z = rng.standard_normal((n, p))
+        z = sim_rng.standard_normal((n, p))
         a, b = _eigs(np.corrcoef(z, rowvar=False))
         sim_pc.append(a)
         sim_fa.append(b)

@@ -80,7 +80,7 @@ class AlphaResult:
     s_n: float
     ase: float
     alpha_ci: tuple[float, float]
-    ci_level: float
+    level: float
     total_mean: float
     total_sd: float
     items: pd.DataFrame
@@ -91,7 +91,7 @@ class AlphaResult:
         out = {"n": self.n, "n_items": self.n_items, "missing": self.missing, "alpha": self.alpha,
                "alpha_std": self.alpha_std, "g6": self.g6, "average_r": self.average_r,
                "median_r": self.median_r, "var_r": self.var_r, "s_n": self.s_n, "ase": self.ase,
-               "alpha_ci": list(self.alpha_ci), "alpha_ci_method": "feldt", "ci_level": self.ci_level,
+               "alpha_ci": list(self.alpha_ci), "alpha_ci_method": "feldt", "level": self.level,
                "total_mean": self.total_mean, "total_sd": self.total_sd}
         if self.bootstrap is not None:
             b = self.bootstrap
@@ -220,7 +220,7 @@ def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
 
 @single_threaded
 def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n_boot: int = 0,
-                   seed: int | None = None, ci: float = 0.95,
+                   seed: int | None = None, level: float = 0.95,
                    progress: Callable[[int], None] | None = None) -> AlphaResult:
     """Cronbach's alpha and psych's companion statistics for one keyed scale.
 
@@ -230,15 +230,15 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
     listwise : drop rows with any missing item first (default: pairwise, as psych).
     n_boot : number of bootstrap resamples for a percentile interval (0 = none).
     seed : seed of ``numpy.random.default_rng`` for the resamples (reproducible intervals).
-    ci : confidence level of the Feldt and bootstrap intervals.
+    level : confidence level of the Feldt and bootstrap intervals.
     progress : called with the number of resamples just finished (for a progress bar).
 
     Returns an :class:`AlphaResult`; see the module docstring for the formulas.
     """
-    if not 0 < ci < 1:
-        raise PeerscaleError(f"confidence level must lie between 0 and 1, got {ci}")
+    if not 0 < level < 1:
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
     if n_boot < 0:
-        raise PeerscaleError(f"number of bootstrap resamples must be 0 or more, got {n_boot}")
+        raise PeerscaleError(f"`n_boot` (bootstrap resamples) must be 0 or more, got {n_boot}")
     x, cols = _check_items(data)
     if listwise:
         x = x[np.isfinite(x).all(axis=1)]
@@ -278,10 +278,10 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
                           "r_drop": r_drop, "mean": np.nanmean(x, axis=0), "sd": np.nanstd(x, axis=0, ddof=1)},
                          index=cols)
     items[DROP_COLUMNS] = drop
-    boot = _bootstrap(x, n_boot, seed, ci, progress) if n_boot else None
+    boot = _bootstrap(x, n_boot, seed, level, progress) if n_boot else None
     return AlphaResult(n=n, n_items=k, alpha=s["alpha"], alpha_std=s["alpha_std"], g6=s["g6"],
                        average_r=s["average_r"], median_r=s["median_r"], var_r=s["var_r"], s_n=s["s_n"],
-                       ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, ci), ci_level=ci,
+                       ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, level), level=level,
                        total_mean=float(np.mean(total)), total_sd=float(np.std(total, ddof=1)), items=items,
                        missing="listwise" if listwise else "pairwise", bootstrap=boot)
 

@@ -304,7 +304,7 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
     when present); changes are paired on the first non-REDCap id column. ``validate`` adds the
     psychometrics (see :func:`peerscale.report.validation.collect_validation`).
     """
-    from .. import __version__
+    from .._version import __version__
     from ..spec import load_instrument
 
     instrument = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)

@@ -135,7 +135,7 @@ def blocks_html(blocks) -> str:
 
 def render_html(r) -> str:
     """The whole report as one self-contained HTML page."""
-    from .. import __version__
+    from .._version import __version__
 
     title, head, sections = document(r)
     nav = "".join(f'<li><a href="#{s.id}">{escape(s.title)}</a></li>' for s in sections)

@@ -21,7 +21,7 @@ SOFTWARE = ("numpy", "pandas", "scipy")
 
 def software_versions(extra=()) -> dict[str, str]:
     """Installed versions (read from package metadata, nothing is imported)."""
-    from .. import __version__
+    from .._version import __version__
 
     out = {"peerscale": __version__, "Python": platform.python_version()}
     for name in (*SOFTWARE, *extra):
