@@ -186,9 +186,8 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
         except PeerscaleError as exc:
             failed[scale.name] = exc.message
             entries[scale.name] = {"label": scale.label, "composite": scale.composite, "error": exc.message}
-    structure = {}
-    if omega:
-        structure = _structure_omegas(view, listwise, omega_method, ordinal, scales)
+    structure = structure_omega(view, listwise=listwise, method=omega_method, ordinal=ordinal,
+                                scales=scales) if omega else {}
     return ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
 
 
@@ -233,8 +232,12 @@ def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_meth
     return entry, res
 
 
-def _structure_omegas(view, listwise, method, ordinal, names=None) -> dict:
-    """Schmid–Leiman omega of each composite (one group factor per subscale), or of all scales."""
+def structure_omega(view, *, listwise: bool = False, method: str = "minres", ordinal: bool = False,
+                    scales=None) -> dict:
+    """Schmid–Leiman omega (as ``psych::omega(keyed, nfactors = k)``) of each composite, with one
+    group factor per subscale (or of all scales together when there is no composite):
+    ``{name: OmegaResult.to_dict() + group_factors_for + group_labels}``."""
+    names = scales
     import pandas as pd
 
     from .psychometrics.omega import omega
@@ -628,7 +631,7 @@ def _missing_method(data, observed, estimator: str, missing: str | None) -> tupl
 
 def cfa(view, *, model: str | None = None, structure: str | None = None, compare: bool = False,
         estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
-        top_mi: int = 10) -> CFAAnalysis:
+        top_mi: int = 10, quiet: bool = True) -> CFAAnalysis:
     """Confirmatory factor analysis of keyed items, as ``lavaan::cfa``.
 
     Parameters
@@ -651,6 +654,8 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         A column: measurement invariance (configural, metric, scalar) across its groups.
     top_mi : int
         How many modification indices to keep (0 = none).
+    quiet : bool
+        No progress bar (one step per model fitted).
 
     Examples
     --------
@@ -662,6 +667,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     >>> res.missing, res.fit.n
     ('fiml', 297)
     """
+    from .progress import progress
     from .psychometrics.cfa import fit_cfa, modification_indices, residual_correlations, standardized_solution
     from .psychometrics.fit import fit_measures
     from .psychometrics.lavaan_syntax import parse_model
@@ -698,11 +704,14 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
-    res = fit_cfa(terms, data, estimator=est.upper(), missing=method, **options)
+    with progress(len(structures) or 1, "confirmatory factor analysis", quiet=quiet) as bar:
+        res = fit_cfa(terms, data, estimator=est.upper(), missing=method, **options)
+        bar.advance()
+        comparison = (_compare_structures(structures, data, est, method, {structure: res}, bar.advance)
+                      if len(structures) > 1 else None)
     fm = fit_measures(res)
     std = standardized_solution(res)
     mi = modification_indices(res, top=top_mi) if top_mi and res.estimator != "DWLS" else None
-    comparison = _compare_structures(structures, data, est, method) if len(structures) > 1 else None
     invariance = None
     if group:
         from .psychometrics.invariance import measurement_invariance
@@ -714,17 +723,22 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
                        comparison=comparison, invariance=invariance, notes=[])
 
 
-def _compare_structures(structures, data, estimator, missing) -> dict:
+def _compare_structures(structures, data, estimator, missing, done, advance) -> dict:
+    """Fit rows of every structure (``done`` holds fits already made), and the nested test of
+    one factor against correlated factors."""
     from .psychometrics.cfa import fit_cfa
     from .psychometrics.fit import fit_measures
     from .psychometrics.invariance import compare_models
 
-    fits, rows = {}, {}
+    fits, rows = dict(done), {}
     for name, (text, extra) in structures.items():
         try:
-            fits[name] = fit_cfa(text, data, estimator=estimator.upper(), missing=missing, **extra)
+            if name not in fits:
+                fits[name] = fit_cfa(text, data, estimator=estimator.upper(), missing=missing, **extra)
+                advance()
             rows[name] = {**fit_row(fits[name], fit_measures(fits[name])), "model": text}
         except PeerscaleError as exc:
+            advance()
             rows[name] = {"error": exc.message, "model": text}
     if "one-factor" in fits and "correlated" in fits and estimator != "dwls":
         # one factor is the correlated-factors model with all factor correlations at 1: nested

@@ -66,6 +66,7 @@ class Design:
     group: str | None = None
     waves: tuple[str, ...] | None = None
     source: str | None = None
+    file_roles: frozenset = frozenset()  # roles (and "waves") set by the study file, for messages
 
     # ------------------------------------------------------------------ building
 
@@ -107,7 +108,7 @@ class Design:
             if doubled:
                 raise PeerscaleError(f"wave {doubled[0]!r} is listed twice", file=str(path), key="waves")
             values["waves"] = tuple(names)
-        return cls(**values, source=str(path))
+        return cls(**values, source=str(path), file_roles=frozenset(values))
 
     @classmethod
     def beside(cls, source: str | Path) -> "Design | None":
@@ -144,8 +145,8 @@ class Design:
     def updated(self, other: "Design") -> "Design":
         """This design with every role ``other`` sets replaced by ``other``'s."""
         changes = {f.name: getattr(other, f.name) for f in fields(other)
-                   if f.name != "source" and getattr(other, f.name) is not None}
-        out = replace(self, **changes)
+                   if f.name not in ("source", "file_roles") and getattr(other, f.name) is not None}
+        out = replace(self, **changes, file_roles=self.file_roles - set(changes))
         if changes and other.source is None and self.source is not None:
             return replace(out, source=f"{self.source}, overridden by options")
         return out
@@ -170,11 +171,12 @@ class Design:
         cols = {str(c) for c in columns}
         for role, col in self.roles().items():
             if col not in cols:
-                flag = "respondent" if role == "respondent" else role
-                where = f" (from {self.source})" if self.source else ""
-                raise PeerscaleError(f"the design's {flag} column {col!r}{where} is not in the data",
-                                     file=file, column=col, key=f"design.{role}",
-                                     hint="columns are: " + ", ".join(sorted(cols)[:20]))
+                hint = "columns are: " + ", ".join(sorted(cols)[:20])
+                if role in self.file_roles:
+                    raise PeerscaleError(f"the {role} column {col!r} is not in the data ({file or 'a DataFrame'})",
+                                         file=self.source, key=role, hint=hint)
+                raise PeerscaleError(f"the design's {role} column {col!r} (`design.{role}`) is not in the data",
+                                     file=file, hint=hint)
         wave = self.wave or next((c for c in WAVE_DEFAULTS if c in cols), None)
         respondent = self.respondent
         if respondent is None:

@@ -258,13 +258,13 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
 
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"`on_invalid` must be 'error' or 'missing', got {on_invalid!r}")
+    given = study_design(design, source)
     table, inst, file = load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
                                    missing_codes=missing_codes, encoding=encoding, sheet=sheet,
-                                   input_format=input_format)
+                                   input_format=input_format, key_columns=[given.wave])
     data = table.data
     scored, skipped = select_scales(inst, data.columns, scales, file=file)
-
-    resolved = resolve_design(design, table, inst, id_columns, file)
+    resolved = resolve_design(given, table, inst, id_columns, file)
 
     ids = _id_columns(data, table, scored, resolved, id_columns, file)
     scope = None if table.in_scope is None else np.asarray(table.in_scope, dtype=bool)
@@ -278,7 +278,7 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
 
 
 def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, missing_codes=None, encoding=None,
-               sheet=None, input_format=None):
+               sheet=None, input_format=None, key_columns=()):
     """``(table, instrument, file)``: the export read (or a DataFrame wrapped) with its columns
     mapped to item ids; the first steps of :func:`read`."""
     import pandas as pd
@@ -302,24 +302,31 @@ def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, mis
         mapped = read_mapping(map)
         instrument = _detect_instrument([mapped.get(c, c) for c in columns], file)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
+    keys = [c for c in key_columns if c]
     if is_frame:
-        table = table_from_frame(source, instrument=inst, redcap_dictionary=redcap_dictionary, missing_codes=codes)
+        table = table_from_frame(source, instrument=inst, redcap_dictionary=redcap_dictionary, missing_codes=codes,
+                                 key_columns=keys)
     else:
         table = read_table(source, format=input_format, sheet=sheet, instrument=inst,
-                           redcap_dictionary=redcap_dictionary, missing_codes=codes, encoding=encoding)
+                           redcap_dictionary=redcap_dictionary, missing_codes=codes, encoding=encoding, key_columns=keys)
     mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(map)}
     apply_mapping(table, mapping, file)
     return table, inst, file
 
 
-def resolve_design(design, table, instrument, id_columns, file) -> Design:
-    """The design given (``design``), over a ``study.yaml`` beside the export, with defaults
-    filled from the data (see :mod:`peerscale.design`)."""
+def study_design(design, source) -> Design:
+    """The design given (``design``) over a ``study.yaml`` beside the export (see :mod:`peerscale.design`)."""
+    import pandas as pd
+
     explicit = Design.coerce(design)
-    found = None if file is None else Design.beside(file)
-    combined = found.updated(explicit) if found is not None else explicit
+    found = None if isinstance(source, pd.DataFrame) else Design.beside(source)
+    return found.updated(explicit) if found is not None else explicit
+
+
+def resolve_design(design: Design, table, instrument, id_columns, file) -> Design:
+    """``design`` with its defaults filled from the data and its columns checked."""
     candidates = list(id_columns or ()) + list(table.id_columns) + list(instrument.id_columns)
-    return combined.resolve(table.data.columns, respondent_candidates=candidates, file=file)
+    return design.resolve(table.data.columns, respondent_candidates=candidates, file=file)
 
 
 def _by_item(meta: dict, instrument: Instrument) -> dict:
@@ -566,6 +573,14 @@ class Responses:
                                  hint="waves: " + ", ".join(waves) + ", or first, or all")
         mask = self.rows & (values == name).fillna(False).to_numpy(dtype=bool)
         return Responses(self._base, mask, which, name)
+
+    def where(self, column: str, value) -> "Responses":
+        """The rows whose ``column`` equals ``value`` (compared as text), e.g. one site or one rater."""
+        col = self._base.table.data[column] if column in self._base.table.data.columns else None
+        if col is None:
+            raise PeerscaleError("column not found in the data", column=column, file=self.source)
+        mask = self.rows & (col.astype("string").str.strip() == str(value)).fillna(False).to_numpy(dtype=bool)
+        return Responses(self._base, mask, self._selection or "all", self._wave_label)
 
     def _view(self, wave) -> "Responses":
         """The rows an analysis uses: this view if one was chosen, else ``wave`` (default first)."""

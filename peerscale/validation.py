@@ -19,12 +19,13 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
     """
     import numpy as np
 
-    from .responses import _id_columns, load_table, resolve_design, select_scales
+    from .responses import _id_columns, load_table, resolve_design, select_scales, study_design
     from .scoring import INVALID, clean_items, duplicate_ids
 
+    given = study_design(design, source)
     table, inst, file = load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
                                    missing_codes=missing_codes, encoding=encoding, sheet=sheet,
-                                   input_format=input_format)
+                                   input_format=input_format, key_columns=[given.wave])
     data = table.data
     skipped: dict[str, str] = {}
     scored = inst
@@ -36,7 +37,7 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
     skipped = {k: v for k, v in skipped.items() if v != "not among the chosen `scales`"}
     skipped_items = {i for name in skipped for i in inst.scale(name).items}
     absent = [i for i in absent if i not in skipped_items]
-    design_ = resolve_design(design, table, inst, id_columns, file)
+    design_ = resolve_design(given, table, inst, id_columns, file)
     ids = _id_columns(data, table, inst, design_, id_columns, file)
     present = [i for i in scored.scale_items() if i in data.columns]
     mask = None if table.in_scope is None else np.asarray(table.in_scope, dtype=bool)

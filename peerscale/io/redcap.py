@@ -45,8 +45,10 @@ def _blank(series):
     return series.isna() | (series.astype("str").str.strip() == "")
 
 
-def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None) -> None:
-    """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place."""
+def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None,
+                 key_columns=()) -> None:
+    """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place.
+    ``key_columns`` (e.g. a study's own wave column) also tell records apart in the duplicate check."""
     df = table.data
     if not is_redcap(df.columns, dictionary):
         return
@@ -68,7 +70,7 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
         table.in_scope = mine if mine.any() else blank
         table.in_scope.name = "in_scope"
 
-    _check_duplicates(table, ids)
+    _check_duplicates(table, ids + [c for c in key_columns if c in df.columns and c not in ids])
 
     if dictionary is not None:
         apply_dictionary(table, dictionary, instrument, missing_codes)

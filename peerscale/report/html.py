@@ -13,7 +13,8 @@ import re
 from html import escape
 
 from . import svg
-from .document import Code, Figure, Heading, Para, Table, document
+from .blocks import Code, Figure, Heading, Para, Table
+from .document import document
 
 CSS = """
 :root { --ink: #222; --muted: #555; --line: #c8c8c8; --accent: #0072B2; --warn: #D55E00; }
