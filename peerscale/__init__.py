@@ -17,14 +17,17 @@ __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc
 
 _LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
          "keyed_items": "scoring"}
+_SUBMODULES = ("analyses", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
 
 
 def __getattr__(name):
     # reading and scoring pull in pandas; keep `import peerscale` light until they are needed
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'peerscale' has no attribute {name!r}")
 
 

@@ -258,6 +258,7 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
 
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"`on_invalid` must be 'error' or 'missing', got {on_invalid!r}")
+    _check_source(source)
     given = study_design(design, source)
     table, inst, file = load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
                                    missing_codes=missing_codes, encoding=encoding, sheet=sheet,
@@ -287,12 +288,8 @@ def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, mis
     from .io.read import table_from_frame
 
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()} or None
-    is_frame = isinstance(source, pd.DataFrame)
+    is_frame = _check_source(source)
     file = None if is_frame else str(source)
-    if not is_frame and not isinstance(source, (str, Path)):
-        raise PeerscaleError(f"`source` must be a file path or a pandas DataFrame, got {type(source).__name__}")
-    if not is_frame and not Path(source).expanduser().exists():
-        raise PeerscaleError("input file not found", file=file)
     if instrument is None:
         if is_frame:
             columns = [str(c) for c in source.columns]
@@ -312,6 +309,19 @@ def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, mis
     mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(map)}
     apply_mapping(table, mapping, file)
     return table, inst, file
+
+
+def _check_source(source) -> bool:
+    """True for a DataFrame; a path must exist."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return True
+    if not isinstance(source, (str, Path)):
+        raise PeerscaleError(f"`source` must be a file path or a pandas DataFrame, got {type(source).__name__}")
+    if not Path(source).expanduser().exists():
+        raise PeerscaleError("input file not found", file=str(source))
+    return False
 
 
 def study_design(design, source) -> Design:
@@ -390,7 +400,7 @@ class _Export:
             if values is None:
                 self._wave_order = []
                 return self._wave_order
-            seen = [str(w) for w in pd.unique(values[self.scope_mask()].dropna())]
+            seen = [str(w) for w in values[self.scope_mask()].dropna().unique().tolist()]
             if self.design.waves:
                 extra = [w for w in seen if w not in self.design.waves]
                 if extra:
@@ -495,7 +505,9 @@ class Responses:
         values = self._base.wave_values()
         if values is None:
             return []
-        here = set(values[self.rows].dropna())
+        if self._rows is None:
+            return list(self._base.wave_order())
+        here = set(values[self.rows].dropna().unique().tolist())
         return [w for w in self._base.wave_order() if w in here]
 
     # ------------------------------------------------------------------ cleaned data
