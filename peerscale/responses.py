@@ -282,7 +282,6 @@ def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, mis
                sheet=None, input_format=None, key_columns=()):
     """``(table, instrument, file)``: the export read (or a DataFrame wrapped) with its columns
     mapped to item ids; the first steps of :func:`read`."""
-    import pandas as pd
 
     from .io import read_table
     from .io.read import table_from_frame
@@ -394,7 +393,6 @@ class _Export:
         """Waves in study order: the design's ``waves`` if given, else as they first appear
         among the rows in scope."""
         if self._wave_order is None:
-            import pandas as pd
 
             values = self.wave_values()
             if values is None:

@@ -1,4 +1,5 @@
-"""Checks shared by the analyses that take a table of item scores (alpha, polychoric r)."""
+"""What the result objects and the analyses of items share: the readable-summary behaviour and
+the checks of a table of item scores (alpha, polychoric r)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,31 @@ def check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]
             raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
                                  hint="leave it out of the reliability analysis (an ad-hoc scale without it)")
     return x, cols
+
+
+class Summarised:
+    """Results print as their short readable summary (as psych's ``print`` and lavaan's
+    ``summary()``); ``to_frame()`` gives the table behind it."""
+
+    def summary(self) -> str:  # pragma: no cover - every result overrides it
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython
+        p.text(self.summary())
+
+
+def fmt(x, nd: int = 2) -> str:
+    """A number as psych prints it: ``nd`` decimals, NA when missing."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "NA"
+    return "NA" if not np.isfinite(x) else f"{x:.{nd}f}"
+
+
+def table_text(frame: pd.DataFrame, nd: int = 2) -> str:
+    """A DataFrame rounded for reading."""
+    return frame.to_string(float_format=lambda v: fmt(v, nd))

@@ -33,13 +33,14 @@ from scipy import optimize
 
 from ..errors import PeerscaleError
 from .blas import single_threaded_blas
+from .data import Summarised, fmt, table_text
 
 METHODS = ("minres", "ml", "pa")
 ROTATIONS = ("oblimin", "geomin", "promax", "varimax", "none")
 
 
-@dataclass
-class EFAResult:
+@dataclass(repr=False)
+class EFAResult(Summarised):
     """A fitted EFA. ``loadings`` is the p×k pattern matrix, ``phi`` the k×k factor
     correlations (identity for orthogonal rotations or none), ``communalities`` ``h2 = diag(ΛΦΛ')``,
     ``uniquenesses`` ``1 − h2``; ``variance_explained`` is a DataFrame with rows
@@ -70,6 +71,27 @@ class EFAResult:
     def fit_measures(self) -> dict:
         """Goodness of fit as psych's ``fa.stats`` reports it (see :func:`_fit_measures`)."""
         return _fit_measures(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Pattern loadings with ``h2`` and ``u2``, one row per item (psych's loadings table)."""
+        frame = self.loadings_frame()
+        frame["h2"] = self.communalities
+        frame["u2"] = self.uniquenesses
+        return frame
+
+    def summary(self) -> str:
+        """As ``print(psych::fa(...))``: loadings, variance accounted for, factor correlations, fit."""
+        lines = [f"Factor analysis: {self.n_factors} factor(s), {self.method} extraction, {self.rotation} rotation"
+                 + (f", n = {self.n_obs}" if self.n_obs else "") + ("" if self.converged else " (did NOT converge)"),
+                 table_text(self.to_frame()), "", table_text(self.variance_explained)]
+        if self.n_factors > 1 and not np.allclose(self.phi, np.eye(self.n_factors)):
+            names = [f"F{i + 1}" for i in range(self.n_factors)]
+            lines += ["", "With factor correlations of", table_text(pd.DataFrame(self.phi, index=names, columns=names))]
+        fit = self.fit_measures()
+        if "chisq" in fit:
+            lines += ["", f"chisq({fmt(fit['df'], 0)}) = {fmt(fit['chisq'])}, p = {fmt(fit.get('pvalue'), 3)}; "
+                          f"TLI = {fmt(fit.get('tli'), 3)}; RMSEA = {fmt(fit.get('rmsea'), 3)}; RMSR = {fmt(fit['rms'])}"]
+        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------

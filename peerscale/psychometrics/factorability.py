@@ -20,21 +20,39 @@ import pandas as pd
 from scipy import special
 
 from ..errors import PeerscaleError
+from .data import Summarised, fmt
 from .efa import correlation_input
 
 
-@dataclass
-class KMOResult:
+@dataclass(repr=False)
+class KMOResult(Summarised):
+    """Overall ``msa`` and per-item ``msa_items`` (psych's ``MSA`` and ``MSAi``)."""
+
     msa: float
     msa_items: pd.Series
 
+    def to_frame(self) -> pd.DataFrame:
+        return self.msa_items.to_frame("msa")
 
-@dataclass
-class BartlettResult:
+    def summary(self) -> str:
+        return (f"Kaiser-Meyer-Olkin factor adequacy\nOverall MSA = {fmt(self.msa)}\nMSA for each item = "
+                + "  ".join(f"{k} {fmt(v)}" for k, v in self.msa_items.items()))
+
+
+@dataclass(repr=False)
+class BartlettResult(Summarised):
+    """Bartlett's χ², its degrees of freedom, p value and the n used."""
+
     chisq: float
     df: int
     pvalue: float
     n: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}])
+
+    def summary(self) -> str:
+        return f"Bartlett's test of sphericity: chisq({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, n = {self.n}"
 
 
 def kmo(data_or_corr) -> KMOResult:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .data import Summarised, table_text
 
 TYPES = {
     "ICC(1,1)": ("ICC(1)", "one-way random effects, single measure"),
@@ -42,8 +43,8 @@ _PINGOUIN_LABEL = {"ICC(1,1)": "ICC(1,1)", "ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "
                    "ICC(1,k)": "ICC(1,k)", "ICC(2,k)": "ICC(A,k)", "ICC(3,k)": "ICC(C,k)"}
 
 
-@dataclass
-class ICCResult:
+@dataclass(repr=False)
+class ICCResult(Summarised):
     """``table``: one row per ICC type (index as in :data:`TYPES`) with ``mcgraw_wong``,
     ``description``, ``icc``, ``F``, ``df1``, ``df2``, ``p``, ``ci_lower``, ``ci_upper``."""
 
@@ -58,6 +59,17 @@ class ICCResult:
     @property
     def primary(self) -> dict:
         return {"type": PRIMARY, **self.table.loc[PRIMARY].to_dict()}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The six types: ICC, F, df1, df2, p and the confidence limits."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::ICC(x))``."""
+        shown = self.table[["icc", "F", "df1", "df2", "p", "ci_lower", "ci_upper"]]
+        return (f"Intraclass correlation coefficients ({self.n_targets} targets, {self.n_raters} "
+                f"{'raters' if self.design == 'raters' else 'waves'}; {self.level:.0%} limits; primary {PRIMARY})\n"
+                + table_text(shown, 3))
 
     def to_dict(self) -> dict:
         rows = {}

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .data import Summarised, table_text
 from .reliability import AlphaResult, cronbach_alpha
 
 
-@dataclass
-class ItemAnalysis:
+@dataclass(repr=False)
+class ItemAnalysis(Summarised):
     """``table``: one row per item; ``frequencies``: items × codes counts; ``flags``:
     {item: [(flag, message)]}; ``rules``: {flag: rule text}; ``alpha``: the scale's alpha."""
 
@@ -45,6 +46,20 @@ class ItemAnalysis:
     rules: dict[str, str]
     alpha: AlphaResult | None
     n_rows: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: key, n, missing %, mean, SD, skew, kurtosis, floor and ceiling %,
+        r_drop, alpha if dropped and the flags raised."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        shown = self.table[["key", "n", "missing_pct", "mean", "sd", "skew", "floor_pct", "ceiling_pct", "r_drop",
+                            "alpha_if_dropped", "flags"]]
+        alpha = "" if self.alpha is None else f", alpha = {self.alpha.alpha:.3f}"
+        lines = [f"Item analysis ({len(self.table)} items, {self.n_rows} rows{alpha})", table_text(shown)]
+        for item, found in self.flags.items():
+            lines += [f"  ! {item}: {flag}: {message}" for flag, message in found]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         items = {}

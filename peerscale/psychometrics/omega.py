@@ -37,13 +37,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .data import Summarised, fmt, table_text
 from .reliability import smc
 
 ROTATIONS = ("oblimin", "geomin", "promax")
 
 
-@dataclass
-class OmegaResult:
+@dataclass(repr=False)
+class OmegaResult(Summarised):
     """One omega analysis. ``kind`` says which omegas these are: ``"one-factor"`` (only
     omega_total) or ``"schmid-leiman"`` (k group factors plus a general factor).
 
@@ -75,6 +76,28 @@ class OmegaResult:
             return f"omega total, one-factor ({self.method})"
         return (f"Schmid-Leiman omega, {self.n_factors} group factor(s), "
                 f"{self.method} + {self.rotation}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The loadings: ``g`` (and the group factors), ``h2``, ``u2`` (and ``p2``), one row per item."""
+        return self.loadings.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::omega(x))``: alpha, G6, the omegas, and the Schmid–Leiman loadings."""
+        lines = [f"Omega: {self.label} ({self.correlations} correlations"
+                 + (f", n = {self.n_obs})" if self.n_obs else ")"),
+                 f"Alpha:                 {fmt(self.alpha)}", f"G.6:                   {fmt(self.g6)}"]
+        if self.omega_hierarchical is not None:
+            lines += [f"Omega Hierarchical:    {fmt(self.omega_hierarchical)}",
+                      f"Omega H asymptotic:    {fmt(self.omega_limit)}"]
+        lines.append(f"Omega Total            {fmt(self.omega_total)}")
+        if self.ecv is not None:
+            lines.append(f"Explained Common Variance of the general factor = {fmt(self.ecv)}")
+        if self.flipped:
+            lines.append("Reversed for a positive general factor: " + ", ".join(self.flipped))
+        lines += ["", table_text(self.loadings)]
+        if self.groups is not None:
+            lines += ["", "Omega group statistics", table_text(self.groups)]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         out = {"omega_kind": self.kind, "label": self.label, "n_factors": self.n_factors,

@@ -25,11 +25,12 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded_blas
+from .data import Summarised, table_text
 from .efa import correlation_input, extract
 
 
-@dataclass
-class ParallelResult:
+@dataclass(repr=False)
+class ParallelResult(Summarised):
     """Observed and reference eigenvalues (each a length-p array) and the suggestion."""
 
     n_factors: int
@@ -43,6 +44,16 @@ class ParallelResult:
     iterations: int
     quantile: float
     columns: list[str]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Observed and reference eigenvalues by position (factors and components)."""
+        return self.table()
+
+    def summary(self) -> str:
+        """As ``psych::fa.parallel``'s message, with the eigenvalues."""
+        return (f"Parallel analysis suggests that the number of factors = {self.n_factors} and the number of "
+                f"components = {self.n_components} ({self.iterations} iterations, {self.quantile:.0%} quantile)\n"
+                + table_text(self.table().head(10)))
 
     def table(self) -> pd.DataFrame:
         data = {"observed_pc": self.observed_pc, "simulated_pc": self.simulated_pc,

@@ -41,7 +41,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..errors import PeerscaleError
-from .data import check_items  # the same table checks as alpha's
+from .data import Summarised, check_items, table_text  # the same table checks as alpha's
 
 MAX_CATEGORIES = 8  # psych::polychoric(max.cat = 8)
 _BIG = 12.0  # stands in for an infinite threshold; Phi(-12) < 1e-32
@@ -49,8 +49,8 @@ _GL = {n: np.polynomial.legendre.leggauss(n) for n in (6, 12, 20)}
 _GL_X, _GL_W = _GL[20]
 
 
-@dataclass
-class PolychoricResult:
+@dataclass(repr=False)
+class PolychoricResult(Summarised):
     """Polychoric correlation matrix with the thresholds it was estimated from.
 
     ``rho`` is p x p, ``thresholds[k]`` holds item k's ``m - 1`` marginal thresholds
@@ -72,8 +72,19 @@ class PolychoricResult:
     corrected_pairs: int = 0
     n_obs: int = 0
 
-    def as_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
+        """The polychoric correlation matrix, labelled."""
         return pd.DataFrame(self.rho, index=self.columns, columns=self.columns)
+
+    as_frame = to_frame  # the earlier name
+
+    def summary(self) -> str:
+        """As ``print(psych::polychoric(x))``: the correlations and each item's thresholds."""
+        tau = pd.DataFrame([list(t) for t in self.thresholds], index=self.columns)
+        tau.columns = [f"tau{j + 1}" for j in range(tau.shape[1])]
+        return (f"Polychoric correlations ({len(self.columns)} items, n = {self.n_obs}"
+                + (", smoothed to be positive definite" if self.smoothed else "") + ")\n"
+                + table_text(self.to_frame()) + "\n\n with tau of\n" + table_text(tau))
 
 
 # --------------------------------------------------------------------- bivariate normal

@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded, single_threaded_blas
-from .data import check_items as _check_items
+from .data import Summarised, check_items as _check_items, fmt, table_text
 
 DROP_COLUMNS = ["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
                 "s_n_if_dropped", "alpha_se_if_dropped", "var_r_if_dropped", "median_r_if_dropped"]
@@ -63,8 +63,8 @@ class BootstrapCI:
     failed: int = 0  # resamples whose alpha was undefined (an item left with < 2 answers)
 
 
-@dataclass
-class AlphaResult:
+@dataclass(repr=False)
+class AlphaResult(Summarised):
     """Scale-level statistics (attributes) and per-item statistics (``items`` DataFrame,
     one row per item: ``n, raw_r, std_r, r_cor, r_drop, mean, sd`` and the ``*_if_dropped``
     columns; the latter are NaN for two-item scales, where one item would remain)."""
@@ -86,6 +86,33 @@ class AlphaResult:
     items: pd.DataFrame
     missing: str = "pairwise"
     bootstrap: BootstrapCI | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-item statistics (psych's ``item.stats`` and ``alpha.drop``), one row per item."""
+        return self.items.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::alpha(x))``: scale statistics, interval, and reliability if an item is dropped."""
+        lo, hi = self.alpha_ci
+        head = pd.DataFrame([[self.alpha, self.alpha_std, self.g6, self.average_r, self.s_n, self.ase,
+                              self.total_mean, self.total_sd, self.median_r]],
+                            columns=["raw_alpha", "std.alpha", "G6(smc)", "average_r", "S/N", "ase", "mean", "sd",
+                                     "median_r"], index=[""])
+        lines = [f"Reliability analysis ({self.n_items} items, n = {self.n}, {self.missing} missing data)",
+                 table_text(head),
+                 f"\n    {self.level:.0%} confidence boundaries (Feldt): lower {fmt(lo)}, alpha {fmt(self.alpha)}, "
+                 f"upper {fmt(hi)}"]
+        if self.bootstrap is not None:
+            b = self.bootstrap
+            lines.append(f"    bootstrap ({b.n_boot} resamples, seed {b.seed}): lower {fmt(b.lower)}, "
+                         f"upper {fmt(b.upper)}")
+        drop = self.items[["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
+                           "s_n_if_dropped", "alpha_se_if_dropped"]]
+        drop.columns = ["raw_alpha", "std.alpha", "G6(smc)", "average_r", "S/N", "alpha se"]
+        stats = self.items[["n", "raw_r", "std_r", "r_cor", "r_drop", "mean", "sd"]]
+        stats.columns = ["n", "raw.r", "std.r", "r.cor", "r.drop", "mean", "sd"]
+        lines += ["", " Reliability if an item is dropped:", table_text(drop), "", " Item statistics", table_text(stats)]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         out = {"n": self.n, "n_items": self.n_items, "missing": self.missing, "alpha": self.alpha,
@@ -337,8 +364,8 @@ def _bootstrap(x, n_boot, seed, level, progress) -> BootstrapCI:
 
 # ------------------------------------------------------------------------------ matrix input
 
-@dataclass
-class MatrixAlpha:
+@dataclass(repr=False)
+class MatrixAlpha(Summarised):
     """Alpha statistics of a correlation matrix (e.g. polychoric: ordinal alpha).
 
     On a correlation matrix raw and standardized alpha coincide; ``items`` holds
@@ -354,6 +381,17 @@ class MatrixAlpha:
     s_n: float
     items: pd.DataFrame
     n_obs: int | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-item statistics of the matrix, one row per item."""
+        return self.items.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::alpha(R))`` on a correlation matrix."""
+        return (f"Reliability analysis of a correlation matrix ({self.n_items} items)\n"
+                f" std.alpha {fmt(self.alpha)}  G6(smc) {fmt(self.g6)}  average_r {fmt(self.average_r)}  "
+                f"S/N {fmt(self.s_n)}  median_r {fmt(self.median_r)}\n\n"
+                + table_text(self.items[["std_r", "r_cor", "r_drop", "alpha_if_dropped"]]))
 
     def to_dict(self) -> dict:
         return {"n_items": self.n_items, "alpha": self.alpha, "g6": self.g6, "average_r": self.average_r,
