@@ -169,8 +169,8 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
     >>> import peerscale
     >>> from peerscale.examples import path
     >>> rel = peerscale.read(path("youth_export.csv"), "pbr-y").reliability()
-    >>> rel.to_frame().loc["share", ["n", "n_items"]].tolist()
-    [300.0, 7.0]
+    >>> rel.sample["rows"], rel.to_frame().loc["share", ["n", "n_items"]].tolist()  # 3 never opened the form
+    (300, [297, 7])
     """
     if not 0 < level < 1:
         raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")

@@ -10,10 +10,10 @@ this, so a notebook gets the same numbers as the CLI.
 >>> import peerscale
 >>> from peerscale.examples import path
 >>> r = peerscale.read(path("youth_export.csv"), "pbr-y")
->>> r.score().scores.shape
-(554, 32)
->>> round(r.reliability().scales["share"]["alpha"], 3)  # the first wave, as `peerscale reliability`
-0.819
+>>> r.score().scores.shape  # every row: ids, then <scale>, <scale>_n and bands
+(553, 34)
+>>> round(float(r.reliability().scales["share"]["alpha"]), 2)  # the first wave, as `peerscale reliability`
+0.85
 """
 
 from __future__ import annotations

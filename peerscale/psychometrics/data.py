@@ -40,6 +40,14 @@ def check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]
     return x, cols
 
 
+def smc(r: np.ndarray) -> np.ndarray:
+    """Squared multiple correlations ``1 − 1/diag(R⁺)`` with the Moore–Penrose inverse (as
+    ``psych::smc``, which also handles a singular R), clipped to [0, 1]. Used by alpha's G6,
+    omega and the EFA's starting communalities."""
+    inv = np.linalg.pinv(r)
+    return np.clip(1.0 - 1.0 / np.diag(inv), 0.0, 1.0)
+
+
 class Summarised:
     """Results print as their short readable summary (as psych's ``print`` and lavaan's
     ``summary()``); ``to_frame()`` gives the table behind it."""

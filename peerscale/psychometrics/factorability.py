@@ -56,7 +56,40 @@ class BartlettResult(Summarised):
 
 
 def kmo(data_or_corr) -> KMOResult:
-    """Overall and per-item KMO measure of sampling adequacy (see module docstring)."""
+    """Kaiser–Meyer–Olkin measure of sampling adequacy, overall and per item.
+
+    Parameters
+    ----------
+    data_or_corr : pandas.DataFrame or array-like
+        Item responses (pairwise correlations) or a correlation matrix.
+
+    Returns
+    -------
+    KMOResult
+        ``msa`` and ``msa_items``.
+
+    Notes
+    -----
+    ``MSA = ΣΣ r_ij² / (ΣΣ r_ij² + ΣΣ q_ij²)`` over the off-diagonal correlations r and partial
+    correlations q (``−cov2cor(R⁻¹)``).
+
+    References
+    ----------
+    Kaiser, H. F. (1970). Psychometrika, 35, 401-415.
+
+    Examples
+    --------
+    As ``psych::KMO(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import kmo
+    >>> 0 < kmo(x).msa < 1
+    True
+    """
     r, cols, _ = correlation_input(data_or_corr)
     try:
         inv = np.linalg.inv(r)
@@ -77,8 +110,37 @@ def kmo(data_or_corr) -> KMOResult:
 
 
 def bartlett_sphericity(data_or_corr, n_obs: int | None = None) -> BartlettResult:
-    """Bartlett's test of sphericity (see module docstring). ``n_obs`` is required when a
-    correlation matrix is passed."""
+    """Bartlett's test that the correlation matrix is an identity matrix.
+
+    Parameters
+    ----------
+    data_or_corr : pandas.DataFrame or array-like
+        Item responses (pairwise correlations; n = rows) or a correlation matrix.
+    n_obs : int, optional
+        Number of observations; required with a matrix.
+
+    Returns
+    -------
+    BartlettResult
+        ``chisq = −ln|R|·(n − 1 − (2p + 5)/6)`` on ``p(p − 1)/2`` degrees of freedom, its p value, n.
+
+    References
+    ----------
+    Bartlett, M. S. (1951). Journal of the Royal Statistical Society B, 13, 1-24.
+
+    Examples
+    --------
+    As ``psych::cortest.bartlett(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import bartlett_sphericity
+    >>> bartlett_sphericity(x).df
+    15
+    """
     r, _, n = correlation_input(data_or_corr, n_obs)
     if n is None:
         raise PeerscaleError("Bartlett's test needs the number of observations",

@@ -79,7 +79,27 @@ def _code(c) -> str:
 
 
 def skewness(x: np.ndarray) -> float:
-    """Skew, type 3 (psych's default): ``m3 / s³`` with the n − 1 SD."""
+    """Skew of the answered values, type 3 (psych's default): ``m3 / s³`` with the n − 1 SD.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Values, NaN = missing.
+
+    Returns
+    -------
+    float
+        NaN with fewer than three answers or no variance.
+
+    Examples
+    --------
+    As ``psych::skew(x, type = 3)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import skewness
+    >>> round(skewness(np.array([1.0, 2, 2, 3, 5, np.nan])), 4)
+    0.5367
+    """
     x = x[np.isfinite(x)]
     n = x.size
     if n < 3:
@@ -90,7 +110,27 @@ def skewness(x: np.ndarray) -> float:
 
 
 def kurtosis(x: np.ndarray) -> float:
-    """Excess kurtosis, type 3 (psych's default): ``m4 / s⁴ − 3`` with the n − 1 SD."""
+    """Excess kurtosis of the answered values, type 3 (psych's default): ``m4 / s⁴ − 3`` with the n − 1 SD.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Values, NaN = missing.
+
+    Returns
+    -------
+    float
+        NaN with fewer than four answers or no variance.
+
+    Examples
+    --------
+    As ``psych::kurtosi(x, type = 3)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import kurtosis
+    >>> round(kurtosis(np.array([1.0, 2, 2, 3, 5])), 4)
+    -1.4871
+    """
     x = x[np.isfinite(x)]
     n = x.size
     if n < 4:
@@ -104,19 +144,43 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
                   value_range: tuple[float, float] | None = None, codes: Sequence[float] | None = None,
                   listwise: bool = False, min_r_drop: float = 0.30, max_floor: float = 50.0,
                   max_ceiling: float = 50.0) -> ItemAnalysis:
-    """Item analysis of one scale.
+    """Item analysis of one scale: distributions, floor and ceiling, item-total statistics, flags.
 
     Parameters
     ----------
-    answered : the scale's items as answered (not reversed), NaN = missing.
-    keys : +1 / −1 per item (−1 = reverse-keyed; reversed as (min + max) − x for the
-        item-total statistics only). Default all +1.
-    value_range : declared (min, max) of the response scale, or {item: (min, max)} when
-        items differ; default the observed range (which cannot reverse-key: give the range
-        when any key is −1).
-    codes : response codes to tabulate; default every whole number in the range.
-    listwise : item-total statistics on complete rows only (default pairwise, as psych).
-    min_r_drop, max_floor, max_ceiling : flag thresholds (r; percentages).
+    answered : pandas.DataFrame
+        The scale's items as answered (not reversed), NaN = missing.
+    keys : sequence of int, optional
+        +1 / −1 per item (−1 = reverse-keyed; reversed as (min + max) − x for the item-total
+        statistics only). Default all +1.
+    value_range : (float, float) or dict, optional
+        Declared (min, max) of the response scale, or ``{item: (min, max)}``; default the
+        observed range (which cannot reverse-key: give the range when any key is −1).
+    codes : sequence of float, optional
+        Response codes to tabulate; default every whole number in the range.
+    listwise : bool, default False
+        Item-total statistics on complete rows only (default pairwise, as psych).
+    min_r_drop, max_floor, max_ceiling : float
+        Flag thresholds: corrected item-total r, and percentages at the lowest / highest code.
+
+    Returns
+    -------
+    ItemAnalysis
+        ``table`` (``to_frame()``), ``frequencies``, ``flags`` ({item: [(flag, message)]}),
+        ``rules`` and the scale's ``alpha``.
+
+    Examples
+    --------
+    Distribution statistics as ``psych::describe(x)``, item-total statistics as ``psych::alpha(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import item_analysis
+    >>> res = item_analysis(x, value_range=(1, 5))
+    >>> res.table.loc["a", "n"], sorted(res.rules)[0]
+    (np.int64(300), 'ceiling')
     """
     if not isinstance(answered, pd.DataFrame):
         raise PeerscaleError("item analysis expects a table with one column per item")

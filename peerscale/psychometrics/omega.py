@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .data import Summarised, fmt, table_text
-from .reliability import smc
+from .data import Summarised, fmt, smc, table_text
 
 ROTATIONS = ("oblimin", "geomin", "promax")
 
@@ -135,16 +134,49 @@ def _correlations(data_or_corr, ordinal: bool):
 
 def omega(data_or_corr, n_factors: int = 3, *, method: str = "minres", rotation: str = "oblimin",
           ordinal: bool = False) -> OmegaResult:
-    """McDonald's omega of keyed items as ``psych::omega(m, nfactors, fm=method, rotate=rotation)``.
+    """McDonald's omega of keyed items, total and hierarchical (Schmid–Leiman).
 
     Parameters
     ----------
-    data_or_corr : keyed item scores (DataFrame, NaN = missing), a correlation matrix, or a
-        :class:`~peerscale.psychometrics.polychoric.PolychoricResult`.
-    n_factors : number of group factors (1 = one-factor omega total only).
-    method : factor extraction, ``"minres"`` (psych's default), ``"ml"`` or ``"pa"``.
-    rotation : oblique rotation before Schmid–Leiman: oblimin (default), geomin or promax.
-    ordinal : use polychoric instead of Pearson correlations of the data (ordinal omega).
+    data_or_corr : pandas.DataFrame, array-like or PolychoricResult
+        Keyed item scores (NaN = missing; pairwise Pearson correlations, as psych), a
+        correlation matrix, or a :class:`~peerscale.psychometrics.polychoric.PolychoricResult`.
+    n_factors : int, default 3
+        Number of group factors (1 = one-factor omega total only).
+    method : {"minres", "ml", "pa"}
+        Factor extraction (psych's ``fm``).
+    rotation : {"oblimin", "geomin", "promax"}
+        Oblique rotation before the Schmid–Leiman transformation.
+    ordinal : bool, default False
+        Use polychoric instead of Pearson correlations of the data (ordinal omega).
+
+    Returns
+    -------
+    OmegaResult
+        ``omega_total``, ``omega_hierarchical`` (None for one factor), ``omega_limit``, ``ecv``,
+        the loadings (``to_frame()``) and per-group omegas; ``kind`` says which omegas these are.
+
+    Notes
+    -----
+    With V = 1'R1 of the (flipped) keyed items and u2 the uniquenesses: ``omega_total =
+    (V − Σ u2) / V``, ``omega_hierarchical = (Σ g_i)² / V``, ``omega_limit = (Σ g_i)² / (V − Σ u2)``.
+
+    References
+    ----------
+    McDonald, R. P. (1999). Test theory: A unified treatment. Zinbarg, R. E., Revelle, W., Yovel,
+    I., & Li, W. (2005). Psychometrika, 70, 123-133.
+
+    Examples
+    --------
+    As ``psych::omega(x, nfactors = 1)`` (one-factor omega total):
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import omega
+    >>> round(omega(x, n_factors=1).omega_total, 2)
+    0.76
     """
     from .efa import fit_efa, rotate
 

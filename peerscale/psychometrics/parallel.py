@@ -90,10 +90,53 @@ def _first_not_above(observed: np.ndarray, reference: np.ndarray) -> int:
 def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | None = None,
                       resample: bool = True, quantile: float = 0.95,
                       progress: Callable[[int], None] | None = None) -> ParallelResult:
-    """Parallel analysis of item responses (see module docstring). ``progress(1)`` is called
-    after each replicate. ``seed`` seeds two independent numpy streams (``SeedSequence(seed).spawn(2)``),
-    one for the simulated and one for the resampled replicates, so the suggestion does not depend
-    on ``resample`` (results are reproducible in peerscale, not identical to R's random stream)."""
+    """Horn's parallel analysis of item responses (factors and components).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or array-like
+        Item responses, NaN = missing (pairwise correlations).
+    iterations : int, default 20
+        Simulated (and resampled) replicates (psych's ``n.iter``).
+    seed : int, optional
+        Seeds two independent numpy streams (``SeedSequence(seed).spawn(2)``), one for the
+        simulated and one for the resampled replicates, so the suggestion does not depend on
+        ``resample``; reproducible in peerscale, not R's random stream.
+    resample : bool, default True
+        Also draw resampled replicates (each column bootstrapped independently).
+    quantile : float, default 0.95
+        Quantile of the simulated eigenvalues the observed ones must exceed.
+    progress : callable, optional
+        Called with 1 after each replicate.
+
+    Returns
+    -------
+    ParallelResult
+        ``n_factors``, ``n_components`` and the eigenvalues (``to_frame()``).
+
+    Notes
+    -----
+    The suggestion counts the leading observed eigenvalues above the ``quantile`` of the simulated
+    ones (psych's rule with ``sim = TRUE``): of R for components, of R with one-factor minres
+    communalities on the diagonal for factors.
+
+    References
+    ----------
+    Horn, J. L. (1965). Psychometrika, 30, 179-185.
+
+    Examples
+    --------
+    As ``psych::fa.parallel(x, fm = "minres", fa = "both", n.iter = 20)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import parallel_analysis
+    >>> parallel_analysis(x, iterations=20, seed=1).n_factors
+    2
+    """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(np.asarray(data, dtype=float))
     if iterations < 1:

@@ -216,19 +216,37 @@ def polychoric_matrix(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) 
 
     Parameters
     ----------
-    data : DataFrame or 2-D array, one column per item, whole-number codes, NaN = missing.
-        At most 8 distinct codes from the lowest to the highest (psych's ``max.cat``).
-    correct : continuity correction for empty cells, used only when items do not share the
-        same highest category (psych's non-global regime); 0 disables it.
+    data : pandas.DataFrame or numpy.ndarray
+        One column per item, whole-number codes, NaN = missing; at most 8 distinct codes from
+        the lowest to the highest (psych's ``max.cat``).
+    correct : float, default 0.5
+        Continuity correction for empty cells, used only when items do not share the same
+        highest category (psych's non-global regime); 0 disables it.
 
     Returns
     -------
-    PolychoricResult with ``rho`` (p x p), ``thresholds`` (one array per item),
-    ``columns`` and the pairwise ``n``.
+    PolychoricResult
+        ``rho`` (p × p; ``to_frame()``), ``thresholds`` (one array per item), ``columns``, the
+        pairwise ``n`` and whether the matrix had to be ``smoothed``.
 
-    Raises PeerscaleError for non-numeric or non-integer codes, an item with no variance
-    (psych drops such items with a message; we ask the user to drop it), more than 8
-    categories, or a pair of items never answered together.
+    Notes
+    -----
+    Two-step estimator (Olsson 1979): thresholds from each item's margins, then per pair the
+    ``rho`` maximising ``Σ n_ij log P_ij(rho)`` with bivariate normal cell probabilities (Genz 2004).
+    Raises :class:`~peerscale.errors.PeerscaleError` for non-numeric or non-integer codes, an item
+    with no variance, more than 8 categories, or a pair never answered together.
+
+    Examples
+    --------
+    As ``psych::polychoric(x)$rho``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import polychoric_matrix
+    >>> polychoric_matrix(x).to_frame().shape
+    (4, 4)
     """
     if correct < 0:
         raise PeerscaleError(f"correct must be 0 or more, got {correct}")
@@ -318,9 +336,34 @@ def polychoric_matrix(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) 
 def smooth_correlation(r: np.ndarray, eig_tol: float = 1e-12) -> tuple[np.ndarray, bool]:
     """Make a correlation matrix positive definite as ``psych::cor.smooth`` does.
 
-    If the smallest eigenvalue is below machine epsilon, eigenvalues under ``eig_tol`` are
-    set to ``100 * eig_tol``, all are rescaled to sum to p, the matrix is rebuilt and
-    rescaled to unit diagonal. Returns the matrix and whether it was changed.
+    Parameters
+    ----------
+    r : numpy.ndarray
+        A correlation matrix.
+    eig_tol : float, default 1e-12
+        Eigenvalues below it are replaced.
+
+    Returns
+    -------
+    (numpy.ndarray, bool)
+        The matrix, and whether it was changed.
+
+    Notes
+    -----
+    If the smallest eigenvalue is below machine epsilon, eigenvalues under ``eig_tol`` are set to
+    ``100 * eig_tol``, all are rescaled to sum to p, the matrix is rebuilt and rescaled to unit
+    diagonal.
+
+    Examples
+    --------
+    As ``psych::cor.smooth(R)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import smooth_correlation
+    >>> r = np.array([[1, .9, -.9], [.9, 1, .9], [-.9, .9, 1]])
+    >>> smoothed, changed = smooth_correlation(r)
+    >>> changed, bool(np.linalg.eigvalsh(smoothed).min() > 0)
+    (True, True)
     """
     vals, vecs = np.linalg.eigh(r)
     if vals.min() >= np.finfo(float).eps:
