@@ -174,6 +174,10 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
     """
     if not 0 < level < 1:
         raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
+    if omega_method not in ("minres", "ml", "pa"):
+        raise PeerscaleError(f"unknown `omega_method` {omega_method!r}", hint="use minres, ml or pa")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise PeerscaleError(f"`n_boot` (bootstrap resamples) must be a whole number of 0 or more, got {n_boot!r}")
     inst = view.instrument
     chosen = _chosen(inst, list(inst.scales), scales)
     entries, alphas, failed, notes = {}, {}, {}, []
@@ -349,8 +353,9 @@ def item_analysis(view, *, scales=None, listwise: bool = False, min_r_drop: floa
     >>> sorted(items.scales)[:3]
     ['auth', 'auton', 'care']
     """
-    from .psychometrics.itemstats import item_analysis as analyse
+    from .psychometrics.itemstats import check_thresholds, item_analysis as analyse
 
+    check_thresholds(min_r_drop, max_floor, max_ceiling)  # before the per-scale errors that become notes
     inst = view.instrument
     answered = view.items()
     results, labels, errors, rules = {}, {}, {}, None
@@ -676,6 +681,8 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     est = str(estimator).lower()
     if est not in ("ml", "mlr", "dwls"):
         raise PeerscaleError(f"unknown `estimator` {estimator!r}", hint="use ml, mlr or dwls")
+    if isinstance(top_mi, bool) or not isinstance(top_mi, int) or top_mi < 0:
+        raise PeerscaleError(f"`top_mi` must be a whole number of 0 or more, got {top_mi!r}")
     inst = view.instrument
     structures: dict[str, tuple[str, dict]] = {}
     if model is None:

@@ -322,3 +322,28 @@ def test_examples_are_found_through_the_package_from_anywhere(tmp_path):
     assert "youth_export.csv" in res.stdout and res.stdout.split()[-1] == "553"
     with pytest.raises(PeerscaleError, match="no example file"):
         peerscale.examples.path("nope.csv")
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda r: r.reliability(level=1.5), "`level`"),
+    (lambda r: r.reliability(n_boot=-1, scales=["share"]), "`n_boot`"),
+    (lambda r: r.reliability(omega_method="magic"), "`omega_method`"),
+    (lambda r: r.reliability(scales=["nope"]), "`scales` names 'nope'"),
+    (lambda r: r.item_analysis(max_floor=150), "`max_floor` is a percentage"),
+    (lambda r: r.item_analysis(min_r_drop=2), "`min_r_drop`"),
+    (lambda r: r.efa(n_factors=0), "`n_factors`"),
+    (lambda r: r.efa(n_factors=2, items=["pbr_y_share_01", "x"]), "`items` names 'x'"),
+    (lambda r: r.efa(iterations=0), "`iterations`"),
+    (lambda r: r.efa(method="magic", n_factors=2), "unknown extraction method"),
+    (lambda r: r.cfa(estimator="gls"), "`estimator`"),
+    (lambda r: r.cfa(missing="pairwise"), "`missing`"),
+    (lambda r: r.cfa(top_mi=-1), "`top_mi`"),
+    (lambda r: r.cfa("f =~ pbr_y_share_01 + pbr_y_share_02", structure="bifactor"), "not both"),
+    (lambda r: r.cfa(structure="two-level"), "unknown `structure`"),
+    (lambda r: r.cfa(group="no_such"), "no_such"),
+    (lambda r: r.where("no_such", 1), "column not found"),
+])
+def test_analysis_arguments_are_checked_by_the_library(call, message):
+    r = peerscale.read(YOUTH, "pbr-y", scales=["share", "valid", "trust"])
+    with pytest.raises(PeerscaleError, match=message):
+        call(r)

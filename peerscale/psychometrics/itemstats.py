@@ -78,6 +78,15 @@ def _code(c) -> str:
     return str(int(c)) if c.is_integer() else repr(c)
 
 
+def check_thresholds(min_r_drop: float, max_floor: float, max_ceiling: float) -> None:
+    """The flag thresholds must be a correlation and two percentages."""
+    if not -1 <= min_r_drop <= 1:
+        raise PeerscaleError(f"`min_r_drop` must be a correlation between -1 and 1, got {min_r_drop}")
+    for name, value in (("max_floor", max_floor), ("max_ceiling", max_ceiling)):
+        if not 0 <= value <= 100:
+            raise PeerscaleError(f"`{name}` is a percentage from 0 to 100, got {value}")
+
+
 def skewness(x: np.ndarray) -> float:
     """Skew of the answered values, type 3 (psych's default): ``m3 / s³`` with the n − 1 SD.
 
@@ -184,6 +193,7 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
     """
     if not isinstance(answered, pd.DataFrame):
         raise PeerscaleError("item analysis expects a table with one column per item")
+    check_thresholds(min_r_drop, max_floor, max_ceiling)
     cols = [str(c) for c in answered.columns]
     try:
         x = answered.to_numpy(dtype=float, na_value=np.nan, copy=True)

@@ -139,8 +139,10 @@ def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | N
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(np.asarray(data, dtype=float))
-    if iterations < 1:
-        raise PeerscaleError("parallel analysis needs at least one iteration", value=iterations)
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise PeerscaleError("parallel analysis needs at least one iteration (`iterations`)", value=iterations)
+    if not 0 < quantile < 1:
+        raise PeerscaleError(f"`quantile` must lie between 0 and 1, got {quantile}")
     r, cols, _ = correlation_input(data)
     x = data.to_numpy(dtype=float, copy=True)
     n = x.shape[0]
