@@ -541,13 +541,14 @@ def _parse_bank(chk: _Checker, doc: dict, inline: bool, base: Path | None = None
                 chk.fail(f"{k}.pair", f"pair {raw['pair']!r} is not an item id")
             pair_bank = pair_bank or pairs_with
         anchors = {} if raw.get("anchors") is None else _parse_anchors(chk, raw["anchors"], f"{k}.anchors", scales[rs])
+        recall = _recall_code(chk, raw.get("recall"), f"{k}.recall") or bank_recall
         items[iid] = Item(
             id=iid, text=chk.text(raw["text"], f"{k}.text"), response_scale=scales[rs],
             dimension=None if dim is None else str(dim), form=form, reverse=reverse,
             status=str(raw.get("status", doc.get("status", "draft"))),
             version=str(raw.get("version", doc.get("version", ""))),
-            recall_period=raw.get("recall_period", doc.get("recall_period")),
-            recall=_recall_code(chk, raw.get("recall"), f"{k}.recall") or bank_recall,
+            recall_period=raw.get("recall_period", doc.get("recall_period")) or RECALL.get(recall or ""),
+            recall=recall,
             viewpoint=viewpoint, pair=pair, pair_bank=pair_bank, requires=requires, anchors=anchors,
             note=str(raw.get("note") or ""),
         )
@@ -560,7 +561,8 @@ def _parse_bank(chk: _Checker, doc: dict, inline: bool, base: Path | None = None
     return {"items": items, "dimensions": dimensions, "bank": doc.get("bank"),
             "placeholders": {str(a): str(b) for a, b in placeholders.items()},
             "instructions": str(doc.get("instructions") or ""), "recall": bank_recall,
-            "recall_period": doc.get("recall_period"), "pairs_with": pairs_with, "retired": retired}
+            "recall_period": doc.get("recall_period") or RECALL.get(bank_recall or ""), "pairs_with": pairs_with,
+            "retired": retired}
 
 
 def _parse_retired(chk: _Checker, raw) -> dict[str, str]:

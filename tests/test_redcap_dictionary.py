@@ -180,4 +180,6 @@ def test_export_of_a_project_built_from_our_dictionary_needs_no_mapping(tmp_path
     out = tmp_path / "scores.csv"
     assert main(["score", str(tmp_path / "export.csv"), "--instrument", "pbr-y", "-o", str(out), "-q"]) == 0
     scores = read_table(out)
-    assert scores.data["share"].tolist() == [pytest.approx(24 / 7)]  # 5 items at 4, 2 reversed to 2
+    share = inst.scale("share")
+    n_rev = sum(k < 0 for k in share.keys)  # items at 4, reverse-keyed ones reversed to 2
+    assert scores.data["share"].tolist() == [pytest.approx((4 * (len(share.items) - n_rev) + 2 * n_rev) / len(share.items))]
