@@ -248,13 +248,21 @@ class Instrument:
     def item_text(self, item_id: str) -> str:
         """The item as the respondent reads it: placeholders filled, and a first letter that a
         placeholder supplied ("{psw} listens" -> "My peer support worker listens") capitalised."""
-        raw = self.items[item_id].text
-        text = raw
+        return self.fill(self.items[item_id].text)
+
+    def fill(self, text: str) -> str:
+        """``text`` with this instrument's placeholders filled in (first letter capitalised when
+        a placeholder supplied it), as for item texts."""
+        out = text
         for key, value in self.placeholders.items():
-            text = text.replace("{" + key + "}", value)
-        if raw.startswith("{") and text[:1].islower():
-            text = text[0].upper() + text[1:]
-        return text
+            out = out.replace("{" + key + "}", value)
+        if text.startswith("{") and out[:1].islower():
+            out = out[0].upper() + out[1:]
+        return out
+
+    def anchor_texts(self, item_id: str) -> dict[float, str]:
+        """The item's described levels (``anchors``) as respondents or raters read them."""
+        return {code: self.fill(text) for code, text in self.items[item_id].anchors.items()}
 
     def screening_items(self) -> list[str]:
         """Items that other items' ``requires`` point to (answers gate later items; not scored)."""

@@ -23,7 +23,7 @@ items:
   - {id: y1, text: "{psw} listens.", response_scale: AG, dimension: D1, viewpoint: other, pair: p1}
   - {id: y2, text: "I feel safe.", response_scale: AG, dimension: D1, viewpoint: self, pair: p2}
   - {id: y3, text: "We are equals.", response_scale: AG, dimension: D2, viewpoint: shared, pair: p3}
-  - {id: screen, text: "Has {psw} told you their story?", response_scale: YN}
+  - {id: screen, text: "{psw} has told me their story.", response_scale: YN}
   - {id: y4, text: "Their story feels true.", response_scale: AG, dimension: D2, requires: {item: screen, answer: 1}}
 placeholders: {psw: my worker}
 """
