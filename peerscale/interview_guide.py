@@ -8,6 +8,7 @@ item asks for, described levels, idioms, candidate items), with an issue log per
 from __future__ import annotations
 
 from .errors import PeerscaleError
+from .spec import code_text as _code
 
 # Phrases a young reader (or a translator) may take literally; probed item by item.
 IDIOMS = ("on the same level", "set the pace", "sets the pace", "lean on", "goes both ways", "talks down",
@@ -190,12 +191,6 @@ def interview_guide(instrument, *, items: list[str] | None = None) -> str:
             "- Retest every revised item in the next round. Record each decision, with its reason, in the bank's "
             "CHANGELOG (new item version, or a new id if the meaning changed; retired ids are never reused).", ""]
     return "\n".join(out)
-
-
-def _code(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 __all__ = ["interview_guide", "ISSUE_CODES", "PROBES"]

@@ -75,10 +75,10 @@ class Requirement:
     def redcap_logic(self) -> str:
         """REDCap branching logic, e.g. ``[pbr_y_story_01] = '1'``."""
         field_name = self.item.lower().replace(".", "_")
-        return " or ".join(f"[{field_name}] = '{_code_text(a)}'" for a in self.answers)
+        return " or ".join(f"[{field_name}] = '{code_text(a)}'" for a in self.answers)
 
 
-def _code_text(value) -> str:
+def code_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -446,11 +446,11 @@ def _parse_anchors(chk: _Checker, raw, key: str, rs: ResponseScale) -> dict[floa
         value = chk.number(code, f"{key}.{code}")
         if value not in rs.codes:
             chk.fail(f"{key}.{code}", f"anchor for {code}, which is not a code of response scale {rs.name!r}",
-                     hint="codes: " + ", ".join(_code_text(c) for c in rs.codes))
+                     hint="codes: " + ", ".join(code_text(c) for c in rs.codes))
         anchors[value] = chk.text(text, f"{key}.{code}")
     missing = [c for c in rs.codes if c not in anchors]
     if missing:
-        chk.fail(key, "anchors must describe every code; none for " + ", ".join(_code_text(c) for c in missing))
+        chk.fail(key, "anchors must describe every code; none for " + ", ".join(code_text(c) for c in missing))
     return anchors
 
 
@@ -466,7 +466,7 @@ def _code_of(chk: _Checker, rs: ResponseScale, answer, key: str):
             if str(answer).strip() == str(code):
                 return code
     chk.fail(key, f"answer {answer!r} is not a code of response scale {rs.name!r}",
-             hint="codes: " + ", ".join(f"{_code_text(c)} = {v}" for c, v in list(rs.codes.items()) + list(rs.missing.items())))
+             hint="codes: " + ", ".join(f"{code_text(c)} = {v}" for c, v in list(rs.codes.items()) + list(rs.missing.items())))
 
 
 def _parse_bank(chk: _Checker, doc: dict, inline: bool, base: Path | None = None,
@@ -647,7 +647,7 @@ def _check_pairs(chk: _Checker, items: dict[str, Item], base: Path | None, own: 
 
 
 def _range_text(rs: ResponseScale) -> str:
-    return f"{rs.name} {_code_text(rs.min)}-{_code_text(rs.max)}" if rs.has_range else f"{rs.name} (no range)"
+    return f"{rs.name} {code_text(rs.min)}-{code_text(rs.max)}" if rs.has_range else f"{rs.name} (no range)"
 
 
 def _parse_keys(chk: _Checker, entries, key, items: dict[str, Item]) -> tuple[tuple[str, ...], tuple[int, ...]]:
