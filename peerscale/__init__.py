@@ -10,10 +10,10 @@ with ``.score()``, ``.reliability()``, ``.item_analysis()``, ``.efa()``, ``.cfa(
 from ._version import __version__
 from .design import Design
 from .errors import PeerscaleError
-from .spec import Instrument, adhoc_instrument, bundled_instruments, load_instrument
+from .spec import Instrument, adhoc_instrument, bundled_instruments, item_pairs, load_instrument
 
 __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
-           "load_instrument", "score", "score_data", "keyed_items", "__version__"]
+           "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "__version__"]
 
 _LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
          "keyed_items": "scoring"}
