@@ -258,11 +258,9 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
 
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"`on_invalid` must be 'error' or 'missing', got {on_invalid!r}")
-    _check_source(source)
-    given = study_design(design, source)
-    table, inst, file = load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
-                                   missing_codes=missing_codes, encoding=encoding, sheet=sheet,
-                                   input_format=input_format, key_columns=[given.wave])
+    table, inst, file, given = load_export(source, instrument, design=design, map=map,
+                                           redcap_dictionary=redcap_dictionary, missing_codes=missing_codes,
+                                           encoding=encoding, sheet=sheet, input_format=input_format)
     data = table.data
     scored, skipped = select_scales(inst, data.columns, scales, file=file)
     resolved = resolve_design(given, table, inst, id_columns, file)
@@ -276,6 +274,16 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
                    value_labels=_by_item(table.value_labels, scored),
                    missing_values=_by_item(table.missing_values, scored))
     return Responses(base)
+
+
+def load_export(source, instrument=None, *, design=None, **options):
+    """``(table, instrument, file, design)``: the first steps :func:`read` and ``validate``
+    share: the export read with its columns mapped, and the design given over a ``study.yaml``
+    (its wave column also tells REDCap records apart). ``options`` are :func:`load_table`'s."""
+    _check_source(source)
+    given = study_design(design, source)
+    table, inst, file = load_table(source, instrument, key_columns=[given.wave], **options)
+    return table, inst, file, given
 
 
 def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, missing_codes=None, encoding=None,

@@ -19,14 +19,12 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
     """
     import numpy as np
 
-    from .responses import _check_source, _id_columns, load_table, resolve_design, select_scales, study_design
+    from .responses import _id_columns, load_export, resolve_design, select_scales
     from .scoring import INVALID, clean_items, duplicate_ids
 
-    _check_source(source)
-    given = study_design(design, source)
-    table, inst, file = load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
-                                   missing_codes=missing_codes, encoding=encoding, sheet=sheet,
-                                   input_format=input_format, key_columns=[given.wave])
+    table, inst, file, given = load_export(source, instrument, design=design, map=map,
+                                           redcap_dictionary=redcap_dictionary, missing_codes=missing_codes,
+                                           encoding=encoding, sheet=sheet, input_format=input_format)
     data = table.data
     skipped: dict[str, str] = {}
     scored = inst
