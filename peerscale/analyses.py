@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .errors import PeerscaleError
 
 # item-analysis flag rules (psychometrics.itemstats' defaults; Nunnally & Bernstein 1994 for r_drop)
@@ -279,8 +281,6 @@ def structure_omega(view, *, listwise: bool = False, method: str = "minres", ord
 
 def _group_labels(om, instrument, parts) -> dict:
     """Name each group factor after the subscale most of whose items load highest on it."""
-    import numpy as np
-
     names = [c for c in om.loadings.columns if c.endswith("*")]
     home = {i: part for part in parts for i in instrument.scale(part).items}
     best = np.abs(om.loadings[names].to_numpy()).argmax(axis=1)
@@ -611,8 +611,6 @@ class CFAAnalysis(_Result):
 
 
 def _largest_residuals(rc, k):
-    import numpy as np
-
     cols = list(rc.columns)
     vals = rc.to_numpy()
     iu = np.triu_indices(len(cols), 1)
@@ -711,8 +709,16 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
+    n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
+    if present and n_answered <= len(present):
+        raise PeerscaleError(f"only {n_answered} respondents answered any of the model's {len(present)} items; "
+                             "a CFA needs many more respondents than items", hint="model fewer items, or use more data")
     with progress(len(structures) or 1, "confirmatory factor analysis", quiet=quiet) as bar:
-        res = fit_cfa(terms, data, estimator=est.upper(), missing=method, **options)
+        try:
+            res = fit_cfa(terms, data, estimator=est.upper(), missing=method, **options)
+        except np.linalg.LinAlgError as exc:  # a singular sample matrix: a data problem, not a crash
+            raise PeerscaleError(f"the CFA could not be estimated ({exc}): the items' covariances are singular",
+                                 hint="drop items that duplicate others or have no variance, or use more data") from None
         bar.advance()
         comparison = (_compare_structures(structures, data, est, method, {structure: res}, bar.advance)
                       if len(structures) > 1 else None)
@@ -744,9 +750,9 @@ def _compare_structures(structures, data, estimator, missing, done, advance) -> 
                 fits[name] = fit_cfa(text, data, estimator=estimator.upper(), missing=missing, **extra)
                 advance()
             rows[name] = {**fit_row(fits[name], fit_measures(fits[name])), "model": text}
-        except PeerscaleError as exc:
+        except (PeerscaleError, np.linalg.LinAlgError) as exc:
             advance()
-            rows[name] = {"error": exc.message, "model": text}
+            rows[name] = {"error": getattr(exc, "message", f"singular matrix ({exc})"), "model": text}
     if "one-factor" in fits and "correlated" in fits and estimator != "dwls":
         # one factor is the correlated-factors model with all factor correlations at 1: nested
         tab = compare_models(fits["correlated"], fits["one-factor"], names=["correlated", "one-factor"])
