@@ -484,3 +484,21 @@ def test_markdown_validation_section_with_scree_png(tmp_path):
     assert (files / "scree.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(PeerscaleError, match="exists"):
         write_markdown(rep, tmp_path / "v.md")
+
+
+def test_cli_writes_the_report_as_json_with_the_commands_keys(run_cli, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out)
+    assert code == 0, err
+    rep = json.loads(out.read_text())
+    assert {"meta", "sample", "scores", "waves", "items", "item_analysis", "reliability", "efa", "cfa",
+            "methods"} <= set(rep)
+    assert rep["reliability"] is None  # validation was not asked for
+    assert rep["sample"]["waves"] == ["baseline_arm_1", "followup_arm_1"]
+    assert rep["item_analysis"]["sample"]["waves"] == ["baseline_arm_1"]  # flags: the first wave
+    code, items_json, _ = run_cli("items", EXAMPLE, "-i", "pbr-y", "--json")
+    assert json.loads(items_json) == rep["item_analysis"]  # the same numbers as `peerscale items --json`
+    code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", tmp_path / "r.txt", "--format", "json",
+                           "--wave", "followup_arm_1")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r.txt").read_text())["item_analysis"]["sample"]["waves"] == ["followup_arm_1"]

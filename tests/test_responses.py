@@ -357,3 +357,23 @@ def test_analysis_arguments_are_checked_by_the_library(call, message):
     r = peerscale.read(YOUTH, "pbr-y", scales=["share", "valid", "trust"])
     with pytest.raises(PeerscaleError, match=message):
         call(r)
+
+
+def test_instrument_structures_are_written_once():
+    from peerscale.structures import dimension_scales, instrument_structure
+
+    inst = peerscale.load_instrument("pbr-y")
+    core = ["share", "valid", "trust", "auth", "mutual", "auton"]
+    assert [s.name for s in dimension_scales(inst)] == core  # pbr_core's scales, not the optional ones
+    text, opts = instrument_structure(inst, "correlated")
+    assert text.splitlines()[0].startswith("share =~ pbr_y_share_01 + ") and len(text.splitlines()) == 6 and opts == {}
+    one, _ = instrument_structure(inst, "one-factor")
+    assert one.startswith("g =~ ") and one.count("+") == sum(len(inst.scale(s).items) for s in core) - 1
+    bi, opts = instrument_structure(inst, "bifactor")
+    assert bi.splitlines()[0] == one and opts == {"std_lv": True, "orthogonal": True}
+    three = peerscale.read(YOUTH, "pbr-y", scales=["share", "valid", "trust"]).instrument  # no composite left
+    assert [s.name for s in dimension_scales(three)] == ["share", "valid", "trust"]
+    with pytest.raises(PeerscaleError, match="unknown `structure`"):
+        instrument_structure(inst, "higher-order")
+    with pytest.raises(PeerscaleError, match="bifactor model needs at least two"):
+        instrument_structure(peerscale.read(YOUTH, "pbr-y", scales=["share"]).instrument, "bifactor")
