@@ -161,12 +161,14 @@ class Design:
         """The design's columns, respondent first, without repeats."""
         return list(dict.fromkeys(self.roles().values()))
 
-    def resolve(self, columns, *, respondent_candidates=(), file: str | None = None) -> "Design":
+    def resolve(self, columns, *, respondent_candidates=(), wave_candidates=WAVE_DEFAULTS,
+                file: str | None = None) -> "Design":
         """Fill the defaults from the data's ``columns`` and check every named column exists.
 
         ``respondent_candidates``: id columns in order of preference (REDCap's record id, the
         instrument's ``id_columns``); the first present that is not the wave column and not a
-        ``redcap_*`` bookkeeping column becomes the respondent.
+        ``redcap_*`` bookkeeping column becomes the respondent. ``wave_candidates``: columns
+        that are the wave when present (REDCap's event column).
         """
         cols = {str(c) for c in columns}
         for role, col in self.roles().items():
@@ -177,11 +179,11 @@ class Design:
                                          file=self.source, key=role, hint=hint)
                 raise PeerscaleError(f"the design's {role} column {col!r} (`design.{role}`) is not in the data",
                                      file=file, hint=hint)
-        wave = self.wave or next((c for c in WAVE_DEFAULTS if c in cols), None)
+        wave = self.wave or next((c for c in wave_candidates if c and c in cols), None)
         respondent = self.respondent
         if respondent is None:
-            respondent = next((c for c in respondent_candidates
-                               if c in cols and c != wave and not str(c).startswith("redcap_")), None)
+            respondent = next((c for c in respondent_candidates if c in cols and c != wave
+                               and not str(c).startswith("redcap_") and c not in wave_candidates), None)
         if self.wave and respondent == self.wave:
             raise PeerscaleError(f"column {respondent!r} cannot be both the respondent and the wave", file=file,
                                  key="design.wave")

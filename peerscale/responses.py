@@ -342,8 +342,11 @@ def study_design(design, source) -> Design:
 
 def resolve_design(design: Design, table, instrument, id_columns, file) -> Design:
     """``design`` with its defaults filled from the data and its columns checked."""
+    from .design import WAVE_DEFAULTS
+
     candidates = list(id_columns or ()) + list(table.id_columns) + list(instrument.id_columns)
-    return design.resolve(table.data.columns, respondent_candidates=candidates, file=file)
+    return design.resolve(table.data.columns, respondent_candidates=candidates,
+                          wave_candidates=[table.event_column, *WAVE_DEFAULTS], file=file)
 
 
 def _by_item(meta: dict, instrument: Instrument) -> dict:

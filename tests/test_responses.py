@@ -377,3 +377,12 @@ def test_instrument_structures_are_written_once():
         instrument_structure(inst, "higher-order")
     with pytest.raises(PeerscaleError, match="bifactor model needs at least two"):
         instrument_structure(peerscale.read(YOUTH, "pbr-y", scales=["share"]).instrument, "bifactor")
+
+
+def test_redcap_event_column_is_the_default_wave_in_raw_and_label_header_exports():
+    raw = peerscale.read(REDCAP / "export_raw.csv", MINI, missing_codes=CODES)
+    lab = peerscale.read(REDCAP / "export_labels_headers.csv", MINI, missing_codes=CODES)
+    assert raw.design.roles() == {"respondent": "record_id", "wave": "redcap_event_name"}
+    assert lab.design.roles() == {"respondent": "Record ID", "wave": "Event Name"}
+    assert raw.waves == ["baseline_arm_1", "followup_arm_1"] and len(lab.waves) == 2
+    assert raw.wave("first").sample()["rows"] == lab.wave("first").sample()["rows"]  # contact-log rows are out

@@ -59,6 +59,7 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
     for col in ids:
         df[col] = _as_id_text(df[col])
     table.id_columns = ids
+    table.event_column = role.get("redcap_event_name")
 
     if "redcap_repeat_instrument" in role and instrument is not None:
         forms = set(instrument_forms(instrument)) | {form_name(instrument.title)}
