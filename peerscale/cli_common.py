@@ -180,8 +180,7 @@ def read_responses(opts: dict, input_path: str | None = None):
         for w in responses.warnings:
             click.echo(f"warning: {w}", err=True)
         for name, why in responses.skipped_scales.items():
-            if why != "not among the chosen `scales`":
-                click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
+            click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
     return responses
 
 

@@ -122,8 +122,7 @@ def select_scales(instrument: Instrument, columns, scales=None, *, file: str | N
                                  hint="scales: " + ", ".join(by_name))
         kept = [s for s in instrument.scales if s.name in names]
         _check_complete(instrument, kept, present, file)
-        skipped = {s.name: "not among the chosen `scales`" for s in instrument.scales if s.name not in names}
-        return replace(instrument, scales=kept), skipped
+        return replace(instrument, scales=kept), {}  # chosen: the others are not "skipped"
     kept, partial = [], []
     for s in instrument.scales:
         missing = [i for i in s.items if i not in present]

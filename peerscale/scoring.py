@@ -70,13 +70,35 @@ class CleanItems:
         return self.columns[item_id]
 
 
-@dataclass
+@dataclass(repr=False)
 class ScoreResult:
+    """Scores (``scores``: ids, then ``<scale>``, ``<scale>_n`` ... per row), the cleaned
+    ``items`` and a ``summary`` dict (per scale: scored, too few answered, mean, SD; missing
+    answers by reason; invalid values), which ``--json`` prints."""
+
     scores: pd.DataFrame
     instrument: Instrument
     id_columns: list[str]
     items: CleanItems
     summary: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores table."""
+        return self.scores
+
+    def __repr__(self) -> str:
+        s = self.summary
+        lines = [f"Scores of {s['n_rows']} rows with {s['instrument']} {s['version']}".rstrip(),
+                 f"{'scale':<14}{'scored':>8}{'too few':>9}{'mean':>7}{'sd':>7}  rule"]
+        for name, sc in s["scales"].items():
+            mean = "" if sc["mean"] is None else f"{sc['mean']:.2f}"
+            sd = "" if sc["sd"] is None else f"{sc['sd']:.2f}"
+            lines.append(f"{name:<14}{sc['n_scored']:>8}{sc['n_too_few_answered']:>9}{mean:>7}{sd:>7}  {sc['rule']}")
+        if s.get("skipped_scales"):
+            lines.append("not scored: " + "; ".join(f"{k} ({v})" for k, v in s["skipped_scales"].items()))
+        if s["missing_by_reason"]:
+            lines.append("missing answers by reason: " + ", ".join(f"{r}: {k}" for r, k in s["missing_by_reason"].items()))
+        return "\n".join(lines)
 
 
 def _norm_label(x: str) -> str:

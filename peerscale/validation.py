@@ -33,7 +33,6 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
         absent = []
     except PeerscaleError:
         absent = [i for i in inst.scale_items() if i not in data.columns]
-    skipped = {k: v for k, v in skipped.items() if v != "not among the chosen `scales`"}
     skipped_items = {i for name in skipped for i in inst.scale(name).items}
     absent = [i for i in absent if i not in skipped_items]
     design_ = resolve_design(given, table, inst, id_columns, file)
