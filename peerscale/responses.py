@@ -721,14 +721,15 @@ class Responses:
         return retest(self, other, level=level)
 
     def report(self, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
-               iterations: int = 20, n_factors: int | None = None, seed: int = 1, quiet: bool = True,
-               command: str = ""):
+               iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
+               quiet: bool = True, command: str = ""):
         """The numbers of ``peerscale report`` (a :class:`~peerscale.report.build.Report`: render
         with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`)."""
         from .report.build import build_report
 
         return build_report(self, validate=validate, wave=wave, min_answered=min_answered, bootstrap=bootstrap,
-                            iterations=iterations, n_factors=n_factors, seed=seed, quiet=quiet, command=command)
+                            iterations=iterations, n_factors=n_factors, seed=seed, missing=missing, quiet=quiet,
+                            command=command)
 
     # ------------------------------------------------------------------ display
 

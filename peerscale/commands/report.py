@@ -42,6 +42,9 @@ def output_kind(output: str, fmt: str | None) -> str:
               help="Bootstrap resamples for the alpha interval (with --validate; 0 = Feldt interval only).")
 @click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True,
               help="Parallel-analysis iterations (with --validate).")
+@click.option("--missing", type=click.Choice(["fiml", "listwise"]), default=None,
+              help="Missing data in the CFAs (with --validate), as `peerscale cfa`: default fiml when answers are "
+                   "missing; listwise is much faster on very large files.")
 @click.option("--factors", type=click.IntRange(min=1), default=None,
               help="EFA factors (default: the parallel-analysis suggestion).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for bootstrap and parallel analysis.")
@@ -81,7 +84,8 @@ def report(**opts):
     rep = responses.report(validate=opts["validate"], wave=opts["wave"],
                            min_answered=opts["min_answered"] if opts.get("instrument") else None,
                            bootstrap=opts["bootstrap"], iterations=opts["iterations"], n_factors=opts["factors"],
-                           seed=opts["seed"], quiet=opts["quiet"], command=reproduce_command(click.get_current_context()))
+                           seed=opts["seed"], missing=opts["missing"], quiet=opts["quiet"],
+                           command=reproduce_command(click.get_current_context()))
     figures = None
     if kind in ("html", "json"):
         text = rep.to_html() if kind == "html" else to_json(rep.to_dict())

@@ -283,15 +283,15 @@ def _item_flags(items: list[dict], analysis) -> None:
 # --------------------------------------------------------------------------- entry point
 
 def build_report(responses, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
-                 iterations: int = 20, n_factors: int | None = None, seed: int = 1, quiet: bool = True,
-                 command: str = "") -> Report:
+                 iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
+                 quiet: bool = True, command: str = "") -> Report:
     """Score ``responses`` (a :class:`~peerscale.responses.Responses`) and collect the report's numbers.
 
     Scores, distributions, missingness and change cover every wave (the design's wave column,
     default ``redcap_event_name``; changes are paired on the respondent column). Item flags
     and the validation analyses (``validate``) use ``wave`` (default the first, so each
     respondent counts once), with the defaults of the ``items``, ``reliability``, ``efa`` and
-    ``cfa`` commands (``bootstrap``, ``iterations``, ``seed``, ``n_factors`` as there).
+    ``cfa`` commands (``bootstrap``, ``iterations``, ``seed``, ``n_factors``, ``missing`` as there).
     """
     from .._version import __version__
     from ..analyses import item_analysis
@@ -341,7 +341,7 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
         from .validation import collect_validation
 
         report.validation = collect_validation(view, bootstrap=bootstrap, iterations=iterations,
-                                               n_factors=n_factors, seed=seed, quiet=quiet)
+                                               n_factors=n_factors, seed=seed, missing=missing, quiet=quiet)
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)

@@ -33,14 +33,14 @@ def _guard(name: str, func, notes: list[str]):
 
 
 def collect_validation(view, *, bootstrap: int = 1000, iterations: int = 20, n_factors: int | None = None,
-                       seed: int = 1, quiet: bool = True) -> dict:
+                       seed: int = 1, missing: str | None = None, quiet: bool = True) -> dict:
     """The validation numbers for the rows of ``view`` (a :class:`~peerscale.responses.Responses`)."""
     # degenerate data (constant items, tiny samples) give NaNs the analyses report as notes
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _collect(view, bootstrap, iterations, n_factors, seed, quiet)
+        return _collect(view, bootstrap, iterations, n_factors, seed, missing, quiet)
 
 
-def _collect(view, bootstrap, iterations, n_factors, seed, quiet) -> dict:
+def _collect(view, bootstrap, iterations, n_factors, seed, missing, quiet) -> dict:
     from .. import analyses
 
     notes: list[str] = []
@@ -62,8 +62,8 @@ def _collect(view, bootstrap, iterations, n_factors, seed, quiet) -> dict:
     out["efa"] = None if efa is None else efa.to_dict()
     if efa is not None:
         notes.extend(efa.notes)
-    cfa = _guard("The CFA", lambda: analyses.cfa(view, structure="correlated", compare=True, top_mi=0, quiet=quiet),
-                 notes)
+    cfa = _guard("The CFA", lambda: analyses.cfa(view, structure="correlated", compare=True, missing=missing,
+                                                 top_mi=0, quiet=quiet), notes)
     out["cfa"] = None if cfa is None else cfa.to_dict()
     if cfa is not None:
         for name, row in cfa.comparison.items():
