@@ -29,6 +29,8 @@ COMMANDS = {
     "report": ("peerscale.commands.report:report", "A self-contained HTML (or Markdown) report."),
     "redcap-dictionary": ("peerscale.commands.redcap:redcap_dictionary", "Write a REDCap data dictionary for an instrument."),
     "redcap-mapping": ("peerscale.commands.redcap:redcap_mapping", "Map a REDCap project's fields to an instrument's items."),
+    "export-rules": ("peerscale.commands.export_rules:export_rules",
+                     "Scoring rules as SPSS syntax, an R function or REDCap calc fields."),
 }
 
 

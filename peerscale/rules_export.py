@@ -233,8 +233,9 @@ def score_words(s: ScoreRule) -> list[str]:
             + (f" ({s.min_answered:.0%}, rounded up)" if s.min_answered < 1 else ""))
     kind = f"composite pooling the items of {', '.join(s.of_scales)}" if s.of_scales else (
         "composite" if s.composite else "scale")
-    out = [f"{s.name} ({kind}): {s.label}. Items: {_list(s.items)}"
-           + (f"; reverse-keyed: {_list(rev)}" if rev else "; none reverse-keyed") + ".",
+    limit = 8 if s.of_scales else len(s.items)   # a pooled composite's items are its scales' items
+    out = [f"{s.name} ({kind}): {s.label}. Items: {_list(s.items, limit)}"
+           + (f"; reverse-keyed: {_list(rev, limit)}" if rev else "; none reverse-keyed") + ".",
            f"  {s.name} = {what}, when {rule}; otherwise missing. {s.name}_n = number of items answered."]
     if s.norms is not None:
         n = s.norms
@@ -617,8 +618,7 @@ def r_script(rules: Rules) -> str:
         "  on_invalid <- match.arg(on_invalid)",
         "  if (!is.data.frame(data)) stop(\"data must be a data frame\")",
     ]
-    lines += ["  items <- c("] + [f"    {_r_str(i)}," for i in rules.items]
-    lines[-1] = lines[-1][:-1] + ")"
+    lines += _r_wrap("  items <- c(", [_r_str(i) for i in rules.items], ")")
     lines += [
         "  absent <- setdiff(items, names(data))",
         "  if (length(absent) > 0) {",
