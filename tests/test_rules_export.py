@@ -289,3 +289,18 @@ def test_export_rules_command_writes_each_target(run_cli, tmp_path):
     assert code == 1 and "no bundled instrument" in err
     assert run_cli("export-rules", "pbr-y", "--to", "stata", "-o", tmp_path / "x")[0] == 2
     assert not Path(tmp_path / "x.R").exists()
+
+
+def test_readme_commands_for_scoring_outside_python_run(run_cli, tmp_path, monkeypatch):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"### Scoring outside Python\n.*?```bash\n(.*?)```", text, re.S).group(1)
+    commands = [line.split("#")[0].split()[1:] for line in block.splitlines() if line.startswith("peerscale ")]
+    assert len(commands) == 4
+    monkeypatch.chdir(tmp_path)
+    for args in commands:
+        args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
+        code, _o, err = run_cli(*args)
+        assert code == 0, err
+    assert {p.name for p in tmp_path.iterdir()} == {"pbr-y.sps", "pbr-y.R", "pbr-y-dictionary.csv", "scores_import.csv"}
