@@ -154,7 +154,31 @@ class Rules:
 
 
 def describe(instrument: Instrument) -> Rules:
-    """The scoring rules of ``instrument`` as plain data (what every exporter reads)."""
+    """The scoring rules of an instrument as plain data: what every exporter reads.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        A loaded instrument (:func:`peerscale.load_instrument`).
+
+    Returns
+    -------
+    Rules
+        Per item the answers that count (:class:`Answers`), per scale and composite a
+        :class:`ScoreRule` (items in scoring order, reverse flags, method, ``required``, norms,
+        bands) in :func:`peerscale.score`'s column order.
+
+    Notes
+    -----
+    ``required = max(1, ceil(p * k))`` for a proportion ``p`` of ``k`` items, else the count;
+    a reverse-keyed answer ``x`` scores ``min + max - x`` from the declared range.
+
+    Examples
+    --------
+    >>> rules = describe(load_instrument("pbr-y"))         # doctest: +SKIP
+    >>> rules.scores[0].required, rules.scores[0].method   # doctest: +SKIP
+    (6, 'mean')
+    """
     from .scoring import numeric_codes
 
     scales: dict[str, Answers] = {}
@@ -282,7 +306,8 @@ def _ascii(text: str) -> str:
 
     text = text.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-")
     text = text.replace("\u2018", "'").replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
-    return unicodedata.normalize("NFKD", text).encode("ascii", "replace").decode("ascii")
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return text.encode("ascii", "replace").decode("ascii")
 
 
 # --------------------------------------------------------------------------- SPSS
@@ -396,7 +421,29 @@ def _lerp(y0, y1, x0, x1, ref: str, missing: str) -> str:
 
 
 def spss_syntax(rules: Rules) -> str:
-    """SPSS syntax (runs in SPSS Statistics and GNU PSPP) that adds the scores to the active dataset."""
+    """SPSS syntax (SPSS Statistics or GNU PSPP, batch or interactive) that adds the scores to
+    the active dataset.
+
+    Parameters
+    ----------
+    rules : Rules
+        From :func:`describe`.
+
+    Returns
+    -------
+    str
+        A header comment with the rules in words; MISSING VALUES for the numeric missing codes;
+        per item a RECODE into a scratch variable (codes kept or reversed from the declared
+        range, anything else system-missing); per score ``COMPUTE <scale>_n = NVALID(...)`` and
+        ``COMPUTE <scale> = MEAN.r(...)`` (``MEAN.r(...) * k`` prorated, ``SUM.r(...)`` plain sum,
+        ``r`` the fewest answered items); norms as a DO IF chain; bands as codes with VALUE
+        LABELS; VARIABLE LABELS as in peerscale's .sav output.
+
+    Notes
+    -----
+    PSPP's ``MEAN`` adds the valid values in order and divides by their number, as
+    :func:`peerscale.scoring.scale_scores` does, so the scores agree to the last bit.
+    """
     for iid in rules.items:
         _spss_check_name(iid, "item id")
     for c in rules.column_names():
@@ -602,7 +649,21 @@ _R_HELPERS = '''
 
 
 def r_script(rules: Rules) -> str:
-    """A base-R script (no packages) defining ``score_<name>(data, on_invalid)``."""
+    """A base-R script (no packages) defining ``score_<name>(data, on_invalid = "error")``.
+
+    Parameters
+    ----------
+    rules : Rules
+        From :func:`describe`.
+
+    Returns
+    -------
+    str
+        The script: the rules in words as comments, then the function. It reads codes, code
+        labels (case and spacing ignored), numeric and text missing codes and their meanings,
+        and returns the id columns found in ``data`` (else ``row``) and the columns of
+        :func:`peerscale.score`, equal to them (tests/test_rules_export.py runs it).
+    """
     fname = rules.function_name
     lines = [f"# {x}" if x else "#" for x in _wrap([_ascii(x) for x in rule_words(rules)], 96)]
     lines += [
@@ -858,7 +919,28 @@ def import_columns(rules: Rules) -> list[tuple[str, str, ScoreRule, str]]:
 # --------------------------------------------------------------------------- entry point
 
 def export_text(instrument: Instrument, to: str) -> str:
-    """The rules of ``instrument`` as SPSS syntax (``to="spss"``) or an R script (``"r"``)."""
+    """The scoring rules of an instrument as SPSS syntax or an R script.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        A loaded instrument.
+    to : {"spss", "r"}
+        The target. REDCap calc fields are rows of a data dictionary:
+        ``peerscale.io.dictionary.build_dictionary(instrument, with_calc=True)``.
+
+    Returns
+    -------
+    str
+        The file's text (what ``peerscale export-rules NAME --to spss|r`` writes).
+
+    Examples
+    --------
+    >>> from peerscale import load_instrument
+    >>> text = export_text(load_instrument("pbr-y"), "r")
+    >>> "score_pbr_y <- function(data" in text
+    True
+    """
     rules = describe(instrument)
     if to == "spss":
         return spss_syntax(rules)
