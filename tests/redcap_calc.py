@@ -47,14 +47,12 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def number(v) -> float:
+def number(v, blank: float = 0.0) -> float:
     """JavaScript Number(): blank -> 0, numeric text -> its value, other text -> NaN."""
-    if isinstance(v, bool):
+    if isinstance(v, (bool, float)):
         return float(v)
-    if isinstance(v, float):
-        return v
     if v == "":
-        return 0.0
+        return blank
     try:
         return float(v)
     except ValueError:
@@ -63,16 +61,7 @@ def number(v) -> float:
 
 def arith(v) -> float:
     """An arithmetic operand: blank and text give NaN (a calc with a blank field is blank)."""
-    if isinstance(v, bool):
-        return float(v)
-    if isinstance(v, float):
-        return v
-    if v == "":
-        return math.nan
-    try:
-        return float(v)
-    except ValueError:
-        return math.nan
+    return number(v, blank=math.nan)
 
 
 def _is_blank(v) -> bool:
