@@ -448,6 +448,12 @@ def spss_syntax(rules: Rules) -> str:
         _spss_check_name(iid, "item id")
     for c in rules.column_names():
         _spss_check_name(c, "score column")
+    seen: dict[str, str] = {}
+    for name in rules.items + rules.column_names():
+        if name.upper() in seen:
+            raise PeerscaleError(f"{seen[name.upper()]!r} and {name!r} are one variable in SPSS, which ignores case",
+                                 hint="rename one of them in the scoring file")
+        seen[name.upper()] = name
     keyed = _spss_keyed_names(rules)
     lines = ["* Encoding: UTF-8."]
     lines += _spss_comment(rule_words(rules) + [

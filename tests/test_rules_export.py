@@ -184,6 +184,9 @@ def test_names_spss_cannot_hold_and_clashing_redcap_names_are_refused(tmp_path):
     with pytest.raises(PeerscaleError, match="'to' cannot be an SPSS variable name"):
         export_text(load_instrument(p), "spss")
     assert "score_bad" in export_text(load_instrument(p), "r")  # R takes any column name
+    p.write_text(textwrap.dedent(base.replace("ITEM", "Q1").replace("NAME", "s1")))
+    with pytest.raises(PeerscaleError, match="one variable in SPSS"):
+        export_text(load_instrument(p), "spss")
     p.write_text(textwrap.dedent(base.replace("ITEM", "ps_s1").replace("NAME", "s1")))
     with pytest.raises(PeerscaleError, match="clashes|same REDCap field name"):
         build_dictionary(load_instrument(p), with_calc=True)

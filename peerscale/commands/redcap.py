@@ -15,7 +15,8 @@ from ..errors import PeerscaleError
 @click.argument("instrument", metavar="NAME|PATH")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
 @click.option("--with-calc", is_flag=True,
-              help="Add calc fields with each scale's mean (or sum) in REDCap; peerscale still applies the missing-data rule.")
+              help="Add score fields: calc fields that apply the scoring rules in REDCap (score_<column>) and "
+                   "read-only fields for peerscale's scores (ps_<column>; score --output-format redcap-import).")
 @click.option("--zip", "zip_path", type=click.Path(dir_okay=False),
               help="Also write an instrument zip (instrument.csv inside) for REDCap's 'Upload instrument ZIP'. "
                    "An instrument with several respondent forms gets one zip per form (<name>_<form>.zip).")
