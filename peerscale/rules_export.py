@@ -574,6 +574,11 @@ def _r_name(name: str) -> str:
 
 _R_HELPERS = '''
   norm_text <- function(x) tolower(gsub("[[:space:]]+", " ", trimws(x)))
+  # project missing-data codes (peerscale score --missing-code CODE=REASON)
+  extra_codes <- if (is.null(names(missing_codes))) as.character(missing_codes) else names(missing_codes)
+  extra_keys <- norm_text(c(extra_codes, if (is.null(names(missing_codes))) character(0) else missing_codes))
+  extra_numeric <- suppressWarnings(as.numeric(extra_codes))
+  extra_numeric <- extra_numeric[!is.na(extra_numeric)]
   n_rows <- nrow(data)
   problems <- character(0)
   n_invalid <- 0L
@@ -589,7 +594,7 @@ _R_HELPERS = '''
       todo <- which(!blank & is.na(value))
       if (length(todo) > 0) {
         key <- norm_text(text[todo])
-        is_missing <- key %in% scale$missing_keys
+        is_missing <- key %in% c(scale$missing_keys, extra_keys)
         code <- scale$codes[match(key, norm_text(scale$labels))]
         value[todo] <- ifelse(is_missing, NA_real_, code)
         unknown[todo] <- !is_missing & is.na(code)
@@ -597,7 +602,7 @@ _R_HELPERS = '''
     } else {
       value <- as.numeric(x)
     }
-    value[value %in% scale$missing] <- NA_real_
+    value[value %in% c(scale$missing, extra_numeric)] <- NA_real_
     valid <- if (length(scale$codes) > 0) {
       value %in% scale$codes
     } else if (!is.na(scale$min)) {
@@ -655,7 +660,7 @@ _R_HELPERS = '''
 
 
 def r_script(rules: Rules) -> str:
-    """A base-R script (no packages) defining ``score_<name>(data, on_invalid = "error")``.
+    """A base-R script (no packages) defining ``score_<name>(data, on_invalid, missing_codes)``.
 
     Parameters
     ----------
@@ -678,10 +683,12 @@ def r_script(rules: Rules) -> str:
         "# `data` has one column per item, named by its item id: codes (numbers or text), labels of codes,",
         "# missing-data codes or blanks. on_invalid = \"error\" stops on values that are not answers (listing",
         "# them); \"missing\" sets them missing with a warning (peerscale score --on-invalid missing).",
+        "# missing_codes: the project's own missing-data codes, e.g. c(\"-999\", \"UNK\") or",
+        "# c(\"-999\" = \"Not asked\", UNK = \"Unknown\") (peerscale score --missing-code CODE=REASON).",
         "# Returns the id columns found in `data` (else `row`), then per scale <scale>, <scale>_n",
         "# (and <scale>_t, <scale>_t_se, <scale>_band where the scoring file has norms or bands).",
         "",
-        f"{fname} <- function(data, on_invalid = c(\"error\", \"missing\")) {{",
+        f"{fname} <- function(data, on_invalid = c(\"error\", \"missing\"), missing_codes = character(0)) {{",
         "  on_invalid <- match.arg(on_invalid)",
         "  if (!is.data.frame(data)) stop(\"data must be a data frame\")",
     ]

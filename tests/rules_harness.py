@@ -156,7 +156,8 @@ source("{rules}")
 for (case in c({cases})) {{
   parts <- strsplit(case, ":")[[1]]
   d <- read.csv(paste0(parts[1], ".csv"))
-  res <- tryCatch(suppressWarnings({fn}(d, on_invalid = parts[2])),
+  codes <- if (length(parts) > 2) strsplit(parts[3], ",")[[1]] else character(0)
+  res <- tryCatch(suppressWarnings({fn}(d, on_invalid = parts[2], missing_codes = codes)),
                   error = function(e) conditionMessage(e))
   if (is.character(res)) {{
     writeLines(res, paste0(parts[1], ".error.txt"))
@@ -170,15 +171,16 @@ for (case in c({cases})) {{
 '''
 
 
-def r_scores(inst, cases: dict[str, tuple[pd.DataFrame, str]], tmp: Path) -> dict[str, pd.DataFrame | str]:
-    """Source the exported R script and call ``score_<name>(read.csv(...), on_invalid)`` per case
-    in one Rscript run; a data frame per case, or the error message when it stopped."""
+def r_scores(inst, cases: dict[str, tuple], tmp: Path) -> dict[str, pd.DataFrame | str]:
+    """Source the exported R script and call ``score_<name>(read.csv(...), on_invalid,
+    missing_codes)`` per case ``name: (data, on_invalid[, project missing codes])`` in one
+    Rscript run; a data frame per case, or the error message when it stopped."""
     rules = describe(inst)
     (tmp / "rules.R").write_text(export_text(inst, "r"), encoding="utf-8")
-    for name, (data, _mode) in cases.items():
+    for name, (data, *_rest) in cases.items():
         data.to_csv(tmp / f"{name}.csv", index=False)
-    driver = R_DRIVER.format(rules="rules.R", fn=rules.function_name,
-                             cases=", ".join(f'"{n}:{mode}"' for n, (_d, mode) in cases.items()))
+    driver = R_DRIVER.format(rules="rules.R", fn=rules.function_name, cases=", ".join(
+        f'"{n}:{":".join([c[1]] + ([",".join(c[2])] if len(c) > 2 else []))}"' for n, c in cases.items()))
     (tmp / "driver.R").write_text(driver)
     proc = subprocess.run(["Rscript", "--vanilla", "driver.R"], cwd=tmp, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr

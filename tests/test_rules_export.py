@@ -58,8 +58,16 @@ def test_r_function_gives_peerscale_scores(inst, tmp_path):
     examples = with_examples(inst, make_responses(inst, 150, seed=21))
     labelled = make_responses(inst, 200, seed=22, labels=True)
     bad = make_responses(inst, 200, seed=23, labels=True, invalid=True)
+    project = labelled.copy()   # project missing-data codes, given as missing_codes
+    rng = np.random.default_rng(24)
+    for iid in inst.scale_items():
+        project[iid] = project[iid].astype(object).where(rng.random(len(project)) >= 0.05,
+                                                         rng.choice(["NASK", "-888"], len(project)))
     got = r_scores(inst, {"examples": (examples, "error"), "labelled": (labelled, "error"),
-                          "bad": (bad, "missing"), "bad_stops": (bad, "error")}, tmp_path)
+                          "bad": (bad, "missing"), "bad_stops": (bad, "error"),
+                          "project": (project, "error", ["NASK", "-888"])}, tmp_path)
+    extra = {iid: {"NASK": "Not asked", "-888": "Skipped"} for iid in inst.scale_items()}
+    compare(inst, peerscale_scores(inst, project, missing_values=extra), got["project"], f"R {inst.name} codes")
     compare(inst, peerscale_scores(inst, examples), got["examples"], f"R {inst.name} examples")
     compare(inst, peerscale_scores(inst, labelled), got["labelled"], f"R {inst.name} labels")
     compare(inst, peerscale_scores(inst, bad, on_invalid="missing"), got["bad"], f"R {inst.name} invalid")
