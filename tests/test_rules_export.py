@@ -148,7 +148,7 @@ def test_spss_syntax_states_the_rules_and_uses_spss_idioms():
 def test_r_script_is_base_r_and_states_the_rules():
     inst = load_instrument(USER)
     script = r_script(describe(inst))
-    assert "score_user_scale <- function(data, on_invalid = c(\"error\", \"missing\"))" in script
+    assert "score_user_scale <- function(data, on_invalid = c(\"error\", \"missing\"), missing_codes = character(0))" in script
     assert "library(" not in script and "require(" not in script and "::" not in script
     assert "#   a = mean of the answered items, when at least 5 of the 6 items answered" in script
     assert script.isascii()
