@@ -219,7 +219,10 @@ def test_redcap_import_file_holds_the_dictionary_score_fields_only(run_cli, tmp_
     stored = [name for name, f in dictionary.items() if name.startswith("ps_")]
     assert header == ["record_id", "redcap_event_name"] + stored  # no extra columns, dictionary order
     expected = peerscale_scores(inst, pd.read_csv(ROOT / "examples" / "youth_export.csv", dtype=str))
-    assert len(rows) == len(expected)
+    answered = (expected[[f"{s.name}_n" for s in inst.scales]] > 0).any(axis=1)
+    assert f"{(~answered).sum()} row(s) that answer no item of pbr-y are not in the import file" in err
+    expected = expected[answered].reset_index(drop=True)
+    assert len(rows) == len(expected) and 0 < (~answered).sum() < 20
     names = redcap_names(describe(inst))
     for col, (_calc, field) in names.items():
         f = dictionary[field]
@@ -251,6 +254,7 @@ def test_redcap_import_skips_other_forms_and_refuses_what_redcap_would_reject(ru
     assert [(r["record_id"], r["redcap_event_name"]) for r in rows][:2] == [("007", "baseline_arm_1"),
                                                                            ("007", "followup_arm_1")]
     assert rows[0]["ps_share"] == "4.333333333333333" and rows[1]["ps_trust"] == "" and rows[1]["ps_trust_n"] == "2"
+    assert len(rows) == 4 and "1 row(s) that answer no item of mini-y" in err  # record 103 answered nothing
     # label-mode events cannot be imported
     code, _o, err = run_cli("score", fix / "export_labels.csv", "-i", mini, *codes, "--output-format",
                             "redcap-import", "-o", tmp_path / "x.csv")

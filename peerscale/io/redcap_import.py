@@ -9,8 +9,9 @@ whole numbers, bands as their dropdown codes (1, 2, ... in the order of the scor
 and missing scores blank. Record ids are written exactly as read (no spreadsheet escaping: a
 changed id would import into another record).
 
-Rows of other repeating forms (out of scope when scoring) are left out, and said so; rows whose
-record id is blank, label-mode event or form names, and repeated record keys are errors, since
+Rows of other repeating forms (out of scope when scoring) and rows that answer no item of the
+instrument (nothing to import; their event may not even hold the form) are left out, and said
+so; rows whose record id is blank, label-mode event or form names, and repeated record keys are errors, since
 REDCap would reject or misfile them.
 """
 
@@ -74,6 +75,13 @@ def redcap_import_rows(result, in_scope=None) -> tuple[list[str], list[list[str]
     notes = []
     if not all(keep):
         notes.append(f"{keep.count(False)} row(s) of other REDCap forms are not in the import file")
+    # a row that answers no item has nothing to import, and its event may not hold the form
+    # (REDCap refuses fields of a form not designated for the event)
+    counts = [scores[f"{s.name}_n"].tolist() for s in rules.scores]
+    empty = [keep[j] and not any(_text(c[j]) not in ("", "0") for c in counts) for j in range(len(scores))]
+    if any(empty):
+        notes.append(f"{sum(empty)} row(s) that answer no item of {result.instrument.name} are not in the import file")
+        keep = [k and not e for k, e in zip(keep, empty)]
     columns = {c: scores[c].tolist() for c in [record_id] + redcap_cols}
     values = {}
     for col, _f, s, role in fields:
