@@ -18,7 +18,7 @@ import pytest
 from conftest import FIXTURES, ROOT
 from rules_harness import (compare, example_rows, make_responses, peerscale_scores, pspp_scores, r_scores,
                            read_import_file, redcap_scores)
-from peerscale import PeerscaleError, load_instrument
+from peerscale import PeerscaleError, adhoc_instrument, load_instrument
 from peerscale.io.dictionary import build_dictionary, parse_choices
 from peerscale.rules_export import (NORM_TOLERANCE, describe, export_text, num, r_script, redcap_names,
                                     spss_syntax)
@@ -26,7 +26,9 @@ from peerscale.scoring import score_data
 from peerscale.spec import bundled_instruments
 
 USER = FIXTURES / "rules" / "user-scale.yaml"
-INSTRUMENTS = bundled_instruments() + [load_instrument(USER)]
+# psych-style ad-hoc keys (a declared range, no codes, no missing codes), as `score --scale`
+ADHOC = adhoc_instrument(["A=-A1,A2,A3,A4,A5", "C=C1,C2,C3,-C4,-C5"], value_range=(1, 6), min_answered=0.6)
+INSTRUMENTS = bundled_instruments() + [load_instrument(USER), ADHOC]
 IDS = [i.name for i in INSTRUMENTS]
 needs_pspp = pytest.mark.skipif(shutil.which("pspp") is None, reason="pspp is not installed (apt-get install pspp)")
 needs_r = pytest.mark.skipif(shutil.which("Rscript") is None,
@@ -75,8 +77,8 @@ def test_r_function_gives_peerscale_scores(inst, tmp_path):
         score_data(bad, inst)
     n_bad = str(err.value).split(" value(s)")[0].split(": ")[-1]
     assert got["bad_stops"].startswith(f"{n_bad} value(s) are not valid answers: row ")  # same count as peerscale
-    ids = [c for c in inst.id_columns if c in examples.columns]
-    assert list(got["examples"].columns) == list(peerscale_scores(inst, examples).columns) and ids
+    # the same columns: the instrument's id columns found in the data (else `row`), then the scores
+    assert list(got["examples"].columns) == list(peerscale_scores(inst, examples).columns)
 
 
 @pytest.mark.parametrize("inst", INSTRUMENTS, ids=IDS)
