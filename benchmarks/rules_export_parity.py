@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 import rules_harness as h  # noqa: E402
 from peerscale.rules_export import describe  # noqa: E402
-from peerscale.spec import bundled_instruments, load_instrument  # noqa: E402
+from peerscale.spec import adhoc_instrument, bundled_instruments, load_instrument  # noqa: E402
 
 
 def counted(inst, expected) -> int:
@@ -42,7 +42,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS-rules-export.md"))
     args = ap.parse_args()
-    insts = bundled_instruments() + [load_instrument(ROOT / "tests" / "fixtures" / "rules" / "user-scale.yaml")]
+    insts = bundled_instruments() + [
+        load_instrument(ROOT / "tests" / "fixtures" / "rules" / "user-scale.yaml"),
+        adhoc_instrument(["A=-A1,A2,A3,A4,A5", "C=C1,C2,C3,-C4,-C5"], value_range=(1, 6), min_answered=0.6)]
     rows = []
     for inst in insts:
         ex = h.example_rows(inst)

@@ -420,6 +420,86 @@ def _lerp(y0, y1, x0, x1, ref: str, missing: str) -> str:
     return f"({_paren(y1)} - {_paren(y0)}) / ({_paren(x1)} - {_paren(x0)}) * ({ref} - {_paren(x0)}) + {_paren(y0)}"
 
 
+def _spss_check_names(rules: Rules) -> None:
+    for iid in rules.items:
+        _spss_check_name(iid, "item id")
+    for c in rules.column_names():
+        _spss_check_name(c, "score column")
+    seen: dict[str, str] = {}
+    for name in rules.items + rules.column_names():
+        if name.upper() in seen:
+            raise PeerscaleError(f"{seen[name.upper()]!r} and {name!r} are one variable in SPSS, which ignores case",
+                                 hint="rename one of them in the scoring file")
+        seen[name.upper()] = name
+
+
+def _spss_missing_values(rules: Rules) -> list[str]:
+    """MISSING VALUES for each response scale's numeric missing codes (SPSS declares at most three)."""
+    by_scale: dict[Answers, list[str]] = {}
+    for iid in rules.items:
+        by_scale.setdefault(rules.answers[iid], []).append(iid)
+    out = []
+    for a, items in by_scale.items():
+        if a.missing_numeric:
+            codes = [num(c) for c, _ in a.missing_numeric]
+            if len(codes) <= 3:
+                out += _spss_command("MISSING VALUES", items + [f"({', '.join(codes)})"])
+            else:
+                out += _spss_comment([f"More than three missing-data codes ({', '.join(codes)}): SPSS "
+                                      "declares at most three, so they are not declared; the RECODE "
+                                      "commands below still treat every one as missing"])
+        if a.missing_text:
+            out += _spss_comment([f"Text missing-data codes ({', '.join(c for c, _ in a.missing_text)}) "
+                                  "cannot be held by a numeric variable; read as system-missing, they "
+                                  "are missing here as in peerscale"])
+    return _spss_comment(["Missing-data codes of the response scales"]) + out + [""] if out else []
+
+
+def _spss_score(s: ScoreRule, args: list[str]) -> list[str]:
+    """COMPUTE <scale>_n and <scale> from the keyed scratch variables, then norms and bands."""
+    lines = _spss_comment([f"{s.name}: {s.rule_text}"])
+    arglist = [a + "," for a in args[:-1]] + [args[-1] + ")"]
+    lines += _spss_command(f"COMPUTE {s.name}_n = NVALID(", arglist)
+    fn = f"SUM.{s.required}(" if s.method == "sum" else f"MEAN.{s.required}("
+    tail = arglist[:-1] + [args[-1] + (f") * {s.k}" if s.method == "prorated sum" else ")")]
+    lines += _spss_command(f"COMPUTE {s.name} = {fn}", tail)
+    if s.norms is not None:
+        lines += _spss_norms(s)
+    if s.bands is not None:
+        v = f"{s.name}_t" if s.bands.on == "t" else s.name
+        b = f"{s.name}_band"
+        lines.append(f"COMPUTE {b} = $SYSMIS.")
+        last = len(s.bands.cuts) - 1
+        for j, (_label, lo, hi) in enumerate(s.bands.cuts):
+            upper = "<=" if j == last else "<"
+            lines.append(f"IF ({v} >= {_paren(lo)} AND {v} {upper} {_paren(hi)}) {b} = {j + 1}.")
+    return lines
+
+
+def _spss_slashed(head: str, entries: list[str]) -> list[str]:
+    """``HEAD a ... /b ... /c ... .``, one entry per line."""
+    lines = [f"{head} {entries[0]}"] + [f"  /{e}" for e in entries[1:]]
+    lines[-1] += "."
+    return lines
+
+
+def _spss_dictionary(rules: Rules) -> list[str]:
+    """Variable labels, band value labels, measurement levels and display formats."""
+    lines = _spss_slashed("VARIABLE LABELS", [f"{col} {_spss_str(s.column_label(role))}"
+                                              for s in rules.scores for col, role in s.columns()])
+    banded = [s for s in rules.scores if s.bands is not None]
+    bands = [f"{s.name}_band" for s in banded]
+    if banded:
+        lines += _spss_slashed("VALUE LABELS", [
+            f"{s.name}_band " + " ".join(f"{j + 1} {_spss_str(c[0], 120)}" for j, c in enumerate(s.bands.cuts))
+            for s in banded])
+    numeric = [c for s in rules.scores for c, role in s.columns() if role != "band"]
+    lines += _spss_command("VARIABLE LEVEL", numeric + ["(SCALE)"] + (["/"] + bands + ["(ORDINAL)"] if bands else []))
+    lines += _spss_command("FORMATS", [f"{s.name}_n" for s in rules.scores] + ["(F3.0)"]
+                           + (["/"] + bands + ["(F2.0)"] if bands else []))
+    return lines
+
+
 def spss_syntax(rules: Rules) -> str:
     """SPSS syntax (SPSS Statistics or GNU PSPP, batch or interactive) that adds the scores to
     the active dataset.
@@ -444,16 +524,7 @@ def spss_syntax(rules: Rules) -> str:
     PSPP's ``MEAN`` adds the valid values in order and divides by their number, as
     :func:`peerscale.scoring.scale_scores` does, so the scores agree to the last bit.
     """
-    for iid in rules.items:
-        _spss_check_name(iid, "item id")
-    for c in rules.column_names():
-        _spss_check_name(c, "score column")
-    seen: dict[str, str] = {}
-    for name in rules.items + rules.column_names():
-        if name.upper() in seen:
-            raise PeerscaleError(f"{seen[name.upper()]!r} and {name!r} are one variable in SPSS, which ignores case",
-                                 hint="rename one of them in the scoring file")
-        seen[name.upper()] = name
+    _spss_check_names(rules)
     keyed = _spss_keyed_names(rules)
     lines = ["* Encoding: UTF-8."]
     lines += _spss_comment(rule_words(rules) + [
@@ -466,76 +537,15 @@ def spss_syntax(rules: Rules) -> str:
         "(a typo such as 7, or a text code such as UNK, which SPSS reads as system-missing) counts "
         "as missing, as with `peerscale score --on-invalid missing`.",
     ])
-    by_scale: dict[Answers, list[str]] = {}
-    for iid in rules.items:
-        by_scale.setdefault(rules.answers[iid], []).append(iid)
-    lines.append("")
-    declared = []
-    for a, items in by_scale.items():
-        if a.missing_numeric:
-            codes = [num(c) for c, _ in a.missing_numeric]
-            if len(codes) <= 3:
-                declared += _spss_command("MISSING VALUES", items + [f"({', '.join(codes)})"])
-            else:
-                declared += _spss_comment([f"More than three missing-data codes ({', '.join(codes)}): SPSS "
-                                           "declares at most three, so they are not declared; the RECODE "
-                                           "commands below still treat every one as missing"])
-        if a.missing_text:
-            declared += _spss_comment([f"Text missing-data codes ({', '.join(c for c, _ in a.missing_text)}) "
-                                       "cannot be held by a numeric variable; read as system-missing, they "
-                                       "are missing here as in peerscale"])
-    if declared:
-        lines += _spss_comment(["Missing-data codes of the response scales"]) + declared + [""]
+    lines += [""] + _spss_missing_values(rules)
     lines += _spss_comment(["Scored answers, in scratch variables (dropped after the next procedure):",
                             "#k_ = as answered, #r_ = reverse-keyed from the declared range;",
                             "missing-data codes, blanks and values that are not answers are system-missing"])
     for (iid, rev), target in keyed.items():
         lines += _spss_recode(iid, rules.answers[iid], rev, target)
     for s in rules.scores:
-        args = [keyed[(i, r)] for i, r in zip(s.items, s.reverse)]
-        lines.append("")
-        lines += _spss_comment([f"{s.name}: {s.rule_text}"])
-        arglist = [a + "," for a in args[:-1]] + [args[-1] + ")"]
-        lines += _spss_command(f"COMPUTE {s.name}_n = NVALID(", arglist)
-        fn = {"mean": f"MEAN.{s.required}(", "prorated sum": f"MEAN.{s.required}(",
-              "sum": f"SUM.{s.required}("}[s.method]
-        tail = arglist[:-1] + [args[-1] + (f") * {s.k}" if s.method == "prorated sum" else ")")]
-        lines += _spss_command(f"COMPUTE {s.name} = {fn}", tail)
-        if s.norms is not None:
-            lines += _spss_norms(s)
-        if s.bands is not None:
-            v = f"{s.name}_t" if s.bands.on == "t" else s.name
-            b = f"{s.name}_band"
-            lines.append(f"COMPUTE {b} = $SYSMIS.")
-            last = len(s.bands.cuts) - 1
-            for j, (_label, lo, hi) in enumerate(s.bands.cuts):
-                upper = "<=" if j == last else "<"
-                lines.append(f"IF ({v} >= {_paren(lo)} AND {v} {upper} {_paren(hi)}) {b} = {j + 1}.")
-    lines.append("")
-    labels = []
-    for s in rules.scores:
-        for col, role in s.columns():
-            labels.append(f"/{col} {_spss_str(s.column_label(role))}")
-    labels[0] = labels[0][1:]
-    lines += ["VARIABLE LABELS " + labels[0]] + [f"  {x}" for x in labels[1:-1]] + (
-        [f"  {labels[-1]}."] if len(labels) > 1 else [])
-    if len(labels) == 1:
-        lines[-1] += "."
-    banded = [s for s in rules.scores if s.bands is not None]
-    if banded:
-        vl = []
-        for s in banded:
-            vl.append(f"/{s.name}_band " + " ".join(f"{j + 1} {_spss_str(lab, 120)}" for j, (lab, _lo, _hi)
-                                                     in enumerate(s.bands.cuts)))
-        vl[0] = vl[0][1:]
-        lines += ["VALUE LABELS " + vl[0]] + [f"  {x}" for x in vl[1:]]
-        lines[-1] += "."
-    scale_vars = [c for s in rules.scores for c, role in s.columns() if role != "band"]
-    levels = [f"{v}" for v in scale_vars]
-    lines += _spss_command("VARIABLE LEVEL", levels + ["(SCALE)"] + (
-        ["/"] + [f"{s.name}_band" for s in banded] + ["(ORDINAL)"] if banded else []))
-    lines += _spss_command("FORMATS", [f"{s.name}_n" for s in rules.scores] + ["(F3.0)"] + (
-        ["/"] + [f"{s.name}_band" for s in banded] + ["(F2.0)"] if banded else []))
+        lines += [""] + _spss_score(s, [keyed[(i, r)] for i, r in zip(s.items, s.reverse)])
+    lines += [""] + _spss_dictionary(rules)
     lines.append("EXECUTE.")
     return "\n".join(lines) + "\n"
 
@@ -869,8 +879,8 @@ def redcap_fields(rules: Rules, field_name, form_of) -> list[dict]:
                         f"{tag} column={s.name}_n"))
         out.append(_row(score_field, form, "calc", s.label,
                         f"if([{n_field}]>={s.required}, {agg}, '')",
-                        f"{what} of {s.k} items" + (f", reverse-keyed: {', '.join(rev)}" if rev else "")
-                        + f"; blank unless at least {s.required} are answered ({s.rule_text}). "
+                        f"{what} of the answered items of {s.k}" + (f" (reverse-keyed: {', '.join(rev)})" if rev else "")
+                        + f"; blank when fewer than {s.required} are answered. Rule: {s.rule_text}. "
                         "Same rule and result as peerscale (tested)." + imported, f"{tag} column={s.name}"))
         if s.norms is not None:
             n = s.norms
@@ -898,7 +908,7 @@ def redcap_fields(rules: Rules, field_name, form_of) -> list[dict]:
                             f"Band code of the {'T score' if s.bands.on == 't' else 'score'}: {codes}. A calc field "
                             f"holds numbers, not labels: the labelled band is imported into {stored[s.name + '_band']}.",
                             f"{tag} column={s.name}_band"))
-        source = "Imported from peerscale (peerscale score EXPORT -i NAME --output-format redcap-import)"
+        source = f"Imported from peerscale (peerscale score EXPORT -i {rules.name} --output-format redcap-import)"
         for col, role in s.columns():
             if role == "t_se" and not s.norms.has_se:
                 continue
