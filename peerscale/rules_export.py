@@ -533,8 +533,9 @@ def spss_syntax(rules: Rules) -> str:
         "codes: a REDCap raw or SPSS export, or peerscale's .sav), then run this file, e.g.",
         f"  GET FILE='export.sav'.  INSERT FILE='{rules.name}.sps'.  SAVE OUTFILE='scores.sav'.",
         "It adds the score variables and leaves the item values as they are (it declares the "
-        "instrument's numeric missing-data codes as user-missing). A value that is not an answer "
-        "(a typo such as 7, or a text code such as UNK, which SPSS reads as system-missing) counts "
+        "instrument's numeric missing-data codes as the items' user-missing values, replacing "
+        "earlier declarations). A value that is not an answer (a project code such as -888, "
+        "a typo such as 7, or a text code such as UNK, which SPSS reads as system-missing) counts "
         "as missing, as with `peerscale score --on-invalid missing`.",
     ])
     lines += [""] + _spss_missing_values(rules)
