@@ -29,6 +29,7 @@ from .spec import Instrument, Scale, load_instrument
 BLANK = "blank"
 INVALID = "invalid value (set to missing)"
 MAX_LISTED = 5
+NORM_TOLERANCE = 1e-9  # exact norm lookup: a raw score this close to a table row is that row
 
 
 class CleanItems:
@@ -270,8 +271,9 @@ def scale_scores(x, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
 
 
 def apply_norms(raw: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
-    """Raw score → (T, SE) by exact lookup in the norm table, or linear interpolation
-    within the table's range when the table says ``interpolate: true``; otherwise missing."""
+    """Raw score → (T, SE) by exact lookup in the norm table (a row within ``NORM_TOLERANCE``
+    of the score), or linear interpolation within the table's range when the table says
+    ``interpolate: true``; otherwise missing."""
     raws = np.asarray(table.raw)
     t = np.asarray(table.t)
     se = np.asarray([np.nan if s is None else s for s in table.se], dtype=float)
@@ -279,8 +281,12 @@ def apply_norms(raw: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
         inside = (raw >= raws[0]) & (raw <= raws[-1])
         return (np.where(inside, np.interp(raw, raws, t), np.nan),
                 np.where(inside, np.interp(raw, raws, se), np.nan))
-    pos = np.clip(np.searchsorted(raws, raw), 0, len(raws) - 1)
-    hit = np.isclose(raws[pos], raw, rtol=0, atol=1e-9)
+    # the first table row within 1e-9 of the score, on either side (a prorated sum such as
+    # 8.000000000001 must find the row for 8 just as 7.999999999999 does)
+    above = np.clip(np.searchsorted(raws, raw), 0, len(raws) - 1)
+    below = np.maximum(above - 1, 0)
+    pos = np.where(np.abs(raws[below] - raw) <= NORM_TOLERANCE, below, above)
+    hit = np.abs(raws[pos] - raw) <= NORM_TOLERANCE
     return np.where(hit, t[pos], np.nan), np.where(hit, se[pos], np.nan)
 
 

@@ -10,7 +10,7 @@ from ..cli_common import console, data_options, emit_json, read_input
 from ..errors import PeerscaleError
 from ..spec import Instrument, bundled_instruments, load_instrument, parse_min_answered
 
-OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl"]
+OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl", "redcap-import"]
 
 
 @click.command()
@@ -317,8 +317,13 @@ def score(**opts):
     fmt = _output_format(opts)
     if opts["include_items"]:
         out = pd.concat([out, _item_columns(result, inp, opts["include_items"], fmt, mask)], axis=1)
-    written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
-                          protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
+    if fmt == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
+        from ..io.redcap_import import write_redcap_import
+        written, out = write_redcap_import(result, opts["output"], in_scope=mask, include_items=opts["include_items"],
+                                           force=opts["force"], protect=[opts["input"]])
+    else:
+        written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
+                              protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
     result.summary.update({"input": opts["input"], "output": str(written), "n_columns": out.shape[1],
                            "items_included": opts["include_items"]})
     if opts["as_json"]:
