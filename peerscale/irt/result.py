@@ -151,10 +151,13 @@ class IRTResult:
         MAP, ML (+-inf for all-extreme patterns), EAPsum (EAP of the summed score over the
         items each person answered).
         """
+        from ..psychometrics.blas import single_threaded_blas
+
         codes = self._codes_for(data)
-        return _score_codes(codes, self.a, self.d, self.n_cat, self.link, method, Grid.make(points, *theta_range),
-                            self.latent_mean, self.latent_var, t_scores,
-                            index=None if data is None or isinstance(data, np.ndarray) else data.index)
+        with single_threaded_blas():
+            return _score_codes(codes, self.a, self.d, self.n_cat, self.link, method, Grid.make(points, *theta_range),
+                                self.latent_mean, self.latent_var, t_scores,
+                                index=None if data is None or isinstance(data, np.ndarray) else data.index)
 
     def sum_score_table(self, *, points: int = 121, theta_range=(-6.0, 6.0)) -> pd.DataFrame:
         """EAP for every summed score of the full form (0-based and in raw codes), SE, and
@@ -286,7 +289,15 @@ def _score_codes(codes, a, d, n_cat, link, method, grid, mean, var, t_scores=Tru
     return out
 
 
-def score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered: int = 1,
+def score_bank(data, bank: IRTBank, **kwargs) -> pd.DataFrame:
+    """Score ``data`` from a frozen bank: see :func:`_score_bank`."""
+    from ..psychometrics.blas import single_threaded_blas
+
+    with single_threaded_blas():
+        return _score_bank(data, bank, **kwargs)
+
+
+def _score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered: int = 1,
                file: str | None = None, allow_absent: bool = False) -> pd.DataFrame:
     """Score ``data`` (raw item codes, one column per bank item) from frozen parameters.
 
@@ -321,7 +332,14 @@ def score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered: 
 
 # ---------------------------------------------------------------------- fitting
 
-def fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic", declared: dict | None = None,
+def fit_irt(frame, items=None, **kwargs) -> IRTResult:
+    from ..psychometrics.blas import single_threaded_blas
+
+    with single_threaded_blas():
+        return _fit_irt(frame, items, **kwargs)
+
+
+def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic", declared: dict | None = None,
             collapse: bool = False, quadpts: int = 61, theta_range=(-6.0, 6.0), tol: float = 1e-6,
             max_iter: int = 5000, accelerate: str = "squarem", se: bool = True, progress=None,
             file: str | None = None) -> IRTResult:
@@ -441,6 +459,10 @@ def _add_se(out: IRTResult, eng: EMEngine, res):
         out.se_var = float(se[-1])
     out.se_method = ("Oakes (1999) observed information: central-difference Jacobian of the exact observed-data "
                      "score (as mirt SE.type = 'Oakes')")
+
+
+fit_irt.__doc__ = _fit_irt.__doc__
+score_bank.__doc__ = _score_bank.__doc__
 
 
 def fit_grm(frame, items=None, **kwargs) -> IRTResult:
