@@ -282,14 +282,16 @@ def score_cmd(method, allow_absent, output, force, **opts):
     import numpy as np
     import pandas as pd
 
+    from ..cli_common import read_input
     from ..io import write_table
     from ..irt.result import score_bank
+    from ..scoring import clean_items
 
     scale_name = _pick_scale(opts)
     if not opts.get("instrument"):
         raise click.UsageError("give --instrument PATH: a scoring file with an irt: block")
-    ad = load_analysis_data(opts)
-    inst = ad.instrument
+    inp = read_input(opts)
+    inst = inp.instrument
     if not inst.irt:
         raise PeerscaleError("the scoring file has no irt: block", file=inst.path,
                              hint="write one with `peerscale irt calibrate ... -o bank.yaml`")
@@ -302,11 +304,23 @@ def score_cmd(method, allow_absent, output, force, **opts):
                              hint="banks: " + ", ".join(inst.irt))
     bank = inst.irt[scale_name]
     scale = inst.scale(scale_name)
-    res = score_bank(ad.responses, bank, method=method, min_answered=min(scale.required, len(bank.items)),
-                     file=ad.input.path, allow_absent=allow_absent)
+    present = [i for i in bank.item_ids if i in inp.data.columns]
+    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
+    if present:
+        clean = clean_items(inp.data, inst, present, on_invalid=opts.get("on_invalid") or "error",
+                            value_labels=inp.value_labels, missing_values=inp.missing_values, file=inp.path,
+                            row_mask=mask)
+        responses = clean.frame()
+    else:
+        responses = pd.DataFrame(index=range(len(inp.data)))
+    res = score_bank(responses, bank, method=method, min_answered=min(scale.required, len(bank.items)),
+                     file=inp.path, allow_absent=allow_absent)
+    if mask is not None:
+        res.loc[~mask, ["theta", "se", "t", "t_se"]] = np.nan
+    id_cols = inp.id_columns(opts.get("id_columns"))
+    ids = inp.data[id_cols].reset_index(drop=True) if id_cols else pd.DataFrame({"row": np.arange(1, len(res) + 1)})
     res.columns = [f"{scale_name}_{c}" if c != "n_answered" else f"{scale_name}_n" for c in res.columns]
     res = res.rename(columns={f"{scale_name}_se": f"{scale_name}_theta_se"})
-    ids = ad.ids if ad.ids is not None else pd.DataFrame({"row": np.arange(1, len(res) + 1)})
     out = pd.concat([ids.reset_index(drop=True), res.reset_index(drop=True)], axis=1)
     scored = int(np.isfinite(res[f"{scale_name}_theta"]).sum())
     summary = {"scale": scale_name, "method": method or bank.method, "n_rows": len(out), "n_scored": scored,
@@ -314,7 +328,7 @@ def score_cmd(method, allow_absent, output, force, **opts):
                "mean_theta": float(np.nanmean(res[f"{scale_name}_theta"].replace([np.inf, -np.inf], np.nan)))
                if scored else None}
     if output:
-        written = write_table(out, output, force=force, protect=[ad.input.path])
+        written = write_table(out, output, force=force, protect=[inp.path])
         summary["output"] = str(written)
     if opts.get("as_json"):
         summary["scores"] = None if output else out.to_dict("records")
