@@ -211,3 +211,13 @@ def test_help_lists_irt(run_cli):
     assert code == 0 and "irt" in out
     code, out, _ = run_cli("irt", "--help")
     assert code == 0 and "calibrate" in out and "dif" in out
+
+
+def test_report_has_irt_section(run_cli, tmp_path, bank_file):
+    out = tmp_path / "r.html"
+    code, _, err = run_cli("report", FIX / "Science.csv", "-i", bank_file, "-o", out)
+    assert code == 0, err
+    html = out.read_text()
+    i = html.index('id="irt"')
+    assert "sci: test information and SE" in html[i:] and "<svg" in html[i:]
+    assert "EAP theta and T for each summed score" in html[i:]

@@ -51,6 +51,11 @@ def _lines(series, *, label, desc, xlabel, ylabel, names) -> str:
     return "".join(out)
 
 
+def information_lines(theta, test, se, *, label: str, desc: str) -> str:
+    return _lines([(list(theta), list(test)), (list(theta), list(se))], label=label, desc=desc, xlabel="theta",
+                  ylabel="information / SE", names=["information", "SE of theta"])
+
+
 def information_svg(info, scale: str) -> str:
     """Test information and the SE of theta (1 / sqrt(information)) across theta."""
     th = info["theta"].tolist()
