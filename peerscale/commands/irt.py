@@ -66,6 +66,20 @@ def _declared(inst, scale, responses):
     return out
 
 
+def _bank_of(inst, scale_name):
+    """(scale name, frozen bank) from the instrument's irt: block (the only one by default)."""
+    if not inst.irt:
+        raise PeerscaleError("the scoring file has no irt: block", file=inst.path,
+                             hint="write one with `peerscale irt calibrate ... -o bank.yaml`")
+    if scale_name is None:
+        if len(inst.irt) > 1:
+            raise click.UsageError(f"choose the bank with --scale ({', '.join(inst.irt)})")
+        scale_name = next(iter(inst.irt))
+    if scale_name not in inst.irt:
+        raise PeerscaleError(f"scale {scale_name!r} has no IRT bank", file=inst.path, hint="banks: " + ", ".join(inst.irt))
+    return scale_name, inst.irt[scale_name]
+
+
 def _fmt(x, nd=3):
     import math
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -292,17 +306,7 @@ def score_cmd(method, allow_absent, output, force, **opts):
         raise click.UsageError("give --instrument PATH: a scoring file with an irt: block")
     inp = read_input(opts)
     inst = inp.instrument
-    if not inst.irt:
-        raise PeerscaleError("the scoring file has no irt: block", file=inst.path,
-                             hint="write one with `peerscale irt calibrate ... -o bank.yaml`")
-    if scale_name is None:
-        if len(inst.irt) > 1:
-            raise click.UsageError(f"choose the bank with --scale ({', '.join(inst.irt)})")
-        scale_name = next(iter(inst.irt))
-    if scale_name not in inst.irt:
-        raise PeerscaleError(f"scale {scale_name!r} has no IRT bank", file=inst.path,
-                             hint="banks: " + ", ".join(inst.irt))
-    bank = inst.irt[scale_name]
+    scale_name, bank = _bank_of(inst, scale_name)
     scale = inst.scale(scale_name)
     present = [i for i in bank.item_ids if i in inp.data.columns]
     mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
@@ -382,16 +386,7 @@ def info(instrument, scale_name, theta_grid, svg_dir, as_json, quiet):
     from ..spec import load_instrument
 
     inst = load_instrument(instrument)
-    if not inst.irt:
-        raise PeerscaleError("the scoring file has no irt: block", file=inst.path,
-                             hint="write one with `peerscale irt calibrate ... -o bank.yaml`")
-    if scale_name is None:
-        if len(inst.irt) > 1:
-            raise click.UsageError(f"choose the bank with --scale ({', '.join(inst.irt)})")
-        scale_name = next(iter(inst.irt))
-    if scale_name not in inst.irt:
-        raise PeerscaleError(f"scale {scale_name!r} has no IRT bank", file=inst.path, hint="banks: " + ", ".join(inst.irt))
-    bank = inst.irt[scale_name]
+    scale_name, bank = _bank_of(inst, scale_name)
     a, d, n_cat = bank.arrays()
     theta = _parse_grid(theta_grid)
     ids = bank.item_ids

@@ -32,7 +32,6 @@ from ..errors import PeerscaleError
 from . import scores as _scores
 from .data import as_matrix, prepare
 from .em import EMEngine
-from .model import Grid
 
 CRITERIA = ("chisqr", "r2", "beta")
 
@@ -363,5 +362,3 @@ def dif_lrt(frame, group, items=None, *, anchors=None, declared: dict | None = N
     return DIFResult(table, [r for r in table.index[table["flag"]]], f"IRT likelihood ratio, {scheme}",
                      f"p < {alpha:g}", list(labels), anchors=anchors, notes=notes)
 
-
-__all__ = ["dif_lordif", "dif_lrt", "DIFResult", "Grid"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import Grid, _cdf, category_probs, cumulative, expected_score
+from .model import Grid, category_probs, cumulative, expected_score
 
 
 def _pairs(J):
@@ -341,5 +341,3 @@ def q3(codes, a, d, n_cat, theta, link="logistic") -> np.ndarray:
             out[i, j] = out[j, i] = np.nan
     return out
 
-
-__all__ = ["m2", "sx2", "ld_x2", "q3", "_cdf"]
