@@ -30,6 +30,9 @@ COMMANDS = {
     "report": ("peerscale.commands.report:report", "A self-contained HTML (or Markdown) report."),
     "redcap-dictionary": ("peerscale.commands.redcap:redcap_dictionary", "Write a REDCap data dictionary for an instrument."),
     "redcap-mapping": ("peerscale.commands.redcap:redcap_mapping", "Map a REDCap project's fields to an instrument's items."),
+    "cvi-form": ("peerscale.commands.content:cvi_form", "Write an expert rating form (.xlsx) for content validity."),
+    "cvi": ("peerscale.commands.content:cvi", "Content validity from expert ratings: I-CVI, S-CVI, kappa, Aiken's V, sorting."),
+    "interview-guide": ("peerscale.commands.content:interview_guide_cmd", "Write a cognitive-interview protocol for an instrument."),
 }
 
 

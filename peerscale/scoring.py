@@ -132,7 +132,10 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
             idx = np.flatnonzero(unparsed)
             # look up each distinct text once (a label export repeats a handful of labels)
             which, distinct = pd.factorize(text.iloc[idx].to_numpy(dtype=object))
-            found = [lookup.get(_norm_label(v)) for v in distinct]
+            # a label with its level described after a colon ("Emerging: asks what suits ...",
+            # as the REDCap dictionary writes anchored items) counts as the label before the colon
+            found = [lookup.get(_norm_label(v)) or (lookup.get(_norm_label(str(v).split(":", 1)[0]))
+                                                    if ":" in str(v) else None) for v in distinct]
             code_of = np.array([v if isinstance(v, float) else np.nan for v in found], dtype="float64")
             x[idx] = code_of[which]
             unknown[idx] = np.array([v is None for v in found], dtype=bool)[which]
