@@ -328,7 +328,8 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
                on_invalid: str = "error", min_answered: float | None = None, value_labels: dict | None = None,
                missing_values: dict | None = None, in_scope=None, file: str | None = None) -> ScoreResult:
     """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
-    (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined).
+    (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined, and
+    ``<scale>_theta``, ``<scale>_theta_se``, ``<scale>_t`` from the scale's frozen ``irt:`` bank).
 
     Every input row is in the output, in input order. ``min_answered`` overrides every scale's
     rule (a count of 1 or more, or a proportion below 1). Rows with ``in_scope`` False (REDCap
@@ -367,6 +368,15 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
         if scale.name in instrument.bands:
             on, bands = instrument.bands[scale.name]
             out[f"{scale.name}_band"] = apply_bands(out[f"{scale.name}_t"] if on == "t" else score, bands)
+        if scale.name in instrument.irt:  # frozen IRT bank: theta, its SE and T = 50 + 10 theta
+            from .irt.result import score_bank
+
+            bank = instrument.irt[scale.name]
+            frame = pd.DataFrame({iid: clean.column(iid) for iid in bank.item_ids}, copy=False)
+            th = score_bank(frame, bank, min_answered=min(scale.required, len(bank.items)), file=file)
+            for col, src in (("theta", "theta"), ("theta_se", "se"), ("t", "t")):
+                v = th[src].to_numpy()
+                out[f"{scale.name}_{col}"] = v if mask is None else np.where(mask, v, np.nan)
         scored = ~np.isnan(score)
         in_scope_n = n_rows if mask is None else int(mask.sum())
         finite = score[scored]
