@@ -81,13 +81,18 @@ def write_scores(responses, result, path, *, include_items: str | None = None, f
 
     if include_items not in (None, "answered", "keyed"):
         raise PeerscaleError(f"`include_items` must be 'answered' or 'keyed', got {include_items!r}")
+    protect = list(protect) + ([responses.source] if responses.source else [])
+    mask = None if responses._rows is not None else responses._base.scope
+    if format == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
+        from .io.redcap_import import write_redcap_import
+
+        return write_redcap_import(result, path, in_scope=mask, include_items=include_items, force=force,
+                                   protect=protect)
     fmt = output_format(path, format)
     out = result.scores
     if include_items:
-        mask = None if responses._rows is not None else responses._base.scope
         data = responses.data.reset_index(drop=True)
         out = pd.concat([out, item_columns(result, data, include_items, fmt, mask)], axis=1)
-    protect = list(protect) + ([responses.source] if responses.source else [])
     written = write_table(out, path, format=format, force=force, protect=protect,
                           meta=output_meta(result, include_items, fmt))
     return written, out

@@ -222,6 +222,7 @@ class Instrument:
     recall_period: str | None = None
     pairs_with: str | None = None
     retired: dict[str, str] = field(default_factory=dict)
+    irt: dict = field(default_factory=dict)  # scale name -> peerscale.irt.bank.IRTBank
 
     @property
     def forms(self) -> list[str]:
@@ -368,7 +369,7 @@ BANK_KEYS = {"bank", "form", "title", "version", "status", "respondent", "instru
              "placeholders", "dimensions", "response_scales", "items", "recall_period",
              "description", "license", "recall", "pairs_with", "retired"}
 SCORING_KEYS = {"name", "title", "version", "status", "description", "items", "id_columns",
-                "scales", "composites", "norms", "bands", "license"}
+                "scales", "composites", "norms", "bands", "license", "irt"}
 ITEM_KEYS = {"id", "text", "dimension", "form", "response_scale", "reverse", "status",
              "version", "recall_period", "note", "recall", "viewpoint", "pair", "requires", "anchors"}
 SCALE_KEYS = {"name", "label", "items", "scales", "method", "min_answered", "prorate",
@@ -821,6 +822,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
         chk.fail(sorted(extra)[0], "unknown key")
     scales, norms, bands = _parse_scoring(chk, doc, bank["items"])
     id_cols = tuple(str(c) for c in chk.seq(doc.get("id_columns") or [], "id_columns"))
+    irt = _parse_irt(chk, doc.get("irt"), bank["items"], scales, norms)
     name = str(doc.get("name") or path.stem)
     return Instrument(
         name=name, title=str(doc.get("title") or bank_doc.get("title") or name),
@@ -832,8 +834,22 @@ def load_instrument_file(path: str | Path) -> Instrument:
         instructions=bank["instructions"], norms=norms, bands=bands,
         path=str(path), bank_path=None if bank_path is None else str(bank_path),
         recall=bank["recall"], recall_period=bank["recall_period"], pairs_with=bank["pairs_with"],
-        retired=bank["retired"],
+        retired=bank["retired"], irt=irt,
     )
+
+
+def _parse_irt(chk: _Checker, raw, items: dict[str, Item], scales: list[Scale], norms: dict) -> dict:
+    """The ``irt:`` block (frozen item parameters per scale), validated on load."""
+    if raw is None:
+        return {}
+    from .irt.bank import parse_irt_block
+
+    banks = parse_irt_block(chk, raw, items, scales)
+    for name in banks:
+        if name in norms:
+            chk.fail(f"irt.{name}", f"scale {name!r} has both a norm table and an irt bank; both would write "
+                                    f"{name}_t", hint="keep one of them")
+    return banks
 
 
 @lru_cache(maxsize=None)

@@ -58,7 +58,9 @@ def test_calc_fields_are_hidden_on_surveys_and_required_is_opt_in(inst):
     d = build_dictionary(inst, with_calc=True, required=True)
     assert redcap_problems(d) == []
     calcs = [f for f in d.fields if f.field_type == "calc"]
-    assert len(calcs) == len(inst.scales)
+    # every scale gets its score (and items-answered count) computed in REDCap
+    assert {f"score_{s.name}" for s in inst.scales} | {f"score_{s.name}_n" for s in inst.scales} <= \
+        {f.field_name for f in calcs}
     for f in calcs:
         assert "@HIDDEN-SURVEY" in f.field_annotation.split() and "@READONLY" in f.field_annotation.split()
         assert not f.required_field
@@ -121,7 +123,7 @@ def test_cli_warns_that_uploading_a_dictionary_replaces_instruments(tmp_path, ru
     assert rows[0] == HEADERS and not [r for r in rows[1:] if r[3] == "calc" or r[12]]
     code, _, err = run_cli("redcap-dictionary", "pbr-y", "-o", tmp_path / "d2.csv", "--with-calc", "--required")
     rows = rows_of((tmp_path / "d2.csv").read_text())
-    assert [r for r in rows if r[3] == "calc"] and all("@HIDDEN-SURVEY @READONLY" in r[17] for r in rows if r[3] == "calc")
+    assert [r for r in rows if r[3] == "calc"] and all({"@HIDDEN-SURVEY", "@READONLY"} <= set(r[17].split()) for r in rows if r[3] == "calc")
     assert all(r[12] == "y" for r in rows[1:] if r[3] == "radio")
 
 
@@ -157,10 +159,16 @@ def test_multi_form_instrument_gets_one_instructions_field_and_zip_per_form(tmp_
         scales: [{name: d, items: [y1, y2]}]
     """))
     d = build_dictionary(load_instrument(tmp_path / "dyad.yaml"), with_calc=True)
-    assert [f.field_name for f in d.fields] == ["record_id", "dyad_p_instructions", "p1", "dyad_y_instructions",
-                                                "y1", "y2", "score_d"] or \
-        [f.field_name for f in d.fields] == ["record_id", "dyad_y_instructions", "y1", "y2", "score_d",
-                                             "dyad_p_instructions", "p1"]
+    names = [f.field_name for f in d.fields]
+    # one instructions field opens each form; the score fields follow the Y form's items, in that form
+    score_fields = [n for n in names if n.startswith(("score_d", "ps_d"))]
+    assert set(score_fields) == {"score_d", "score_d_n", "ps_d", "ps_d_n"}
+    forms = {f.field_name: f.form_name for f in d.fields}
+    assert {forms[n] for n in score_fields} == {"dyad_y"}
+    assert [n for n in names if n not in score_fields] in (
+        ["record_id", "dyad_p_instructions", "p1", "dyad_y_instructions", "y1", "y2"],
+        ["record_id", "dyad_y_instructions", "y1", "y2", "dyad_p_instructions", "p1"])
+    assert names.index("dyad_y_instructions") < names.index("y1") < min(names.index(n) for n in score_fields)
     assert redcap_problems(d) == []
     code, _, err = run_cli("redcap-dictionary", tmp_path / "dyad.yaml", "-o", tmp_path / "d.csv", "--zip",
                            tmp_path / "z.zip")

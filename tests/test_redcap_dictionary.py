@@ -57,11 +57,21 @@ def test_bundled_instrument_dictionaries_follow_redcap_rules(inst):
         idx = [i for i, _ in members]
         assert idx == list(range(idx[0], idx[0] + len(idx)))
         assert len({c for _, c in members}) == 1
-    calcs = [r for r in rows[1:] if r[3] == "calc"]
-    assert len(calcs) == len(inst.scales)
-    assert all(r[5].startswith(("mean(", "sum(")) and "peerscale applies the missing-data rule" in r[6] for r in calcs)
+    # score fields: per score column a calc field (REDCap computes it) and a read-only field
+    # that receives peerscale's score from the import file
+    calcs = {r[0]: r for r in rows[1:] if r[3] == "calc"}
+    stored = {r[0]: r for r in rows[1:] if r[0].startswith("ps_")}
+    for s in inst.scales:
+        cols = [s.name, f"{s.name}_n"] + ([f"{s.name}_band"] if s.name in inst.bands else [])
+        assert {f"score_{c}" for c in cols} <= set(calcs) and {f"ps_{c}" for c in cols} <= set(stored)
+        assert calcs[f"score_{s.name}"][5].startswith(f"if([score_{s.name}_n]>={s.required}, mean(")
+        assert "Same rule and result as peerscale" in calcs[f"score_{s.name}"][6]
+        assert stored[f"ps_{s.name}"][3] == "text" and stored[f"ps_{s.name}"][7] == "number"
+        assert "@READONLY" in stored[f"ps_{s.name}"][17] and "@HIDDEN-SURVEY" in calcs[f"score_{s.name}"][17]
+    intros = [r for r in rows[1:] if r[3] == "descriptive" and r[0].endswith("_instructions")]
+    assert len(calcs) + len(stored) == len(rows) - 2 - len(items) - len(intros)
     # score fields never show on a survey
-    assert all("@HIDDEN-SURVEY" in r[17] and "@READONLY" in r[17] for r in calcs)
+    assert all("@HIDDEN-SURVEY" in r[17] and "@READONLY" in r[17] for r in calcs.values())
     assert redcap_problems(d) == []
 
 
@@ -70,15 +80,21 @@ def test_calc_fields_reverse_key_and_skip_missing_codes():
     d = build_dictionary(inst, with_calc=True)
     calc = {f.field_name: f for f in d.fields if f.field_type == "calc"}
     share = calc["score_share"].select_choices_or_calculations
-    assert share == ("mean(if([mini_share_1]=9, '', [mini_share_1]), if([mini_share_2]=9, '', [mini_share_2]), "
-                     "if([mini_share_3]=9, '', (6-[mini_share_3])))")
+    gone = "isblankormissingcode([mini_share_{0}]) or [mini_share_{0}]=9"
+    assert share == (f"if([score_share_n]>=3, mean(if({gone.format(1)}, '', [mini_share_1]), "
+                     f"if({gone.format(2)}, '', [mini_share_2]), if({gone.format(3)}, '', (6-[mini_share_3]))), '')")
+    assert calc["score_share_n"].select_choices_or_calculations == (
+        f"sum(if({gone.format(1)}, 0, 1), if({gone.format(2)}, 0, 1), if({gone.format(3)}, 0, 1))")
     assert "at least 75% of 3 items answered (3)" in calc["score_share"].field_note
+    assert "9 (Not relevant to me yet)" in calc["score_share_n"].field_note
     no_missing = adhoc_instrument(["A=a1,-a2"], value_range=(1, 6))
     bad_name = adhoc_instrument(["A=1bad"], value_range=(1, 6))
     with pytest.raises(PeerscaleError, match="cannot be a REDCap field name"):
         build_dictionary(bad_name)
     d2 = build_dictionary(no_missing, with_calc=True)
-    assert d2.fields[-1].select_choices_or_calculations == "mean([a1], (7-[a2]))"
+    calc2 = {f.field_name: f.select_choices_or_calculations for f in d2.fields if f.field_type == "calc"}
+    assert calc2["score_a"] == ("if([score_a_n]>=2, mean(if(isblankormissingcode([a1]), '', [a1]), "
+                                "if(isblankormissingcode([a2]), '', (7-[a2]))), '')")
     assert d2.fields[2].field_type == "text" and d2.fields[2].text_validation_type_or_show_slider_number == "integer"
     assert (d2.fields[2].text_validation_min, d2.fields[2].text_validation_max) == ("1", "6")
 
@@ -150,7 +166,7 @@ def test_cli_redcap_dictionary_and_zip(tmp_path, capsys):
     out, z = tmp_path / "dict.csv", tmp_path / "inst.zip"
     assert main(["redcap-dictionary", str(MINI), "-o", str(out), "--with-calc", "--zip", str(z)]) == 0
     rows = rows_of(out.read_text())
-    assert rows[0] == HEADERS and rows[1][0] == "record_id" and len(rows) == 1 + 1 + 1 + 6 + 2  # + instructions
+    assert rows[0] == HEADERS and rows[1][0] == "record_id" and len(rows) == 1 + 1 + 1 + 6 + 2 * 4  # + instructions
     with zipfile.ZipFile(z) as zf:
         assert zf.namelist() == ["instrument.csv"]
         inner = rows_of(zf.read("instrument.csv").decode())

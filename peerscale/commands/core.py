@@ -10,7 +10,7 @@ from ..cli_common import console, data_options, emit_json, read_responses
 from ..errors import PeerscaleError
 from ..spec import Instrument, bundled_instruments, load_instrument
 
-OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl"]
+OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl", "redcap-import"]
 
 
 @click.command()

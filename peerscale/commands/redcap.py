@@ -15,8 +15,9 @@ from ..errors import PeerscaleError
 @click.argument("instrument", metavar="NAME|PATH")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
 @click.option("--with-calc", is_flag=True,
-              help="Add calc fields with each scale's mean (or sum) in REDCap, hidden on surveys and read-only "
-                   "(@HIDDEN-SURVEY @READONLY); peerscale still applies the missing-data rule.")
+              help="Add score fields: calc fields that apply the scoring rules in REDCap (score_<column>, "
+                   "hidden on surveys) and read-only fields for peerscale's scores (ps_<column>; "
+                   "score --output-format redcap-import).")
 @click.option("--required", is_flag=True,
               help="Make every item required. Off by default: respondents may skip items, and the scoring "
                    "file's missing-data rule then decides whether a scale is scored.")

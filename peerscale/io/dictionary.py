@@ -6,8 +6,9 @@ Written dictionaries follow REDCap's documented conventions: record id field fir
 the first form); lowercase field names (item id with '.' → '_'); one radio field per item with
 ``code, label | code, label`` choices, the response scale's missing codes included (``9, Not
 relevant to me yet``); consecutive items of one dimension and response scale share a matrix
-group; optional calc fields (``score_<scale>``) use REDCap's ``mean()``/``sum()``, which skip
-blanks, so their Field Note says the missing-data rule is applied by peerscale, not the calc.
+group; optional score fields (``--with-calc``): calc fields (``score_<column>``) that apply
+peerscale's whole rule in REDCap, and read-only fields (``ps_<column>``) that receive peerscale's
+scores from ``score --output-format redcap-import`` (see :mod:`peerscale.rules_export`).
 """
 
 from __future__ import annotations
@@ -480,7 +481,11 @@ def build_dictionary(instrument, *, with_calc: bool = False, required: bool = Fa
         fields.append(f)
     if with_calc:
         for calc in _calc_fields(instrument):
-            calc.field_annotation = f"{calc.field_annotation} {CALC_TAGS}".strip()
+            # peerscale's note first, action tags after: a cell starting with '@' would be
+            # neutralised as a spreadsheet formula when the dictionary is written
+            words = calc.field_annotation.split()
+            tags = list(dict.fromkeys([w for w in words if w in ACTION_TAGS] + CALC_TAGS.split()))
+            calc.field_annotation = " ".join([w for w in words if w not in ACTION_TAGS] + tags)
             fields.append(calc)
     dictionary = Dictionary(_grouped_by_form(fields))
     problems = redcap_problems(dictionary)
@@ -497,38 +502,12 @@ def _grouped_by_form(fields: list[Field]) -> list[Field]:
 
 
 def _calc_fields(instrument) -> list[Field]:
-    out = []
-    taken = {redcap_field_name(i) for i in instrument.items}
-    for scale in instrument.scales:
-        fname = re.sub(r"[^a-z0-9_]", "_", f"score_{scale.name}".lower())
-        if fname in taken:
-            raise PeerscaleError(f"calc field name {fname!r} clashes with an item's field name")
-        terms, reversed_ = [], []
-        for iid, key in zip(scale.items, scale.keys):
-            item = instrument.items[iid]
-            rs = item.response_scale
-            ref = f"[{redcap_field_name(iid)}]"
-            value = f"({_code(rs.min + rs.max)}-{ref})" if key < 0 else ref
-            if key < 0:
-                reversed_.append(redcap_field_name(iid))
-            numeric_missing = [_code(c) for c in rs.missing if _is_number(c)]
-            if numeric_missing:
-                cond = " or ".join(f"{ref}={c}" for c in numeric_missing)
-                value = f"if({cond}, '', {value})"
-            terms.append(value)
-        func = "mean" if scale.method == "mean" else "sum"
-        rule = scale.rule_text()
-        note = (f"{'Mean' if func == 'mean' else 'Sum'} of {len(scale.items)} items"
-                + (f", reverse-keyed: {', '.join(reversed_)}" if reversed_ else "")
-                + f". REDCap's {func}() skips blank items; peerscale applies the missing-data rule "
-                  f"({rule}), so score with peerscale for analysis.")
-        if func == "sum" and scale.prorate:
-            note += " peerscale prorates the sum; this calc does not."
-        out.append(Field(fname, item_form(instrument, scale.items[0]), field_type="calc",
-                         field_label=scale.label or scale.name,
-                         select_choices_or_calculations=f"{func}({', '.join(terms)})",
-                         field_note=note, field_annotation=f"peerscale: scale={scale.name}"))
-    return out
+    """Score fields: REDCap calc fields and the fields peerscale's scores are imported into, written
+    by :mod:`peerscale.rules_export` from the rule description the SPSS and R exports use."""
+    from ..rules_export import describe, redcap_fields
+
+    return [Field(**row) for row in redcap_fields(describe(instrument), redcap_field_name,
+                                                   lambda iid: item_form(instrument, iid))]
 
 
 # --------------------------------------------------------------------------- REDCap's rules

@@ -40,6 +40,7 @@ class Report:
     methods: str = ""
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
 
     def to_dict(self) -> dict:
         """The report's numbers as plain data (``peerscale report -o report.json``): the same
@@ -328,6 +329,10 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
         waves=_waves(result, data, mask, design.wave, id_col, responses.waves), item_groups=groups, items=items,
         command=command,
     )
+    if instrument.irt:
+        from .irt_section import collect_irt
+
+        report.irt = collect_irt(result, instrument, mask)
     # item flags and validation use one wave (the first by default) so each respondent counts once
     view = responses._view(wave)
     flags = item_analysis(view)
