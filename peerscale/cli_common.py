@@ -161,18 +161,22 @@ def design_from(opts: dict) -> dict:
             if opts.get(f"{role}_column")}
 
 
+def read_options(opts: dict) -> dict:
+    """The data options as keyword arguments of :func:`peerscale.read` (and of
+    :func:`peerscale.validation.validate_export`)."""
+    return {"map": list(opts.get("maps") or ()) or None, "redcap_dictionary": opts.get("redcap_dictionary"),
+            "missing_codes": parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None,
+            "design": design_from(opts) or None, "encoding": opts.get("encoding"), "sheet": opts.get("sheet"),
+            "input_format": opts.get("input_format"), "id_columns": list(opts.get("id_columns") or ()) or None}
+
+
 def read_responses(opts: dict, input_path: str | None = None):
     """:func:`peerscale.read` with the command's options; reader warnings and skipped scales
     are printed on stderr unless --quiet."""
     from .responses import read
 
-    instrument = choose_instrument(opts)
-    responses = read(input_path or opts["input"], instrument, scales=opts.get("chosen_scales"),
-                     map=list(opts.get("maps") or ()) or None, redcap_dictionary=opts.get("redcap_dictionary"),
-                     missing_codes=parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None,
-                     design=design_from(opts) or None, encoding=opts.get("encoding"), sheet=opts.get("sheet"),
-                     input_format=opts.get("input_format"), on_invalid=opts.get("on_invalid") or "error",
-                     id_columns=list(opts.get("id_columns") or ()) or None)
+    responses = read(input_path or opts["input"], choose_instrument(opts), scales=opts.get("chosen_scales"),
+                     on_invalid=opts.get("on_invalid") or "error", **read_options(opts))
     if opts.get("min_answered") and opts.get("instrument"):
         from .spec import with_min_answered
         with_min_answered(responses.instrument, opts["min_answered"])  # checked before any work is done

@@ -647,7 +647,7 @@ class Responses:
         data = b.table.data
         ids = resolve_id_columns(data, inst, list(id_columns), b.file) if id_columns else b.id_columns
         if self._rows is None:
-            result = score_clean(b.clean, inst, data, ids, in_scope=b.scope, on_invalid=b.on_invalid)
+            result = score_clean(b.clean, inst, data, ids, in_scope=b.scope, on_invalid=b.on_invalid, file=b.file)
         else:  # a wave view: its rows, cleaned again so the missing-answer counts are its own
             result = score_data(data[self._rows].reset_index(drop=True), inst, id_columns=ids or None,
                                 on_invalid=b.on_invalid, value_labels=b.value_labels,

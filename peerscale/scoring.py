@@ -389,11 +389,11 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
                         missing_values=missing_values, file=file, row_mask=mask)
-    return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid)
+    return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid, file=file)
 
 
 def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, ids: Sequence[str], *,
-                in_scope: np.ndarray | None = None, on_invalid: str = "error") -> ScoreResult:
+                in_scope: np.ndarray | None = None, on_invalid: str = "error", file: str | None = None) -> ScoreResult:
     """Scores of already cleaned items (see :func:`score_data`); ``data`` supplies the id
     columns ``ids`` (and the row count), ``in_scope`` the rows that are scored."""
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)

@@ -241,14 +241,11 @@ def validate(**opts):
     noted), values outside the response scales, duplicate ids and fully empty rows (a note,
     not a problem). Exit 0 when there are no problems, 1 otherwise.
     """
-    from ..cli_common import choose_instrument, design_from, parse_pairs
+    from ..cli_common import choose_instrument, read_options
     from ..validation import validate_export
 
     report = validate_export(opts["input"], choose_instrument(opts), scales=opts.get("chosen_scales"),
-                             map=list(opts.get("maps") or ()) or None, redcap_dictionary=opts.get("redcap_dictionary"),
-                             missing_codes=parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None,
-                             design=design_from(opts) or None, encoding=opts.get("encoding"), sheet=opts.get("sheet"),
-                             input_format=opts.get("input_format"), id_columns=list(opts.get("id_columns") or ()) or None)
+                             **read_options(opts))
     if opts["as_json"]:
         emit_json(report)
     if not opts["quiet"] and not opts["as_json"]:
