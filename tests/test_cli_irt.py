@@ -42,6 +42,18 @@ def test_calibrate_json_and_bank(run_cli, tmp_path, bank_file):
     assert inst.irt["sci"].item_ids == ["Comfort", "Work", "Future", "Benefit"]
 
 
+def test_calibrate_mirt_compatible(run_cli):
+    code, out, err = run_cli("irt", "calibrate", FIX / "Science.csv", "--scale", SCI, "--json", "--no-se", "--no-fit",
+                             "--mirt-compatible")
+    assert code == 0, err
+    res = json.loads(out)
+    # mirt(Science, 1), mirt 1.43: Future a = 2.2933717 (the maximum is 2.3006)
+    assert res["items"]["Future"]["slope_intercept"]["a"] == pytest.approx(2.2933717, abs=1e-6)
+    assert res["mirt_compatible"] and res["iterations"] == 36
+    code, _, err = run_cli("irt", "calibrate", FIX / "Science.csv", "--scale", SCI, "--mirt-compatible", "--link", "probit")
+    assert code == 1 and "--mirt-compatible" in err and "--link logistic" in err and "Traceback" not in err
+
+
 def test_score_adds_theta_columns(run_cli, tmp_path, bank_file):
     out = tmp_path / "s.csv"
     code, _, err = run_cli("score", FIX / "Science.csv", "-i", bank_file, "-o", out, "-q")

@@ -46,9 +46,10 @@ SCIENCE_MIRT = np.array([[1.0417547, 4.8641542, 2.6399417, -1.4660135],
 
 def test_science_grm_parameters(science, science_fit):
     est = science_fit.to_frame()[["a", "d1", "d2", "d3"]].to_numpy()
-    # mirt's published estimates are an early EM stop: their log-likelihood is 1.2e-4 below the
-    # maximum our EM reaches (same grid, same likelihood); Comfort, Work and Benefit agree to
-    # 1.5e-3, Future (the flattest item) to 1.2e-2.
+    # the default finds the maximum; mirt's published estimates are its EM's stopping point, with
+    # a log-likelihood 1.2e-4 below it (same grid, same likelihood): Comfort, Work and Benefit
+    # agree to 1.5e-3, Future (the flattest direction) to 1.2e-2. mirt_compatible=True (next
+    # test) reproduces mirt's stopping point instead.
     assert np.abs(est[[0, 1, 3]] - SCIENCE_MIRT[[0, 1, 3]]).max() < 2e-3
     assert np.abs(est[2] - SCIENCE_MIRT[2]).max() < 1.2e-2
     from peerscale.irt.em import EMEngine
@@ -59,6 +60,96 @@ def test_science_grm_parameters(science, science_fit):
     assert science_fit.loglik == pytest.approx(-1608.8694, abs=1e-3)
     assert science_fit.n_par == 16
     assert science_fit.aic == pytest.approx(-2 * science_fit.loglik + 32)
+
+
+def test_science_grm_mirt_compatible_equals_mirt(science):
+    # mirt_compatible follows mirt's EM path (BFGS M-steps, Ramsay, TOL 1e-4): every item, Future
+    # included, equals the published estimates; mirt 1.43 reports 36 EM cycles for this fit
+    res = fit_grm(science, mirt_compatible=True, se=False)
+    est = res.to_frame(se=False)[["a", "d1", "d2", "d3"]].to_numpy()
+    assert np.abs(est - SCIENCE_MIRT).max() < 1e-6
+    assert res.iterations == 36 and res.converged and res.mirt_compatible
+    assert res.loglik == pytest.approx(-1608.86954, abs=1e-5)  # AIC 3249.739 as mirt prints
+    assert res.aic == pytest.approx(3249.739, abs=1e-3)
+    assert any("mirt's EM path" in n for n in res.notes)
+    assert "mirt's EM path" in res.to_bank("sci").calibration["estimation"]
+    # the default stops at the maximum, above mirt's stopping point
+    assert fit_grm(science, se=False).loglik > res.loglik
+
+
+# mirt 1.43, mirt(expand.table(LSAT7), 1): 28 EM cycles; the PLCI.mirt example prints 7 digits
+LSAT7_MIRT_A = [0.9879254, 1.0808847, 1.7058006, 0.7651853, 0.7357980]
+LSAT7_MIRT_D = [1.8560605, 0.8079786, 1.8042187, 0.4859966, 1.8545127]
+
+
+def test_lsat7_2pl_mirt_compatible_equals_mirt(lsat7):
+    data, _, _ = lsat7
+    res = fit_irt(data, model="2pl", mirt_compatible=True, se=False)
+    assert np.abs(res.a - LSAT7_MIRT_A).max() < 1e-6
+    assert np.abs(res.d[:, 0] - LSAT7_MIRT_D).max() < 1e-6
+    assert res.iterations == 28
+    assert res.loglik == pytest.approx(-2658.805, abs=1e-3)
+
+
+def test_mirt_compatible_mixed_items_and_missing(science):
+    # binary and four-category items together, missing answers, an empty row: runs to mirt's
+    # stopping rule and stays within its tolerance's reach of the maximum
+    df = science.astype(float).copy()
+    rng = np.random.default_rng(3)
+    df["Bin"] = ((df["Benefit"] >= 3) ^ (rng.random(len(df)) < 0.2)).astype(float)
+    df = df.mask(rng.random(df.shape) < 0.05)
+    df.loc[7] = np.nan
+    res = fit_grm(df, mirt_compatible=True, se=False)
+    best = fit_grm(df, se=False)
+    assert res.converged and list(res.n_cat) == [4, 4, 4, 4, 2]
+    assert 0 <= best.loglik - res.loglik < 1e-2
+    assert np.abs(res.a - best.a).max() < 5e-2
+
+
+def test_mirt_compatible_limits(science):
+    with pytest.raises(PeerscaleError, match="logistic"):
+        fit_grm(science, link="probit", mirt_compatible=True)
+    data, _ = expand("LSAT6.csv", "Freq")
+    with pytest.raises(PeerscaleError, match="nlminb"):
+        fit_irt(data, model="rasch", mirt_compatible=True)
+    with pytest.raises(PeerscaleError, match="tol"):
+        fit_grm(science, tol=0)
+
+
+def test_bfgs_equals_r_optim():
+    # tests/r/irt_optim_bfgs.R: R's optim(method = "BFGS"), the M-step optimiser of mirt's EM
+    from peerscale.irt.mirt_em import bfgs
+
+    w = np.array([0.5, 1.5, 2.5, 0.8, 1.2, 3])
+
+    def rosen(x):
+        return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    def rosen_gr(x):
+        g = np.zeros_like(x)
+        g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+        g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+        return g
+
+    def chain(x):
+        return float(np.sum(np.exp(x) - w * x) + 0.5 * np.sum(np.diff(x) ** 2))
+
+    def chain_gr(x):
+        g = np.exp(x) - w
+        dx = np.diff(x)
+        g[:-1] -= dx
+        g[1:] += dx
+        return g
+
+    funcs = {"rosen": (rosen, rosen_gr), "chain": (chain, chain_gr)}
+    cases = pd.read_csv(FIX / "optim_bfgs.csv")
+    assert len(cases) == 5
+    for r in cases.itertuples():
+        f, g = funcs[r.fn]
+        x, value, fc, gc = bfgs(np.array(r.start.split(), float), f, g, r.maxit)
+        assert np.abs(x - np.array(r.par.split(), float)).max() < 1e-8, r.id
+        assert value == pytest.approx(r.value, rel=1e-8, abs=1e-20), r.id
+        assert (fc, gc) == (r.fncount, r.grcount), r.id
 
 
 def test_science_oakes_se_close_to_mirt_louis(science_fit):

@@ -129,7 +129,7 @@ def prepare(x: np.ndarray, item_ids: list[str], *, declared: dict | None = None,
                     f"item {iid!r}: category {', '.join(str(_num(c)) for c in unobserved)} of "
                     f"{', '.join(str(_num(c)) for c in order)} was chosen by nobody, so its threshold cannot be estimated",
                     file=file, column=iid,
-                    hint="collect more data, or pass collapse=True (CLI: --collapse) to merge each empty category "
+                    hint="collect more data, or pass `collapse` to merge each empty category "
                          "with the neighbouring category below it (above it for the lowest); the merge is recorded in the bank")
             merged: list[list[float]] = []
             pending: list[float] = []

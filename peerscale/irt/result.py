@@ -53,6 +53,7 @@ class IRTResult:
     se_method: str = ""
     notes: list[str] = field(default_factory=list)
     tol: float = 1e-6
+    mirt_compatible: bool = False
     _index: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ summaries
@@ -116,7 +117,8 @@ class IRTResult:
         head = (f"{self._model_name()} ({self.link} link), {len(self.item_ids)} items, {self.n} respondents"
                 f"{f' ({self.data.n_empty} with no answers left out)' if self.data.n_empty else ''}\n"
                 f"log-likelihood {self.loglik:.3f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}, {self.n_par} parameters; "
-                f"EM {'converged' if self.converged else 'NOT converged'} in {self.iterations} cycles "
+                f"EM{' (mirt path)' if self.mirt_compatible else ''} "
+                f"{'converged' if self.converged else 'NOT converged'} in {self.iterations} cycles "
                 f"({len(self.grid.nodes)} nodes on [{self.grid.nodes[0]:g}, {self.grid.nodes[-1]:g}])\n")
         if self.model == "rasch":
             head += f"latent variance {self.latent_var:.4f}" + (f" (SE {self.se_var:.4f})" if self.se_var else "") + "\n"
@@ -223,7 +225,8 @@ class IRTResult:
                "software": f"peerscale {__version__}", "loglik": round(float(self.loglik), 4),
                "converged": bool(self.converged),
                "estimation": f"Bock-Aitkin EM, {len(self.grid.nodes)} nodes on [{self.grid.nodes[0]:g}, "
-                             f"{self.grid.nodes[-1]:g}], tolerance {self.tol:g}"}
+                             f"{self.grid.nodes[-1]:g}], tolerance {self.tol:g}"
+                             + (", mirt's EM path (BFGS M-steps, Ramsay acceleration)" if self.mirt_compatible else "")}
         if self.notes:
             cal["notes"] = list(self.notes)
         sd = float(np.sqrt(self.latent_var))
@@ -313,7 +316,7 @@ def _score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered:
         raise PeerscaleError(f"{len(absent)} of the {len(ids)} items of the {bank.scale!r} IRT bank are not columns "
                              f"of the data: {listed}", file=file,
                              hint="map export columns to item ids (--map COLUMN=ITEM), or score a short form with "
-                                  "only the items it has (allow_absent=True, CLI --allow-absent)")
+                                  "only the items it has (`allow_absent`)")
     present = [i for i in ids if i in cols]
     x = np.full((len(data), len(ids)), np.nan)
     if present:
@@ -340,9 +343,9 @@ def fit_irt(frame, items=None, **kwargs) -> IRTResult:
 
 
 def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic", declared: dict | None = None,
-            collapse: bool = False, quadpts: int = 61, theta_range=(-6.0, 6.0), tol: float = 1e-6,
-            max_iter: int = 5000, accelerate: str = "squarem", se: bool = True, progress=None,
-            file: str | None = None) -> IRTResult:
+            collapse: bool = False, quadpts: int = 61, theta_range=(-6.0, 6.0), tol: float | None = None,
+            max_iter: int | None = None, accelerate: str = "squarem", mirt_compatible: bool = False,
+            se: bool = True, progress=None, file: str | None = None) -> IRTResult:
     """Calibrate a unidimensional IRT model by marginal maximum likelihood.
 
     Parameters
@@ -365,8 +368,15 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
         EM quadrature grid: ``quadpts`` equally spaced nodes with N(0, 1) weights (mirt: 61 on
         [-6, 6]).
     tol, max_iter, accelerate
-        EM stops when no parameter changes by more than ``tol`` in one accelerated step
-        (``"squarem"``; ``"ramsay"`` with ``tol=1e-4`` follows mirt's own rule; ``"none"``).
+        EM stops when no parameter changes by more than ``tol`` (default 1e-6) in one
+        accelerated cycle (``"squarem"``, default; ``"ramsay"``; ``"none"``), at most
+        ``max_iter`` (5000) cycles: the maximum of the likelihood to about 1e-6.
+    mirt_compatible : bool
+        Follow R mirt's own EM path instead (BFGS M-steps that are not solved to convergence,
+        Ramsay acceleration, stop at a change below ``tol`` = 1e-4, at most 500 cycles; see
+        :mod:`peerscale.irt.mirt_em`), so that the estimates equal ``mirt(data, 1)`` to
+        about 1e-7 rather than the maximum, which can lie 1e-2 away along a flat direction of
+        the likelihood (Science: item Future). Logistic link only; ``accelerate`` is ignored.
     se : bool
         Standard errors from the Oakes observed information.
 
@@ -406,18 +416,44 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
                              hint="use model='graded' (the graded response model is the 2PL for binary items)")
     if len(data.rows) < 2:
         raise PeerscaleError("too few respondents to calibrate")
+    if mirt_compatible and link != "logistic":
+        raise PeerscaleError("`mirt_compatible` follows mirt's logistic model; use `link='logistic'` "
+                             "(the probit model is not one of mirt's item types)")
+    if mirt_compatible and model == "rasch":
+        raise PeerscaleError("`mirt_compatible` does not cover the Rasch model: mirt estimates its latent variance "
+                             "with a different optimiser (nlminb), whose path is not reproduced",
+                             hint="fit the Rasch model to its maximum without `mirt_compatible`; it agrees with mirt "
+                                  "to 2e-3")
+    if tol is None:
+        tol = 1e-4 if mirt_compatible else 1e-6
+    if max_iter is None:
+        max_iter = 500 if mirt_compatible else 5000
+    if not (np.isfinite(tol) and tol > 0):
+        raise PeerscaleError(f"`tol` must be a positive number, got {tol!r}")
+    if int(max_iter) < 1:
+        raise PeerscaleError(f"`max_iter` must be at least 1, got {max_iter!r}")
     grid = Grid.make(quadpts, *theta_range)
     rasch = model == "rasch"
     eng = EMEngine(data.codes, data.n_cat, link=link, grid=grid, fixed_a=np.full(len(ids), rasch),
                    free_var=np.array([rasch]))
-    a, d = eng.start(data.codes)
-    res = eng.fit(a, d, np.zeros(1), np.ones(1), tol=tol, max_iter=max_iter, progress=progress, accelerate=accelerate)
+    if mirt_compatible:
+        from .mirt_em import fit_mirt_path
+
+        a, d = eng.start(data.codes, n_total=data.n_input)
+        res = fit_mirt_path(eng, a, d, tol=tol, max_cycles=int(max_iter), progress=progress)
+    else:
+        a, d = eng.start(data.codes)
+        res = eng.fit(a, d, np.zeros(1), np.ones(1), tol=tol, max_iter=int(max_iter), progress=progress,
+                      accelerate=accelerate)
     notes = list(data.notes)
+    if mirt_compatible:
+        notes.append(f"estimates follow mirt's EM path (BFGS M-steps, Ramsay acceleration, tolerance {tol:g}): "
+                     "they equal mirt's, which stop short of the maximum")
     if not res.converged:
         notes.append(f"EM did not converge in {max_iter} cycles (tolerance {tol:g}); estimates are provisional")
     out = IRTResult(ids, model, link, res.a, res.d, data.n_cat, data.categories, res.loglik, len(data.rows),
                     res.n_par, float(res.mean[0]), float(res.var[0]), res.iterations, res.converged, grid, data,
-                    notes=notes, tol=tol)
+                    notes=notes, tol=tol, mirt_compatible=mirt_compatible)
     out._index = _param_index(eng)
     if se:
         _add_se(out, eng, res)
