@@ -380,3 +380,80 @@ def test_information_and_curves(science_fit):
     sums = cr.groupby(["item", "theta"])["probability"].sum()
     assert np.allclose(sums, 1)
     assert "Graded response model" in science_fit.summary()
+
+
+# ------------------------------------------------------------------------------ fast EAP and recoding
+
+def _random_bank(rng, J, kmax):
+    a = rng.uniform(0.4, 3.5, J)
+    n_cat = rng.integers(2, kmax + 1, J)
+    d = np.full((J, kmax - 1), -np.inf)
+    for j in range(J):
+        d[j, :n_cat[j] - 1] = np.sort(rng.uniform(-3, 3, n_cat[j] - 1))[::-1] * a[j]
+    return a, d, n_cat
+
+
+def _simulate(rng, a, d, n_cat, n, missing):
+    from peerscale.irt.model import category_probs
+
+    th = rng.normal(size=n)
+    P = category_probs(a, d, th)  # J x K x n
+    cum = np.cumsum(P, axis=1)
+    u = rng.random((len(a), 1, n))
+    codes = (u > cum).sum(axis=1).T.astype(np.int16)
+    codes = np.minimum(codes, (n_cat - 1)[None, :])
+    codes[rng.random(codes.shape) < missing] = -1
+    return codes
+
+
+def test_eap_single_precision_equals_double():
+    # the float32 path (the default, used for a million rows) against float64, on a bank unlike
+    # the test data: 60 items, slopes to 3.5, 2-7 categories, 10% missing, all-missing rows
+    from peerscale.irt.scores import eap
+
+    rng = np.random.default_rng(11)
+    a, d, n_cat = _random_bank(rng, 60, 7)
+    codes = _simulate(rng, a, d, n_cat, 8000, 0.10)
+    codes[:3] = -1
+    e32, s32 = eap(codes, a, d, n_cat)
+    e64, s64 = eap(codes, a, d, n_cat, dtype=np.float64)
+    assert np.isnan(e32[:3]).all() and np.isnan(s32[:3]).all()
+    assert np.nanmax(np.abs(e32 - e64)) < 1e-6 and np.nanmax(np.abs(s32 - s64)) < 1e-6
+    # the float64 path is the plain posterior mean over the grid
+    from peerscale.irt.model import Grid, category_probs
+    g = Grid.make(121)
+    P = category_probs(a, d, g.nodes)
+    i = 5
+    ll = sum(np.log(P[j, codes[i, j]]) for j in range(60) if codes[i, j] >= 0) + g.log_weights()
+    w = np.exp(ll - ll.max())
+    assert e64[i] == pytest.approx(w @ g.nodes / w.sum(), abs=1e-12)
+    # chunking does not matter
+    e_small, _ = eap(codes[:700], a, d, n_cat, chunk=64)
+    assert np.array_equal(np.isnan(e_small), np.isnan(e32[:700]))
+    assert np.nanmax(np.abs(e_small - e32[:700])) < 1e-6
+
+
+def test_recode_lookup_and_unknown_codes():
+    from peerscale.irt.data import recode
+
+    x = np.array([[1, 5, np.nan], [2, 4, 3], [5, 1, 1]], float)
+    fwd = [[c] for c in (1, 2, 3, 4, 5)]
+    rev = [[c] for c in (5, 4, 3, 2, 1)]
+    codes = recode(x, ["A", "B", "C"], [fwd, rev, fwd])
+    assert codes.tolist() == [[0, 0, -1], [1, 1, 2], [4, 4, 0]]
+    # a merged category (collapse) and a reverse-keyed item in one table
+    merged = [[1, 2], [3], [4, 5]]
+    assert recode(x, ["A", "B", "C"], [merged, rev, fwd])[:, 0].tolist() == [0, 0, 2]
+    for bad, row, col in ((7, 2, "B"), (2.5, 3, "C"), (-1, 1, "C")):
+        y = x.copy()
+        y[row - 1, ["A", "B", "C"].index(col)] = bad
+        with pytest.raises(PeerscaleError, match="not one of the bank's categories") as e:
+            recode(y, ["A", "B", "C"], [fwd, rev, fwd], chunk=2)
+        assert e.value.row == row and e.value.column == col
+    lenient = recode(np.array([[7.0, 1.0]]), ["A", "B"], [fwd, fwd], strict=False)
+    assert lenient.tolist() == [[-1, 0]]
+    # codes that are not whole numbers go item by item
+    half = [[c] for c in (0.5, 1.5, 2.5)]
+    assert recode(np.array([[0.5, 2.5], [np.nan, 1.5]]), ["A", "B"], [half, half]).tolist() == [[0, 2], [-1, 1]]
+    with pytest.raises(PeerscaleError, match="code 2 is not one"):
+        recode(np.array([[0.5, 2.0]]), ["A", "B"], [half, half])

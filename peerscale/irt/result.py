@@ -318,13 +318,14 @@ def _score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered:
                              hint="map export columns to item ids (--map COLUMN=ITEM), or score a short form with "
                                   "only the items it has (`allow_absent`)")
     present = [i for i in ids if i in cols]
-    x = np.full((len(data), len(ids)), np.nan)
-    if present:
-        xp, _ = as_matrix(data, present)
-        for k, iid in enumerate(present):
-            x[:, ids.index(iid)] = xp[:, k]
+    xp, _ = as_matrix(data, present)
+    cats = {i.id: list(i.categories) for i in bank.items}
+    codes = recode(xp, present, [cats[i] for i in present], file=file)
+    if absent:  # a short form: the bank's other items are unanswered by everyone
+        full = np.full((len(codes), len(ids)), -1, dtype=codes.dtype)
+        full[:, [ids.index(i) for i in present]] = codes
+        codes = full
     a, d, n_cat = bank.arrays()
-    codes = recode(x, ids, [list(i.categories) for i in bank.items], file=file)
     method = method or bank.method
     out = _score_codes(codes, a, d, n_cat, bank.link, method, Grid.make(bank.points, *bank.range), bank.mean,
                        bank.sd ** 2, index=getattr(data, "index", None))
