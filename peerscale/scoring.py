@@ -185,8 +185,17 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
     return x, invalid
 
 
+def _shown_value(v) -> str:
+    """A data value as a person reads it: 9, not np.float64(9.0)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return repr(v)
+
+
 def _describe_invalid(examples, total, file) -> str:
-    shown = "; ".join(f"row {r}, column {c!r}: {v!r}" for r, c, v in examples)
+    shown = "; ".join(f"row {r}, column {c!r}: {_shown_value(v)}" for r, c, v in examples)
     more = f" (and {total - len(examples)} more)" if total > len(examples) else ""
     return f"{total} value(s) are not valid answers: {shown}{more}"
 

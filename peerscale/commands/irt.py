@@ -90,6 +90,15 @@ def _fmt(x, nd=3):
     return f"{x:.{nd}f}"
 
 
+def _console():
+    """The result console; written to a file or pipe it is 160 columns wide, so the wide IRT
+    tables (slopes, thresholds and their SEs; lordif's statistics) are not cut to 80."""
+    con = console()
+    if not con.is_terminal:
+        con.width = max(con.width, 160)
+    return con
+
+
 def _progress_cb(bar):
     last = [0]
 
@@ -189,7 +198,7 @@ def calibration_json(res, scale, fit, written) -> dict:
 def print_calibration(res, scale, fit, written) -> None:
     from rich.table import Table
 
-    con = console()
+    con = _console()
     con.print(f"{res._model_name()} for {scale.name} ({res.link} link): {len(res.item_ids)} items, {res.n} respondents"
               + (f", {res.data.n_empty} rows without answers left out" if res.data.n_empty else ""))
     con.print(f"log-likelihood {res.loglik:.3f}   AIC {res.aic:.2f}   BIC {res.bic:.2f}   parameters {res.n_par}   "
@@ -437,7 +446,7 @@ def info(instrument, scale_name, theta_grid, svg_dir, as_json, quiet):
         return
     from rich.table import Table
 
-    con = console()
+    con = _console()
     t = Table(title=f"{scale_name}: information ({bank.model}, {bank.link} link)")
     t.add_column("theta", justify="right")
     for iid in ids:
@@ -523,7 +532,7 @@ def dif(wave, group, method, criterion, alpha, r2_change, pseudo_r2, beta_change
         return
     from rich.table import Table
 
-    con = console()
+    con = _console()
     for r in results:
         con.print(f"[bold]{r.method}[/bold]: groups {', '.join(map(str, r.groups))}; flagged: "
                   f"{', '.join(r.flagged) if r.flagged else 'none'}")

@@ -104,6 +104,7 @@ def prepare(x: np.ndarray, item_ids: list[str], *, declared: dict | None = None,
     n_cat = np.zeros(J, dtype=np.int64)
     categories: list[list[list[float]]] = []
     notes: list[str] = []
+    gaps: dict[tuple, list[str]] = {}
     for j, iid in enumerate(item_ids):
         col = xs[:, j]
         ok = np.isfinite(col)
@@ -118,6 +119,10 @@ def prepare(x: np.ndarray, item_ids: list[str], *, declared: dict | None = None,
                                      file=file, row=r + 1, column=iid, value=_num(outside[0]))
         else:
             order = observed.tolist()
+        ascending = sorted(order)
+        if len(ascending) >= 2 and all(float(c).is_integer() for c in ascending) \
+                and len(ascending) < ascending[-1] - ascending[0] + 1 <= 101:
+            gaps.setdefault(tuple(ascending), []).append(iid)
         if len(observed) == 0:
             raise PeerscaleError(f"item {iid!r} has no answers at all", file=file, column=iid,
                                  hint="leave the item out of the calibration")
@@ -156,6 +161,12 @@ def prepare(x: np.ndarray, item_ids: list[str], *, declared: dict | None = None,
         codes[ok, j] = np.array([lookup[v] for v in uniq.tolist()], dtype=np.int16)[inv]
         n_cat[j] = len(groups)
         categories.append(groups)
+    for order, iids in gaps.items():
+        unused = sorted(set(range(int(order[0]), int(order[-1]) + 1)) - {int(c) for c in order})
+        notes.append(f"{', '.join(iids)}: the codes {', '.join(str(_num(c)) for c in order)} are taken as "
+                     f"{len(order)} ordered categories; {', '.join(map(str, unused[:10]))} never occur. If a code "
+                     "means 'missing' (e.g. 9 = don't know), declare it as a missing-data code; if the scale has "
+                     "those categories, declare the response range")
     if len(rows) < n:
         notes.append(f"{n - len(rows)} row(s) answered none of the items and were left out of the calibration")
     return ItemData(list(item_ids), codes, n_cat, categories, rows, n, notes)

@@ -172,12 +172,14 @@ class EMEngine:
     def item_gradient(self, a, d, r, info=False):
         P, dP = prob_derivatives(a, d, self.theta, self.link)
         pos = P > 0
-        ratio = np.where(pos, r / np.where(pos, P, 1.0), 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            ratio = np.where(pos, r / np.where(pos, P, 1.0), 0.0)
         grad = np.einsum("jkq,jkpq->jp", ratio, dP)
         if not info:
             return grad
         n = r.sum(axis=1)
-        wts = np.where(pos, n[:, None, :] / np.where(pos, P, 1.0), 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            wts = np.where(pos, n[:, None, :] / np.where(pos, P, 1.0), 0.0)
         inf = np.einsum("jkq,jkpq,jkrq->jpr", wts, dP, dP)
         return grad, inf
 

@@ -415,8 +415,6 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
         bad = [i for i, k in zip(ids, data.n_cat) if k != 2]
         raise PeerscaleError(f"the 2PL model needs binary items; {', '.join(bad[:5])} have more categories",
                              hint="use model='graded' (the graded response model is the 2PL for binary items)")
-    if len(data.rows) < 2:
-        raise PeerscaleError("too few respondents to calibrate")
     if mirt_compatible and link != "logistic":
         raise PeerscaleError("`mirt_compatible` follows mirt's logistic model; use `link='logistic'` "
                              "(the probit model is not one of mirt's item types)")
@@ -437,6 +435,12 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
     rasch = model == "rasch"
     eng = EMEngine(data.codes, data.n_cat, link=link, grid=grid, fixed_a=np.full(len(ids), rasch),
                    free_var=np.array([rasch]))
+    n_resp, n_par = len(data.rows), eng.n_free()
+    if n_resp <= n_par:
+        raise PeerscaleError(f"{n_resp} respondents with answers for {n_par} item parameters: too few to calibrate",
+                             file=file, hint="IRT calibration needs many more respondents than parameters (a few "
+                                             "hundred for a graded model); collect more data, or use fewer items or "
+                                             "categories")
     if mirt_compatible:
         from .mirt_em import fit_mirt_path
 
@@ -447,6 +451,9 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
         res = eng.fit(a, d, np.zeros(1), np.ones(1), tol=tol, max_iter=int(max_iter), progress=progress,
                       accelerate=accelerate)
     notes = list(data.notes)
+    if n_resp < 5 * n_par:
+        notes.append(f"{n_resp} respondents for {n_par} parameters (fewer than 5 per parameter): estimates, standard "
+                     "errors and fit statistics are unstable")
     if mirt_compatible:
         notes.append(f"estimates follow mirt's EM path (BFGS M-steps, Ramsay acceleration, tolerance {tol:g}): "
                      "they equal mirt's, which stop short of the maximum")
