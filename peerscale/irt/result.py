@@ -27,7 +27,9 @@ class IRTResult:
     Attributes: ``item_ids``, ``model``, ``link``, ``a``, ``d`` (J x (Kmax-1), ``-inf`` padded),
     ``n_cat``, ``categories`` (raw codes per category), ``se_a``, ``se_d``, ``cov`` (parameter
     covariance, Oakes observed information), ``loglik``, ``aic``, ``bic``, ``n`` (respondents
-    used), ``n_par``, ``latent_mean``, ``latent_var``, ``iterations``, ``converged``, ``grid``.
+    used), ``n_par``, ``latent_mean``, ``latent_var``, ``iterations``, ``converged``, ``grid``,
+    ``mirt_compatible`` (True when the estimates follow mirt's EM path and stopping point
+    rather than the maximum; see :mod:`peerscale.irt.mirt_em`).
     """
 
     item_ids: list[str]
