@@ -25,7 +25,7 @@ INPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "sas7bdat", "xlsx", "parque
 def data_options(func):
     """Shared input options for data commands (score, validate, reliability, items, efa, cfa, report)."""
     options = [
-        click.argument("input", type=click.Path(dir_okay=False)),
+        click.argument("input", type=click.Path(readable=False)),
         click.option("--instrument", "-i", metavar="NAME|PATH", help="Bundled instrument name or path to a scoring file."),
         click.option("--scale", "scales", multiple=True, metavar="NAME=ITEMS",
                      help="Ad-hoc scale in psych's keys convention, e.g. A=-A1,A2,A3 (leading '-' = reverse-keyed). Repeatable."),
@@ -42,7 +42,7 @@ def data_options(func):
         click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format (default: from extension and content)."),
         click.option("--sheet", help="Excel sheet name or 1-based number (default: the first sheet)."),
         click.option("--encoding", help="Text encoding of a CSV input (default: UTF-8, falling back to cp1252 with a warning)."),
-        click.option("--redcap-dictionary", type=click.Path(dir_okay=False),
+        click.option("--redcap-dictionary", type=click.Path(readable=False),
                      help="REDCap data dictionary of the project the export came from: maps fields and labels to items."),
         click.option("--missing-code", "missing_codes", multiple=True, metavar="CODE=REASON",
                      help="A project missing-data code, e.g. -999='Not asked' or UNK=Unknown. Repeatable."),
@@ -68,24 +68,32 @@ def parse_pairs(values, what: str) -> dict[str, str]:
 
 def read_mapping(values) -> dict[str, str]:
     """``--map`` values → {column: item}. Files are CSV with header ``column,item``."""
+    import io
+
+    from .io.source import read_bytes
+
     mapping: dict[str, str] = {}
     for value in values:
         path = Path(value)
-        if "=" in value and not path.is_file():
+        if "=" in value and not (path.exists() or path.is_symlink()):
             mapping.update(parse_pairs([value], "--map"))
             continue
-        if not path.is_file():
+        if not (path.exists() or path.is_symlink()) and value != "-":
             raise PeerscaleError("mapping file not found", file=value, hint="give COLUMN=ITEM or a CSV with header column,item")
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"column", "item"} <= {f.strip() for f in reader.fieldnames}:
-                raise PeerscaleError("a mapping file needs the header 'column,item'", file=value)
-            for k, row in enumerate(reader, start=1):
-                col, item = (row.get("column") or "").strip(), (row.get("item") or "").strip()
-                if col and item:
-                    mapping[col] = item
-                elif col or item:
-                    raise PeerscaleError("incomplete mapping row", file=value, row=k)
+        raw = read_bytes(value, "mapping file", limit=16 << 20)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise PeerscaleError("a mapping file must be UTF-8 text (CSV with header 'column,item')", file=value) from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames or not {"column", "item"} <= {f.strip() for f in reader.fieldnames if f}:
+            raise PeerscaleError("a mapping file needs the header 'column,item'", file=value)
+        for k, row in enumerate(reader, start=1):
+            col, item = (row.get("column") or "").strip(), (row.get("item") or "").strip()
+            if col and item:
+                mapping[col] = item
+            elif col or item:
+                raise PeerscaleError("incomplete mapping row", file=value, row=k)
     return mapping
 
 
@@ -156,9 +164,10 @@ def read_input(opts: dict) -> InputData:
     """Read INPUT (any supported format), apply --map and the dictionary's mapping, pick the instrument."""
     from .io import read_table
 
+    from .io.source import check_input
+
     path = opts["input"]
-    if not Path(path).exists():
-        raise PeerscaleError("input file not found", file=path)
+    check_input(path, "data file")
     instrument = choose_instrument(opts)
     missing_codes = parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None
     table = read_table(path, format=opts.get("input_format"), sheet=opts.get("sheet"), instrument=instrument,

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import PeerscaleError
+from .errors import PeerscaleError, plain, columns_hint
 from .spec import Instrument, Scale, load_instrument
 
 BLANK = "blank"
@@ -160,7 +160,7 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
 
 
 def _describe_invalid(examples, total, file) -> str:
-    shown = "; ".join(f"row {r}, column {c!r}: {v!r}" for r, c, v in examples)
+    shown = "; ".join(f"row {r}, column {c!r}: {plain(v)}" for r, c, v in examples)
     more = f" (and {total - len(examples)} more)" if total > len(examples) else ""
     return f"{total} value(s) are not valid answers: {shown}{more}"
 
@@ -297,7 +297,7 @@ def resolve_id_columns(data: pd.DataFrame, instrument: Instrument, id_columns: S
         absent = [c for c in id_columns if c not in data.columns]
         if absent:
             raise PeerscaleError(f"id column(s) not in the data: {', '.join(absent)}", file=file,
-                                 hint="columns are: " + ", ".join(map(str, data.columns[:20])))
+                                 hint=columns_hint(data.columns))
         return list(dict.fromkeys(id_columns))
     return [c for c in instrument.id_columns if c in data.columns]
 

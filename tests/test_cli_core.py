@@ -97,7 +97,7 @@ def test_data_errors_exit_1_without_output(run_cli, tmp_path, args, words):
 
 def test_missing_input_file(run_cli, tmp_path):
     code, _, err = run_cli("score", tmp_path / "nope.csv", "--scale", "A=A1", "-o", tmp_path / "o.csv")
-    assert code == 1 and "input file not found" in err
+    assert code == 1 and "data file not found" in err
 
 
 def test_on_invalid_missing_reports_count(run_cli, tmp_path):

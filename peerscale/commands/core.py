@@ -257,7 +257,7 @@ def print_summary(summary: dict, path: str | None) -> None:
 
 @click.command()
 @data_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the scores.")
+@click.option("-o", "--output", required=True, type=click.Path(readable=False), help="Where to write the scores.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), help="Output format (default: from the extension).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--include-items", type=click.Choice(["answered", "keyed"]), is_flag=False, flag_value="answered",

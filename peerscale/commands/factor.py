@@ -177,7 +177,7 @@ def _print_efa(out, names, res, quiet):
 @click.command()
 @data_options
 @click.option("--model", "model_text", metavar="SYNTAX", help="lavaan model syntax; statements separated by newlines or ';'.")
-@click.option("--model-file", type=click.Path(dir_okay=False, exists=True), help="A file with lavaan model syntax.")
+@click.option("--model-file", type=click.Path(readable=False), help="A file with lavaan model syntax.")
 @click.option("--structure", type=click.Choice(["correlated", "one-factor", "bifactor"]), default=None,
               help="With --instrument: the instrument's own structure (default correlated).")
 @click.option("--compare", is_flag=True, help="With --instrument: also fit the other structures and compare them.")
@@ -207,7 +207,12 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
     if sum(x is not None for x in (model_text, model_file)) > 1:
         raise click.UsageError("give --model or --model-file, not both")
     if model_file:
-        model_text = Path(model_file).read_text(encoding="utf-8")
+        from ..io.source import read_bytes
+
+        try:
+            model_text = read_bytes(model_file, "model file", limit=1 << 20).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerscaleError("the model file is not UTF-8 text", file=model_file) from None
     if model_text is not None and structure is not None:
         raise click.UsageError("--structure builds the model from --instrument; do not combine it with --model")
     if model_text is None and not opts.get("instrument") and not opts.get("scales"):

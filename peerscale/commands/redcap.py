@@ -13,10 +13,10 @@ from ..errors import PeerscaleError
 
 @click.command("redcap-dictionary")
 @click.argument("instrument", metavar="NAME|PATH")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
+@click.option("--output", "-o", required=True, type=click.Path(readable=False), help="Data dictionary CSV to write.")
 @click.option("--with-calc", is_flag=True,
               help="Add calc fields with each scale's mean (or sum) in REDCap; peerscale still applies the missing-data rule.")
-@click.option("--zip", "zip_path", type=click.Path(dir_okay=False),
+@click.option("--zip", "zip_path", type=click.Path(readable=False),
               help="Also write an instrument zip (instrument.csv inside) for REDCap's 'Upload instrument ZIP'. "
                    "An instrument with several respondent forms gets one zip per form (<name>_<form>.zip).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
@@ -49,9 +49,9 @@ def redcap_dictionary(instrument, output, with_calc, zip_path, force):
 
 
 @click.command("redcap-mapping")
-@click.argument("dictionary", type=click.Path(dir_okay=False))
+@click.argument("dictionary", type=click.Path(readable=False))
 @click.option("--instrument", "-i", required=True, metavar="NAME|PATH", help="Bundled instrument name or scoring-file path.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.option("--output", "-o", type=click.Path(readable=False),
               help="Mapping CSV to write (header 'column,item'; give it to `score --map FILE`). Default: stdout.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def redcap_mapping(dictionary, instrument, output, force):

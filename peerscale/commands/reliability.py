@@ -83,7 +83,7 @@ def _first_occasion(ad, column: str):
                    "per subscale; without composites, of all scales together.")
 @click.option("--omega-method", type=click.Choice(["minres", "ml", "pa"]), default="minres", show_default=True,
               help="Factor extraction for omega (psych's fm).")
-@click.option("--retest", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+@click.option("--retest", type=click.Path(readable=False), metavar="FILE",
               help="ICC: a second wave in its own file (same layout), people matched by --id-column.")
 @click.option("--wave-column", metavar="COLUMN",
               help="ICC: long data, COLUMN names the wave; people matched by --id-column.")

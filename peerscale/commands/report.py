@@ -29,7 +29,7 @@ def output_kind(output: str, fmt: str | None) -> str:
 
 @click.command()
 @_report_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(readable=False),
               help="Where to write the report (.html, or .md with its figures in <name>_files/).")
 @click.option("--format", "report_format", type=click.Choice(["html", "md"]),
               help="Report format (default: md for a .md output, else html).")

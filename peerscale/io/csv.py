@@ -31,16 +31,11 @@ _INTEGER = re.compile(r"^[+-]?\d{1,15}$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
-def read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise PeerscaleError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise PeerscaleError("is a directory, not a data file", file=str(path)) from None
-    except OSError as exc:
-        raise PeerscaleError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+def read_bytes(path: str | Path, what: str = "data file", limit: int | None = None) -> bytes:
+    """The bytes of a file, standard input (``-``) or a pipe, checked first (see :mod:`.source`)."""
+    from .source import read_bytes as _read
+
+    return _read(path, what, limit)
 
 
 def decode(data: bytes, encoding: str | None, file: str, warnings: list[str]) -> bytes:
@@ -246,7 +241,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
         row = first.number - skip if first.number and first.number > 0 else _find_bad_row(data, delimiter, len(names), skip)
         raise PeerscaleError(
             f"a row has {first.actual_columns} fields where the header has {first.expected_columns}"
-            f"{' (' + str(len(bad_rows)) + ' such rows)' if len(bad_rows) > 1 else ''}: {first.text[:80]!r}",
+            f"{' (' + str(len(bad_rows)) + ' such rows)' if len(bad_rows) > 1 else ''}",
             file=file, row=row,
             hint=f"check the delimiter ({delimiter!r} was used) and quoting; a field holding the delimiter must be quoted")
     if table.num_rows == 0:

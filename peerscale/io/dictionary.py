@@ -40,6 +40,7 @@ FIELD_TYPES = {"text", "notes", "dropdown", "radio", "checkbox", "yesno", "truef
                "file", "descriptive", "sql"}
 CHOICE_TYPES = {"dropdown", "radio", "checkbox", "yesno", "truefalse"}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_DICTIONARY_BYTES = 64 << 20  # REDCap dictionaries are kilobytes; this refuses /dev/zero-like inputs
 _ITEM_TAG = re.compile(r"peerscale:\s*item=([A-Za-z][A-Za-z0-9_.]*)")
 
 
@@ -126,7 +127,7 @@ def read_dictionary(path: str | Path) -> Dictionary:
     from .csv import decode, read_bytes
 
     p = Path(path)
-    raw = read_bytes(p)
+    raw = read_bytes(p, "REDCap data dictionary", limit=MAX_DICTIONARY_BYTES)
     warnings: list[str] = []
     if raw.startswith(b"PK\x03\x04"):
         try:

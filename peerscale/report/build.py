@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import PeerscaleError
+from ..errors import PeerscaleError, columns_hint
 from ..scoring import BLANK, INVALID, ScoreResult, score_data
 from ..spec import Instrument, Scale
 
@@ -310,7 +310,7 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
     instrument = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     if wave_column is not None and wave_column not in data.columns:
         raise PeerscaleError("wave column not in the data", column=wave_column, file=source,
-                             hint="columns are: " + ", ".join(map(str, data.columns[:20])))
+                             hint=columns_hint(data.columns))
     if wave_column is None:
         wave_column = next((c for c in WAVE_COLUMNS if c in data.columns), None)
     ids = list(id_columns or [])

@@ -1,0 +1,253 @@
+"""Hostile and odd input: every class of the gauntlet of issue 14, on data generated here.
+
+Each test states the rule it checks. The shared rules for every refusal: exit 1 (2 for a
+usage error), one message that starts with ``error:``, names the file, never a traceback,
+never the content of a file that is not what it was given as, and nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALES = ["--scale", "A=a1,a2,-a3", "--scale", "B=b1,b2,b3", "--range", "1:5"]
+
+
+def refused(code, err, *words, exit_code=1):
+    """The one shape of every refusal."""
+    assert code == exit_code, err
+    assert err.startswith("error:") or err.startswith("Usage:"), err
+    assert "Traceback" not in err and "np.float64" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+def make_data(path: Path, n: int = 40, seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"pid": [f"p{i:03d}" for i in range(n)]})
+    for s in "ab":
+        for k in (1, 2, 3):
+            df[f"{s}{k}"] = rng.integers(1, 6, n)
+    df.to_csv(path, index=False)
+    return path
+
+
+SPEC = """\
+name: tiny
+title: Tiny
+version: "1.0"
+id_columns: [pid]
+response_scales:
+  AG5: {min: 1, max: 5, codes: {1: No, 2: Rather no, 3: Unsure, 4: Rather yes, 5: Yes}, missing: {9: Not relevant}}
+dimensions: {A: First, B: Second}
+items:
+  - {id: a1, text: "I feel heard.", dimension: A, response_scale: AG5}
+  - {id: a2, text: "I can say no.", dimension: A, response_scale: AG5}
+  - {id: a3, text: "I hold back.", dimension: A, response_scale: AG5, reverse: true}
+  - {id: b1, text: "We plan together.", dimension: B, response_scale: AG5}
+  - {id: b2, text: "We laugh.", dimension: B, response_scale: AG5}
+  - {id: b3, text: "We talk often.", dimension: B, response_scale: AG5}
+scales:
+  - {name: A, label: First, items: [a1, a2, a3]}
+  - {name: B, label: Second, items: [b1, b2, b3]}
+"""
+
+
+def make_spec(path: Path, text: str = SPEC) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def cli(*args, stdin=None, timeout=60, env=None):
+    """The CLI in a child process (for stdin, signals and resource limits)."""
+    e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    p = subprocess.run([sys.executable, "-m", "peerscale.cli", *map(str, args)], input=stdin,
+                       capture_output=True, timeout=timeout, cwd=ROOT, env=e)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- devices, FIFOs, stdin
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+@pytest.mark.parametrize("role", ["data", "scoring file", "map", "dictionary"])
+def test_devices_are_refused_as_inputs(run_cli, tmp_path, device, role):
+    """A device is never read (``/dev/zero`` would be read forever): refused, named, exit 1."""
+    data, out = make_data(tmp_path / "d.csv"), tmp_path / "o.csv"
+    args = {"data": [device, *SCALES], "scoring file": [data, "-i", device],
+            "map": [data, *SCALES, "--map", device], "dictionary": [data, *SCALES, "--redcap-dictionary", device]}[role]
+    code, _, err = run_cli("score", *args, "-o", out)
+    refused(code, err, device, "is a device")
+    assert not out.exists()
+
+
+def test_directory_and_missing_inputs_exit_1(run_cli, tmp_path):
+    """One exit-code rule: a missing, a directory or an unreadable input is a file problem (1)."""
+    (tmp_path / "dir.csv").mkdir()
+    for path, words in ((tmp_path / "dir.csv", "is a directory"), (tmp_path / "none.csv", "not found")):
+        code, _, err = run_cli("score", path, *SCALES, "-o", tmp_path / "o.csv")
+        refused(code, err, str(path), words)
+        code, _, err = run_cli("show", path)
+        refused(code, err, str(path))
+    os.symlink(tmp_path / "gone.csv", tmp_path / "broken.csv")
+    code, _, err = run_cli("score", tmp_path / "broken.csv", *SCALES, "-o", tmp_path / "o.csv")
+    refused(code, err, "broken symbolic link")
+
+
+def test_usage_errors_exit_2(run_cli, tmp_path):
+    data = make_data(tmp_path / "d.csv")
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv", "--no-such-option")
+    refused(code, err, "no-such-option", exit_code=2)
+    code, _, err = run_cli("score", data, "-o", tmp_path / "o.csv")  # neither -i nor --scale
+    refused(code, err, exit_code=2)
+
+
+def test_fifo_without_writer_is_refused_not_hung(run_cli, tmp_path, monkeypatch):
+    """A named pipe nobody writes to: a clear message after a short wait, never a hang."""
+    from peerscale.io import source
+
+    monkeypatch.setattr(source, "PIPE_TIMEOUT", 0.3)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    code, _, err = run_cli("score", fifo, *SCALES, "-o", tmp_path / "o.csv")
+    refused(code, err, str(fifo), "nothing arrived", "named pipe")
+    assert time.monotonic() - start < 10
+
+
+def test_fifo_with_writer_is_read(run_cli, tmp_path):
+    """A named pipe that is written to is read whole, like a file (here: after a delay)."""
+    data = make_data(tmp_path / "d.csv")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
+    def writer():
+        time.sleep(0.3)
+        with open(fifo, "wb") as fh:
+            fh.write(data.read_bytes())
+
+    t = threading.Thread(target=writer)
+    t.start()
+    code, _, err = run_cli("score", fifo, *SCALES, "--id-column", "pid", "-o", tmp_path / "o.csv", "-q")
+    t.join()
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "o.csv")["pid"].tolist() == pd.read_csv(data)["pid"].tolist()
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/stdin"])
+def test_stdin_is_read_whole(tmp_path, name):
+    """``-`` and ``/dev/stdin`` (a pipe) are standard input, read whole: no first bytes lost
+    to format sniffing (they were, and a short file read as empty)."""
+    data = make_data(tmp_path / "d.csv", n=5)
+    out = tmp_path / "o.csv"
+    code, _, err = cli("score", name, *SCALES, "--id-column", "pid", "-o", out, "-q", stdin=data.read_bytes())
+    assert code == 0, err
+    assert pd.read_csv(out)["pid"].tolist() == pd.read_csv(data)["pid"].tolist()
+
+
+def test_stdin_binary_format(tmp_path):
+    """A binary format through a pipe (here .sav) is recognised by its first bytes."""
+    import pyreadstat
+
+    df = pd.read_csv(make_data(tmp_path / "d.csv", n=6))
+    pyreadstat.write_sav(df, str(tmp_path / "d.sav"))
+    code, _, err = cli("score", "-", *SCALES, "-o", tmp_path / "o.csv", "-q", stdin=(tmp_path / "d.sav").read_bytes())
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 6
+
+
+def test_stdin_terminal_is_refused():
+    """Standard input that is a terminal: refused with how to pipe the data in."""
+    pytest.importorskip("pty")
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdin is the pseudo-terminal
+        os.environ["PYTHONPATH"] = str(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "peerscale.cli", "score", "-", "--scale", "A=a1",
+                                  "-o", "/nonexistent-dir/o.csv"])
+    out = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 1, text
+    assert "standard input is a terminal" in text and "Traceback" not in text
+
+
+# --------------------------------------------------------------------------- YAML edge cases
+
+def test_duplicate_yaml_keys_are_refused_naming_key_and_line(run_cli, tmp_path):
+    """A second ``scales:`` silently replaced the first; now refused with both lines."""
+    text = SPEC + "scales:\n  - {name: B, label: Second, items: [b1, b2, b3]}\n"
+    code, _, err = run_cli("show", make_spec(tmp_path / "dup.yaml", text))
+    refused(code, err, "dup.yaml", "duplicate key 'scales'", f"line {text.count(chr(10)) - 1}", "first on line")
+    # also in a flow mapping on one line, and nested
+    code, _, err = run_cli("show", make_spec(tmp_path / "dup2.yaml", SPEC.replace("{min: 1, max: 5,", "{min: 1, max: 5, min: 2,")))
+    refused(code, err, "duplicate key 'min'", "line 6")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: x\nversion: " + "9" * 5000 + "\nitems: a\nscales: []\n", "5000 digits is too large"),
+    ("name: " + "[" * 50_000 + "]" * 50_000 + "\nitems: a\nscales: b\n", "nested more than"),
+    ("name: " + "{a: " * 20_000 + "1" + "}" * 20_000 + "\n", "nested more than"),
+    ("name: x\nitems: !!python/object/apply:os.system ['touch PWNED']\nscales: []\n", "!!python"),
+    ("x: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"x{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 12))
+     + "name: bomb\ndescription: *l11\nitems: a\nscales: []\n", "YAML bomb"),
+    ("name: x\n" + "".join(f"k{i}: &a{i} v\n" for i in range(1100)) + "items: [" + ",".join(f"*a{i}" for i in range(1100))
+     + "]\nscales: []\n", "aliases"),
+])
+def test_yaml_hostile_documents(run_cli, tmp_path, text, words):
+    """Huge integers, deep nesting, Python tags and alias bombs: one message, no traceback."""
+    code, _, err = run_cli("show", make_spec(tmp_path / "bad.yaml", text))
+    refused(code, err, "bad.yaml", words)
+    assert not (ROOT / "PWNED").exists() and not (tmp_path / "PWNED").exists()
+
+
+def test_spec_size_limit(run_cli, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("name: x\n" + "# padding\n" * 2_000_000)
+    code, _, err = run_cli("show", big)
+    refused(code, err, "big.yaml", "larger than any scoring file")
+
+
+SECRET_LINES = ["root:$6$Zx9.secretHash1:19000:0:99999:7:::", "daemon:*:19000:0:99999:7:::",
+                "carol:hunter2-password-line:0:0"]
+
+
+@pytest.mark.parametrize("as_yaml", [False, True])
+def test_messages_never_echo_an_arbitrary_file(run_cli, tmp_path, as_yaml):
+    """``peerscale show /etc/shadow`` printed a line of it; no role may echo such a file."""
+    secret = tmp_path / "shadow"
+    secret.write_text(("password: " if as_yaml else "") + "\n".join(SECRET_LINES) + "\n")
+    data = make_data(tmp_path / "d.csv")
+    runs = [("show", secret), ("score", data, "-i", secret, "-o", tmp_path / "o.csv"),
+            ("score", secret, *SCALES, "-o", tmp_path / "o.csv"),
+            ("score", secret, *SCALES, "--id-column", "nope", "-o", tmp_path / "o.csv"),
+            ("score", data, *SCALES, "--map", secret, "-o", tmp_path / "o.csv"),
+            ("score", data, *SCALES, "--redcap-dictionary", secret, "-o", tmp_path / "o.csv"),
+            ("redcap-mapping", secret, "-i", make_spec(tmp_path / "s.yaml"))]
+    for args in runs:
+        code, out, err = run_cli(*args)
+        assert code == 1, (args, err)
+        for line in SECRET_LINES:
+            for piece in (line, line[:20], line.split(":")[1]):
+                assert piece not in err and piece not in out, (args, err)
