@@ -251,3 +251,142 @@ def test_messages_never_echo_an_arbitrary_file(run_cli, tmp_path, as_yaml):
         for line in SECRET_LINES:
             for piece in (line, line[:20], line.split(":")[1]):
                 assert piece not in err and piece not in out, (args, err)
+
+
+# --------------------------------------------------------------------------- outputs: collisions, devices, OS errors
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory", "dash"])
+def test_outputs_that_are_not_regular_files_are_refused_even_with_force(run_cli, tmp_path, kind):
+    """Run as root, ``-o /dev/null --force`` replaced the device node by a regular file."""
+    data = make_data(tmp_path / "d.csv")
+    if kind == "device":
+        target = Path("/dev/null")
+    elif kind == "fifo":
+        target = tmp_path / "out.csv"
+        os.mkfifo(target)
+    elif kind == "directory":
+        target = tmp_path / "out.csv"
+        target.mkdir()
+    else:
+        target = Path("-")
+    before = os.lstat(target).st_mode if kind != "dash" else None
+    for cmd in (("score", data, *SCALES, "--output-format", "csv"), ("report", data, *SCALES, "--format", "html")):
+        code, _, err = run_cli(*cmd, "-o", target, "--force")
+        refused(code, err, str(target))
+    if before is not None:
+        assert os.lstat(target).st_mode == before
+    code, _, err = run_cli("redcap-dictionary", make_spec(tmp_path / "s.yaml"), "-o", target, "--force")
+    refused(code, err, str(target))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_symlinked_output_replaces_the_file_it_names(run_cli, tmp_path):
+    data = make_data(tmp_path / "d.csv")
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    code, _, err = run_cli("score", data, *SCALES, "-o", link, "--force", "-q")
+    assert code == 0, err
+    assert link.is_symlink() and real.read_text().startswith('"row"')
+
+
+def _limited(limit_bytes):
+    def pre():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return pre
+
+
+@pytest.mark.parametrize("ext", ["csv", "sav", "xlsx", "parquet", "html"])
+def test_file_too_large_names_the_output(tmp_path, ext):
+    """``[Errno 27] File too large`` named neither the output nor what to do; no .tmp is left."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({f"a{k}": rng.integers(1, 6, 20_000) for k in (1, 2, 3)}).to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / f"o.{ext}"
+    cmd = "report" if ext == "html" else "score"
+    p = subprocess.run([sys.executable, "-m", "peerscale.cli", cmd, tmp_path / "d.csv", "--scale", "A=a1,a2,a3",
+                        "-o", out, "-q"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_limited(4096))
+    refused(p.returncode, p.stderr, str(out), "cannot write")
+    assert ".tmp" not in p.stderr
+    assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.endswith(".tmp")]
+
+
+def test_unwritable_folder_names_the_output_not_the_temporary_file(run_cli, tmp_path, monkeypatch):
+    """A read-only folder printed the temporary file's name; the message names the output."""
+    import tempfile
+
+    def denied(*a, dir=None, **k):
+        raise PermissionError(13, "Permission denied", str(Path(dir) / ".o.csv.abc123.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    data = make_data(tmp_path / "d.csv")
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    refused(code, err, str(tmp_path / "o.csv"), "permission denied")
+    assert ".tmp" not in err
+
+
+def test_os_error_reading_names_the_file(run_cli, tmp_path, monkeypatch):
+    data = make_data(tmp_path / "d.csv")
+    import builtins
+
+    real_open = builtins.open
+
+    def failing(file, mode="r", *a, **k):
+        if str(file) == str(data) and "b" in mode:
+            raise OSError(5, "Input/output error", str(file))
+        return real_open(file, mode, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", failing)
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    refused(code, err, str(data), "Input/output error")
+
+
+# --------------------------------------------------------------------------- signals
+
+SIGTERM_SCRIPT = """
+import os, signal, sys, time
+import peerscale.io.write as w
+from peerscale.cli import main
+real = w._write_{fmt}
+def write(df, tmp, meta):
+    real(df, tmp, meta)
+    assert os.path.exists(tmp)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+w._write_{fmt} = write
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sav"])
+def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path, fmt):
+    """SIGTERM arrives while the temporary file exists: it is removed, exit 143, no output."""
+    data = make_data(tmp_path / "d.csv")
+    out = tmp_path / f"o.{fmt}"
+    p = subprocess.run([sys.executable, "-c", SIGTERM_SCRIPT.format(fmt=fmt), "score", data, *SCALES, "-o", out],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 143, p.stderr
+    assert "terminated" in p.stderr and "Traceback" not in p.stderr
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_sigterm_from_outside_while_writing(tmp_path):
+    """A real SIGTERM from another process while a slow output (.xlsx) is being written."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({f"a{k}": rng.integers(1, 6, 60_000) for k in (1, 2, 3)}).to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "o.xlsx"
+    p = subprocess.Popen([sys.executable, "-m", "peerscale.cli", "score", tmp_path / "d.csv", "--scale", "A=a1,a2,a3",
+                          "-o", out, "--include-items", "-q"], cwd=ROOT, stderr=subprocess.PIPE,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(q.name.endswith(".tmp") for q in tmp_path.iterdir()):
+        time.sleep(0.005)
+    time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert not [q for q in tmp_path.iterdir() if q.name.endswith(".tmp")]
+    assert b"Traceback" not in err

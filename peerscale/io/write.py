@@ -10,9 +10,11 @@ gets a leading ``'``; numbers, and text that is a plain number such as ``-1.5``,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -85,25 +87,86 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+_KIND = ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+         (stat.S_ISSOCK, "a socket"))
+
+
+def check_output(path, *, force: bool = False, protect=()) -> Path:
+    """The file to write for output ``path``, checked before any work is done.
+
+    Refused, even with ``force``: an input of the run (``protect``: data, scoring file, item
+    bank, mapping, dictionary; compared as files, so links and ``./x`` count), standard
+    output (``-``), a directory, a device, a named pipe or a socket (replacing ``/dev/null``
+    by a regular file broke the machine it ran on). An existing file needs ``force``. A
+    symbolic link is followed: the file it names is replaced, the link stays.
+    """
+    text = str(path)
+    if text == "-":
+        raise PeerscaleError("writing to standard output is not supported: give an output file name", file="-")
+    target = Path(text).expanduser()
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    for p in protect or ():
+        if p is not None and str(p) != "-" and _same_file(target, Path(str(p)).expanduser()):
+            raise PeerscaleError(f"refusing to write the output over an input of this run ({p}), even with --force",
+                                 file=text, hint="choose a different output path")
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise PeerscaleError(f"cannot use this output path: {exc.strerror or exc}", file=text) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise PeerscaleError("the output path is a directory", file=text, hint="give a file name inside it")
+        for test, kind in _KIND:
+            if test(st.st_mode):
+                raise PeerscaleError(f"the output path is {kind}, not a regular file; refusing to replace it, "
+                                     "even with --force", file=text, hint="give the name of a regular file")
+        if not force:
+            raise PeerscaleError("the output file already exists", file=text,
+                                 hint="use --force to overwrite it (re-running a command needs it), or choose another path")
+    if not target.parent.is_dir():
+        raise PeerscaleError("the output directory does not exist", file=text,
+                             hint=f"create {str(target.parent)!r} first")
+    return target
+
+
+_WRITE_ERRORS = {
+    errno.EACCES: ("permission denied", "write into a folder you may write to"),
+    errno.EPERM: ("permission denied", "write into a folder you may write to"),
+    errno.EROFS: ("the folder is on a read-only file system", "write somewhere else"),
+    errno.ENOSPC: ("no space left on the device", "free some space or write somewhere else"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free some space or write somewhere else"),
+    errno.EFBIG: ("the file would be larger than allowed (a file-size limit such as `ulimit -f`, or the file "
+                  "system's maximum)", "raise the limit, or write to another file system"),
+    errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter name"),
+    errno.EIO: ("an input/output error on the device", "check the disk, or write somewhere else"),
+}
+
+
+def write_error(exc: OSError, target: Path | str) -> PeerscaleError:
+    """An OS error while writing ``target`` as one message naming the output (not its temporary file)."""
+    code = exc.errno
+    if code is None:
+        m = re.search(r"errno (\d+)", str(exc), re.IGNORECASE)
+        code = int(m.group(1)) if m else None
+    what, hint = _WRITE_ERRORS.get(code, (exc.strerror or str(exc).split(". Detail")[0], None))
+    return PeerscaleError(f"cannot write the output: {what}", file=str(target), hint=hint)
+
+
 def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) -> Path:
     """Call ``write(tmp_path)`` then move the temporary file to ``path``.
 
-    Refuses when ``path`` is one of ``protect`` (the inputs), or exists and ``force`` is false.
+    Refuses what :func:`check_output` refuses. Any error, Ctrl-C or SIGTERM (the CLI turns
+    it into an exception) leaves no temporary file and the old output, if any, untouched.
     """
-    target = Path(path).expanduser()
-    for p in protect or ():
-        if p is not None and _same_file(target, Path(p).expanduser()):
-            raise PeerscaleError("refusing to write the output over an input file", file=str(target),
-                                 hint="choose a different output path")
-    if target.is_dir():
-        raise PeerscaleError("the output path is a directory", file=str(target))
-    if not target.parent.is_dir():
-        raise PeerscaleError("the output directory does not exist", file=str(target),
-                             hint=f"create {str(target.parent)!r} first")
-    if target.exists() and not force:
-        raise PeerscaleError("the output file already exists", file=str(target),
-                             hint="use --force to overwrite it, or choose another path")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_output(path, force=force, protect=protect)
+    shown = str(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise write_error(exc, shown) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -112,23 +175,35 @@ def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) ->
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         if force:
+            check_output(path, force=True, protect=protect)  # nothing became a device or an input meanwhile
             os.replace(tmp, target)
         else:
             try:
                 os.link(tmp, target)
             except FileExistsError:
-                raise PeerscaleError("the output file already exists", file=str(target),
+                raise PeerscaleError("the output file already exists", file=shown,
                                      hint="use --force to overwrite it, or choose another path") from None
-            except OSError:  # file systems without hard links
+            except OSError as exc:  # file systems without hard links
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
                 if target.exists():
-                    raise PeerscaleError("the output file already exists", file=str(target),
+                    raise PeerscaleError("the output file already exists", file=shown,
                                          hint="use --force to overwrite it") from None
                 os.replace(tmp, target)
-    except PermissionError as exc:
-        raise PeerscaleError(f"cannot write: {exc.strerror}", file=str(target)) from None
+    except PeerscaleError as exc:
+        if exc.file is None or exc.file == str(tmp):
+            exc.file = shown
+        exc.message = exc.message.replace(str(tmp), shown)
+        raise
+    except OSError as exc:
+        raise write_error(exc, shown) from None
     finally:
-        if tmp.exists():
+        try:
             tmp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
     return target
 
 
@@ -330,7 +405,10 @@ def _write_sav(df, tmp, meta, compress=False):
                              missing_ranges=missing or None, variable_measure=measure or None,
                              compress=compress)
     except Exception as exc:  # pyreadstat raises plain exceptions for unwritable data
-        raise PeerscaleError(f"cannot write SPSS file: {exc}") from None
+        detail = str(exc)
+        if "Unable to write" in detail:
+            detail += " (the disk may be full, or a file-size limit such as `ulimit -f` reached)"
+        raise PeerscaleError(f"cannot write SPSS file: {detail}") from None
 
 
 def _write_zsav(df, tmp, meta):
