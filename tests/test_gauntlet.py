@@ -390,3 +390,198 @@ def test_sigterm_from_outside_while_writing(tmp_path):
     assert p.returncode == 143, err
     assert not [q for q in tmp_path.iterdir() if q.name.endswith(".tmp")]
     assert b"Traceback" not in err
+
+
+# --------------------------------------------------------------------------- injection in every written format
+
+EVIL_SPEC = """\
+name: evil
+title: "Evil <script>alert('title')</script> **bold** [x](javascript:alert(1))"
+version: "1.0"
+id_columns: [pid, redcap_event_name]
+response_scales:
+  AG5:
+    min: 1
+    max: 5
+    codes: {1: "=1+1", 2: "@SUM(A1)", 3: "-2+3 <b>mid</b>", 4: "+cmd|' /C calc'!A0", 5: "Yes\\nNo"}
+    missing: {9: "<img src=x onerror=alert(9)>"}
+dimensions:
+  A: {label: "@dimension <script>alert('dim')</script>"}
+  B: {label: "=HYPERLINK(\\"http://evil\\")"}
+items:
+  - {id: a1, text: "=cmd|' /C calc'!A0", dimension: A, response_scale: AG5}
+  - {id: a2, text: "@SUM(1+1)*cmd|' /C calc'!A0", dimension: A, response_scale: AG5}
+  - {id: a3, text: "<script>alert('item')</script> `code` | pipe", dimension: A, response_scale: AG5, reverse: true}
+  - {id: b1, text: "+1 [link](javascript:alert(1)) ![img](http://x/y.png)", dimension: B, response_scale: AG5}
+  - {id: b2, text: "-1\\n# heading\\n<iframe src=x>", dimension: B, response_scale: AG5}
+  - {id: b3, text: "\\tTabbed text with a very long tail " , dimension: B, response_scale: AG5}
+scales:
+  - {name: A, label: "=SUM(A1:A9) <script>alert('scale')</script>", items: [a1, a2, a3]}
+  - {name: B, label: "@B\\nnewline", items: [b1, b2, b3]}
+bands:
+  A:
+    cuts: [{label: "=low", min: 1, max: 3}, {label: "<b>high</b>", min: 3, max: 5}]
+"""
+EVIL_IDS = ["=cmd|' /C calc'!A0", "@SUM(1)", "+1+1", "-2+3", "\tx", "<script>alert('id')</script>", "'q'", "ok"]
+EVIL_EVENTS = ["<script>alert('event')</script>", "=HYPERLINK(\"x\")"]
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def evil_inputs(tmp_path, n=60):
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(n):
+        pid = EVIL_IDS[i % len(EVIL_IDS)] + f"#{i // len(EVIL_IDS)}"
+        for ev in EVIL_EVENTS:
+            t = rng.normal()
+            rows.append({"pid": pid, "redcap_event_name": ev,
+                         **{f"{s}{k}": int(np.clip(round(3 + t + rng.normal()), 1, 5)) for s in "ab" for k in (1, 2, 3)}})
+    data = tmp_path / "evil.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    return data, make_spec(tmp_path / "evil.yaml", EVIL_SPEC)
+
+
+def _cells_are_inert(rows, where):
+    for r in rows:
+        for c in r:
+            if isinstance(c, str) and c[:1] in TRIGGERS:
+                assert re_plain_number(c), (where, c)
+
+
+def re_plain_number(text):
+    import re
+
+    return re.match(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", text) is not None
+
+
+@pytest.mark.parametrize("ext", ["csv", "tsv", "xlsx"])
+def test_score_outputs_neutralise_formulas(run_cli, tmp_path, ext):
+    data, spec = evil_inputs(tmp_path)
+    out = tmp_path / f"s.{ext}"
+    code, _, err = run_cli("score", data, "-i", spec, "-o", out, "--include-items", "-q")
+    assert code == 0, err
+    if ext == "xlsx":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(out)
+        for ws in wb.worksheets:
+            cells = [c for row in ws.iter_rows() for c in row]
+            assert not [c.coordinate for c in cells if c.data_type == "f"], ws.title
+            _cells_are_inert([[c.value for c in cells]], ws.title)
+    else:
+        import csv
+
+        with open(out, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh, delimiter="," if ext == "csv" else "\t"))
+        _cells_are_inert(rows, ext)
+        assert any("'=cmd" in c for r in rows for c in r)  # kept, made inert, not dropped
+
+
+def test_redcap_dictionary_and_zip_neutralise_formulas(run_cli, tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    _, spec = evil_inputs(tmp_path)
+    code, _, err = run_cli("redcap-dictionary", spec, "-o", tmp_path / "dd.csv", "--with-calc", "--zip", tmp_path / "i.zip")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO((tmp_path / "dd.csv").read_text(encoding="utf-8"))))
+    _cells_are_inert(rows, "dictionary")
+    assert any(c.startswith("'=cmd") for r in rows for c in r)
+    with zipfile.ZipFile(tmp_path / "i.zip") as zf:
+        _cells_are_inert(list(csv.reader(io.StringIO(zf.read("instrument.csv").decode("utf-8")))), "zip")
+    # what we write, we read back: the dictionary still maps every field to its item
+    code, out, err = run_cli("redcap-mapping", tmp_path / "dd.csv", "-i", spec)
+    assert code == 0 and "matched 6 of 6 items" in err, err
+
+
+def test_html_and_markdown_reports_escape_labels_and_event_names(run_cli, tmp_path):
+    """The Markdown report wrote labels and event names as raw HTML (``<script>`` survived)."""
+    import re
+
+    data, spec = evil_inputs(tmp_path)
+    code, _, err = run_cli("report", data, "-i", spec, "-o", tmp_path / "r.html", "-q")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    for tag in ("<script", "<img", "<iframe", "<b>", "javascript:alert(1)\""):
+        assert tag not in html.lower(), tag
+    code, _, err = run_cli("report", data, "-i", spec, "-o", tmp_path / "r.md", "-q")
+    assert code == 0, err
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    for tag in ("<script", "<img", "<iframe", "<b>"):
+        assert tag not in md.lower(), tag
+    assert "&lt;script&gt;" in md  # shown as text, not dropped
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(javascript:", md)  # no live link from data
+    assert not re.search(r"(?m)^#+ .*heading", md)  # no heading injected by a newline in an item text
+    html_tags = set(re.findall(r"<(/?[a-zA-Z]+)", md))
+    assert html_tags <= {"details", "/details", "summary", "/summary"}, html_tags
+
+
+def test_spss_labels_are_sanitised_and_pspp_reads_them(run_cli, tmp_path):
+    """Labels with newlines, quotes, HTML and formula text, and longer than SPSS allows: one
+    line each, cut on a character boundary, and PSPP opens the file."""
+    import shutil
+
+    import pyreadstat
+
+    data, spec = evil_inputs(tmp_path)
+    long_spec = spec.read_text().replace("\\tTabbed text with a very long tail ", "é" * 300)
+    make_spec(spec, long_spec)
+    out = tmp_path / "s.sav"
+    code, _, err = run_cli("score", data, "-i", spec, "-o", out, "--include-items", "-q")
+    assert code == 0, err
+    _, meta = pyreadstat.read_sav(str(out))
+    labels = list(meta.column_names_to_labels.values()) + [v for vl in meta.variable_value_labels.values()
+                                                          for v in vl.values()]
+    for text in labels:
+        if text:
+            assert not any(ord(ch) < 32 for ch in text), text
+            assert len(text.encode("utf-8")) <= 256
+    assert meta.column_names_to_labels["b3"].endswith("…") and "é" in meta.column_names_to_labels["b3"]
+    assert meta.variable_value_labels["a1"][1.0] == "=1+1"
+    if shutil.which("pspp"):
+        p = subprocess.run(["pspp", "-o", str(tmp_path / "o.txt")], input=f"GET FILE='{out}'.\nDISPLAY DICTIONARY.\n",
+                           text=True, capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "=SUM(A1:A9)" in (tmp_path / "o.txt").read_text(encoding="utf-8", errors="replace")
+
+
+def test_xlsx_output_refuses_cells_excel_cannot_hold(run_cli, tmp_path):
+    df = pd.read_csv(make_data(tmp_path / "d.csv", n=4))
+    df.loc[2, "pid"] = "a\x01b"
+    df.to_csv(tmp_path / "c.csv", index=False)
+    code, _, err = run_cli("score", tmp_path / "c.csv", *SCALES, "--id-column", "pid", "-o", tmp_path / "o.xlsx")
+    refused(code, err, "o.xlsx", "row 3", "column 'pid'", "control character")
+    assert not (tmp_path / "o.xlsx").exists()
+
+
+# --------------------------------------------------------------------------- Excel input
+
+def test_uncalculated_excel_formulas_are_named(run_cli, tmp_path):
+    """A workbook written by a script holds formulas without a calculated value: they read as
+    blank, which was silent; now a warning names the cells. Calculated formulas read as values."""
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["pid", "a1", "a2", "a3", "b1", "b2", "b3"])
+    ws.append(["p1", 1, 2, 3, 4, 5, 1])
+    ws.append(["p2", 2, "=1+1", 3, 4, 5, 1])
+    ws.append(["p3", 3, 3, 3, 3, 3, "=B3+1"])
+    wb.save(tmp_path / "f.xlsx")
+    code, _, err = run_cli("score", tmp_path / "f.xlsx", *SCALES, "--id-column", "pid", "-o", tmp_path / "o.csv")
+    assert code == 0, err
+    assert "2 formula cell(s) have no calculated value" in err and "C3, G4" in err
+    # the same workbook after a spreadsheet program saved it: values cached, no warning
+    with zipfile.ZipFile(tmp_path / "f.xlsx") as zin, zipfile.ZipFile(tmp_path / "g.xlsx", "w") as zout:
+        for item in zin.infolist():
+            body = zin.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                body = body.replace(b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>").replace(b"<f>B3+1</f><v />",
+                                                                                       b"<f>B3+1</f><v>3</v>")
+            zout.writestr(item, body)
+    code, _, err = run_cli("score", tmp_path / "g.xlsx", *SCALES, "--id-column", "pid", "-o", tmp_path / "g.csv")
+    assert code == 0 and "formula" not in err, err
+    assert pd.read_csv(tmp_path / "g.csv")["B_n"].tolist() == [3, 3, 3]

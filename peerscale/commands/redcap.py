@@ -70,8 +70,10 @@ def redcap_mapping(dictionary, instrument, output, force):
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["column", "item"])
+    from ..io.write import escape_formula_text
+
     for field, iid, _how in result.matched:
-        w.writerow([field, iid])
+        w.writerow([escape_formula_text(field), iid])
     text = buf.getvalue()
     if output:
         from ..io.write import atomic_write

@@ -466,6 +466,15 @@ def _calc_fields(instrument) -> list[Field]:
     return out
 
 
+def _safe_cells(row: list[str]) -> list[str]:
+    """Cells of a written dictionary row that a spreadsheet cannot run: text starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (as the score outputs; OWASP "CSV
+    Injection"). Dictionaries are often edited in Excel before the upload to REDCap."""
+    from .write import escape_formula_text
+
+    return [escape_formula_text(c) for c in row]
+
+
 def dictionary_csv(dictionary: Dictionary, *, header: bool = True, skip_record_id: bool = False,
                    form: str | None = None) -> str:
     buf = io.StringIO(newline="")
@@ -477,7 +486,7 @@ def dictionary_csv(dictionary: Dictionary, *, header: bool = True, skip_record_i
             continue
         if form is not None and f.form_name != form:
             continue
-        w.writerow(f.row())
+        w.writerow(_safe_cells(f.row()))
     return buf.getvalue()
 
 

@@ -322,6 +322,7 @@ def _write_xlsx(df, tmp, meta):
                              "(1,048,576 rows including the header, 16,384 columns)",
                              hint="write .csv, .parquet or .sav instead")
 
+    _check_excel_cells(df)
     data = escape_formulas(df)
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
         data.to_excel(xl, sheet_name="data", index=False)
@@ -336,6 +337,32 @@ def _write_xlsx(df, tmp, meta):
             info.to_excel(xl, sheet_name="variables", index=False)
             if meta.file_label:
                 xl.book["variables"].cell(row=len(rows) + 3, column=1, value=escape_formula_text(meta.file_label))
+
+
+_EXCEL_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+EXCEL_MAX_CHARS = 32_767
+
+
+def _check_excel_cells(df) -> None:
+    """Text an .xlsx cell cannot hold (control characters; more than 32,767 characters) is
+    refused naming the row, column and value, instead of a damaged workbook or a traceback."""
+    for col in df.columns:
+        s = df[col]
+        if s.dtype.kind in "biufcmM":
+            continue
+        text = s.astype("str").where(s.notna(), "")
+        for bad, what in ((text.str.contains(_EXCEL_ILLEGAL, regex=True), "a control character"),
+                          (text.str.len() > EXCEL_MAX_CHARS, f"more than {EXCEL_MAX_CHARS:,} characters")):
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                value = text.iloc[row]
+                raise PeerscaleError(f"holds {what}, which an Excel cell cannot store", row=row + 1, column=str(col),
+                                     value=value,
+                                     hint="write .csv, .parquet or .sav instead, or clean the value")
+    for col in map(str, df.columns):
+        if re.search(_EXCEL_ILLEGAL, col):
+            raise PeerscaleError("a column name holds a control character, which an Excel sheet cannot store",
+                                 value=col)
 
 
 def _code(v) -> str:
@@ -362,12 +389,29 @@ def _spss_frame(df):
     return out
 
 
+# SPSS limits in bytes (UTF-8): variable label 256, value label 120, file label 64.
+SPSS_LABEL_BYTES, SPSS_VALUE_LABEL_BYTES, SPSS_FILE_LABEL_BYTES = 256, 120, 64
+
+
+def label_text(text, max_bytes: int) -> str:
+    """A label as SPSS and Stata can hold it: control characters (newline, tab, NUL...) become
+    spaces, runs of spaces one space, and a label too long is cut at a character boundary with
+    ``…`` (pyreadstat cut bytes, which could split a character and leave invalid UTF-8)."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text))
+    text = re.sub(r" {2,}", " ", text).strip()
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    cut = raw[:max_bytes - len("…".encode("utf-8"))].decode("utf-8", "ignore").rstrip()
+    return cut + "…"
+
+
 def _spss_kwargs(df, meta: OutputMeta):
     cols = set(map(str, df.columns))
     numeric = {str(c) for c in df.columns if df[c].dtype.kind in "biuf"}
-    labels = {c: str(v) for c, v in meta.variable_labels.items() if c in cols}
-    values = {c: {float(k): str(v) for k, v in vl.items()} for c, vl in meta.value_labels.items()
-              if c in numeric and vl}
+    labels = {c: label_text(v, SPSS_LABEL_BYTES) for c, v in meta.variable_labels.items() if c in cols}
+    values = {c: {float(k): label_text(v, SPSS_VALUE_LABEL_BYTES) for k, v in vl.items()}
+              for c, vl in meta.value_labels.items() if c in numeric and vl}
     missing = {}
     for c, codes in meta.missing_values.items():
         if c in numeric and codes:
@@ -400,7 +444,7 @@ def _write_sav(df, tmp, meta, compress=False):
     labels, values, missing, measure = _spss_kwargs(df, meta)
     frame = _spss_frame(df)
     try:
-        pyreadstat.write_sav(frame, str(tmp), file_label=meta.file_label or "",
+        pyreadstat.write_sav(frame, str(tmp), file_label=label_text(meta.file_label or "", SPSS_FILE_LABEL_BYTES),
                              column_labels=labels or None, variable_value_labels=values or None,
                              missing_ranges=missing or None, variable_measure=measure or None,
                              compress=compress)
@@ -428,8 +472,8 @@ def _write_dta(df, tmp, meta):
     values = {c: vl for c, vl in values.items() if vl}
     frame = _spss_frame(df)
     try:
-        pyreadstat.write_dta(frame, str(tmp), file_label=(meta.file_label or "")[:80],
-                             column_labels={c: v[:80] for c, v in labels.items()} or None,
+        pyreadstat.write_dta(frame, str(tmp), file_label=label_text(meta.file_label or "", 80),
+                             column_labels={c: label_text(v, 80) for c, v in labels.items()} or None,
                              variable_value_labels=values or None)
     except Exception as exc:
         raise PeerscaleError(f"cannot write Stata file: {exc}") from None

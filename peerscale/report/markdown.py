@@ -7,24 +7,78 @@ Okabe–Ito colours, dashes and markers as the SVG charts.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from ..errors import PeerscaleError
 from . import svg
 from .document import Code, Figure, Heading, Para, Table, document
 
 
+_MARKUP = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*")
+_PUNCT = re.compile(r"([\\`*\[\]|~])")
+_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def _escape(text: str) -> str:
+    """Text as Markdown shows it literally: HTML characters as entities (no tag survives),
+    Markdown punctuation backslash-escaped (no link, image, emphasis or code from data);
+    an underscore inside a word (``pbr_y_share_01``) is left alone, as CommonMark does."""
+    text = re.sub(r"\s*\n\s*", " ", str(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _PUNCT.sub(r"\\\1", text)
+    return _UNDERSCORE.sub(r"\\_", text)
+
+
+def _code_span(text: str, in_table: bool) -> str:
+    text = re.sub(r"\s*\n\s*", " ", text)
+    if in_table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_inline(text, in_table: bool = False) -> str:
+    """A block's text (which may use ```code``` and ``**bold**``, see :mod:`.document`) as safe
+    Markdown: everything else, including the labels, event names and file names the data
+    brought, is escaped, so ``<script>`` prints as text."""
+    text = str(text)
+    out, pos = [], 0
+    for m in _MARKUP.finditer(text):
+        out.append(_escape(text[pos:m.start()]))
+        if m.group(1) is not None:
+            out.append(_code_span(m.group(1), in_table))
+        else:
+            out.append("**" + _escape(m.group(2)) + "**")
+        pos = m.end()
+    out.append(_escape(text[pos:]))
+    return "".join(out)
+
+
+def _para(text: str) -> str:
+    """A paragraph that cannot start a heading, list, quote or HTML block."""
+    body = md_inline(text)
+    return "\\" + body if re.match(r"^(#|>|[-+=]|\d+[.)])", body) else body
+
+
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_inline(text, in_table=True)
+
+
+def _fence(text: str) -> str:
+    return "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
 
 
 def table_md(t: Table) -> str:
     head = [_cell(h) or " " for h in t.header]
     align = ["---:" if j in t.numeric else "---" for j in range(len(head))]
-    lines = [f"*{t.caption}*", "", "| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    lines = [f"*{md_inline(t.caption)}*", "", "| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t.rows]
     return "\n".join(lines)
 
@@ -95,14 +149,14 @@ def _png(f: Figure, path: Path) -> None:
 def render_markdown(r, files_dir: Path, files_ref: str) -> str:
     """The Markdown text; figures are written into ``files_dir`` and linked as ``files_ref/NAME.png``."""
     title, head, sections = document(r)
-    out = [f"# {title}", ""]
+    out = [f"# {md_inline(title)}", ""]
     used: set[str] = set()
 
     def emit(b):
         if isinstance(b, Heading):
-            out.extend(["#" * b.level + " " + b.text, ""])
+            out.extend(["#" * b.level + " " + md_inline(b.text), ""])
         elif isinstance(b, Para):
-            out.extend([("> " if b.style in ("draft", "methods") else "") + b.text, ""])
+            out.extend([("> " if b.style in ("draft", "methods") else "") + _para(b.text), ""])
         elif isinstance(b, Table):
             out.extend([table_md(b), ""])
         elif isinstance(b, Figure):
@@ -112,20 +166,22 @@ def render_markdown(r, files_dir: Path, files_ref: str) -> str:
                 name, k = f"{b.name}_{k}", k + 1
             used.add(name)
             _png(b, files_dir / f"{name}.png")
-            alt = b.label.replace("[", "(").replace("]", ")")
-            out.extend([f"![{alt}]({files_ref}/{name}.png)", "", f"*{b.caption}*", "",
-                        f"<details><summary>Figure data</summary>{b.desc}</details>", ""])
+            desc = html.escape(" ".join(str(b.desc).split()))
+            out.extend([f"![{_escape(b.label)}]({quote(files_ref)}/{quote(name)}.png)", "",
+                        f"*{md_inline(b.caption)}*", "",
+                        f"<details><summary>Figure data</summary>{desc}</details>", ""])
         elif isinstance(b, Code):
             if b.summary:
-                out.append(f"{b.summary}:")
+                out.append(f"{md_inline(b.summary)}:")
                 out.append("")
-            out.extend(["```" + ("sh" if b.text.startswith("peerscale ") else ""), b.text, "```", ""])
+            fence = _fence(b.text)
+            out.extend([fence + ("sh" if b.text.startswith("peerscale ") else ""), b.text, fence, ""])
 
     for b in head:
         emit(b)
-    out += ["## Contents", ""] + [f"{k}. [{s.title}](#{s.title.lower()})" for k, s in enumerate(sections, 1)] + [""]
+    out += ["## Contents", ""] + [f"{k}. [{md_inline(s.title)}](#{s.title.lower()})" for k, s in enumerate(sections, 1)] + [""]
     for s in sections:
-        out.extend([f"## {s.title}", ""])
+        out.extend([f"## {md_inline(s.title)}", ""])
         for b in s.blocks:
             emit(b)
     return "\n".join(out).rstrip() + "\n"
