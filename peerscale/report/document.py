@@ -162,6 +162,25 @@ def _summary_table(r) -> Table:
                  rows, set(range(1, 9)))
 
 
+def _fraction(x: float) -> str:
+    from fractions import Fraction
+
+    f = Fraction(x).limit_denominator(1000)
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
+
+
+def _bins_text(sc, h) -> str:
+    """How the bars were binned, in words (the scores a scale can take, not arbitrary widths)."""
+    if not h.get("step"):
+        return "Bars are equal-width bins."
+    kind = f"means of {sc['n_items']} items" if sc["method"] == "mean" else "sums"
+    step = _fraction(h["step"])
+    if h["per_bin"] == 1:
+        return f"One bar per possible score ({kind} move in steps of {step})."
+    return (f"Each bar holds {h['per_bin']} neighbouring possible scores ({kind} move in steps of {step}), "
+            "so every bar covers the same number of them.")
+
+
 def _histograms(r) -> list:
     figs = []
     for sc in r.scales:
@@ -174,7 +193,7 @@ def _histograms(r) -> list:
         else:
             desc = "No respondent was scored on this scale."
         cap = f"{sc['name']}: {sc['label']} (n = {st['n']:,}); solid line: mean" + (
-            "; dashed lines: band boundaries." if cuts else ".")
+            "; dashed lines: band boundaries" if cuts else "") + f". {_bins_text(sc, h)}"
         figs.append(Figure("histogram", {"counts": h["counts"], "edges": h["edges"], "cuts": cuts,
                                          "mean": st["mean"], "xlabel": f"{sc['name']} score"},
                            f"Histogram of {sc['name']} scores", desc, cap, f"scores_{_slug(sc['name'])}", grid=True))
@@ -257,13 +276,13 @@ def _item_figures(r) -> list:
         for it in its:
             n = sum(it["counts"])
             dist = ", ".join(f"{c} {100 * k / n:.0f}%" for c, k in zip(g["categories"], it["counts"])) if n else "none"
-            parts.append(f"{it['id']}{' (reverse-keyed)' if it['reverse'] else ''}: {dist}")
+            parts.append(f"{it['id']} (“{it['text']}”){' (reverse-keyed)' if it['reverse'] else ''}: {dist}")
         n_r = sum(it["reverse"] for it in its)
         cap = (f"{g['label']}: percentage of answers per category, as answered (not reversed), missing answers "
                "excluded; lower categories to the left of zero, higher to the right, a middle category split."
                + (f" (R) marks the {n_r} reverse-keyed item{'s' if n_r > 1 else ''}, where agreement means a lower "
                   "score." if n_r else ""))
-        out.append(Figure("diverging", {"rows": [(it["id"], it["counts"], it["reverse"]) for it in its],
+        out.append(Figure("diverging", {"rows": [(it["id"], it["counts"], it["reverse"], it["text"]) for it in its],
                                         "categories": g["categories"]},
                           f"Response distribution of the {g['label']} items", "; ".join(parts) + ".", cap,
                           f"items_{_slug(g['group'])}"))

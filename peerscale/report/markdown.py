@@ -30,7 +30,7 @@ def _escape(text: str) -> str:
     Markdown punctuation backslash-escaped (no link, image, emphasis or code from data);
     an underscore inside a word (``pbr_y_share_01``) is left alone, as CommonMark does."""
     text = re.sub(r"\s*\n\s*", " ", str(text))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
     text = _PUNCT.sub(r"\\\1", text)
     return _UNDERSCORE.sub(r"\\_", text)
 
@@ -108,9 +108,13 @@ def _png(f: Figure, path: Path) -> None:
     elif f.kind == "diverging":
         rows, cats = d["rows"], d["categories"]
         colours = svg.diverging_palette(len(cats))
-        fig, ax = plt.subplots(figsize=(7.2, 0.9 + 0.3 * len(rows)), dpi=110)
+        labels = [svg.wrap_label(r[3], svg.LABEL_CHARS, svg.LABEL_LINES) + [f"{r[0]} (R)" if r[2] else r[0]]
+                  if len(r) > 3 and r[3] else [f"{r[0]} (R)" if r[2] else r[0]] for r in rows]
+        lines = max(len(x) for x in labels)
+        fig, ax = plt.subplots(figsize=(9.6 if lines > 1 else 7.2, 0.9 + 0.16 * lines * len(rows) + 0.14 * len(rows)),
+                               dpi=110)
         n, mid = len(cats), len(cats) // 2
-        for k, (name, counts, _) in enumerate(rows):
+        for k, (name, counts, *_) in enumerate(rows):
             total = sum(counts) or 1
             p = [100.0 * c / total for c in counts]
             left = -(sum(p[:mid]) + (p[mid] / 2 if n % 2 else 0.0))
@@ -120,7 +124,7 @@ def _png(f: Figure, path: Path) -> None:
                         label=cats[j] if k == 0 else None, height=0.7)
                 left += v
         ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels([f"{name} (R)" if marked else name for name, _, marked in rows][::-1], fontsize=8)
+        ax.set_yticklabels(["\n".join(x) for x in labels][::-1], fontsize=7 if lines > 1 else 8)
         ax.axvline(0, color=svg.INK, linewidth=0.8)
         ax.set_xlim(-100, 100)
         ax.set_xticks([-100, -50, 0, 50, 100])

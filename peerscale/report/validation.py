@@ -135,15 +135,25 @@ def _fit_row(res, fit) -> dict:
 
 def _cfa(x: pd.DataFrame, instrument, quiet: bool, notes: list[str]) -> dict | None:
     """The instrument's one-factor, correlated-factors and bifactor models (ML, listwise); fit of
-    each, the nested χ² test one-factor vs correlated, and the correlated model's
-    standardized loadings and factor correlations."""
+    each, the nested χ² test one-factor vs correlated, and the primary model's standardized
+    loadings and factor correlations. An instrument with one dimension scale has one model
+    only (the correlated and one-factor models are the same, a bifactor model does not exist)."""
     from ..psychometrics.cfa import STRUCTURES, fit_cfa, instrument_model, standardized_solution
     from ..psychometrics.fit import fit_measures
     from ..psychometrics.invariance import compare_models
 
+    try:
+        n_dims = instrument_model(instrument, "correlated")[0].count("=~")
+    except PeerscaleError as exc:
+        notes.append(f"CFA could not be set up: {exc.message}")
+        return None
+    structures = STRUCTURES if n_dims >= 2 else ("one-factor",)
+    if n_dims < 2:
+        notes.append("The instrument has one dimension scale, so the CFA fits the one-factor model only "
+                     "(correlated factors and a bifactor model need two or more).")
     models, fits, rows = {}, {}, {}
-    with progress(len(STRUCTURES), "confirmatory factor analysis", quiet) as bar:
-        for structure in STRUCTURES:
+    with progress(len(structures), "confirmatory factor analysis", quiet) as bar:
+        for structure in structures:
             try:
                 text, extra = instrument_model(instrument, structure)
                 models[structure] = text
@@ -155,22 +165,24 @@ def _cfa(x: pd.DataFrame, instrument, quiet: bool, notes: list[str]) -> dict | N
     if not fits:
         return None
     out: dict = {"estimator": "ML", "models": models, "fit": rows, "primary": None, "comparison": None}
-    if "correlated" in fits:
-        res = fits["correlated"]
+    primary = "correlated" if "correlated" in fits else ("one-factor" if "one-factor" in fits else None)
+    if primary is not None:
+        res = fits[primary]
         std = standardized_solution(res)
         loads = std[std["op"] == "=~"]
         covs = std[(std["op"] == "~~") & (std["lhs"] != std["rhs"]) & std["lhs"].isin(res.spec.latent)]
-        out["primary"] = "correlated"
+        out["primary"] = primary
         out["loadings_std"] = [{"factor": r.lhs, "item": r.rhs, "est": float(r.est_std), "se": float(r.se)}
                                for r in loads.itertuples()]
         out["factor_correlations"] = [{"a": r.lhs, "b": r.rhs, "est": float(r.est_std), "se": float(r.se)}
                                       for r in covs.itertuples()]
         out["n_factors"] = len(res.spec.latent)
-        if "one-factor" in fits:
-            tab = compare_models(res, fits["one-factor"], names=["correlated", "one-factor"])
-            row = tab.loc["one-factor"]
-            out["comparison"] = {"chisq_diff": float(row["chisq_diff"]), "df_diff": int(row["df_diff"]),
-                                 "pvalue": float(row["pvalue"])}
+    if "correlated" in fits and "one-factor" in fits:
+        tab = compare_models(fits["correlated"], fits["one-factor"], names=["correlated", "one-factor"])
+        row = tab.loc["one-factor"]
+        df_diff, chisq_diff, pvalue = row["df_diff"], row["chisq_diff"], row["pvalue"]
+        if all(np.isfinite(float(v)) for v in (df_diff, chisq_diff, pvalue)) and float(df_diff) > 0:
+            out["comparison"] = {"chisq_diff": float(chisq_diff), "df_diff": int(df_diff), "pvalue": float(pvalue)}
     return out
 
 
@@ -253,11 +265,17 @@ def _methods_sentences(v: dict, n_scales: int) -> list[str]:
     if v.get("cfa"):
         c = v["cfa"]
         k = c.get("n_factors")
-        s.append("Confirmatory factor analyses of a one-factor model"
-                 + (f", the correlated {k}-factor model of the instrument's dimensions (first loading fixed to 1)"
-                    if k else "")
-                 + " and a bifactor model (a general factor plus one specific factor per dimension, orthogonal, "
-                 "variances fixed to 1) were estimated by maximum likelihood with listwise deletion, with fit "
-                 "measures computed as lavaan 0.6-14 computes them, and judged against the conventional cut-offs "
-                 "CFI and TLI ≥ .95, RMSEA ≤ .06 and SRMR ≤ .08 (Hu & Bentler, 1999).")
+        parts = []
+        if "one-factor" in c["models"]:
+            parts.append("a one-factor model")
+        if "correlated" in c["models"]:
+            parts.append(f"the correlated {k}-factor model of the instrument's dimensions (first loading fixed to 1)")
+        if "bifactor" in c["models"]:
+            parts.append("a bifactor model (a general factor plus one specific factor per dimension, orthogonal, "
+                         "variances fixed to 1)")
+        models = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        s.append(f"Confirmatory factor {'analyses' if len(parts) > 1 else 'analysis'} of {models} "
+                 f"{'were' if len(parts) > 1 else 'was'} estimated by maximum likelihood with listwise deletion, "
+                 "with fit measures computed as lavaan 0.6-14 computes them, and judged against the conventional "
+                 "cut-offs CFI and TLI ≥ .95, RMSEA ≤ .06 and SRMR ≤ .08 (Hu & Bentler, 1999).")
     return s

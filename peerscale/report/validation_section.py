@@ -31,16 +31,20 @@ def _omega(v) -> list:
     om = v.get("omega")
     if not om:
         return []
+    header = ["scale", "which omega", "omega total", "omega hierarchical", "omega limit", "ECV", "items flipped"]
     rows = []
     for name, o in om.items():
         rows.append([name, o["label"], f2(o["omega_total"]), f2(o["omega_hierarchical"]), f2(o["omega_limit"]),
                      f2(o["ecv"]), ", ".join(o["flipped"]) or ""])
+    # a column with nothing in any row (no composite: no hierarchical omega; no item flipped) is left out
+    keep = [j for j in range(len(header)) if j < 3 or any(r[j] not in ("", DASH) for r in rows)]
+    header, rows = [header[j] for j in keep], [[r[j] for j in keep] for r in rows]
+    numeric = {k for k, j in enumerate(keep) if 2 <= j <= 5}
     return [Para("Which omega: for a dimension scale, **omega total from one factor** (McDonald 1999); for a "
                  "composite, **omega total and omega hierarchical from a Schmid–Leiman solution** with one group "
                  "factor per dimension (Zinbarg et al. 2005), as psych::omega. Omega hierarchical is the share of "
                  "total-score variance due to the general factor; it is undefined for one factor."),
-            Table("McDonald's omega per scale", ["scale", "which omega", "omega total", "omega hierarchical",
-                                                 "omega limit", "ECV", "items flipped"], rows, {2, 3, 4, 5})]
+            Table("McDonald's omega per scale", header, rows, numeric)]
 
 
 def _item_total(v) -> list:
@@ -152,7 +156,8 @@ def _cfa(v) -> list:
         out.append(Para(f"Nested test, one factor against correlated factors: Δχ²({cmp['df_diff']}) = "
                         f"{cmp['chisq_diff']:.1f}, {p_is(cmp['pvalue'])}."))
     if c.get("loadings_std"):
-        out.append(Table("Standardized loadings (std.all) of the correlated-factors model, delta-method SEs",
+        which = "correlated-factors" if c.get("primary") == "correlated" else "one-factor"
+        out.append(Table(f"Standardized loadings (std.all) of the {which} model, delta-method SEs",
                          ["item", "factor", "λ", "SE"],
                          [[x["item"], x["factor"], f2(x["est"]), f2(x["se"], 3)] for x in c["loadings_std"]], {2, 3}))
     if c.get("factor_correlations"):

@@ -1,0 +1,164 @@
+"""The defects of issue 14 that are not a class of hostile input (those are in
+tests/test_gauntlet.py): the report, the .sav output, the command-level checks and the
+README. Each test names the defect it pins down."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from peerscale.report.build import _histogram, build_report, score_step
+from peerscale.spec import adhoc_instrument, load_instrument
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "youth_export.csv"
+
+# the README's own instrument ("Writing your own instrument"): one dimension scale and a composite of it
+README_SPEC = """\
+name: my-scale
+title: My scale
+version: "1.0"
+id_columns: [record_id]
+response_scales:
+  AG4:
+    min: 1
+    max: 4
+    codes: {1: No, 2: A little, 3: Mostly, 4: Yes}
+    missing: {9: Not relevant to me yet, UNK: Unknown}
+dimensions:
+  D1: {label: First dimension}
+items:
+  - {id: q1, text: "I like {psw}.", dimension: D1, response_scale: AG4, version: "1.0", status: draft}
+  - {id: q2, text: "Q two", dimension: D1, response_scale: AG4, reverse: true}
+  - {id: q3, text: "Q three", dimension: D1, response_scale: AG4}
+placeholders: {psw: my peer support worker}
+scales:
+  - name: d1
+    label: First dimension
+    items: [q1, q2, q3]
+    method: mean
+    min_answered: 0.75
+composites:
+  - {name: total, label: Total, scales: [d1], method: mean, min_answered: 0.75}
+"""
+
+
+def one_scale_data(path: Path, n: int = 150, seed: int = 2) -> Path:
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=n)
+    cols = {f"q{k}": np.clip(np.round(2.5 + t + rng.normal(scale=0.7, size=n)), 1, 4) for k in (1, 2, 3)}
+    cols["q2"] = 5 - cols["q2"]
+    pd.DataFrame({"record_id": np.arange(1, n + 1), **cols}).astype({"q1": int, "q2": int, "q3": int}).to_csv(
+        path, index=False)
+    return path
+
+
+# --------------------------------------------------------------------------- defect 6: one scale
+
+@pytest.mark.parametrize("with_composite", [True, False])
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_report_validate_with_one_scale(run_cli, tmp_path, with_composite, fmt):
+    """`report --validate` raised `cannot convert float NaN to integer` for any instrument with
+    one scale, the README's example too: the one-factor model is the only CFA model then."""
+    spec_text = README_SPEC if with_composite else README_SPEC.split("composites:")[0]
+    spec = tmp_path / "my-scale.yaml"
+    spec.write_text(spec_text)
+    data = one_scale_data(tmp_path / "d.csv")
+    out = tmp_path / f"r.{fmt}"
+    code, _, err = run_cli("report", data, "-i", spec, "-o", out, "--validate", "--bootstrap", "50",
+                           "--iterations", "3", "-q")
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    assert "one dimension scale" in text and "one-factor model" in text
+    assert "bifactor model (a general factor" not in text  # the methods say what was fitted, no more
+
+
+# --------------------------------------------------------------------------- defect 18: histogram bins
+
+def test_histogram_bins_are_the_scores_a_mean_can_take():
+    """Means of 7 items on 1..5 move in sevenths: one bar per possible mean, each centred on it
+    (fixed 0.25 bins held one or two possible means by turns and drew dips)."""
+    inst = load_instrument("pbr-y")
+    share = inst.scale("share")
+    step = score_step(inst, share)
+    assert step == pytest.approx(1 / 7)
+    possible = 1 + np.arange(29) / 7
+    h = _histogram(possible, (1.0, 5.0), step)
+    assert h["counts"] == [1] * 29
+    centres = (np.array(h["edges"][:-1]) + np.array(h["edges"][1:])) / 2
+    assert np.allclose(centres, possible)
+    # 42 items (pbr_core): bars of 13 possible means each, every bar the same number of them
+    core = inst.scale("pbr_core")
+    h = _histogram(1 + np.arange(169) / 42, (1.0, 5.0), score_step(inst, core))
+    assert h["per_bin"] == 13 and h["counts"] == [13] * 13
+    # sums step by the code step; a scale without codes keeps equal-width bins
+    summed = adhoc_instrument(["s=a,b,c"], value_range=(0, 4), method="sum")
+    assert score_step(summed, summed.scale("s")) == 1
+    free = adhoc_instrument(["f=a,b"])
+    assert score_step(free, free.scale("f")) is None
+
+
+def test_example_histograms_have_no_alternating_dips():
+    data = pd.read_csv(EXAMPLE)
+    rep = build_report(data, "pbr-y")
+    share = next(s for s in rep.scales if s["name"] == "share")
+    assert len(share["histogram"]["counts"]) == 29 and share["histogram"]["per_bin"] == 1
+
+
+# --------------------------------------------------------------------------- defect 19: report wording
+
+@pytest.fixture(scope="module")
+def example_md(tmp_path_factory):
+    from peerscale.cli import main
+
+    out = tmp_path_factory.mktemp("md") / "r.md"
+    assert main(["report", str(EXAMPLE), "-i", "pbr-y", "-o", str(out), "--validate", "--bootstrap", "0",
+                 "--iterations", "3", "-q"]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_flags_above_50_percent_do_not_read_50_percent(example_md):
+    """A ceiling flag ("more than 50%") showed "50% at the highest code"."""
+    flagged = [line for line in example_md.splitlines() if line.startswith("| pbr_y")
+               and ("at the highest code" in line or "at the lowest code" in line)]
+    assert flagged
+    for line in flagged:
+        pct = float(re.search(r"(\d+(?:\.\d+)?)% at the", line).group(1))
+        assert pct > 50 and not re.search(r"\b50% at the", line), line
+
+
+def test_omega_table_has_no_empty_column(example_md):
+    """The "items flipped" column was empty for every scale."""
+    table = example_md.split("*McDonald's omega per scale*")[1].split("\n\n")[1].splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    assert "items flipped" not in header
+    for j, name in enumerate(header):
+        assert any(r[j] not in ("", "–") for r in rows), name
+
+
+def test_item_plots_show_the_wording():
+    """The response-distribution charts named items by id only."""
+    from peerscale.report.html import render_html
+
+    data = pd.read_csv(EXAMPLE)
+    rep = build_report(data, "pbr-y")
+    html = render_html(rep)
+    inst = load_instrument("pbr-y")
+    words = inst.item_text("pbr_y_share_02")
+    chart = re.search(r'<figure class="diverging">.*?</figure>', html, re.S).group(0)
+    assert words.split()[0] in chart and "pbr_y_share_02" in chart
+    assert "I know that my peer support worker has been" in chart
+
+
+def test_print_stylesheet_does_not_force_page_breaks():
+    """Printed to PDF, the first two pages were nearly blank: every section started a new page."""
+    from peerscale.report.html import CSS
+
+    print_css = CSS.split("@media print")[1]
+    assert "break-before: page" not in print_css and "page-break-before" not in print_css
+    assert "@page" in print_css
