@@ -162,3 +162,43 @@ def test_print_stylesheet_does_not_force_page_breaks():
     print_css = CSS.split("@media print")[1]
     assert "break-before: page" not in print_css and "page-break-before" not in print_css
     assert "@page" in print_css
+
+
+# --------------------------------------------------------------------------- defect 17: .sav bands and formats
+
+def test_sav_bands_are_numeric_with_labels_and_user_missing(run_cli, tmp_path):
+    """Bands were strings in the .sav: unscored rows counted as a valid blank and bands sorted
+    alphabetically. Now codes 1..n in band order with value labels, -1 "not scored" declared
+    user-missing; items and counts F8.0, scores F8.2; PSPP counts them so."""
+    import shutil
+    import subprocess
+
+    import pyreadstat
+
+    out = tmp_path / "s.sav"
+    code, _, err = run_cli("score", EXAMPLE, "-i", "pbr-y", "-o", out, "--include-items", "-q")
+    assert code == 0, err
+    df, meta = pyreadstat.read_sav(str(out), user_missing=True)
+    inst = load_instrument("pbr-y")
+    bands = [b.label for b in inst.bands["share"][1]]
+    assert df["share_band"].dtype.kind == "f"
+    assert meta.variable_value_labels["share_band"] == {**{float(k): b for k, b in enumerate(bands, 1)},
+                                                        -1.0: "no band: not scored"}
+    assert meta.missing_ranges["share_band"] == [{"lo": -1.0, "hi": -1.0}]
+    scored = df["share"].notna()
+    assert (df.loc[~scored, "share_band"] == -1).all() and (df.loc[scored, "share_band"] >= 1).all()
+    fmt = meta.original_variable_types
+    assert fmt["share"] == "F8.2" and fmt["share_n"] == "F8.0" and fmt["pbr_y_share_01"] == "F8.0"
+    assert fmt["share_band"] == "F8.0" and fmt["record_id"].startswith("A")
+    # the CSV keeps the labels as text
+    code, _, err = run_cli("score", EXAMPLE, "-i", "pbr-y", "-o", tmp_path / "s.csv", "-q")
+    assert set(pd.read_csv(tmp_path / "s.csv")["share_band"].dropna()) <= set(bands)
+    if shutil.which("pspp"):
+        p = subprocess.run(["pspp", "-o", str(tmp_path / "f.csv"), "-O", "format=csv"], text=True, timeout=60,
+                           input=f"GET FILE='{out}'.\nFREQUENCIES share_band.\n", capture_output=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        freq = (tmp_path / "f.csv").read_text()
+        n_unscored = int((~scored).sum())
+        assert f"Missing,no band: not scored,{n_unscored}," in freq
+        order = [freq.index(f",{b},") for b in bands if f",{b}," in freq]
+        assert order == sorted(order)  # low to high, not alphabetical

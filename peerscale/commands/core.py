@@ -157,19 +157,30 @@ def output_meta(result, include_items: str | None, output_format: str | None):
 
     inst = result.instrument
     labels, measure, value_labels, missing = {}, {}, {}, {}
+    categories, category_missing, formats = {}, {}, {}
     for c in result.id_columns:
         measure[c] = "nominal"
+    if not result.id_columns:
+        formats["row"] = "F8.0"
     for s in inst.scales:
         labels[s.name] = f"{s.label} ({s.rule_text()})"
         labels[f"{s.name}_n"] = f"Items answered: {s.label} (of {len(s.items)})"
         measure[s.name] = measure[f"{s.name}_n"] = "scale"
+        formats[s.name], formats[f"{s.name}_n"] = "F8.2", "F8.0"
         if s.name in inst.norms:
             labels[f"{s.name}_t"] = f"{s.label}: T score"
             labels[f"{s.name}_t_se"] = f"{s.label}: SE of T score"
             measure[f"{s.name}_t"] = measure[f"{s.name}_t_se"] = "scale"
+            formats[f"{s.name}_t"], formats[f"{s.name}_t_se"] = "F8.1", "F8.2"
         if s.name in inst.bands:
-            labels[f"{s.name}_band"] = f"{s.label}: interpretive band"
-            measure[f"{s.name}_band"] = "ordinal"
+            col = f"{s.name}_band"
+            on, bands = inst.bands[s.name]
+            labels[col] = f"{s.label}: interpretive band"
+            measure[col] = "ordinal"
+            categories[col] = [b.label for b in bands]
+            category_missing[col] = (-1.0, "no band: not scored" if _bands_cover(inst, s, on, bands)
+                                     else "no band: not scored, or outside the bands")
+            formats[col] = "F8.0"
     if include_items:
         keyed_items = {i for s in inst.scales for i, k in zip(s.items, s.keys) if k < 0}
         for iid in result.items.item_ids:
@@ -190,7 +201,19 @@ def output_meta(result, include_items: str | None, output_format: str | None):
     title = f"{inst.name} {inst.version} scores".strip() if inst.version else f"{inst.name} scores"
     from .. import __version__
     return OutputMeta(variable_labels=labels, value_labels=value_labels, missing_values=missing,
-                      measure=measure, file_label=f"{title} (peerscale {__version__})")
+                      measure=measure, file_label=f"{title} (peerscale {__version__})", categories=categories,
+                      category_missing=category_missing, formats=formats)
+
+
+def _bands_cover(inst, scale, on: str, bands) -> bool:
+    """Do the bands cover every score the scale can take (so a blank band means "not scored")?"""
+    from ..report.build import score_range
+
+    rng = score_range(inst, scale) if on == "score" else None
+    if rng is None:
+        return False
+    contiguous = all(abs(a.max - b.min) < 1e-9 for a, b in zip(bands, bands[1:]))
+    return contiguous and bands[0].min <= rng[0] and bands[-1].max >= rng[1]
 
 
 def _item_columns(result, inp, include_items: str, output_format: str | None, mask):

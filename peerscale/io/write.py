@@ -437,17 +437,77 @@ def _check_spss_names(df):
                              hint="names must start with a letter, hold letters, digits, '_' or '.', at most 64 bytes")
 
 
+def encode_categories(df, meta: OutputMeta, user_missing: bool = True):
+    """``meta.categories`` columns as numeric codes 1..n with value labels (and the blank code
+    of ``meta.category_missing``, user-missing when ``user_missing``); returns (frame, meta)."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    cats = {c: labels for c, labels in meta.categories.items() if c in df.columns}
+    if not cats:
+        return df, meta
+    out = df.copy(deep=False)
+    value_labels = {k: dict(v) for k, v in meta.value_labels.items()}
+    missing = {k: list(v) for k, v in meta.missing_values.items()}
+    for col, labels in cats.items():
+        s = out[col]
+        code_of = {label: float(k) for k, label in enumerate(labels, start=1)}
+        text = s.astype("object").where(s.notna(), None)
+        unknown = sorted({v for v in text.dropna() if v not in code_of})
+        if unknown:
+            raise PeerscaleError(f"holds values that are not among its categories: {', '.join(map(str, unknown[:5]))}",
+                                 column=str(col))
+        codes = np.array([np.nan if v is None else code_of[v] for v in text], dtype="float64")
+        value_labels[col] = {v: k for k, v in code_of.items()}
+        blank = meta.category_missing.get(col)
+        if blank is not None and user_missing:
+            codes[np.isnan(codes)] = float(blank[0])
+            value_labels[col][float(blank[0])] = blank[1]
+            missing[col] = sorted(set(missing.get(col, [])) | {float(blank[0])})
+        out[col] = pd.Series(codes, index=out.index)
+    return out, dataclasses.replace(meta, value_labels=value_labels, missing_values=missing)
+
+
+def spss_formats(df, meta: OutputMeta) -> dict[str, str]:
+    """Print formats: ``meta.formats`` where given, else ``F8.0`` for numeric columns of whole
+    numbers and ``F8.2`` otherwise (pyreadstat wrote every number as F8.2); wider when a value
+    needs it."""
+    import numpy as np
+
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if s.dtype.kind not in "biuf":
+            continue
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        x = x[np.isfinite(x)]
+        fmt = meta.formats.get(str(col))
+        if fmt is None:
+            fmt = "F8.0" if (x.size == 0 or np.all(x == np.round(x))) else "F8.2"
+        m = re.match(r"^F(\d+)\.(\d+)$", fmt)
+        if m and x.size:
+            digits = len(str(int(np.max(np.abs(x))))) + (1 if np.any(x < 0) else 0)
+            decimals = int(m.group(2))
+            width = max(int(m.group(1)), digits + (decimals + 1 if decimals else 0))
+            fmt = f"F{min(width, 40)}.{decimals}"
+        out[str(col)] = fmt
+    return out
+
+
 def _write_sav(df, tmp, meta, compress=False):
     import pyreadstat
 
     _check_spss_names(df)
+    df, meta = encode_categories(df, meta)
     labels, values, missing, measure = _spss_kwargs(df, meta)
     frame = _spss_frame(df)
     try:
         pyreadstat.write_sav(frame, str(tmp), file_label=label_text(meta.file_label or "", SPSS_FILE_LABEL_BYTES),
                              column_labels=labels or None, variable_value_labels=values or None,
                              missing_ranges=missing or None, variable_measure=measure or None,
-                             compress=compress)
+                             variable_format=spss_formats(df, meta) or None, compress=compress)
     except Exception as exc:  # pyreadstat raises plain exceptions for unwritable data
         detail = str(exc)
         if "Unable to write" in detail:
@@ -466,6 +526,7 @@ def _write_dta(df, tmp, meta):
     if bad:
         raise PeerscaleError("column names Stata cannot hold: " + ", ".join(map(repr, bad[:5])),
                              hint="Stata names hold letters, digits and '_', at most 32 characters")
+    df, meta = encode_categories(df, meta, user_missing=False)
     labels, values, _missing, _measure = _spss_kwargs(df, meta)
     # Stata value labels attach to integer codes only.
     values = {c: {int(k): v for k, v in vl.items() if float(k).is_integer()} for c, vl in values.items()}
