@@ -152,6 +152,12 @@ def main(argv=None) -> int:
         click.echo("error: the input is nested too deeply to process", err=True)
         return 1
     except Exception as exc:  # a bug in peerscale: still one message, never a traceback
+        text = str(exc)
+        if type(exc).__module__.startswith("pyarrow") and any(
+                w in text for w in ("Resource temporarily unavailable", "bad_alloc", "Out of memory", "malloc")):
+            click.echo("error: ran out of memory or threads\n  What to do: split the input into parts, or run "
+                       "where more memory is available (a `ulimit -v` below about 1 GB is too small)", err=True)
+            return 1
         if os.environ.get("PEERSCALE_DEBUG"):
             import traceback
 

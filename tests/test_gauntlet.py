@@ -585,3 +585,74 @@ def test_uncalculated_excel_formulas_are_named(run_cli, tmp_path):
     code, _, err = run_cli("score", tmp_path / "g.xlsx", *SCALES, "--id-column", "pid", "-o", tmp_path / "g.csv")
     assert code == 0 and "formula" not in err, err
     assert pd.read_csv(tmp_path / "g.csv")["B_n"].tolist() == [3, 3, 3]
+
+
+# --------------------------------------------------------------------------- resource exhaustion
+
+def test_a_file_too_big_for_the_memory_left_is_refused_with_size_and_advice(run_cli, tmp_path, monkeypatch):
+    """Inputs were read whole: an input larger than memory ended in an Arrow abort (exit 134) or a
+    MemoryError traceback. Checked before reading: size, memory, what to do."""
+    from peerscale.io import source
+
+    data = make_data(tmp_path / "d.csv", n=200)
+    monkeypatch.setattr(source, "memory_room", lambda: (1_000, "the process's virtual memory limit (ulimit -v)", False))
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    size = source.human(data.stat().st_size)
+    refused(code, err, str(data), f"is {size}", "ulimit -v", "split the file")
+    assert not (tmp_path / "o.csv").exists()
+    monkeypatch.setenv("PEERSCALE_MEMORY_CHECK", "off")  # the documented way to try anyway
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv", "-q")
+    assert code == 0, err
+
+
+def test_under_a_real_address_space_limit(tmp_path):
+    """The same under a real `ulimit -v`: a clean refusal, no abort, no traceback."""
+    rng = np.random.default_rng(0)
+    n = 400_000
+    pd.DataFrame({f"a{k}": rng.integers(1, 6, n) for k in (1, 2, 3)}).to_csv(tmp_path / "d.csv", index=False)
+
+    def limit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))  # aborted with exit 134 before
+
+    p = subprocess.run([sys.executable, "-m", "peerscale.cli", "score", tmp_path / "d.csv", "--scale", "A=a1,a2,a3",
+                        "-o", tmp_path / "o.csv"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=limit)
+    refused(p.returncode, p.stderr, "d.csv", "memory")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_stream_is_capped(tmp_path, monkeypatch):
+    """A pipe bringing more than the memory allows is stopped, not read to exhaustion."""
+    from peerscale.errors import PeerscaleError
+    from peerscale.io import source
+
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+
+    def writer():
+        try:
+            with open(fifo, "wb") as fh:
+                for _ in range(64):
+                    fh.write(b"a,b\n" * 65536)
+        except BrokenPipeError:
+            pass
+
+    t = threading.Thread(target=writer)
+    t.start()
+    with pytest.raises(PeerscaleError, match="more than 1 MB arrived"):
+        source.read_stream(source.check_input(fifo), "data file", limit=1_000_000)
+    t.join()
+
+
+def test_memory_error_while_reading_is_one_message(run_cli, tmp_path, monkeypatch):
+    from peerscale.io import csv as csv_reader
+
+    def exhausted(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(csv_reader, "read_delimited", exhausted)
+    data = make_data(tmp_path / "d.csv")
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    refused(code, err, str(data), "ran out of memory")

@@ -30,9 +30,11 @@ CHUNK = 1 << 20
 # a 43 MB CSV of 2M rows x 8 columns peaks at 612 MB, of which ~150 MB is the interpreter).
 MEMORY_FACTOR = {"csv": 12, "tsv": 12, "redcap-sps": 12, "jsonl": 25, "sav": 6, "dta": 6, "sas7bdat": 6,
                  "zsav": 30, "parquet": 20, "xlsx": 60}
-# Address space a run reserves beyond what it touches (thread arenas, Arrow's pool): counts
-# against a virtual-memory limit (``ulimit -v``) but not against free memory.
-VIRTUAL_OVERHEAD = 700 << 20
+# Address space a run reserves beyond what it touches (thread stacks and arenas, Arrow's
+# pool): counts against a virtual-memory limit (``ulimit -v``) but not against free memory.
+# Measured: scoring a 2.4 MB CSV needs 700-800 MB of address space with 336 MB in use when the
+# check runs; below that Arrow aborts (std::bad_alloc, exit 134) or cannot start its threads.
+VIRTUAL_OVERHEAD = 400 << 20
 
 
 @dataclass
@@ -247,9 +249,10 @@ def check_memory(src: Source, fmt: str) -> None:
     budget = room - (VIRTUAL_OVERHEAD if virtual else 0)
     if need <= budget:
         return
+    left = f"only {human(budget)} is left" if budget >= 1e6 else "too little is left"
     raise PeerscaleError(
-        f"is {human(src.size)}; reading and scoring it needs about {human(need)} of memory, but only "
-        f"{human(max(budget, 0))} is left under {what}", file=src.path,
+        f"is {human(src.size)}; reading and scoring it needs about {human(need)} of memory, but {left} "
+        f"under {what}", file=src.path,
         hint="split the file into parts (e.g. by site or wave) and run each, or run where more memory is "
              "available (set PEERSCALE_MEMORY_CHECK=off to try anyway)")
 
