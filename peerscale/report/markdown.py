@@ -170,7 +170,8 @@ def render_markdown(r, files_dir: Path, files_ref: str) -> str:
                 name, k = f"{b.name}_{k}", k + 1
             used.add(name)
             _png(b, files_dir / f"{name}.png")
-            desc = html.escape(" ".join(str(b.desc).split()))
+            # an HTML block: Markdown is not parsed inside it; brackets as entities all the same
+            desc = html.escape(" ".join(str(b.desc).split())).replace("[", "&#91;").replace("]", "&#93;")
             out.extend([f"![{_escape(b.label)}]({quote(files_ref)}/{quote(name)}.png)", "",
                         f"*{md_inline(b.caption)}*", "",
                         f"<details><summary>Figure data</summary>{desc}</details>", ""])
