@@ -112,34 +112,37 @@ def test_example_histograms_have_no_alternating_dips():
 
 # --------------------------------------------------------------------------- defect 19: report wording
 
-@pytest.fixture(scope="module")
-def example_md(tmp_path_factory):
-    from peerscale.cli import main
-
-    out = tmp_path_factory.mktemp("md") / "r.md"
-    assert main(["report", str(EXAMPLE), "-i", "pbr-y", "-o", str(out), "--validate", "--bootstrap", "0",
-                 "--iterations", "3", "-q"]) == 0
-    return out.read_text(encoding="utf-8")
-
-
-def test_flags_above_50_percent_do_not_read_50_percent(example_md):
+def test_flags_above_50_percent_do_not_read_50_percent():
     """A ceiling flag ("more than 50%") showed "50% at the highest code"."""
-    flagged = [line for line in example_md.splitlines() if line.startswith("| pbr_y")
-               and ("at the highest code" in line or "at the lowest code" in line)]
+    from peerscale.report.html import render_html
+
+    html = render_html(build_report(pd.read_csv(EXAMPLE), "pbr-y"))
+    flagged = re.findall(r"<td>(\d+(?:\.\d+)?)% at the (?:highest|lowest) code", html)
     assert flagged
-    for line in flagged:
-        pct = float(re.search(r"(\d+(?:\.\d+)?)% at the", line).group(1))
-        assert pct > 50 and not re.search(r"\b50% at the", line), line
+    for pct in flagged:
+        assert float(pct) > 50 and pct != "50", pct
 
 
-def test_omega_table_has_no_empty_column(example_md):
-    """The "items flipped" column was empty for every scale."""
-    table = example_md.split("*McDonald's omega per scale*")[1].split("\n\n")[1].splitlines()
-    header = [c.strip() for c in table[0].strip("|").split("|")]
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
-    assert "items flipped" not in header
-    for j, name in enumerate(header):
-        assert any(r[j] not in ("", "–") for r in rows), name
+def test_omega_table_has_no_empty_column():
+    """The "items flipped" column was empty for every scale (and the Schmid–Leiman columns are
+    empty when there is no composite): a column with nothing in it is left out."""
+    from peerscale.report.validation_section import _omega
+
+    one = {"label": "omega total, one-factor (minres)", "omega_total": 0.8, "omega_hierarchical": None,
+           "omega_limit": None, "ecv": None, "flipped": []}
+    sl = {"label": "Schmid-Leiman omega", "omega_total": 0.9, "omega_hierarchical": 0.7, "omega_limit": 0.75,
+          "ecv": 0.5, "flipped": []}
+    for omegas, header in (({"a": one, "b": one}, ["scale", "which omega", "omega total"]),
+                           ({"a": one, "total": sl}, ["scale", "which omega", "omega total", "omega hierarchical",
+                                                      "omega limit", "ECV"]),
+                           ({"a": one, "total": {**sl, "flipped": ["x3"]}}, None)):
+        table = _omega({"omega": omegas})[-1]
+        if header is None:
+            assert table.header[-1] == "items flipped" and table.rows[1][-1] == "x3"
+        else:
+            assert table.header == header
+        for j in range(len(table.header)):
+            assert any(r[j] not in ("", "–") for r in table.rows), table.header[j]
 
 
 def test_item_plots_show_the_wording():
