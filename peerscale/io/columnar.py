@@ -68,6 +68,9 @@ def read_jsonl(path: Path, *, instrument=None, missing_codes=None, data: bytes |
             continue
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise PeerscaleError(f"line {n} is nested too deeply", file=str(path), row=n,
+                                 hint="JSON lines means one flat JSON object per line") from None
         except json.JSONDecodeError as exc:
             raise PeerscaleError(f"line {n} is not valid JSON ({exc.msg})", file=str(path), row=n,
                                  hint="JSON lines means one JSON object per line") from None

@@ -136,6 +136,9 @@ def read_dictionary(path: str | Path) -> Dictionary:
                 if not names:
                     raise PeerscaleError("the zip holds no instrument.csv", file=str(path),
                                          hint="give REDCap's data dictionary CSV or an instrument zip")
+                if zf.getinfo(names[0]).file_size > MAX_DICTIONARY_BYTES:
+                    raise PeerscaleError("the zip's instrument.csv unpacks to more than any data dictionary can be",
+                                         file=str(path))
                 raw = zf.read(names[0])
         except zipfile.BadZipFile:
             raise PeerscaleError("not a readable zip file", file=str(path)) from None

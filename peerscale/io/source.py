@@ -29,7 +29,7 @@ CHUNK = 1 << 20
 # Peak memory of read + score + write, as a multiple of the input's size on disk (measured:
 # a 43 MB CSV of 2M rows x 8 columns peaks at 612 MB, of which ~150 MB is the interpreter).
 MEMORY_FACTOR = {"csv": 12, "tsv": 12, "redcap-sps": 12, "jsonl": 25, "sav": 6, "dta": 6, "sas7bdat": 6,
-                 "zsav": 30, "parquet": 20, "xlsx": 60}
+                 "zsav": 30, "parquet": 20, "xlsx": 6}  # xlsx: of the uncompressed XML (see unzipped_size)
 # Address space a run reserves beyond what it touches (thread stacks and arenas, Arrow's
 # pool): counts against a virtual-memory limit (``ulimit -v``) but not against free memory.
 # Measured: scoring a 2.4 MB CSV needs 700-800 MB of address space with 336 MB in use when the
@@ -236,13 +236,29 @@ def memory_room() -> tuple[int | None, str, bool]:
     return min(candidates, key=lambda c: c[0] - (VIRTUAL_OVERHEAD if c[2] else 0))
 
 
+def unzipped_size(path) -> int | None:
+    """Bytes a zip container (.xlsx) holds once decompressed, from its directory (nothing is
+    decompressed): a "zip bomb" of a few MB that inflates to gigabytes shows here."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+
+
 def check_memory(src: Source, fmt: str) -> None:
     """Refuse a file that cannot be read and scored in the memory this run can use."""
     if os.environ.get("PEERSCALE_MEMORY_CHECK", "").lower() in ("off", "0", "no", "false"):
         return
     if src.size is None:
         return
-    need = MEMORY_FACTOR.get(fmt, 12) * src.size
+    size = src.size
+    if fmt == "xlsx":
+        inflated = unzipped_size(Path(src.path).expanduser())
+        size = max(size, inflated or 0)
+    need = MEMORY_FACTOR.get(fmt, 12) * size
     room, what, virtual = memory_room()
     if room is None:
         return
@@ -250,8 +266,9 @@ def check_memory(src: Source, fmt: str) -> None:
     if need <= budget:
         return
     left = f"only {human(budget)} is left" if budget >= 1e6 else "too little is left"
+    unpacked = f" ({human(size)} unpacked)" if size != src.size else ""
     raise PeerscaleError(
-        f"is {human(src.size)}; reading and scoring it needs about {human(need)} of memory, but {left} "
+        f"is {human(src.size)}{unpacked}; reading and scoring it needs about {human(need)} of memory, but {left} "
         f"under {what}", file=src.path,
         hint="split the file into parts (e.g. by site or wave) and run each, or run where more memory is "
              "available (set PEERSCALE_MEMORY_CHECK=off to try anyway)")
