@@ -53,18 +53,17 @@ def test_report_validate_with_one_scale(run_cli, tmp_path, with_composite, fmt):
 def test_histogram_bins_are_the_scores_a_mean_can_take():
     """Means of 7 items on 1..5 move in sevenths: one bar per possible mean, each centred on it
     (fixed 0.25 bins held one or two possible means by turns and drew dips)."""
-    inst = load_instrument("pbr-y")
-    share = inst.scale("share")
-    step = score_step(inst, share)
+    seven = adhoc_instrument(["s=" + ",".join(f"i{k}" for k in range(7))], value_range=(1, 5))
+    step = score_step(seven, seven.scale("s"))
     assert step == pytest.approx(1 / 7)
     possible = 1 + np.arange(29) / 7
     h = _histogram(possible, (1.0, 5.0), step)
     assert h["counts"] == [1] * 29
     centres = (np.array(h["edges"][:-1]) + np.array(h["edges"][1:])) / 2
     assert np.allclose(centres, possible)
-    # 42 items (pbr_core): bars of 13 possible means each, every bar the same number of them
-    core = inst.scale("pbr_core")
-    h = _histogram(1 + np.arange(169) / 42, (1.0, 5.0), score_step(inst, core))
+    # 42 items: bars of 13 possible means each, every bar the same number of them
+    many = adhoc_instrument(["s=" + ",".join(f"i{k}" for k in range(42))], value_range=(1, 5))
+    h = _histogram(1 + np.arange(169) / 42, (1.0, 5.0), score_step(many, many.scale("s")))
     assert h["per_bin"] == 13 and h["counts"] == [13] * 13
     # sums step by the code step; a scale without codes keeps equal-width bins
     summed = adhoc_instrument(["s=a,b,c"], value_range=(0, 4), method="sum")
@@ -76,8 +75,9 @@ def test_histogram_bins_are_the_scores_a_mean_can_take():
 def test_example_histograms_have_no_alternating_dips():
     data = pd.read_csv(EXAMPLE)
     rep = build_report(data, "pbr-y")
+    k = len(load_instrument("pbr-y").scale("share").items)
     share = next(s for s in rep.scales if s["name"] == "share")
-    assert len(share["histogram"]["counts"]) == 29 and share["histogram"]["per_bin"] == 1
+    assert len(share["histogram"]["counts"]) == 4 * k + 1 and share["histogram"]["per_bin"] == 1
 
 
 # --------------------------------------------------------------------------- defect 19: report wording
@@ -125,8 +125,8 @@ def test_item_plots_show_the_wording():
     inst = load_instrument("pbr-y")
     words = inst.item_text("pbr_y_share_02")
     chart = re.search(r'<figure class="diverging">.*?</figure>', html, re.S).group(0)
-    assert words.split()[0] in chart and "pbr_y_share_02" in chart
-    assert "I know that my peer support worker has been" in chart
+    assert "pbr_y_share_02" in chart
+    assert " ".join(words.split()[:5]) in chart  # the first line of the wrapped wording
 
 
 def test_print_stylesheet_does_not_force_page_breaks():
@@ -189,8 +189,7 @@ def test_readme_quick_start_and_example_sizes():
     assert "--force" in quick and "already exists" in quick
     youth = pd.read_csv(EXAMPLE)
     worker = pd.read_csv(ROOT / "examples" / "worker_export.csv")
-    assert f"{len(youth)} rows" in text and len(youth) == 553
-    assert f"{len(worker)} dyads" in text and len(worker) == 282
+    assert f"{len(youth)} rows" in text and f"{len(worker)} dyads" in text
     assert "555 rows" not in text and "284 dyads" not in text
     for code in ("| 0 |", "| 1 |", "| 2 |"):  # the exit-code rule is documented
         assert code in text
