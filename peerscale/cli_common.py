@@ -115,6 +115,21 @@ def apply_mapping(data, mapping: dict[str, str], file: str | None):
     return data.rename(columns=mapping)
 
 
+def input_files(opts: dict, inp=None) -> list[str]:
+    """Every file a data command reads: the data (and REDCap's CSV beside a .sps), the scoring
+    file and item bank, ``--map`` files and the ``--redcap-dictionary``. No output may be one
+    of them, even with ``--force``."""
+    files = [opts.get("input")]
+    inst = opts.get("instrument")
+    if inp is not None:
+        files += list(inp.instrument.files) + list(getattr(inp.table, "sources", []) or [])
+    elif inst and (Path(inst).suffix.lower() in (".yaml", ".yml", ".json") or Path(inst).exists()):
+        files.append(inst)
+    files += [m for m in opts.get("maps") or () if not ("=" in m and not Path(m).exists())]
+    files.append(opts.get("redcap_dictionary"))
+    return [str(f) for f in files if f]
+
+
 def choose_instrument(opts: dict) -> Instrument:
     if opts.get("instrument") and opts.get("scales"):
         raise click.UsageError("give --instrument or --scale, not both")

@@ -311,6 +311,41 @@ def resolve_id_columns(data: pd.DataFrame, instrument: Instrument, id_columns: S
     return [c for c in instrument.id_columns if c in data.columns]
 
 
+def score_columns(instrument: Instrument) -> dict[str, str]:
+    """Every column scoring writes, with the scale it belongs to: ``<scale>``, ``<scale>_n`` and,
+    where the scoring file defines them, ``_t``, ``_t_se``, ``_band``, ``_theta``, ``_theta_se``."""
+    out: dict[str, str] = {}
+    irt = getattr(instrument, "irt", None) or {}
+    for s in instrument.scales:
+        names = [s.name, f"{s.name}_n"]
+        if s.name in instrument.norms or s.name in irt:
+            names += [f"{s.name}_t", f"{s.name}_t_se"]
+        if s.name in instrument.bands:
+            names.append(f"{s.name}_band")
+        if s.name in irt:
+            names += [f"{s.name}_theta", f"{s.name}_theta_se"]
+        for n in names:
+            out.setdefault(n, s.name)
+    return out
+
+
+def check_output_names(instrument: Instrument, ids: Sequence[str], file: str | None = None) -> None:
+    """Refuse identifier columns named like a score column: the scores would overwrite the ids
+    (``--scale id=...`` with ``--id-column id``, ``--id-column A_n`` with scale ``A``, ``pbr-y``
+    with ``--id-column share``), and a scale named ``row`` when rows are numbered."""
+    written = score_columns(instrument)
+    for c in ids:
+        if str(c) in written:
+            raise PeerscaleError(
+                f"the identifier column {str(c)!r} has the name of a score column (scale {written[str(c)]!r}): "
+                "the scores would overwrite the identifiers", file=file, column=str(c),
+                hint=f"rename the identifier column (--map {c}={c}_id --id-column {c}_id) or the scale")
+    if not ids and "row" in written:
+        raise PeerscaleError(f"scale {written['row']!r} would overwrite the row numbers (column 'row', written when "
+                             "there is no identifier column)", file=file,
+                             hint="rename the scale, or give an identifier column (--id-column)")
+
+
 def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) -> pd.DataFrame:
     """Rows whose id combination occurs more than once (blank ids ignored)."""
     if not id_columns:
@@ -346,6 +381,7 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
                         missing_values=missing_values, file=file, row_mask=mask)
+    check_output_names(instrument, ids, file)
     n_rows = len(data)
     out: dict[str, Any] = {}
     if ids:

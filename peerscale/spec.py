@@ -235,6 +235,12 @@ class Instrument:
         raise PeerscaleError(f"instrument {self.name!r} has no scale {name!r}",
                              hint="scales: " + ", ".join(s.name for s in self.scales))
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files this instrument was read from (scoring file, item bank): inputs no command
+        may write over, even with ``--force``."""
+        return tuple(p for p in (self.path, self.bank_path) if p)
+
     def scale_items(self) -> list[str]:
         """Item ids used by at least one scale, in bank order."""
         used = {i for s in self.scales for i in s.items}

@@ -166,7 +166,7 @@ def test_stdin_binary_format(tmp_path):
     assert len(pd.read_csv(tmp_path / "o.csv")) == 6
 
 
-def test_stdin_terminal_is_refused():
+def test_stdin_terminal_is_refused(tmp_path):
     """Standard input that is a terminal: refused with how to pipe the data in."""
     pytest.importorskip("pty")
     import pty
@@ -175,7 +175,7 @@ def test_stdin_terminal_is_refused():
     if pid == 0:  # the child: stdin is the pseudo-terminal
         os.environ["PYTHONPATH"] = str(ROOT)
         os.execv(sys.executable, [sys.executable, "-m", "peerscale.cli", "score", "-", "--scale", "A=a1",
-                                  "-o", "/nonexistent-dir/o.csv"])
+                                  "-o", str(tmp_path / "o.csv")])
     out = b""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -699,3 +699,108 @@ def test_deeply_nested_json_lines(run_cli, tmp_path):
     (tmp_path / "d.jsonl").write_text('{"a1": 1}\n{"a1": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
     code, _, err = run_cli("score", tmp_path / "d.jsonl", "--scale", "A=a1", "-o", tmp_path / "o.csv")
     refused(code, err, "d.jsonl", "line 2")
+
+
+# --------------------------------------------------------------------------- output/input collisions
+
+BANK_SPLIT = """\
+name: split
+title: Split
+version: "1.0"
+items: bank.yaml
+id_columns: [pid]
+scales:
+  - {name: A, label: First, items: [a1, a2, a3]}
+  - {name: B, label: Second, items: [b1, b2, b3]}
+"""
+
+
+def split_spec(tmp_path):
+    """A scoring file naming a separate item bank file (both are inputs)."""
+    bank = "bank: tiny\n" + SPEC.split("id_columns: [pid]\n", 1)[1].split("\nscales:")[0] + "\n"
+    (tmp_path / "bank.yaml").write_text(bank)
+    return make_spec(tmp_path / "split.yaml", BANK_SPLIT), tmp_path / "bank.yaml"
+
+
+@pytest.mark.parametrize("role", ["data", "scoring file", "item bank", "map file", "dictionary", "hard link", "symlink"])
+@pytest.mark.parametrize("cmd", ["score", "report"])
+def test_no_input_is_ever_an_output_even_with_force(run_cli, tmp_path, role, cmd):
+    """``--force`` overwrote inputs other than the data file (the scoring file with
+    ``-o spec.yaml --output-format csv``, the --map file, the --redcap-dictionary)."""
+    data = make_data(tmp_path / "d.csv")
+    spec, bank = split_spec(tmp_path)
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("column,item\npid,pid\n")
+    code, _, err = run_cli("redcap-dictionary", spec, "-o", tmp_path / "dd.csv")
+    assert code == 0, err
+    if role == "hard link":
+        os.link(data, tmp_path / "same.csv")
+    if role == "symlink":
+        (tmp_path / "same.csv").symlink_to(spec)
+    target = {"data": data, "scoring file": spec, "item bank": bank, "map file": mapping,
+              "dictionary": tmp_path / "dd.csv", "hard link": tmp_path / "same.csv",
+              "symlink": tmp_path / "same.csv"}[role]
+    before = {p: p.read_bytes() for p in (data, spec, bank, mapping, tmp_path / "dd.csv")}
+    fmt = ["--output-format", "csv"] if cmd == "score" else ["--format", "html"]
+    code, _, err = run_cli(cmd, data, "-i", spec, "--map", mapping, "--redcap-dictionary", tmp_path / "dd.csv",
+                           *fmt, "-o", target, "--force")
+    refused(code, err, str(target), "over an input")
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_instrument_commands_never_write_over_their_instrument(run_cli, tmp_path):
+    spec, bank = split_spec(tmp_path)
+    assert run_cli("redcap-dictionary", spec, "-o", tmp_path / "x.csv")[0] == 0
+    before = (spec.read_bytes(), bank.read_bytes())
+    for args in (("redcap-dictionary", spec, "-o", spec), ("redcap-dictionary", spec, "-o", tmp_path / "x.csv",
+                                                           "--zip", bank),
+                 ("export-rules", spec, "--to", "spss", "-o", bank), ("interview-guide", spec, "-o", spec),
+                 ("cvi-form", spec, "-o", tmp_path / "f.xlsx"), ("redcap-mapping", tmp_path / "x.csv", "-i", spec,
+                                                                  "-o", spec)):
+        code, _, err = run_cli(*args, "--force")
+        if args[0] == "cvi-form":
+            assert code == 0, err
+            continue
+        assert code == 1 and "over an input" in err, (args, err)
+    assert (spec.read_bytes(), bank.read_bytes()) == before
+
+
+def test_markdown_figures_folder_never_holds_an_input(run_cli, tmp_path):
+    folder = tmp_path / "r_files"
+    folder.mkdir()
+    data = make_data(folder / "d.csv")
+    code, _, err = run_cli("report", data, *SCALES, "-o", tmp_path / "r.md", "--force")
+    refused(code, err, "r_files", "input")
+    assert data.exists()
+
+
+@pytest.mark.parametrize("args, column", [
+    (["--scale", "id=a1,a2,a3", "--range", "1:5", "--id-column", "pid"], None),
+    (["--scale", "pid=a1,a2,a3", "--range", "1:5", "--id-column", "pid"], "pid"),
+    (["--scale", "A=a1,a2,a3", "--range", "1:5", "--id-column", "A_n"], "A_n"),
+    (["--scale", "row=a1,a2,a3", "--range", "1:5"], "row"),
+])
+def test_identifier_columns_named_like_scores_are_refused(run_cli, tmp_path, args, column):
+    """An id column named like a scale or `<scale>_n` was silently overwritten by scores (exit 0)."""
+    df = pd.read_csv(make_data(tmp_path / "d.csv"))
+    df["A_n"] = df["pid"]
+    df.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "o.csv"
+    code, _, err = run_cli("score", tmp_path / "d.csv", *args, "-o", out)
+    if column is None:  # a scale called 'id' with another id column is fine
+        assert code == 0, err
+        return
+    refused(code, err, column, "overwrite")
+    assert not out.exists()
+
+
+def test_bundled_scale_name_as_id_column_is_refused(run_cli, tmp_path):
+    data = pd.read_csv(ROOT / "examples" / "youth_export.csv").rename(columns={"record_id": "share"})
+    data.to_csv(tmp_path / "y.csv", index=False)
+    code, _, err = run_cli("score", tmp_path / "y.csv", "-i", "pbr-y", "--id-column", "share", "-o", tmp_path / "o.csv")
+    refused(code, err, "'share'", "overwrite the identifiers")
+    import peerscale
+    from peerscale.errors import PeerscaleError
+
+    with pytest.raises(PeerscaleError, match="overwrite the identifiers"):  # the library refuses too
+        peerscale.score(data, "pbr-y", id_columns=["share"])

@@ -37,7 +37,7 @@ def cvi_form(instrument, output, seed, in_order, force):
     if not output.lower().endswith((".xlsx", ".xlsm")):
         raise PeerscaleError("the form is an Excel file: give an output path ending in .xlsx", file=output)
     inst = load_instrument(instrument)
-    written = write_rating_form(inst, output, seed=None if in_order else seed, force=force)
+    written = write_rating_form(inst, output, seed=None if in_order else seed, force=force, protect=inst.files)
     click.echo(f"wrote {written}: {len(_rated_items(inst))} items of {inst.name} {inst.version}, "
                f"{len(inst.dimensions)} dimensions (+ none)", err=True)
 
@@ -76,7 +76,10 @@ def cvi(ratings, instrument, relevant_min, level, i_cvi_min, v_min, show_all, ou
     if output:
         from ..io import write_table
 
-        write_table(res.to_frame().reset_index(), output, force=force, protect=list(ratings))
+        from ..spec import load_instrument
+
+        protect = list(ratings) + list(load_instrument(instrument).files)
+        write_table(res.to_frame().reset_index(), output, force=force, protect=protect)
     if as_json:
         emit_json(res.to_dict())
         return
@@ -132,5 +135,9 @@ def interview_guide_cmd(instrument, output, items, force):
         return
     from ..io.write import atomic_write
 
-    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+    from ..spec import load_instrument
+
+    protect = load_instrument(instrument).files
+    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force,
+                           protect=protect)
     click.echo(f"wrote {written}", err=True)

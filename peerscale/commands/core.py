@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, read_input
+from ..cli_common import console, data_options, emit_json, input_files, read_input
 from ..errors import PeerscaleError
 from ..spec import Instrument, bundled_instruments, load_instrument, parse_min_answered
 
@@ -164,11 +164,12 @@ def show(name, fmt):
 # --------------------------------------------------------------------------- score
 
 def _check_output(opts) -> None:
-    out = Path(opts["output"])
-    if out.resolve() == Path(opts["input"]).resolve():
-        raise PeerscaleError("the output would overwrite the input file", file=str(out), hint="choose another -o path")
-    if out.exists() and not opts.get("force"):
-        raise PeerscaleError("output file exists", file=str(out), hint="choose another -o path or add --force")
+    """Before any work: the output may not be an input, a device or a directory, and needs
+    --force to replace a file (checked again, with every input, when it is written)."""
+    from ..cli_common import input_files
+    from ..io.write import check_output
+
+    check_output(opts["output"], force=opts.get("force", False), protect=input_files(opts))
 
 
 def _overrides(opts) -> float | None:
@@ -343,10 +344,10 @@ def score(**opts):
     if fmt == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
         from ..io.redcap_import import write_redcap_import
         written, out = write_redcap_import(result, opts["output"], in_scope=mask, include_items=opts["include_items"],
-                                           force=opts["force"], protect=[opts["input"]])
+                                           force=opts["force"], protect=input_files(opts, inp))
     else:
         written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
-                              protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
+                              protect=input_files(opts, inp), meta=output_meta(result, opts["include_items"], fmt))
     result.summary.update({"input": opts["input"], "output": str(written), "n_columns": out.shape[1],
                            "items_included": opts["include_items"]})
     if opts["as_json"]:

@@ -50,6 +50,7 @@ def export_rules(instrument, target, output, force):
         what = (f"{'SPSS syntax' if target == 'spss' else 'R function ' + describe(inst).function_name + '(data)'} "
                 f"for {len(inst.scales)} scores")
     suffix = Path(output).suffix
-    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""), force=force)
+    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""), force=force,
+                           protect=inst.files)
     note = (f" (usually {SUFFIXES[target]})" if suffix.lower() != SUFFIXES[target].lower() else "")
     click.echo(f"wrote {written}: {what}{note}", err=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, load_analysis_data
+from ..cli_common import console, data_options, emit_json, input_files, load_analysis_data
 from ..errors import PeerscaleError
 
 
@@ -144,7 +144,7 @@ def calibrate(model, link, collapse, quadpts, tol, no_se, no_fit, output, force,
     written = None
     if output:
         bank = res.to_bank(scale.name, sample=sample, method=score_method)
-        written = write_bank_file(inst, bank, output, force=force, protect=[ad.input.path])
+        written = write_bank_file(inst, bank, output, force=force, protect=input_files(opts, ad.input))
     result = calibration_json(res, scale, fit, written)
     if opts.get("as_json"):
         emit_json(result)
@@ -332,7 +332,7 @@ def score_cmd(method, allow_absent, output, force, **opts):
                "mean_theta": float(np.nanmean(res[f"{scale_name}_theta"].replace([np.inf, -np.inf], np.nan)))
                if scored else None}
     if output:
-        written = write_table(out, output, force=force, protect=[inp.path])
+        written = write_table(out, output, force=force, protect=input_files(opts, inp))
         summary["output"] = str(written)
     if opts.get("as_json"):
         summary["scores"] = None if output else out.to_dict("records")

@@ -47,14 +47,14 @@ def redcap_dictionary(instrument, output, with_calc, required, zip_path, force):
         zp = Path(zip_path)
         zips = [(zp, forms[0])] if len(forms) == 1 else [
             (zp.with_name(f"{zp.stem}_{form}{zp.suffix or '.zip'}"), form) for form in forms]
-        for z, _form in zips:
-            if z.exists() and not force:
-                raise PeerscaleError("the output file already exists", file=str(z),
-                                     hint="use --force to overwrite it, or choose another path")
-    written = write_dictionary(dictionary, output, force=force)
+    from ..io.write import check_output
+
+    for z, _form in zips:  # all refusals before the first file is written
+        check_output(z, force=force, protect=inst.files)
+    written = write_dictionary(dictionary, output, force=force, protect=inst.files)
     lines = [f"wrote {written}: {len(dictionary.fields)} fields on form(s) {', '.join(forms)}"]
     for z, form in zips:
-        lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force)} (form {form})")
+        lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force, protect=inst.files)} (form {form})")
     lines.append(UPLOAD_WARNING)
     click.echo("\n".join(lines), err=True)
 
@@ -95,7 +95,7 @@ def redcap_mapping(dictionary, instrument, output, force):
     if output:
         from ..io.write import atomic_write
         atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""),
-                     force=force, protect=[dictionary])
+                     force=force, protect=[dictionary, *inst.files])
     else:
         click.echo(text, nl=False)
     hows = {}

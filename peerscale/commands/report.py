@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import data_options, emit_json, read_input
+from ..cli_common import data_options, emit_json, input_files, read_input
 from ..errors import PeerscaleError
 
 
@@ -67,15 +67,9 @@ def report(**opts):
 
     kind = output_kind(opts["output"], opts["report_format"])
     out = Path(opts["output"])
-    if out.exists() and not opts["force"]:
-        raise PeerscaleError("the output file already exists", file=str(out),
-                             hint="use --force to overwrite it, or choose another path")
-    if not out.parent.is_dir():
-        raise PeerscaleError("the output directory does not exist", file=str(out),
-                             hint=f"create {str(out.parent)!r} first")
-    if Path(opts["input"]).exists() and out.resolve() == Path(opts["input"]).resolve():
-        raise PeerscaleError("refusing to write the report over the input file", file=str(out),
-                             hint="choose a different output path")
+    from ..io.write import check_output
+
+    check_output(out, force=opts["force"], protect=input_files(opts))  # before the work; again when written
     inp = read_input(opts)
     mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
     min_answered = parse_min_answered(opts["min_answered"]) if opts.get("min_answered") and opts.get("instrument") else None
@@ -92,12 +86,12 @@ def report(**opts):
 
         text = render_html(rep)
         written = atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=opts["force"],
-                               protect=[opts["input"]])
+                               protect=input_files(opts, inp))
         figures = None
     else:
         from ..report.markdown import write_markdown
 
-        written, figures = write_markdown(rep, out, force=opts["force"], protect=[opts["input"]])
+        written, figures = write_markdown(rep, out, force=opts["force"], protect=input_files(opts, inp))
     size = written.stat().st_size
     result = {"output": str(written), "format": kind, "bytes": size, "figures": None if figures is None else str(figures),
               "sections": ["sample", "scoring", "items"] + (["validation"] if rep.validation is not None else [])

@@ -40,6 +40,7 @@ class Table:
     id_columns: list[str] = field(default_factory=list)
     suggested_map: dict[str, str] = field(default_factory=dict)
     in_scope: "pd.Series | None" = None
+    sources: list[str] = field(default_factory=list)  # every file read (REDCap's .sps and its CSV)
 
 
 @dataclass

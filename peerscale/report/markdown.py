@@ -213,6 +213,17 @@ def write_markdown(r, path, *, force: bool = False, protect=()) -> tuple[Path, P
                              hint="use --force to overwrite it, or choose another path")
     if not target.parent.is_dir():
         raise PeerscaleError("the output directory does not exist", file=str(target))
+    for p in protect or ():
+        try:
+            inside = Path(str(p)).expanduser().resolve().is_relative_to(files.resolve())
+        except (OSError, ValueError):
+            inside = False
+        if inside:
+            raise PeerscaleError(f"the figures folder holds an input of this run ({p}); refusing to replace it, even "
+                                 "with --force", file=str(files), hint="choose another output name")
+    if files.exists() and not files.is_dir():
+        raise PeerscaleError("the figures folder's name is taken by a file", file=str(files),
+                             hint="choose another output name")
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{files.name}.", dir=target.parent))
     try:
         text = render_markdown(r, tmp_dir, files.name)
