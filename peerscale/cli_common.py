@@ -187,7 +187,7 @@ def read_input(opts: dict) -> InputData:
     missing_codes = parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None
     table = read_table(path, format=opts.get("input_format"), sheet=opts.get("sheet"), instrument=instrument,
                        redcap_dictionary=opts.get("redcap_dictionary"), missing_codes=missing_codes,
-                       encoding=opts.get("encoding"))
+                       encoding=opts.get("encoding"), check_duplicates=opts.get("check_duplicates", True))
     mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(opts.get("maps") or ())}
     if mapping:
         table.data = apply_mapping(table.data, mapping, path)
@@ -268,13 +268,49 @@ def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
 
 
+def p_text(p) -> str:
+    """``p < .001`` or ``p = .012`` (a p-value printed as 0 reads as impossible)."""
+    if p is None or not math.isfinite(float(p)):
+        return "p = —"
+    p = float(p)
+    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+
+
+def p_cell(p) -> str:
+    """A p-value for a table cell: ``< .001`` or ``.012``."""
+    return p_text(p)[2:].lstrip("= ").strip()
+
+
 def console(quiet: bool = False, stderr: bool = False):
     """A rich Console for result tables: stdout by default (so `> out.txt` keeps them).
 
     Commands print tables only when ``--json`` is not given, so stdout is either readable
     tables or JSON, never both. Summaries and notes for a person go to ``stderr=True``.
     ``quiet`` makes it write nothing.
+
+    Nothing is cut: a table wider than the terminal is printed at its own width (the terminal
+    wraps it) instead of truncating item names and numbers to ``pbr…``, and output to a file
+    or pipe is not squeezed into 80 columns. Text from the data that looks like rich markup
+    (``[/x]``) is printed as it is, never as a crash.
     """
     from rich.console import Console
+    from rich.errors import MarkupError
+    from rich.table import Table
 
-    return Console(stderr=stderr, quiet=quiet, highlight=False)
+    class _Console(Console):
+        def print(self, *objects, **kwargs):
+            if "width" not in kwargs:
+                need = max((self.measure(o).maximum for o in objects if isinstance(o, Table)), default=0)
+                if need > self.width:
+                    kwargs["width"] = need
+            try:
+                super().print(*objects, **kwargs)
+            except MarkupError:
+                super().print(*objects, **{**kwargs, "markup": False})
+
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return _Console(stderr=stderr, quiet=quiet, highlight=False, width=None if tty else 1000)

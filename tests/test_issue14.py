@@ -193,3 +193,63 @@ def test_readme_quick_start_and_example_sizes():
     assert "555 rows" not in text and "284 dyads" not in text
     for code in ("| 0 |", "| 1 |", "| 2 |"):  # the exit-code rule is documented
         assert code in text
+
+
+# --------------------------------------------------------------------------- defect 20: efa, show, validate
+
+def test_efa_table_keeps_item_names_and_bartlett_p(run_cli, tmp_path):
+    """`efa` cut every item name to `pbr_y…` at 80 columns and printed Bartlett's `p = 0`."""
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(300, 2))
+    names = [f"a_rather_long_item_name_{k:02d}" for k in range(12)]
+    x = {n: np.clip(np.round(3 + f[:, k % 2] + rng.normal(scale=0.6, size=300)), 1, 5) for k, n in enumerate(names)}
+    pd.DataFrame(x).to_csv(tmp_path / "d.csv", index=False)
+    code, out, err = run_cli("efa", tmp_path / "d.csv", "--scale", "A=" + ",".join(names), "--range", "1:5",
+                             "--factors", "6", "--iterations", "3")
+    assert code == 0, err
+    for n in names:
+        assert n in out
+    assert "…" not in out
+    assert "p < .001" in out and "p = 0," not in out and "p = 0\n" not in out
+
+
+def test_show_wraps_long_lines_and_drops_control_characters(run_cli, tmp_path):
+    """`show` printed 820-character lines; a spec's text could also carry terminal escapes."""
+    code, out, _ = run_cli("show", "pbr-y")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 100
+    inst = load_instrument("pbr-y")
+    words = inst.item_text(next(iter(inst.items))).split()
+    assert " ".join(out.split()).count(" ".join(words)) >= 1  # wrapped, not cut
+    spec = (ROOT / "README.md").read_text(encoding="utf-8").split("## Writing your own instrument", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", spec, re.S).group(1).replace('"Q two"', '"Q \\e[31mtwo\\a"')
+    (tmp_path / "s.yaml").write_text(block)
+    code, out, _ = run_cli("show", tmp_path / "s.yaml")
+    assert code == 0 and "Q two" in out and "\x1b" not in out and "\a" not in out
+
+
+def test_validate_lists_every_duplicate_id_with_rows(run_cli, tmp_path):
+    """`validate` stopped at the REDCap reader's first duplicate error although the README says
+    it reports duplicates: now every duplicated id, with all its rows."""
+    import json
+
+    df = pd.read_csv(EXAMPLE)
+    extra = [0, 5, 9, 0]
+    pd.concat([df, df.iloc[extra]], ignore_index=True).to_csv(tmp_path / "d.csv", index=False)
+    code, out, err = run_cli("validate", tmp_path / "d.csv", "-i", "pbr-y", "--json")
+    assert code == 1, err
+    d = json.loads(out)["duplicate_ids"]
+    n = len(df)
+    assert d["n_ids"] == 3 and d["count"] == 7
+    assert [g["rows"] for g in d["groups"]] == [[1, n + 1, n + 4], [6, n + 2], [10, n + 3]]
+    code, out, _ = run_cli("validate", tmp_path / "d.csv", "-i", "pbr-y")
+    assert code == 1
+    for g in d["groups"]:
+        assert f"record_id={g['ids']['record_id']}" in out and ", ".join(map(str, g["rows"])) in out
+
+
+def test_values_that_look_like_markup_are_printed_as_they_are(run_cli, tmp_path):
+    (tmp_path / "d.csv").write_text("a1,a2\n[/x],2\n[bold red]boom,3\n")
+    code, out, err = run_cli("validate", tmp_path / "d.csv", "--scale", "A=a1,a2", "--range", "1:5")
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert "[/x]" in out and "[bold red]boom" in out

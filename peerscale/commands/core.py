@@ -125,6 +125,46 @@ def _pair_lines(cb: dict, bullet: str, title: str, blank: bool = False) -> list[
     return out
 
 
+_CONTROL = __import__("re").compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain_text(text: str) -> str:
+    """Text for a terminal: control characters and ANSI escape sequences a spec could carry
+    (colours, cursor moves, a bell) are removed."""
+    return _CONTROL.sub("", text)
+
+
+def wrap_lines(text: str, width: int) -> str:
+    """Every line cut at ``width`` (on spaces) with a hanging indent: the item table's text
+    column stays aligned (the codebook had 820-character lines)."""
+    import re
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = re.match(r"^(  \S+\s+\S*\s+[R ]  )(?=\S)", line) if line.startswith("  ") else None
+        hang = len(m.group(1)) if m and len(m.group(1)) >= 30 else len(line) - len(line.lstrip()) + 4
+        hang = min(hang, width // 2)
+        out.extend(textwrap.wrap(line, width, subsequent_indent=" " * hang, break_long_words=False,
+                                 break_on_hyphens=False) or [line])
+    return "\n".join(out)
+
+
+def terminal_width(default: int = 100) -> int:
+    import shutil
+    import sys
+
+    try:
+        if sys.stdout.isatty():
+            return max(40, shutil.get_terminal_size((default, 24)).columns)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return default
+
+
 def codebook_text(cb: dict) -> str:
     out = [f"{cb['title']}", f"{cb['name']} {cb['version']} [{cb['status'].upper()}]  forms: {', '.join(cb['forms'])}  "
            f"items: {cb['n_items']}", ""]
@@ -158,7 +198,8 @@ def show(name, fmt):
     if fmt == "json":
         emit_json(cb)
     else:
-        click.echo(codebook_markdown(cb) if fmt == "markdown" else codebook_text(cb), nl=False)
+        text = plain_text(codebook_markdown(cb) if fmt == "markdown" else codebook_text(cb))
+        click.echo(text if fmt == "markdown" else wrap_lines(text, terminal_width()), nl=False)
 
 
 # --------------------------------------------------------------------------- score
@@ -301,7 +342,7 @@ def print_summary(summary: dict, path: str | None) -> None:
     if summary.get("n_out_of_scope"):
         con.print(f"{summary['n_out_of_scope']} row(s) belong to other REDCap forms: kept with their ids, not scored")
     for w in summary["warnings"]:
-        con.print(f"warning: {w}")
+        con.print(f"warning: {w}", markup=False)
     if path:
         con.print(f"Wrote {path}")
 
@@ -394,13 +435,24 @@ def validate_data(inp, id_columns) -> dict:
         report["empty_rows"] = {"count": len(rows), "rows": rows[:20]}
     dups = duplicate_ids(data, id_columns, mask)
     if len(dups):
-        examples = dups.head(5).to_dict("records")
-        report["duplicate_ids"] = {"count": int(len(dups)), "id_columns": id_columns,
-                                   "rows": (np.asarray(dups.index[:20]) + 1).tolist(),
-                                   "examples": examples}
+        groups = duplicate_groups(dups, id_columns)
+        report["duplicate_ids"] = {"count": int(len(dups)), "n_ids": len(groups), "id_columns": list(id_columns),
+                                   "rows": (np.asarray(dups.index) + 1).tolist(), "groups": groups,
+                                   "examples": dups.head(5).to_dict("records")}
     report["problems"] = (len(absent) > 0) + (report["invalid_values"]["count"] > 0) + (report["duplicate_ids"]["count"] > 0)
     report["ok"] = report["problems"] == 0
     return report
+
+
+def duplicate_groups(dups, id_columns) -> list[dict]:
+    """Every identifier (combination) that occurs more than once, with all its rows (1-based), in
+    the order of their first row."""
+    keys = dups[list(id_columns)].astype("str").agg("\x1f".join, axis=1)
+    groups: dict[str, dict] = {}
+    for idx, key in zip(dups.index, keys):
+        g = groups.setdefault(key, {"ids": {c: str(dups.at[idx, c]) for c in id_columns}, "rows": []})
+        g["rows"].append(int(idx) + 1)
+    return list(groups.values())
 
 
 @click.command()
@@ -411,7 +463,7 @@ def validate(**opts):
     Reports missing item columns, values outside the response scales, duplicate ids and
     fully empty rows (a note, not a problem). Exit 0 when there are no problems, 1 otherwise.
     """
-    inp = read_input(opts)
+    inp = read_input({**opts, "check_duplicates": False})  # duplicates are listed below, all of them
     ids = inp.id_columns(opts["id_columns"])
     report = validate_data(inp, ids)
     if opts["as_json"]:
@@ -423,9 +475,14 @@ def validate(**opts):
                   + (f" ({', '.join(report['missing_columns'][:10])})" if report["missing_columns"] else ""))
         iv = report["invalid_values"]
         con.print(f"  values outside the response scales: {iv['count']}"
-                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['value']!r}" for e in iv["examples"])))
+                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['value']!r}" for e in iv["examples"])),
+                  markup=False)
         d = report["duplicate_ids"]
-        con.print(f"  duplicate ids ({', '.join(ids) or 'no id columns'}): {d['count']} rows")
+        con.print(f"  duplicate ids ({', '.join(ids) or 'no id columns'}): {d['count']} rows"
+                  + (f" with {d['n_ids']} identifier(s) given more than once" if d["count"] else ""), markup=False)
+        for g in d.get("groups", []):
+            con.print("    " + ", ".join(f"{c}={v}" for c, v in g["ids"].items()) + ": rows "
+                      + ", ".join(map(str, g["rows"])), markup=False)
         con.print(f"  fully empty rows (note): {report['empty_rows']['count']}"
                   + (f" (rows {', '.join(map(str, report['empty_rows']['rows']))})" if report["empty_rows"]["count"] else ""))
         if report["missing_by_reason"]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, load_analysis_data
+from ..cli_common import console, data_options, emit_json, load_analysis_data, p_cell, p_text
 from ..errors import PeerscaleError
 
 
@@ -136,7 +136,7 @@ def _print_efa(out, names, res, quiet):
 
     con = console(quiet=quiet)
     con.print(f"n = {out['n']}; KMO = {out['kmo']['overall']:.3f}; Bartlett χ²({out['bartlett']['df']}) = "
-              f"{out['bartlett']['chisq']:.1f}, p = {out['bartlett']['pvalue']:.3g}")
+              f"{out['bartlett']['chisq']:.1f}, {p_text(out['bartlett']['pvalue'])}")
     if "parallel" in out:
         pa = out["parallel"]
         con.print(f"Parallel analysis ({pa['iterations']} iterations, {pa['quantile']:.0%} quantile of simulated "
@@ -156,7 +156,7 @@ def _print_efa(out, names, res, quiet):
     con.print(t)
     fit = out["fit"]
     if "chisq" in fit:
-        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, p = {fit['pvalue']:.3g}; "
+        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, {p_text(fit['pvalue'])}; "
                   f"TLI = {_fmt(fit.get('tli'))}; RMSEA = {_fmt(fit.get('rmsea'))} "
                   f"[{_fmt((fit.get('rmsea_ci') or [None])[0])}, {_fmt((fit.get('rmsea_ci') or [None, None])[1])}]; "
                   f"RMSR = {_fmt(fit['rms'])}; BIC = {_fmt(fit.get('bic'), 1)}")
@@ -348,7 +348,7 @@ def _print_cfa(out, quiet):
         else "scaled"
     rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
             ("df", str(f["df"]), robust and str(f["df"])),
-            ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
+            ("p", p_cell(f["pvalue"]), robust and p_cell(robust["pvalue_scaled"])),
             ("CFI", _fmt(f["cfi"]), robust and _fmt(robust[f"cfi_{kind}"])),
             ("TLI", _fmt(f["tli"]), robust and _fmt(robust[f"tli_{kind}"])),
             ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust[f"rmsea_{kind}"])),
@@ -407,7 +407,7 @@ def _print_cfa(out, quiet):
         vs = out["comparison"].get("one-factor", {}).get("vs_correlated")
         if vs:
             con.print(f"one factor vs correlated factors: Δχ²({vs['df_diff']:.0f}) = {vs['chisq_diff']:.2f}, "
-                      f"p = {vs['pvalue']:.3g}")
+                      f"{p_text(vs['pvalue'])}")
     if "invariance" in out:
         it = Table(title="Measurement invariance" + (" (scaled χ², robust differences)" if "fit_robust" in out else ""))
         for c in ("level", "χ²", "df", "CFI", "RMSEA", "SRMR"):
@@ -422,6 +422,7 @@ def _print_cfa(out, quiet):
         for prev, lv in zip(levels, levels[1:]):
             r = out["invariance"][lv]
             dt.add_row(f"{prev} → {lv}", _fmt(r.get("chisq_diff"), 2), _fmt(r.get("df_diff"), 0),
-                       _fmt(r.get("pvalue_diff")), _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
+                       p_cell(r.get("pvalue_diff")) if r.get("pvalue_diff") is not None else "—",
+                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
         con.print(dt)
         con.print("Guides: ΔCFI ≤ −0.010 (Cheung & Rensvold 2002) or ΔRMSEA ≥ 0.015 (Chen 2007) suggest non-invariance.")

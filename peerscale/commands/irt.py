@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, input_files, load_analysis_data
+from ..cli_common import console, data_options, emit_json, input_files, load_analysis_data, p_text
 from ..errors import PeerscaleError
 
 
@@ -208,7 +208,7 @@ def print_calibration(res, scale, fit, written) -> None:
     if fit:
         m2 = fit.get("m2")
         if m2 and m2.get("df"):
-            con.print(f"M2* = {m2['M2']:.3f} on {m2['df']} df (p = {m2['p']:.4f}), RMSEA {m2['RMSEA']:.4f}, "
+            con.print(f"M2* = {m2['M2']:.3f} on {m2['df']} df ({p_text(m2['p'])}), RMSEA {m2['RMSEA']:.4f}, "
                       f"SRMSR {m2['SRMSR']:.4f}")
         else:
             con.print("M2*: too few degrees of freedom (more parameters than first and second moments)")

@@ -63,7 +63,8 @@ def _magic_bytes(head: bytes) -> str | None:
 
 
 def read_table(path, *, format: str | None = None, sheet=None, instrument=None, redcap_dictionary=None,
-               missing_codes: dict | None = None, encoding: str | None = None) -> Table:
+               missing_codes: dict | None = None, encoding: str | None = None,
+               check_duplicates: bool = True) -> Table:
     """Read a data file into a :class:`~peerscale.io.table.Table`.
 
     ``path`` may be ``"-"`` (standard input), a pipe or a named pipe: those are read as a
@@ -72,7 +73,8 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     ``redcap_dictionary`` (path or parsed dictionary) supplies value labels, suggested field→item
     mapping and the project's missing-data codes; ``missing_codes`` (``{"-999": "Not asked"}``)
     adds codes; ``sheet`` picks an Excel sheet (name or 1-based number); ``encoding`` overrides
-    text encoding detection.
+    text encoding detection. ``check_duplicates=False`` leaves REDCap records that occur twice
+    in one event to the caller (``peerscale validate`` lists them all) instead of refusing them.
     """
     from .source import check_input, check_memory, human
 
@@ -102,7 +104,8 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
                              hint="split the file into parts (e.g. by site or wave) and run each, or run where more "
                                   "memory is available") from None
     from .redcap import apply_redcap
-    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes)
+    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes,
+                 check_duplicates=check_duplicates)
     normalise_keys(table)
     return table
 

@@ -59,7 +59,8 @@ def _blank(series):
     return series.isna() | (series.astype("str").str.strip() == "")
 
 
-def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None) -> None:
+def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None,
+                 check_duplicates: bool = True) -> None:
     """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place."""
     df = table.data
     if not is_redcap(df.columns, dictionary):
@@ -82,7 +83,8 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
         table.in_scope = mine if mine.any() else blank
         table.in_scope.name = "in_scope"
 
-    _check_duplicates(table, ids)
+    if check_duplicates:  # `validate` reports every duplicate instead
+        _check_duplicates(table, ids)
 
     if dictionary is not None:
         from .dictionary import apply_dictionary
@@ -112,11 +114,12 @@ def _check_duplicates(table: Table, ids: list[str]) -> None:
     listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(ids, row) if v not in ("", "None", "nan"))
                         for row in shown.itertuples(index=False))
     rows = [int(i) + 1 for i in df.index[dup][:10]]
-    where = "within one event/instance" if len(ids) > 1 else ""
+    where = " within one event/instance" if len(ids) > 1 else ""
     raise PeerscaleError(
-        f"duplicate record ids {where}: {listing}" + (" ..." if keys.drop_duplicates().shape[0] > 10 else ""),
+        f"duplicate record ids{where}: {listing}" + (" ..." if keys.drop_duplicates().shape[0] > 10 else ""),
         file=table.path, row=", ".join(map(str, rows)), column=ids[0],
-        hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows")
+        hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows "
+             "(`peerscale validate` lists them all)")
 
 
 def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:
