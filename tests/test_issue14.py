@@ -253,3 +253,51 @@ def test_values_that_look_like_markup_are_printed_as_they_are(run_cli, tmp_path)
     code, out, err = run_cli("validate", tmp_path / "d.csv", "--scale", "A=a1,a2", "--range", "1:5")
     assert code == 1 and "Traceback" not in err and "internal error" not in err
     assert "[/x]" in out and "[bold red]boom" in out
+
+
+# --------------------------------------------------------------------------- defect 19: Findings
+
+def test_report_opens_with_plain_language_findings():
+    """The report had no plain-language findings: now a first section says who was scored,
+    which scales are reliable enough, which items are flagged and why, what the structure
+    checks say, and the change between waves, in sentences with the numbers."""
+    from peerscale.report.findings import findings
+    from peerscale.report.html import render_html
+
+    rep = build_report(pd.read_csv(EXAMPLE), "pbr-y")
+    text = findings(rep)
+    joined = " ".join(text)
+    assert text[0].startswith("**Who was scored.**") and f"{rep.sample['n_in_scope']} records" in joined
+    for name, a in rep.scale_alpha.items():
+        assert f"{name} ({a['alpha']:.2f}".replace("0.", ".", 1) in joined  # every scale's alpha, in words
+    flagged = [it for it in rep.items if it["flags"]]
+    assert f"{len(flagged)} of {len(rep.items)} items are flagged" in joined
+    for it in flagged[:8]:
+        assert it["id"] in joined and it["text"][:30] in joined
+    assert "--validate" in joined  # structure not checked, and how to get it
+    assert "Change from" in joined and "95% CI" in joined
+    html = render_html(rep)
+    first = re.search(r'<section id="(\w+)"', html).group(1)
+    assert first == "findings" and html.index('id="findings"') < html.index('id="sample"')
+
+
+def test_findings_structure_and_reliability_thresholds():
+    from types import SimpleNamespace
+
+    from peerscale.report.findings import findings
+
+    r = SimpleNamespace(
+        sample={"n_in_scope": 100, "respondent_id": None, "n_fully_empty": 0, "invalid_values": 0},
+        scales=[{"name": n, "composite": False, "n_scored": 100} for n in ("a", "b", "c")],
+        waves=None, items=[], flag_rules={}, meta={"status": "draft"}, scale_alpha={},
+        validation={"reliability": {"a": {"alpha": 0.91}, "b": {"alpha": 0.74}, "c": {"alpha": 0.5}},
+                    "parallel": {"n_factors": 2},
+                    "cfa": {"primary": "correlated", "fit": {"correlated": {
+                        "cfi": 0.90, "tli": 0.88, "rmsea": 0.09, "srmr": 0.07,
+                        "meets": {"cfi": False, "tli": False, "rmsea": False, "srmr": True}}}}})
+    joined = " ".join(findings(r))
+    assert "good (alpha .80 or more) for a (.91)" in joined and "adequate for comparing groups" in joined
+    assert "c (.50) is below .70" in joined and "Only a reaches .90" in joined
+    assert "Parallel analysis suggests 2 factors for the 3 dimension scales" in joined
+    assert "misses the conventional cut-off on CFI, TLI and RMSEA" in joined
+    assert "No item is flagged" in joined and "draft" in joined

@@ -42,6 +42,7 @@ class Report:
     command: str = ""
     notes: list[str] = field(default_factory=list)
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
+    scale_alpha: dict = field(default_factory=dict)  # {scale: {"alpha", "n"}} from the item analysis
 
 
 # --------------------------------------------------------------------------- helpers
@@ -309,7 +310,8 @@ def _items(result: ScoreResult, mask: np.ndarray) -> tuple[list[dict], list[dict
     return items, list(groups.values())
 
 
-def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes: list[str]) -> dict | None:
+def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes: list[str],
+                alphas: dict | None = None) -> dict | None:
     """Flags of :func:`peerscale.psychometrics.itemstats.item_analysis` per dimension scale
     (composites repeat their scales' items), stored on each item as ``(scale, flag, message)``;
     returns the rules, or None when no scale could be analysed."""
@@ -331,6 +333,8 @@ def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes:
             notes.append(f"Item analysis of {s.name} could not be run: {exc.message}")
             continue
         rules = res.rules
+        if alphas is not None and res.alpha is not None:
+            alphas[s.name] = {"alpha": float(res.alpha.alpha), "n": int(res.alpha.n)}
         for iid, found in res.flags.items():
             by_id[iid]["flags"].extend((s.name, flag, message) for flag, message in found)
     return rules
@@ -396,7 +400,7 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
         from .irt_section import collect_irt
 
         report.irt = collect_irt(result, instrument, mask)
-    report.flag_rules = _item_flags(result, analysed, items, report.notes)
+    report.flag_rules = _item_flags(result, analysed, items, report.notes, report.scale_alpha)
     report.flags_note = note
     if validate:
         from .validation import collect_validation

@@ -50,6 +50,11 @@ class Figure:
 
 
 @dataclass
+class Bullets:
+    items: list[str]  # each may use the inline markup of Para
+
+
+@dataclass
 class Code:
     text: str
     summary: str | None = None  # collapsible with this summary (HTML <details>)
@@ -322,6 +327,13 @@ def items_section(r) -> Section:
               [[it["id"], it["group_label"], "yes" if it["reverse"] else "", it["text"]] for it in r.items])])
 
 
+def findings_section(r) -> Section:
+    """Plain-language findings first, for readers who stop after one page (see .findings)."""
+    from .findings import findings
+
+    return Section("findings", "Findings", [Bullets(findings(r))])
+
+
 def methods_section(r) -> Section:
     b = [Para(r.methods, "methods"), Heading(3, "Reproduce this report", "reproduce")]
     b.append(Code(r.command) if r.command else Para("Made from the Python API; no command line to show.", "note"))
@@ -334,7 +346,7 @@ def document(r) -> tuple[str, list, list[Section]]:
 
     title, head = title_blocks(r)
     head += [Para(n, "note") for n in r.notes]
-    sections = [sample_section(r), scoring_section(r), items_section(r)]
+    sections = [findings_section(r), sample_section(r), scoring_section(r), items_section(r)]
     if getattr(r, "irt", None):
         from .irt_section import irt_section
 

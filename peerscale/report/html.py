@@ -13,7 +13,7 @@ import re
 from html import escape
 
 from . import svg
-from .document import Code, Figure, Heading, Para, Table, document
+from .document import Bullets, Code, Figure, Heading, Para, Table, document
 
 CSS = """
 :root { --ink: #222; --muted: #555; --line: #c8c8c8; --accent: #0072B2; --warn: #D55E00; }
@@ -47,6 +47,8 @@ svg.chart { width: 100%; height: auto; display: block; }
 figure.diverging svg.chart, figure.scree svg.chart { max-width: 50rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 0 1.5rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f3f3f3; padding: .75rem 1rem; font-size: .9rem; }
+ul.findings { padding-left: 1.25rem; max-width: 48rem; }
+ul.findings li { margin: .4rem 0; }
 .methods { background: #f7f7f7; padding: .75rem 1rem; border-left: .35rem solid var(--accent); }
 footer { color: var(--muted); font-size: .9rem; margin-top: 3rem; padding-bottom: 2rem; }
 @media print {
@@ -123,6 +125,8 @@ def block_html(b) -> str:
         return f"<p{cls}>{inline(b.text)}</p>"
     if isinstance(b, Table):
         return table_html(b)
+    if isinstance(b, Bullets):
+        return '<ul class="findings">' + "".join(f"<li>{inline(x)}</li>" for x in b.items) + "</ul>"
     if isinstance(b, Figure):
         return figure_svg(b)
     if isinstance(b, Code):

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from ..errors import PeerscaleError
 from . import svg
-from .document import Code, Figure, Heading, Para, Table, document
+from .document import Bullets, Code, Figure, Heading, Para, Table, document
 
 
 _MARKUP = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*")
@@ -169,6 +169,8 @@ def render_markdown(r, files_dir: Path, files_ref: str) -> str:
             out.extend([("> " if b.style in ("draft", "methods") else "") + _para(b.text), ""])
         elif isinstance(b, Table):
             out.extend([table_md(b), ""])
+        elif isinstance(b, Bullets):
+            out.extend([f"- {md_inline(x)}" for x in b.items] + [""])
         elif isinstance(b, Figure):
             name = b.name
             k = 2
