@@ -617,10 +617,17 @@ def test_under_a_real_address_space_limit(tmp_path):
     n = 400_000
     pd.DataFrame({f"a{k}": rng.integers(1, 6, n) for k in (1, 2, 3)}).to_csv(tmp_path / "d.csv", index=False)
 
+    # the address space peerscale uses once its libraries are loaded, plus 200 MB: here about
+    # 540 MB, where Arrow aborted with exit 134 (std::bad_alloc) before the check existed
+    probe = subprocess.run([sys.executable, "-c", "import numpy, pandas, pyarrow.csv, peerscale.cli; "
+                            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmSize')][0])"],
+                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cap = (int(probe.stdout.strip()) << 10) + (200 << 20)
+
     def limit():
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20))  # aborted with exit 134 before
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
     p = subprocess.run([sys.executable, "-m", "peerscale.cli", "score", tmp_path / "d.csv", "--scale", "A=a1,a2,a3",
                         "-o", tmp_path / "o.csv"], capture_output=True, text=True, cwd=ROOT, timeout=120,
