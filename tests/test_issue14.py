@@ -301,3 +301,20 @@ def test_findings_structure_and_reliability_thresholds():
     assert "Parallel analysis suggests 2 factors for the 3 dimension scales" in joined
     assert "misses the conventional cut-off on CFI, TLI and RMSEA" in joined
     assert "No item is flagged" in joined and "draft" in joined
+
+
+def test_values_in_messages_are_printed_plainly(run_cli, tmp_path):
+    """Messages printed `np.float64(-99.0)`; validate listed '7.0' for a 7."""
+    import json
+
+    (tmp_path / "d.csv").write_text("a1,a2\n7,2\n-99,3\n2.5,1\n")
+    code, _, err = run_cli("score", tmp_path / "d.csv", "--scale", "A=a1,a2", "--range", "1:5", "-o", tmp_path / "o.csv")
+    assert code == 1 and "column 'a1': 7;" in err and "column 'a1': -99" in err and "np." not in err
+    code, out, _ = run_cli("validate", tmp_path / "d.csv", "--scale", "A=a1,a2", "--range", "1:5")
+    assert "column 'a1': 7\n" in out and "'7.0'" not in out
+    code, out, _ = run_cli("validate", tmp_path / "d.csv", "--scale", "A=a1,a2", "--range", "1:5", "--json")
+    assert [e["value"] for e in json.loads(out)["invalid_values"]["examples"]] == [7, -99]
+    from peerscale.errors import PeerscaleError, plain
+
+    assert plain(np.float64(-99.0)) == "-99" and plain(np.float64(2.5)) == "2.5" and plain(np.int64(3)) == "3"
+    assert str(PeerscaleError("bad", value=np.float64(-99.0))) == "value -99: bad"

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..cli_common import console, data_options, emit_json, input_files, read_input
-from ..errors import PeerscaleError
+from ..errors import PeerscaleError, plain
 from ..spec import Instrument, bundled_instruments, load_instrument, parse_min_answered
 
 OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl", "redcap-import"]
@@ -419,7 +419,8 @@ def validate_data(inp, id_columns) -> dict:
                             missing_values=inp.missing_values, file=inp.path, row_mask=mask)
         report["invalid_values"] = {
             "count": clean.invalid_count,
-            "examples": [{"row": r, "column": c, "value": str(v)} for r, c, v in clean.invalid_examples],
+            "examples": [{"row": r, "column": c, "value": _json_value(v), "shown": plain(v)}
+                         for r, c, v in clean.invalid_examples],
             "by_item": {i: c.get(INVALID) for i, c in clean.missing.items()
                         if c.get(INVALID)}}
         reasons = {}
@@ -442,6 +443,15 @@ def validate_data(inp, id_columns) -> dict:
     report["problems"] = (len(absent) > 0) + (report["invalid_values"]["count"] > 0) + (report["duplicate_ids"]["count"] > 0)
     report["ok"] = report["problems"] == 0
     return report
+
+
+def _json_value(v):
+    """A data value as JSON keeps it: numbers as numbers (7, not "7.0"), text as text."""
+    if hasattr(v, "item") and type(v).__module__ == "numpy":
+        v = v.item()
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    return v if isinstance(v, (int, str)) or v is None else str(v)
 
 
 def duplicate_groups(dups, id_columns) -> list[dict]:
@@ -475,7 +485,7 @@ def validate(**opts):
                   + (f" ({', '.join(report['missing_columns'][:10])})" if report["missing_columns"] else ""))
         iv = report["invalid_values"]
         con.print(f"  values outside the response scales: {iv['count']}"
-                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['value']!r}" for e in iv["examples"])),
+                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['shown']}" for e in iv["examples"])),
                   markup=False)
         d = report["duplicate_ids"]
         con.print(f"  duplicate ids ({', '.join(ids) or 'no id columns'}): {d['count']} rows"
