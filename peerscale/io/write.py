@@ -453,14 +453,13 @@ def encode_categories(df, meta: OutputMeta, user_missing: bool = True):
     missing = {k: list(v) for k, v in meta.missing_values.items()}
     for col, labels in cats.items():
         s = out[col]
-        code_of = {label: float(k) for k, label in enumerate(labels, start=1)}
-        text = s.astype("object").where(s.notna(), None)
-        unknown = sorted({v for v in text.dropna() if v not in code_of})
+        cat = pd.Categorical(s.astype("object").where(s.notna(), None), categories=list(labels))
+        unknown = sorted({str(v) for v in s[(cat.codes < 0) & s.notna().to_numpy()]})
         if unknown:
-            raise PeerscaleError(f"holds values that are not among its categories: {', '.join(map(str, unknown[:5]))}",
+            raise PeerscaleError(f"holds values that are not among its categories: {', '.join(unknown[:5])}",
                                  column=str(col))
-        codes = np.array([np.nan if v is None else code_of[v] for v in text], dtype="float64")
-        value_labels[col] = {v: k for k, v in code_of.items()}
+        codes = np.where(cat.codes < 0, np.nan, cat.codes + 1.0)
+        value_labels[col] = {float(k): label for k, label in enumerate(labels, start=1)}
         blank = meta.category_missing.get(col)
         if blank is not None and user_missing:
             codes[np.isnan(codes)] = float(blank[0])
