@@ -83,7 +83,8 @@ def test_cfa_model_file_mlr_and_invariance(run_cli, tmp_path):
 
 
 def test_cfa_tables_and_instrument_comparison(run_cli):
-    code, out, err = run_cli("cfa", YOUTH, "--instrument", "pbr-y", "--compare", "--top-mi", "3")
+    # listwise keeps this table test quick; the FIML default is tested in test_responses/test_consistency
+    code, out, err = run_cli("cfa", YOUTH, "--instrument", "pbr-y", "--compare", "--top-mi", "3", "--missing", "listwise")
     assert code == 0, err
     for text in ("Fit (computed as lavaan)", "Standardized loadings", "Competing structures", "bifactor",
                  "one factor vs correlated factors"):

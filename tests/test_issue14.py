@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from peerscale.report.build import _histogram, build_report, score_step
+import peerscale
+from peerscale.report.build import _histogram, score_step
 from peerscale.spec import adhoc_instrument, load_instrument
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def test_histogram_bins_are_the_scores_a_mean_can_take():
 
 def test_example_histograms_have_no_alternating_dips():
     data = pd.read_csv(EXAMPLE)
-    rep = build_report(data, "pbr-y")
+    rep = peerscale.read(data, "pbr-y").report()
     k = len(load_instrument("pbr-y").scale("share").items)
     share = next(s for s in rep.scales if s["name"] == "share")
     assert len(share["histogram"]["counts"]) == 4 * k + 1 and share["histogram"]["per_bin"] == 1
@@ -86,7 +87,7 @@ def test_flags_above_50_percent_do_not_read_50_percent():
     """A ceiling flag ("more than 50%") showed "50% at the highest code"."""
     from peerscale.report.html import render_html
 
-    html = render_html(build_report(pd.read_csv(EXAMPLE), "pbr-y"))
+    html = render_html(peerscale.read(EXAMPLE, "pbr-y").report())
     flagged = re.findall(r"<td>(\d+(?:\.\d+)?)% at the (?:highest|lowest) code", html)
     assert flagged
     for pct in flagged:
@@ -98,17 +99,17 @@ def test_omega_table_has_no_empty_column():
     empty when there is no composite): a column with nothing in it is left out."""
     from peerscale.report.validation_section import _omega
 
-    one = {"label": "omega total, one-factor (minres)", "omega_total": 0.8, "omega_hierarchical": None,
-           "omega_limit": None, "ecv": None, "flipped": []}
+    one = {"alpha": 0.8, "omega_kind": "omega total, one-factor (minres)", "omega_total": 0.8}
     sl = {"label": "Schmid-Leiman omega", "omega_total": 0.9, "omega_hierarchical": 0.7, "omega_limit": 0.75,
           "ecv": 0.5, "flipped": []}
-    for omegas, header in (({"a": one, "b": one}, ["scale", "which omega", "omega total"]),
-                           ({"a": one, "total": sl}, ["scale", "which omega", "omega total", "omega hierarchical",
-                                                      "omega limit", "ECV"]),
-                           ({"a": one, "total": {**sl, "flipped": ["x3"]}}, None)):
-        table = _omega({"omega": omegas})[-1]
+    for scales, structure, header in (
+            ({"a": one, "b": one}, {}, ["scale", "which omega", "omega total"]),
+            ({"a": one, "total": one}, {"total": sl},
+             ["scale", "which omega", "omega total", "omega hierarchical", "omega limit", "ECV"]),
+            ({"a": one, "total": one}, {"total": {**sl, "flipped": ["x3"]}}, None)):
+        table = _omega({"reliability": {"scales": scales, "omega": structure}})[-1]
         if header is None:
-            assert table.header[-1] == "items flipped" and table.rows[1][-1] == "x3"
+            assert table.header[-1] == "items flipped" and table.rows[-1][-1] == "x3"
         else:
             assert table.header == header
         for j in range(len(table.header)):
@@ -120,7 +121,7 @@ def test_item_plots_show_the_wording():
     from peerscale.report.html import render_html
 
     data = pd.read_csv(EXAMPLE)
-    rep = build_report(data, "pbr-y")
+    rep = peerscale.read(data, "pbr-y").report()
     html = render_html(rep)
     inst = load_instrument("pbr-y")
     words = inst.item_text("pbr_y_share_02")
@@ -264,7 +265,7 @@ def test_report_opens_with_plain_language_findings():
     from peerscale.report.findings import findings
     from peerscale.report.html import render_html
 
-    rep = build_report(pd.read_csv(EXAMPLE), "pbr-y")
+    rep = peerscale.read(EXAMPLE, "pbr-y").report()
     text = findings(rep)
     joined = " ".join(text)
     assert text[0].startswith("**Who was scored.**") and f"{rep.sample['n_in_scope']} records" in joined

@@ -63,7 +63,7 @@ def _magic_bytes(head: bytes) -> str | None:
 
 
 def read_table(path, *, format: str | None = None, sheet=None, instrument=None, redcap_dictionary=None,
-               missing_codes: dict | None = None, encoding: str | None = None,
+               missing_codes: dict | None = None, encoding: str | None = None, key_columns=(),
                check_duplicates: bool = True) -> Table:
     """Read a data file into a :class:`~peerscale.io.table.Table`.
 
@@ -73,8 +73,9 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     ``redcap_dictionary`` (path or parsed dictionary) supplies value labels, suggested field→item
     mapping and the project's missing-data codes; ``missing_codes`` (``{"-999": "Not asked"}``)
     adds codes; ``sheet`` picks an Excel sheet (name or 1-based number); ``encoding`` overrides
-    text encoding detection. ``check_duplicates=False`` leaves REDCap records that occur twice
-    in one event to the caller (``peerscale validate`` lists them all) instead of refusing them.
+    text encoding detection; ``key_columns`` (a study's wave column) tell REDCap records apart
+    besides REDCap's own ids; ``check_duplicates=False`` leaves REDCap records that occur twice in
+    one event to the caller (``peerscale validate`` lists them all) instead of refusing them.
     """
     from .source import check_input, check_memory, human
 
@@ -82,10 +83,7 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     if instrument is not None and not hasattr(instrument, "items"):
         from ..spec import load_instrument
         instrument = load_instrument(instrument)
-    dictionary = None
-    if redcap_dictionary is not None:
-        from .dictionary import Dictionary, read_dictionary
-        dictionary = redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
+    dictionary = _dictionary(redcap_dictionary)
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
     _check_missing_codes(codes, instrument)
     try:
@@ -95,7 +93,7 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
             p = Path(src.path).expanduser()
             fmt = detect_format(p, format)
             if sheet is not None and fmt != "xlsx":
-                raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
+                raise PeerscaleError("`sheet` applies to Excel files only", file=str(path))
             check_memory(src, fmt)
             table = _read_format(p, fmt, sheet, instrument, codes, encoding)
     except MemoryError:
@@ -103,8 +101,14 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
         raise PeerscaleError(f"ran out of memory reading this file{size}", file=str(path),
                              hint="split the file into parts (e.g. by site or wave) and run each, or run where more "
                                   "memory is available") from None
+    return _finish(table, instrument, dictionary, codes, key_columns, check_duplicates)
+
+
+def _finish(table: Table, instrument, dictionary, codes: dict[str, str], key_columns=(),
+            check_duplicates: bool = True) -> Table:
     from .redcap import apply_redcap
-    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes,
+
+    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes, key_columns=key_columns,
                  check_duplicates=check_duplicates)
     normalise_keys(table)
     return table
@@ -191,3 +195,38 @@ def _read_stream(src, format, sheet, instrument, codes, encoding) -> Table:
     table.path = name
     table.warnings = [w.replace(str(spool), name) for w in table.warnings]
     return table
+
+
+def _dictionary(redcap_dictionary):
+    if redcap_dictionary is None:
+        return None
+    from .dictionary import Dictionary, read_dictionary
+
+    return redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
+
+
+def table_from_frame(frame, *, instrument=None, redcap_dictionary=None, missing_codes: dict | None = None,
+                     name: str | None = None, key_columns=(), check_duplicates: bool = True) -> Table:
+    """A :class:`~peerscale.io.table.Table` from a DataFrame already in memory, with the same
+    REDCap conventions, dictionary and missing codes as :func:`read_table` applies to a file.
+    The frame is not modified (columns the conventions change are replaced in a shallow copy)."""
+    import pandas as pd
+
+    from .items import finish_items
+
+    if not isinstance(frame, pd.DataFrame):
+        raise PeerscaleError(f"expected a file path or a pandas DataFrame, got {type(frame).__name__}")
+    if instrument is not None and not hasattr(instrument, "items"):
+        from ..spec import load_instrument
+        instrument = load_instrument(instrument)
+    data = frame.copy(deep=False)  # copy-on-write: replacing a column never touches the caller's frame
+    data.columns = [str(c) for c in data.columns]
+    if data.columns.duplicated().any():
+        dup = data.columns[data.columns.duplicated()][0]
+        raise PeerscaleError(f"the data have two columns named {dup!r}", column=dup, file=name)
+    data = data.reset_index(drop=True)
+    codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
+    _check_missing_codes(codes, instrument)
+    table = Table(data=data, path=name, format="dataframe")
+    finish_items(table, instrument, codes)
+    return _finish(table, instrument, _dictionary(redcap_dictionary), codes, key_columns, check_duplicates)

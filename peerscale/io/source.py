@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,8 +123,35 @@ def _wait_first_byte(fd: int, src: Source, what: str, timeout: float) -> None:
                                   "and give that file")
 
 
+_STREAMS: dict | None = None  # bytes of the streams read within one stream_cache() block
+
+
+@contextmanager
+def stream_cache():
+    """Within this block a stream read twice (e.g. once to recognise the instrument, once to
+    read it) gives the same bytes: a pipe can be read only once."""
+    global _STREAMS
+    outer = _STREAMS is not None
+    if not outer:
+        _STREAMS = {}
+    try:
+        yield
+    finally:
+        if not outer:
+            _STREAMS = None
+
+
 def read_stream(src: Source, what: str, limit: int | None, timeout: float | None = None) -> bytes:
     """All bytes of a pipe, FIFO or standard input, refusing more than ``limit`` bytes."""
+    if _STREAMS is not None and src.path in _STREAMS:
+        return _STREAMS[src.path]
+    data = _read_stream(src, what, limit, timeout)
+    if _STREAMS is not None:
+        _STREAMS[src.path] = data
+    return data
+
+
+def _read_stream(src: Source, what: str, limit: int | None, timeout: float | None = None) -> bytes:
     import fcntl
 
     fd = _open_stream(src)

@@ -41,6 +41,7 @@ class Table:
     suggested_map: dict[str, str] = field(default_factory=dict)
     in_scope: "pd.Series | None" = None
     sources: list[str] = field(default_factory=list)  # every file read (REDCap's .sps and its CSV)
+    event_column: str | None = None  # REDCap's event column (redcap_event_name, or "Event Name" in label headers)
 
 
 @dataclass

@@ -38,7 +38,7 @@ def output_format(path: str | Path, format: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in WRITE_FORMATS:
         raise PeerscaleError(f"cannot tell the output format from the extension {suffix or '(none)'!r}",
-                             file=str(path), hint="use .csv, .tsv, .sav, .zsav, .dta, .xlsx, .parquet or .jsonl, or --format")
+                             file=str(path), hint="use .csv, .tsv, .sav, .zsav, .dta, .xlsx, .parquet or .jsonl, or `format`")
     return WRITE_FORMATS[suffix]
 
 
@@ -108,7 +108,7 @@ def check_output(path, *, force: bool = False, protect=()) -> Path:
         target = Path(os.path.realpath(target))
     for p in protect or ():
         if p is not None and str(p) != "-" and _same_file(target, Path(str(p)).expanduser()):
-            raise PeerscaleError(f"refusing to write the output over an input of this run ({p}), even with --force",
+            raise PeerscaleError(f"refusing to write the output over an input of this run ({p}), even with `force`",
                                  file=text, hint="choose a different output path")
     try:
         st = os.stat(target)
@@ -122,10 +122,10 @@ def check_output(path, *, force: bool = False, protect=()) -> Path:
         for test, kind in _KIND:
             if test(st.st_mode):
                 raise PeerscaleError(f"the output path is {kind}, not a regular file; refusing to replace it, "
-                                     "even with --force", file=text, hint="give the name of a regular file")
+                                     "even with `force`", file=text, hint="give the name of a regular file")
         if not force:
             raise PeerscaleError("the output file already exists", file=text,
-                                 hint="use --force to overwrite it (re-running a command needs it), or choose another path")
+                                 hint="use `force` to overwrite it (re-running a command needs it), or choose another path")
     if not target.parent.is_dir():
         raise PeerscaleError("the output directory does not exist", file=text,
                              hint=f"create {str(target.parent)!r} first")
@@ -182,13 +182,13 @@ def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) ->
                 os.link(tmp, target)
             except FileExistsError:
                 raise PeerscaleError("the output file already exists", file=shown,
-                                     hint="use --force to overwrite it, or choose another path") from None
+                                     hint="use `force` to overwrite it, or choose another path") from None
             except OSError as exc:  # file systems without hard links
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
                     raise
                 if target.exists():
                     raise PeerscaleError("the output file already exists", file=shown,
-                                         hint="use --force to overwrite it") from None
+                                         hint="use `force` to overwrite it") from None
                 os.replace(tmp, target)
     except PeerscaleError as exc:
         if exc.file is None or exc.file == str(tmp):

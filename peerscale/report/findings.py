@@ -66,7 +66,8 @@ def _who(r) -> str:
 def _reliability(r) -> str | None:
     v = r.validation or {}
     rel = v.get("reliability") or {}
-    alphas = {name: d["alpha"] for name, d in rel.items() if d.get("alpha") is not None}
+    rel = rel.get("scales", rel)  # keyed like `reliability --json` (scales.<name>.alpha)
+    alphas = {name: d["alpha"] for name, d in rel.items() if isinstance(d, dict) and d.get("alpha") is not None}
     source = "Cronbach's alpha" + (" (with its 95% interval and omega in Validation)" if alphas else "")
     if not alphas:
         alphas = {name: d["alpha"] for name, d in (getattr(r, "scale_alpha", None) or {}).items()
@@ -144,15 +145,19 @@ def _structure(r) -> str | None:
         return ("**Structure.** Not checked in this report: run it with `--validate` for reliability intervals, "
                 "omega, parallel analysis, EFA and CFA.")
     out = []
-    p = v.get("parallel")
+    p = v.get("parallel") or (v.get("efa") or {}).get("parallel")
     dims = [sc for sc in r.scales if not sc["composite"]]
     if p:
         out.append(f"parallel analysis suggests {p['n_factors']} factor{'s' if p['n_factors'] != 1 else ''} for "
                    f"the {len(dims)} dimension scale{'s' if len(dims) != 1 else ''}")
     c = v.get("cfa") or {}
-    primary = c.get("primary")
-    if primary and primary in c.get("fit", {}):
-        f = c["fit"][primary]
+    primary = c.get("primary") or c.get("structure")
+    rows = c.get("comparison") or c.get("fit") or {}
+    if primary and isinstance(rows.get(primary), dict) and "cfi" in rows[primary]:
+        f = rows[primary]
+        n_factors = len({key.split("=~")[0] for key in c.get("loadings_std") or {}})
+        if primary == "correlated" and n_factors == 1:
+            primary = "one-factor"
         meets = f.get("meets") or {}
         judged = {k: m for k, m in meets.items() if m is not None}
         which = ("the correlated-factors model of the instrument's dimensions" if primary == "correlated"

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from ..errors import PeerscaleError
 from . import svg
-from .document import Bullets, Code, Figure, Heading, Para, Table, document
-
+from .blocks import Bullets, Code, Figure, Heading, Para, Table
+from .document import document
 
 _MARKUP = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*")
 _PUNCT = re.compile(r"([\\`*\[\]|~])")
