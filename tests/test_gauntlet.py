@@ -811,3 +811,15 @@ def test_bundled_scale_name_as_id_column_is_refused(run_cli, tmp_path):
 
     with pytest.raises(PeerscaleError, match="overwrite the identifiers"):  # the library refuses too
         peerscale.score(data, "pbr-y", id_columns=["share"])
+
+
+def test_library_reads_standard_input_once_even_when_it_detects_the_instrument(tmp_path):
+    """peerscale.read('-') without an instrument reads the export twice (recognise, then read):
+    a pipe gives its bytes once, so the second read uses the first one's bytes."""
+    d = pd.read_csv(ROOT / "examples" / "youth_export.csv")
+    body = d[[c for c in d.columns if not c.startswith(("act_", "out_"))]].to_csv(index=False).encode()
+    p = subprocess.run([sys.executable, "-c", "import peerscale; r = peerscale.read('-'); "
+                        "print(r.instrument.name, len(r.data))"], input=body, capture_output=True, timeout=120,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode().split() == ["pbr-y", str(len(d))]
