@@ -139,16 +139,14 @@ def parse_pairs(values, what: str) -> dict[str, str]:
     return out
 
 
-def input_files(opts: dict, inp=None) -> list[str]:
-    """Every file a data command reads: the data (and REDCap's CSV beside a .sps), the scoring
-    file and item bank, ``--map`` files and the ``--redcap-dictionary``. No output may be one
-    of them, even with ``--force``."""
+def input_files(opts: dict) -> list[str]:
+    """The input files a data command's options name (data, scoring file, ``--map`` files,
+    ``--redcap-dictionary``), for refusing an output before any work is done. The write itself
+    protects every file the reading took (:attr:`peerscale.responses.Responses.inputs`: the item
+    bank, REDCap's CSV beside a .sps, a ``study.yaml`` too)."""
     files = [opts.get("input")]
     inst = opts.get("instrument")
-    if inp is not None:
-        files += list(inp.instrument.files) + list(getattr(inp.table, "sources", []) or [])
-        files.append(getattr(getattr(inp, "design", None), "source", None))  # a study.yaml beside the data
-    elif inst and (Path(inst).suffix.lower() in (".yaml", ".yml", ".json") or Path(inst).exists()):
+    if inst and (Path(inst).suffix.lower() in (".yaml", ".yml", ".json") or Path(inst).exists()):
         files.append(inst)
     files += [m for m in opts.get("maps") or () if not ("=" in m and not Path(m).exists())]
     files.append(opts.get("redcap_dictionary"))
