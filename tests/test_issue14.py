@@ -319,3 +319,26 @@ def test_values_in_messages_are_printed_plainly(run_cli, tmp_path):
 
     assert plain(np.float64(-99.0)) == "-99" and plain(np.float64(2.5)) == "2.5" and plain(np.int64(3)) == "3"
     assert str(PeerscaleError("bad", value=np.float64(-99.0))) == "value -99: bad"
+
+
+# --------------------------------------------------------------------------- defect 7: --missing-code
+
+def test_missing_code_that_is_a_scored_answer_is_refused(run_cli, tmp_path):
+    """`--missing-code 3=Oops` turned valid 3s missing; the scoring-file loader refuses the same
+    conflict. Codes outside the scored answers (-999, 9 on a 1-5 scale, UNK) stay allowed."""
+    df = pd.read_csv(EXAMPLE)
+    code, _, err = run_cli("score", EXAMPLE, "-i", "pbr-y", "--missing-code", "3=Oops", "-o", tmp_path / "o.csv")
+    assert code == 1 and "--missing-code" in err and "missing-data code 3 (Oops)" in err and "scored code" in err, err
+    assert not (tmp_path / "o.csv").exists()
+    code, _, err = run_cli("score", EXAMPLE, "-i", "pbr-y", "--missing-code", "-999=Not asked", "--missing-code",
+                           "UNK=Unknown", "-o", tmp_path / "o.csv", "-q")
+    assert code == 0, err
+    items = [c for c in df.columns if c.startswith("a")][:3]
+    pd.DataFrame({c: [1, 2, 3] for c in items}).to_csv(tmp_path / "a.csv", index=False)
+    code, _, err = run_cli("score", tmp_path / "a.csv", "--scale", "A=" + ",".join(items), "--range", "1:5",
+                           "--missing-code", "2=Skipped", "-o", tmp_path / "b.csv")
+    assert code == 1 and "inside the declared range 1 to 5" in err, err
+    from peerscale.errors import PeerscaleError
+
+    with pytest.raises(PeerscaleError, match="scored code"):  # the library refuses it too
+        peerscale.read(df, "pbr-y", missing_codes={"4": "Oops"})
