@@ -674,7 +674,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     from .psychometrics.cfa import fit_cfa, modification_indices, residual_correlations, standardized_solution
     from .psychometrics.fit import fit_measures
     from .psychometrics.lavaan_syntax import parse_model
-    from .structures import STRUCTURES, instrument_structure
+    from .structures import STRUCTURES, dimension_scales, instrument_structure
 
     est = str(estimator).lower()
     if est not in ("ml", "mlr", "dwls"):
@@ -683,9 +683,17 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         raise PeerscaleError(f"`top_mi` must be a whole number of 0 or more, got {top_mi!r}")
     inst = view.instrument
     structures: dict[str, tuple[str, dict]] = {}
+    notes: list[str] = []
     if model is None:
         structure = structure or "correlated"
         names = [structure] + ([s for s in STRUCTURES if s != structure] if compare else [])
+        if compare and len(dimension_scales(inst)) < 2 and structure != "bifactor":
+            # one dimension scale: the correlated-factors model is the one-factor model and a
+            # bifactor model does not exist, so there is nothing to compare (the nested test of
+            # two identical models has 0 df; the bifactor error used to take the whole CFA down)
+            names = [structure]
+            notes.append("The instrument has one dimension scale, so the CFA fits one factor only (correlated "
+                         "factors and a bifactor model need two or more).")
         for s in names:
             structures[s] = instrument_structure(inst, s)
         model, options = structures[structure]
@@ -721,7 +729,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
                                  hint="drop items that duplicate others or have no variance, or use more data") from None
         bar.advance()
         comparison = (_compare_structures(structures, data, est, method, {structure: res}, bar.advance)
-                      if len(structures) > 1 else None)
+                      if compare else None)
     fm = fit_measures(res)
     std = standardized_solution(res)
     mi = modification_indices(res, top=top_mi) if top_mi and res.estimator != "DWLS" else None
@@ -733,7 +741,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     return CFAAnalysis(sample=view.sample(), n_rows=view.n_rows, missing=reported, structure=structure,
                        instrument=inst.name, model=model, fit=res, fit_measures=fm, standardized=std,
                        modification_indices=mi, residual_correlations=residual_correlations(res),
-                       comparison=comparison, invariance=invariance, notes=[])
+                       comparison=comparison, invariance=invariance, notes=notes)
 
 
 def _compare_structures(structures, data, estimator, missing, done, advance) -> dict:

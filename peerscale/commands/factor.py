@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, fmt as _fmt, print_sample, read_responses, wave_option
+from ..cli_common import (console, data_options, emit_json, fmt as _fmt, p_cell, p_text, print_sample, read_responses,
+                          wave_option)
+from ..errors import PeerscaleError
 
 
 def _items_option(opts: dict, items: str | None) -> list[str] | None:
@@ -78,7 +80,7 @@ def _print_efa(out, names, res, quiet):
         line += f"; KMO = {out['kmo']['overall']:.3f}"
     if out["bartlett"]:
         line += (f"; Bartlett χ²({out['bartlett']['df']}) = {out['bartlett']['chisq']:.1f}, "
-                 f"p = {out['bartlett']['pvalue']:.3g}")
+                 f"{p_text(out['bartlett']['pvalue'])}")
     con.print(line)
     for note in out.get("notes", []):
         con.print(f"note: {note}")
@@ -101,7 +103,7 @@ def _print_efa(out, names, res, quiet):
     con.print(t)
     fit = out["fit"]
     if "chisq" in fit:
-        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, p = {fit['pvalue']:.3g}; "
+        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, {p_text(fit['pvalue'])}; "
                   f"TLI = {_fmt(fit.get('tli'))}; RMSEA = {_fmt(fit.get('rmsea'))} "
                   f"[{_fmt((fit.get('rmsea_ci') or [None])[0])}, {_fmt((fit.get('rmsea_ci') or [None, None])[1])}]; "
                   f"RMSR = {_fmt(fit['rms'])}; BIC = {_fmt(fit.get('bic'), 1)}")
@@ -123,7 +125,7 @@ def _print_efa(out, names, res, quiet):
 @data_options
 @wave_option
 @click.option("--model", "model_text", metavar="SYNTAX", help="lavaan model syntax; statements separated by newlines or ';'.")
-@click.option("--model-file", type=click.Path(dir_okay=False, exists=True), help="A file with lavaan model syntax.")
+@click.option("--model-file", type=click.Path(readable=False), help="A file with lavaan model syntax.")
 @click.option("--structure", type=click.Choice(["correlated", "one-factor", "bifactor"]), default=None,
               help="With --instrument: the instrument's own structure (default correlated).")
 @click.option("--compare", is_flag=True, help="With --instrument: also fit the other structures and compare them.")
@@ -159,7 +161,12 @@ def cfa(wave, model_text, model_file, structure, compare, estimator, missing, in
     if sum(x is not None for x in (model_text, model_file)) > 1:
         raise click.UsageError("give --model or --model-file, not both")
     if model_file:
-        model_text = Path(model_file).read_text(encoding="utf-8")
+        from ..io.source import read_bytes
+
+        try:
+            model_text = read_bytes(model_file, "model file", limit=1 << 20).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerscaleError("the model file is not UTF-8 text", file=model_file) from None
     if model_text is not None and structure is not None:
         raise click.UsageError("--structure builds the model from --instrument; do not combine it with --model")
     if model_text is None and not opts.get("instrument") and not opts.get("scales"):
@@ -210,7 +217,7 @@ def _print_cfa(out, quiet):
         else "scaled"
     rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
             ("df", str(f["df"]), robust and str(f["df"])),
-            ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
+            ("p", p_cell(f["pvalue"]), robust and p_cell(robust["pvalue_scaled"])),
             ("CFI", _fmt(f["cfi"]), robust and _fmt(robust[f"cfi_{kind}"])),
             ("TLI", _fmt(f["tli"]), robust and _fmt(robust[f"tli_{kind}"])),
             ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust[f"rmsea_{kind}"])),
@@ -269,7 +276,7 @@ def _print_cfa(out, quiet):
         vs = out["comparison"].get("one-factor", {}).get("vs_correlated")
         if vs:
             con.print(f"one factor vs correlated factors: Δχ²({vs['df_diff']:.0f}) = {vs['chisq_diff']:.2f}, "
-                      f"p = {vs['pvalue']:.3g}")
+                      f"{p_text(vs['pvalue'])}")
     if "invariance" in out:
         it = Table(title="Measurement invariance" + (" (scaled χ², robust differences)" if "fit_robust" in out else ""))
         for c in ("level", "χ²", "df", "CFI", "RMSEA", "SRMR"):
@@ -284,6 +291,7 @@ def _print_cfa(out, quiet):
         for prev, lv in zip(levels, levels[1:]):
             r = out["invariance"][lv]
             dt.add_row(f"{prev} → {lv}", _fmt(r.get("chisq_diff"), 2), _fmt(r.get("df_diff"), 0),
-                       _fmt(r.get("pvalue_diff")), _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
+                       p_cell(r.get("pvalue_diff")) if r.get("pvalue_diff") is not None else "—",
+                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
         con.print(dt)
         con.print("Guides: ΔCFI ≤ −0.010 (Cheung & Rensvold 2002) or ΔRMSEA ≥ 0.015 (Chen 2007) suggest non-invariance.")
