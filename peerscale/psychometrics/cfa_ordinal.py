@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .cfa import (CFAResult, GroupData, ModelSpec, Param, _Engine, _fabin_like_start, _order_variables,
-                  _start_values, build_model)
+from .cfa_engine import GroupData, _Engine, _fabin_like_start, _start_values
+from .cfa_model import ModelSpec, Param, _order_variables, build_model
+from .cfa_results import CFAResult
 from .lavaan_syntax import parse_model
 
 _BIG = 12.0  # stands in for ±∞ thresholds in bivariate normal probabilities

@@ -33,7 +33,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from .cfa import CFAResult
+from .cfa_engine import _Engine
+from .cfa_model import build_model
+from .cfa_robust import _robust, _robust_fiml
+
 
 FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")
 
@@ -59,7 +62,7 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
     return lower, upper
 
 
-def srmr(res: CFAResult) -> float:
+def srmr(res) -> float:
     """lavaan's ``srmr`` (Bentler's version; see module docstring)."""
     total = 0.0
     for g, d in enumerate(res.data):
@@ -74,11 +77,11 @@ def srmr(res: CFAResult) -> float:
     return float(total / res.n)
 
 
-def baseline_model(res: CFAResult) -> str:
+def baseline_model(res) -> str:
     return "\n".join(f"{v} ~~ {v}" for v in res.spec.observed)
 
 
-def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
+def _baseline(res, data=None) -> tuple[float, int, float | None]:
     """Baseline χ², df and (MLR) scaling factor. The independence model has the closed form
     ``T_b = Σ_g n_g (Σ log s_ii − log|S_g|)`` (under FIML: twice the saturated minus the
     per-item normal log-likelihoods); the scaling factor needs a fit."""
@@ -87,8 +90,6 @@ def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
     dfb = res.spec.n_groups * p * (p - 1) // 2
     cb = None
     if res.estimator == "MLR":
-        from .cfa import _Engine, _robust, build_model
-        from .fiml import _robust_fiml
         spec = build_model(baseline_model(res), n_groups=res.spec.n_groups,
                            meanstructure=res.spec.meanstructure)
         engine = _Engine(spec, res.data)
@@ -120,7 +121,7 @@ def _rmsea(t, df, n, g):
     return float(np.sqrt(max(t - df, 0.0) / (n * df)) * np.sqrt(g)) if df > 0 else 0.0
 
 
-def fit_measures(res: CFAResult) -> dict:
+def fit_measures(res) -> dict:
     """All fit measures of ``res`` as a dict (names follow lavaan with ``_`` for ``.``;
     ``rmsea_ci`` is ``[lower, upper]``)."""
     if res.estimator == "DWLS":
@@ -164,7 +165,7 @@ def fit_measures(res: CFAResult) -> dict:
     return out
 
 
-def _dwls_measures(res: CFAResult) -> dict:
+def _dwls_measures(res) -> dict:
     """Fit of an ordinal (DWLS/WLSMV) model as lavaan reports it: ``T`` on the polychoric
     correlations (see :func:`peerscale.psychometrics.cfa_ordinal.fit_dwls`), RMSEA with N − 1,
     SRMR over the p(p+1)/2 elements of the correlation matrix (the diagonal residuals are 0), no
