@@ -202,7 +202,7 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
     from ..psychometrics.cfa import (fit_cfa, instrument_model, modification_indices,
                                      residual_correlations, standardized_solution)
     from ..psychometrics.fit import fit_measures
-    from ..psychometrics.lavaan_syntax import parse_model
+    from ..psychometrics.lavaan_syntax import model_variables, parse_model
 
     if sum(x is not None for x in (model_text, model_file)) > 1:
         raise click.UsageError("give --model or --model-file, not both")
@@ -215,8 +215,7 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
     fit_opts: dict = {"std_lv": std_lv}
     if model_text is not None:
         terms = parse_model(model_text)
-        observed = list(dict.fromkeys(v for t in terms for v in (t.lhs, t.rhs)
-                                      if v != "1" and v not in {x.lhs for x in terms if x.op == "=~"}))
+        observed, _ = model_variables(terms)
         if not opts.get("instrument") and not opts.get("scales"):
             opts["scales"] = ("model=" + ",".join(observed),)
     ad = load_analysis_data(opts)
@@ -241,7 +240,7 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
     std = standardized_solution(res)
     loads = std[std.op == "=~"]
     out = {
-        "n": res.n, "estimator": res.estimator, "model": model_text,
+        "n": res.n, "missing": res.missing, "estimator": res.estimator, "model": model_text,
         "fit": {k: fm[k] for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr",
                                    "aic", "bic", "npar", "baseline_chisq", "baseline_df", "logl")},
         "loadings_std": {f"{r.lhs}=~{r.rhs}": r.est_std for r in loads.itertuples()},
@@ -359,7 +358,9 @@ def _print_cfa(out, quiet):
                   f"(scaling {robust['scaling_factor']:.3f}, shift {robust['shift_parameter']:.2f}), as lavaan's WLSMV.")
     elif robust:
         which = ("robust CFI/TLI/RMSEA as lavaan's *.robust (Brosseau-Liard & Savalei)" if kind == "robust" else
-                 "scaled CFI/TLI/RMSEA (lavaan's *.scaled; its missing-data robust versions are not implemented)")
+                 "scaled CFI/TLI/RMSEA (lavaan's *.scaled)")
+        if out.get("missing") == "fiml" and kind == "robust":
+            which += ", corrected for missing data as lavaan (Zhang & Savalei 2020)"
         con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; {which}.")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):

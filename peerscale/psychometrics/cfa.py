@@ -1,43 +1,27 @@
-"""Confirmatory factor analysis (and small SEMs) by maximum likelihood, the lavaan way.
+"""Confirmatory factor analysis and structural equation models, the lavaan way.
 
-The model is a RAM (reticular action model; McArdle & McDonald 1984) over the observed
-variables (first p) and the latent ones: ``A`` holds loadings and regressions (``A[i, j]``
-= effect of j on i), ``S`` variances and covariances, ``m`` intercepts/means. With
-``B = (I − A)^{-1}``, the implied moments are ``Σ = [B S B']_{obs}`` and ``μ = [B m]_{obs}``.
+``fit_cfa`` fits a model given in lavaan syntax (:mod:`peerscale.psychometrics.lavaan_syntax`)
+as ``lavaan::cfa``/``lavaan::sem`` (lavaan 0.6-14) do, in four steps kept in four modules:
 
-Defaults follow ``lavaan::cfa`` (lavaan 0.6-14): the first loading of each factor fixed to 1
-(or all latent variances fixed to 1 with ``std_lv=True``), residual variances of observed
-and variances of latent variables free, exogenous factors correlated (``orthogonal=False``),
-residual covariances among dependent variables of ``~`` regressions free, a mean structure
-(free intercepts, latent means 0) only with several groups, and ``group_equal`` constraining
-``"loadings"`` (with ``std_lv``, factor variances are then free beyond the first group),
-``"intercepts"`` (then latent means are free in every group but the first) and
-``"residuals"``.
+- the model (:mod:`~peerscale.psychometrics.cfa_model`): the parameter table with lavaan's
+  defaults, ``group_equal``/``group_partial``, labels, ``==``, ``<``, ``>`` and ``:=``;
+- the engine (:mod:`~peerscale.psychometrics.cfa_engine`): sample statistics per group,
+  implied moments and their derivatives, per-group start values, the constrained
+  optimiser, random restarts and the checks of the solution;
+- the robust corrections (:mod:`~peerscale.psychometrics.cfa_robust`): MLR sandwich and
+  Yuan–Bentler test with complete data and FIML, FIML-corrected robust indices, the DWLS
+  sandwich and scaled-shifted test;
+- the results (:mod:`~peerscale.psychometrics.cfa_results`): estimates, ``summary()``,
+  standardized solution, defined parameters, modification indices and score tests.
 
-Estimation minimises lavaan's ML discrepancy (twice lavaan's ``fmin``), with ``S_g`` the
-sample covariance with divisor ``n_g`` (lavaan's ``likelihood="normal"``)::
-
-    F(θ) = Σ_g (n_g/N) [ log|Σ_g| + tr(S_g Σ_g^{-1}) − log|S_g| − p + (x̄_g − μ_g)' Σ_g^{-1} (x̄_g − μ_g) ]
-
-by Fisher scoring with step halving from covariance-based start values; ``χ² = N·F``.
-Variances are not bounded (a Heywood case shows as a negative variance, as in lavaan).
-Standard errors use the expected information ``I = Σ_g (n_g/N) Δ_g' W_g Δ_g``
-(``W = diag(Σ^{-1}, ½ D'(Σ^{-1}⊗Σ^{-1})D)``, Δ the Jacobian of ``(μ, vech Σ)``),
-``vcov = I^{-1}/N``.
-
-- ``missing="fiml"``: the discrepancy is ``2(ℓ_h1 − ℓ)/N`` with ℓ the casewise normal
-  log-likelihood over each case's answered items and ℓ_h1 that of the saturated model
-  fitted by EM; the model gets a mean structure and SEs use the observed information
-  (lavaan's ``missing="ml"`` defaults). Patterns, EM and the casewise likelihood are in
-  :mod:`peerscale.psychometrics.fiml`.
-- ``estimator="MLR"``: Huber–White SEs with the observed information and the Yuan–Bentler
-  (2000) scaled test in lavaan's ``"yuan.bentler.mplus"`` form (complete data here; FIML
-  in :mod:`peerscale.psychometrics.fiml`).
-- ``estimator="DWLS"``: items treated as ordinal, see
-  :func:`peerscale.psychometrics.cfa_ordinal.fit_dwls` (lavaan's WLSMV).
-
-Fit indices are in :mod:`peerscale.psychometrics.fit`, model comparison and invariance in
-:mod:`peerscale.psychometrics.invariance`.
+Estimators. ``ML`` minimises ``F(θ) = Σ_g (n_g/N) [log|Σ_g| + tr(S_gΣ_g⁻¹) − log|S_g| − p +
+(x̄_g − μ_g)'Σ_g⁻¹(x̄_g − μ_g)]`` (S_g with divisor n_g), ``χ² = N·F``, SEs from the expected
+information ``I = Σ_g (n_g/N) Δ_g'W_gΔ_g``, ``vcov = I⁻¹/N`` (on the constraint surface). With
+``missing="fiml"`` F is ``2(ℓ_h1 − ℓ)/N`` over each case's answered items and SEs use the
+observed information (lavaan's ``missing="ml"``). ``MLR`` adds Huber–White SEs and the
+Yuan–Bentler scaled test (lavaan's ``"yuan.bentler.mplus"``). ``DWLS`` (alias ``WLSMV``)
+treats ``ordered`` items as ordinal: DWLS on thresholds and polychoric correlations with
+robust SEs and the scaled-shifted test, in the delta or theta parameterisation.
 
 Reference: Rosseel, Y. (2012). lavaan: An R package for structural equation modeling.
 Journal of Statistical Software, 48(2).
@@ -50,79 +34,254 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded
-from .cfa_engine import GroupData, _Engine, _fabin_like_start, _optimise, _start_values, sample_statistics
-from .cfa_model import GROUP_EQUAL, ModelSpec, Param, _order_variables, build_model
-from .cfa_ordinal import fit_dwls
-from .cfa_results import CFAResult, modification_indices, residual_correlations, standardized_solution
-from .cfa_robust import _robust, _robust_fiml
+from .cfa_engine import (Constraints, GroupData, Solution, _Engine, constrained_inverse, optimise, random_start,
+                         sample_statistics, start_values, unidentified_parameters)
+from .cfa_model import GROUP_EQUAL, ModelSpec, Param, _order_variables, build_model, variable_sets
+from .cfa_results import (CFAResult, modification_indices, residual_correlations, score_tests,
+                          standardized_solution)
+from .cfa_robust import _robust, _robust_fiml, dwls_robust
 from .lavaan_syntax import Term, parse_model
 
-__all__ = ["CFAResult", "GROUP_EQUAL", "ESTIMATORS", "GroupData", "ModelSpec", "Param", "STRUCTURES", "build_model",
-           "fit_cfa", "instrument_model", "modification_indices", "residual_correlations", "sample_statistics",
-           "standardized_solution"]
+__all__ = ["CFAResult", "ESTIMATORS", "GROUP_EQUAL", "GroupData", "ModelSpec", "Param", "STRUCTURES",
+           "build_model", "fit_cfa", "instrument_model", "modification_indices", "residual_correlations",
+           "sample_statistics", "score_tests", "standardized_solution"]
 
 ESTIMATORS = ("ML", "MLR", "DWLS")
+_ALIASES = {"WLSMV": "DWLS"}
 
 
 @single_threaded
 def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = None,
             estimator: str = "ML", missing: str = "listwise", std_lv: bool = False,
-            orthogonal: bool = False, group_equal=(), meanstructure: bool | None = None) -> CFAResult:
-    """Fit a CFA/SEM given in lavaan syntax to item data, as ``lavaan::cfa`` (see module
-    docstring). ``group`` names a column for a multigroup model; ``group_equal`` as lavaan."""
-    if estimator.upper() == "DWLS":
-        if group or missing != "listwise" or group_equal:
-            raise PeerscaleError("the ordinal (DWLS) estimator supports one group with listwise deletion",
-                                 hint="use --estimator ml or mlr for groups or FIML")
-        return fit_dwls(model, data, std_lv=std_lv, orthogonal=orthogonal)
-    return _fit_cfa(model, data, group=group, estimator=estimator, missing=missing, std_lv=std_lv,
-                    orthogonal=orthogonal, group_equal=group_equal, meanstructure=meanstructure)
+            orthogonal: bool = False, group_equal=(), meanstructure: bool | None = None,
+            group_partial=(), ordered=None, parameterization: str = "delta",
+            auto_fix_first: bool | None = None, fixed_x: bool = True, starts: int = 0,
+            seed: int | None = None, max_iter: int = 500) -> CFAResult:
+    """Fit a CFA/SEM given in lavaan syntax, as ``lavaan::cfa()`` / ``lavaan::sem()``.
 
+    Parameters
+    ----------
+    model : lavaan model syntax (or parsed terms); see
+        :mod:`peerscale.psychometrics.lavaan_syntax` for what is supported.
+    data : one row per respondent, one column per observed variable (and ``group``).
+    group : column whose values define the groups (order of first appearance, as lavaan).
+    estimator : ``"ML"``, ``"MLR"`` or ``"DWLS"`` (``"WLSMV"``: ordinal items).
+    missing : ``"listwise"`` or ``"fiml"`` (ML and MLR).
+    std_lv : fix latent variances to 1 instead of the first loadings (lavaan's ``std.lv``).
+    orthogonal : fix the covariances of exogenous latent variables to 0.
+    group_equal : parameters equal across groups: any of ``loadings, intercepts,
+        thresholds, means, residuals, residual.covariances, lv.variances, lv.covariances,
+        regressions``.
+    group_partial : parameters exempt from ``group_equal``, written as lavaan does
+        (``"visual=~x2"``, ``"x1~1"``, ``"y1|t2"``).
+    meanstructure : force a mean structure (default: with groups, FIML, ordinal items or
+        ``~ 1`` in the syntax).
+    ordered : ordinal observed variables (``True``: all; default with DWLS: all).
+    parameterization : ``"delta"`` or ``"theta"`` for ordinal items.
+    auto_fix_first : fix the first loading of each factor to 1 (default: not ``std_lv``).
+    fixed_x : exogenous observed covariates keep their sample moments (lavaan's ``fixed.x``).
+    starts : number of extra random starts (seeded by ``seed``); the best converged
+        solution is kept and the number of starts reaching it is reported.
+    max_iter : iterations per start.
 
-def _fit_cfa(model, data, *, group, estimator, missing, std_lv, orthogonal, group_equal, meanstructure):
-    estimator = estimator.upper()
-    if estimator not in ESTIMATORS:
+    Returns
+    -------
+    CFAResult
+        with ``params``/``to_frame()``, ``summary()``, and the inputs of
+        :func:`~peerscale.psychometrics.fit.fit_measures`.
+
+    Notes
+    -----
+    A fit that does not converge from the default start is retried from lavaan's "simple"
+    start and from five random starts before an error says what was tried. A solution whose
+    information matrix is singular is reported as not identified, naming the parameters that
+    cannot be told apart. Negative variances and non-positive-definite latent covariance
+    matrices are kept (as lavaan does) and listed in ``warnings``.
+
+    Examples
+    --------
+    >>> from peerscale.psychometrics.cfa import fit_cfa  # doctest: +SKIP
+    >>> fit = fit_cfa("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6", hs, group="sex")  # doctest: +SKIP
+    >>> # lavaan: cfa(model, data = hs, group = "sex")
+    >>> print(fit.summary())  # summary(fit, fit.measures = TRUE, standardized = TRUE)  # doctest: +SKIP
+    """
+    est = str(estimator).upper()
+    est = _ALIASES.get(est, est)
+    if est not in ESTIMATORS:
         raise PeerscaleError(f"unknown estimator {estimator!r}", value=estimator,
-                             hint=f"use one of {', '.join(e.lower() for e in ESTIMATORS)}")
-    terms = parse_model(model) if isinstance(model, str) else model
-    observed, _ = _order_variables(terms)
+                             hint=f"use one of {', '.join(e.lower() for e in ESTIMATORS)} (or wlsmv)")
+    if missing not in ("listwise", "fiml"):
+        raise PeerscaleError(f"missing={missing!r} is not supported", value=missing, hint="use listwise or fiml")
+    if not isinstance(starts, (int, np.integer)) or starts < 0:
+        raise PeerscaleError("starts must be a whole number of 0 or more", value=starts)
+    terms = parse_model(model) if isinstance(model, str) else list(model)
+    if ordered is None and est == "DWLS":
+        ordered = True
+    vs = variable_sets(terms, fixed_x=fixed_x, ordered=ordered or ())
+    if vs.ordinal and est != "DWLS":
+        raise PeerscaleError("ordinal items (ordered, or '|' thresholds in the model) need the DWLS (WLSMV) estimator",
+                             hint="use estimator='DWLS'")
+    if est == "DWLS":
+        if not vs.ordinal:
+            raise PeerscaleError("the DWLS estimator needs ordinal items", hint="pass ordered=True")
+        if missing != "listwise":
+            raise PeerscaleError("the ordinal (DWLS) estimator uses listwise deletion",
+                                 hint="use missing='listwise' with --estimator dwls")
+        cont = [v for v in vs.observed if v not in vs.ordinal]
+        if cont:
+            raise PeerscaleError(f"mixing ordinal and continuous observed variables is not supported ({cont[0]!r} is not ordinal)",
+                                 column=cont[0], hint="treat all observed variables as ordinal")
     if missing == "fiml":
         meanstructure = True
-    groups = sample_statistics(data, observed, group, missing)
+    groups = sample_statistics(data, vs.observed, group, missing, ordinal=vs.ordinal, exogenous=vs.ov_x)
+    nth = {v: len(groups[0].ordinal.thresholds[k]) for k, v in enumerate(vs.observed)} if vs.ordinal else None
     spec = build_model(terms, n_groups=len(groups), std_lv=std_lv, orthogonal=orthogonal,
-                       meanstructure=meanstructure, group_equal=group_equal)
+                       meanstructure=meanstructure, group_equal=group_equal, group_partial=group_partial,
+                       auto_fix_first=auto_fix_first, fixed_x=fixed_x, ordered=vs.ordinal, nthresholds=nth,
+                       parameterization=parameterization)
     engine = _Engine(spec, groups)
-    theta = _fabin_like_start(spec, groups, _start_values(spec, groups))
-    theta, f, converged, iters = _optimise(engine, theta)
-    p = len(observed)
-    df = spec.n_groups * (p * (p + 1) // 2 + (p if spec.meanstructure else 0)) - spec.n_free
+    cons = Constraints(spec)
+    df = spec.ndat() - spec.n_free + (int(np.linalg.matrix_rank(cons.eq_jacobian(np.ones(spec.n_free))))
+                                      if cons.eq_rows else 0)
     if df < 0:
-        raise PeerscaleError(f"the model is not identified: {spec.n_free} free parameters for "
-                             f"{df + spec.n_free} sample moments",
-                             hint="add indicators, or fix more parameters")
-    _, parts = engine.discrepancy(theta)
-    _, info = engine.gradient_info(theta)
+        raise PeerscaleError(f"the model is not identified: {spec.ndat() - df} free parameters for "
+                             f"{spec.ndat()} sample statistics (df = {df})",
+                             hint="add indicators, or fix more parameters (e.g. a loading to 1 per factor)")
+    sol, tried = _estimate(engine, cons, spec, groups, starts, seed, max_iter)
+    res = _finish(spec, groups, engine, cons, sol, est, missing, group, tried, len(data))
+    return res
+
+
+def _estimate(engine, cons, spec, groups, starts, seed, max_iter) -> tuple[Solution, dict]:
+    """Run the optimiser from the default start, then (if needed or asked) from lavaan's
+    simple start and from random starts; keep the converged solution with the lowest F."""
+    base = start_values(spec, groups)
+    tried = []
+    sols = []
+
+    def run(name, x0):
+        try:
+            f0, _ = engine.discrepancy(x0)
+            if not np.isfinite(f0):
+                tried.append((name, "start not admissible"))
+                return None
+            s = optimise(engine, cons, x0, max_iter)
+        except np.linalg.LinAlgError:
+            tried.append((name, "numerical failure"))
+            return None
+        s.start = name
+        tried.append((name, "converged" if s.converged else f"stopped (gradient {s.grad_norm:.2g})"))
+        sols.append(s)
+        return s
+
+    first = run("default", base)
+    rng = np.random.default_rng(seed)
+    if starts:
+        for k in range(starts):
+            run(f"random {k + 1}", random_start(spec, base, rng))
+    elif first is None or not first.converged:
+        run("simple", start_values(spec, groups, method="simple"))
+        if not any(s.converged for s in sols):
+            fallback = np.random.default_rng(20240611 if seed is None else seed)
+            for k in range(5):
+                if run(f"random {k + 1}", random_start(spec, base, fallback)) and sols[-1].converged:
+                    break
+    good = [s for s in sols if s.converged]
+    if not good:
+        last = min(sols, key=lambda s: s.f) if sols else None
+        detail = "; ".join(f"{n}: {w}" for n, w in tried)
+        raise PeerscaleError(
+            f"the model did not converge ({len(tried)} start(s) tried — {detail})"
+            + (f"; best discrepancy {last.f:.6g}" if last is not None and np.isfinite(last.f) else ""),
+            hint="try more random starts (--starts 20 / starts=20), --std-lv, or simplify the model "
+                 "(factors with two indicators, near-zero item variances and empty groups are common causes)")
+    best = min(good, key=lambda s: s.f)
+    same = sum(1 for s in good if abs(s.f - best.f) <= 1e-6 * max(1.0, abs(best.f)))
+    info = {"tried": [n for n, _ in tried], "outcomes": tried, "converged": len(good), "best": best.start,
+            "reached_best": same}
+    return best, info
+
+
+def _finish(spec, groups, engine, cons, sol, est, missing, group, tried, n_rows) -> CFAResult:
+    x = sol.x
+    f, parts = engine.discrepancy(x)
+    ntot = engine.ntot
+    fiml = missing == "fiml"
     try:
-        vcov = np.linalg.inv(info) / engine.ntot
+        if est == "DWLS":
+            info = engine.expected_information(x)
+        elif fiml or est == "MLR":
+            info = engine.observed_information(x)
+        else:
+            info = engine.expected_information(x)
+        _check_identified(info, cons, spec, x, sol.active)
+        invert = (lambda m: constrained_inverse(m, cons, x, sol.active)) if cons.any else np.linalg.inv
+        scaling = None
+        df = spec.ndat() - spec.n_free + (int(np.linalg.matrix_rank(cons.eq_jacobian(x))) if cons.eq_rows else 0)
+        if est == "DWLS":
+            vcov, scaling = dwls_robust(engine, x, df, invert)
+        elif est == "MLR":
+            vcov, scaling = (_robust_fiml if fiml else _robust)(engine, x, df, invert)
+        else:
+            vcov = invert(info) / ntot
     except np.linalg.LinAlgError:
         raise PeerscaleError("the model is not identified (singular information matrix)",
                              hint="fix a loading to 1 per factor, or use std_lv") from None
-    if np.linalg.cond(info) > 1e12:
-        raise PeerscaleError("the model appears not identified (near-singular information matrix)",
-                             hint="fix a loading to 1 per factor, or use std_lv")
-    if any(d.patterns is not None for d in groups):
-        # lavaan's default for missing="ml": observed information
-        try:
-            vcov = np.linalg.inv(engine.observed_information(theta)) / engine.ntot
-        except np.linalg.LinAlgError:
-            raise PeerscaleError("the observed information matrix is singular",
-                                 hint="check the model's identification") from None
-    scaling = None
-    if estimator == "MLR":
-        vcov, scaling = (_robust_fiml if missing == "fiml" else _robust)(engine, theta, df)
-    return CFAResult(spec=spec, data=groups, theta=theta, vcov=vcov, fmin2=f, group_f=parts,
-                     estimator=estimator, converged=converged, iterations=iters,
-                     group_names=[d.name for d in groups], scaling=scaling, _engine=engine)
+    res = CFAResult(spec=spec, data=groups, theta=x, vcov=vcov, fmin2=f, group_f=parts, estimator=est,
+                    converged=sol.converged, iterations=sol.iterations, group_names=[d.name for d in groups],
+                    scaling=scaling, _engine=engine, constraints=cons, active=sol.active, missing=missing,
+                    group=group, starts=tried, n_rows=n_rows)
+    res.warnings = _admissibility(res)
+    dropped = sum(d.dropped for d in groups[:1])
+    if dropped:
+        res.warnings.append(f"{dropped} row(s) with a missing exogenous covariate were left out (fixed.x, as lavaan)")
+    return res
+
+
+def _check_identified(info, cons, spec, x, active) -> None:
+    if cons.any and not (cons.nonlin_eq or active):
+        from .cfa_engine import reparameterisation
+        k, _ = reparameterisation(cons)
+        m = k.T @ info @ k
+    elif cons.any:
+        from .cfa_engine import null_space
+        k = null_space(cons.active_jacobian(x, active), spec.n_free)
+        m = k.T @ info @ k
+    else:
+        m = info
+    if m.size == 0:
+        return
+    w = np.linalg.eigvalsh((m + m.T) / 2)
+    if w[0] <= 1e-9 * max(1.0, abs(w[-1])):
+        names = unidentified_parameters(info, cons, spec, x, active)
+        raise PeerscaleError("the model is not identified: the data cannot tell apart "
+                             + ", ".join(names) + " (singular information matrix)",
+                             hint="fix one of them (e.g. a loading to 1 or a variance to 1 per factor), "
+                                  "or add a constraint")
+
+
+def _admissibility(res: CFAResult) -> list[str]:
+    """lavaan's post-estimation checks: negative (residual) variances, latent covariance
+    matrices that are not positive definite, and implied matrices that are not."""
+    out = []
+    eng = res._engine
+    p = len(res.spec.observed)
+    for g in range(res.spec.n_groups):
+        where = f" in group {res.group_names[g]!r}" if res.spec.n_groups > 1 else ""
+        a, s, _ = eng.matrices(res.theta, g)
+        neg = [res.spec.variables[i] for i in range(eng.q) if s[i, i] < 0]
+        for v in neg:
+            kind = "residual variance of" if v in res.spec.observed else "variance of latent variable"
+            out.append(f"negative {kind} {v!r}{where} (a Heywood case: check the model or the item)")
+        lv = s[p:, p:]
+        if lv.size and not neg:
+            w = np.linalg.eigvalsh(lv)
+            if w[0] < -1e-10:
+                out.append(f"the covariance matrix of the latent variables is not positive definite{where}")
+        sigma, _ = res.implied(g)
+        if np.linalg.eigvalsh(sigma)[0] <= 0:
+            out.append(f"the model-implied covariance matrix is not positive definite{where}")
+    return out
 
 
 STRUCTURES = ("correlated", "one-factor", "bifactor")

@@ -9,12 +9,13 @@ from ..errors import PeerscaleError
 from .cfa_engine import GroupData, _Engine
 
 
-def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
+def _robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
     """Huber–White sandwich ``vcov = H^{-1} B0 H^{-1} / N`` (H the observed information, B0 the
     first-order information ``Σ_g w_g Δ'WΓ₀WΔ``, Γ₀ the casewise moments centred at the
     implied moments) and the Yuan–Bentler scaling factor in lavaan's
     ``"yuan.bentler.mplus"`` form: ``c = [Σ_g tr(Γ_g W_g^{(S)}) − tr(H^{-1} B0)] / df``, with the
-    h1 part from the unstructured (sample) information and Γ the 4th-moment matrix."""
+    h1 part from the unstructured (sample) information and Γ the 4th-moment matrix.
+    ``invert`` inverts an information matrix on the constraint surface."""
     k = engine.spec.n_free
     hobs = engine.observed_information(theta)
     b0 = np.zeros((k, k))
@@ -26,7 +27,15 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, di
         trace_h1 += float(np.sum(_gamma(d, engine) * engine.weight(np.linalg.inv(d.cov))))
         gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
         b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
-    return sandwich(hobs, b0, trace_h1, engine.ntot, df, "check the model's identification, or use the ML estimator")
+    return sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
+
+
+def _inverse(invert, info):
+    try:
+        return invert(info)
+    except np.linalg.LinAlgError:
+        raise PeerscaleError("the information matrix is singular, so robust standard errors are undefined",
+                             hint="check the model's identification") from None
 
 
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
@@ -75,7 +84,7 @@ def _casewise_moment_scores(d: GroupData, engine: _Engine, mu: np.ndarray, sigma
     return out
 
 
-def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
+def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
     """MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
     ``H⁻¹ B0 H⁻¹/N`` with H the observed information and B0 the mean outer product of the
     casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
@@ -96,18 +105,14 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarra
             a1 = _h1_observed_information(d, engine)
             d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
         trace_h1 += d.h1_trace
-    vcov, info = sandwich(hobs, b0, trace_h1, engine.ntot, df, "check the model's identification")
+    vcov, info = sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
     return vcov, {**info, "fiml": True}
 
 
-def sandwich(hobs: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int, hint: str):
+def sandwich(hinv: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int):
     """Huber–White ``vcov = H⁻¹ B0 H⁻¹ / N`` and the Yuan–Bentler scaling factor
-    ``c = (trace_h1 − tr(H⁻¹ B0)) / df``, shared by MLR with complete data and with FIML."""
-    try:
-        hinv = np.linalg.inv(hobs)
-    except np.linalg.LinAlgError:
-        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
-                             "are undefined", hint=hint) from None
+    ``c = (trace_h1 − tr(H⁻¹ B0)) / df``, shared by MLR with complete data and with FIML
+    (``hinv``: the inverse of the observed information on the constraint surface)."""
     trace_h0 = float(np.sum(hinv * b0.T))
     c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
     return hinv @ b0 @ hinv / n, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
@@ -147,3 +152,128 @@ def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
     info[p:, :p] = mixed.T
     info[p:, p:] = sym
     return info / d.n
+
+
+# ---------------------------------------------------------------------------------------
+# robust indices under FIML (lavaan's lav_fit_fiml_corrected, version V3)
+# ---------------------------------------------------------------------------------------
+
+def _h1_parts(engine: _Engine, d: GroupData):
+    """Wm (observed h1 information with missing data), Jm (first-order h1 information) and
+    Wc (complete-data h1 information at the EM moments), all at the EM estimates."""
+    wm = _h1_observed_information(d, engine)
+    m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
+    jm = m1.T @ m1 / d.n
+    wc = engine.weight(np.linalg.inv(d.cov))
+    return wm, jm, wc
+
+
+def _complete_chisq(engine: _Engine, d: GroupData, sigma, mu) -> float:
+    """n_g·F_ML of implied (Σ, μ) against the EM moments as if they were complete-data
+    sample moments."""
+    p = engine.p
+    si = np.linalg.inv(sigma)
+    diff = d.mean - mu
+    f = np.linalg.slogdet(sigma)[1] + np.sum(si * d.cov) - np.linalg.slogdet(d.cov)[1] - p + diff @ si @ diff
+    return float(d.n * f)
+
+
+def fiml_corrected(engine: _Engine, theta: np.ndarray, df: int, base_engine: _Engine,
+                   base_theta: np.ndarray, base_df: int, invert=np.linalg.inv) -> dict:
+    """The FIML-corrected robust statistics behind lavaan's ``cfi.robust``, ``tli.robust`` and
+    ``rmsea.robust`` with ``missing="ml"`` and MLR (Zhang & Savalei 2020; lavaan's
+    ``lav_fit_fiml_corrected``, V3): ``XX3 = N·F_ML(θ̂; Σ̃, μ̃)`` with the EM moments taken as
+    complete-data moments, ``U = Wm − Wm Δ (Δ'WmΔ)⁻¹ Δ'Wm`` (groups stacked with weights
+    n_g/N), ``Γ = Wm⁻¹ Jm Wm⁻¹`` and ``c = tr(U Wm⁻¹ Wc Wm⁻¹ U Γ)/df``; the same for the
+    independence model gives ``XX3.null`` and ``c_null``."""
+    fg = engine.w
+    parts = [_h1_parts(engine, d) for d in engine.data]
+    wm_all = _bdiag([f * wm for f, (wm, _, _) in zip(fg, parts)])
+    wmi_all = _bdiag([np.linalg.inv(wm) / f for f, (wm, _, _) in zip(fg, parts)])
+    wc_all = _bdiag([f * wc for f, (_, _, wc) in zip(fg, parts)])
+    gamma_all = _bdiag([np.linalg.inv(wm) @ jm @ np.linalg.inv(wm) / f for f, (wm, jm, _) in zip(fg, parts)])
+    inner = wmi_all @ wc_all @ wmi_all
+
+    def k_stat(eng, th):
+        dl = np.vstack([eng.delta(th, g) for g in range(len(eng.data))])
+        info = dl.T @ wm_all @ dl
+        einv = invert(info) if eng is engine else np.linalg.inv(info)
+        u = wm_all - wm_all @ dl @ einv @ dl.T @ wm_all
+        return float(np.trace(u @ inner @ u @ gamma_all))
+
+    xx3 = sum(_complete_chisq(engine, d, *engine.implied(theta, g)[:2]) for g, d in enumerate(engine.data))
+    xx3_null = sum(_complete_chisq(base_engine, d, *base_engine.implied(base_theta, g)[:2])
+                   for g, d in enumerate(base_engine.data))
+    c3 = k_stat(engine, theta) / df if df > 0 else np.nan
+    c3_null = k_stat(base_engine, base_theta) / base_df
+    return {"XX3": xx3, "c3": c3, "XX3_null": xx3_null, "c3_null": c3_null}
+
+
+def _bdiag(blocks):
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    k = 0
+    for b in blocks:
+        out[k:k + b.shape[0], k:k + b.shape[0]] = b
+        k += b.shape[0]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# DWLS (WLSMV): robust standard errors and the mean-and-variance adjusted test
+# ---------------------------------------------------------------------------------------
+
+def dwls_robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
+    """lavaan's ``se="robust.sem"`` and ``test="scaled.shifted"`` for DWLS:
+    ``vcov = E⁻¹ (Σ_g f_g Δ_g'W_gΓ_gW_gΔ_g) E⁻¹ / (N − G)`` with ``E = Σ_g f_g Δ_g'W_gΔ_g``
+    (f_g = n_g/N, W_g the diagonal weights, Γ_g the NACOV), and with
+    ``U = V − VΔE⁻¹Δ'V`` (V = ⊕ f_g W_g, Γ = ⊕ Γ_g/f_g) the scaled-shifted statistic
+    ``a·T + b``, ``a = √(df/tr((UΓ)²))``, ``b = df − a·tr(UΓ)`` (Asparouhov & Muthén 2010)."""
+    k = engine.spec.n_free
+    fg = engine.w
+    dls = [engine.wls_delta(theta, g) for g in range(len(engine.data))]
+    e = sum(f * dl.T @ (d.ordinal.wls_vd[:, None] * dl) for f, dl, d in zip(fg, dls, engine.data))
+    einv = _inverse(invert, e)
+    meat = np.zeros((k, k))
+    for f, dl, d in zip(fg, dls, engine.data):
+        wd = d.ordinal.wls_vd[:, None] * dl
+        meat += f * wd.T @ d.ordinal.nacov @ wd
+    n_eff = engine.ntot - len(engine.data)
+    vcov = einv @ meat @ einv / n_eff
+    tr1, tr2 = _ugamma_traces(engine, dls, einv)
+    a = np.sqrt(df / tr2) if df > 0 else np.nan
+    b = df - a * tr1 if df > 0 else np.nan
+    return vcov, {"a": a, "b": b, "trace_ugamma": tr1, "trace_ugamma2": tr2, "einv": einv, "deltas": dls}
+
+
+def _ugamma_traces(engine: _Engine, dls, einv) -> tuple[float, float]:
+    fg = engine.w
+    v_all = np.concatenate([f * d.ordinal.wls_vd for f, d in zip(fg, engine.data)])
+    gamma_all = _bdiag([d.ordinal.nacov / f for f, d in zip(fg, engine.data)])
+    dl_all = np.vstack(dls)
+    vd = v_all[:, None] * dl_all
+    u = np.diag(v_all) - vd @ einv @ vd.T
+    ug = u @ gamma_all
+    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+
+
+def dwls_baseline(engine_data, n_groups: int) -> dict:
+    """The independence model of ordinal items (thresholds free, correlations 0): its DWLS
+    statistic ``Σ_g (n_g − 1) Σ w r²`` and scaled-shifted a, b (U = V on the correlations)."""
+    ntot = sum(d.n for d in engine_data)
+    t, trs1, blocks_v, blocks_g = 0.0, 0.0, [], []
+    for d in engine_data:
+        st = d.ordinal
+        f = d.n / ntot
+        r = st.wls_obs[st.n_th:]
+        w = st.wls_vd[st.n_th:]
+        t += (d.n - 1) * float(np.sum(w * r ** 2))
+        blocks_v.append(f * w)
+        blocks_g.append(st.nacov[st.n_th:, st.n_th:] / f)
+    v = np.concatenate(blocks_v)
+    gam = _bdiag(blocks_g)
+    ug = v[:, None] * gam
+    tr1, tr2 = float(np.trace(ug)), float(np.sum(ug * ug.T))
+    dfb = len(v)
+    a = np.sqrt(dfb / tr2)
+    return {"chisq": t, "df": dfb, "a": a, "b": dfb - a * tr1}
