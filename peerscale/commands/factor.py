@@ -187,10 +187,24 @@ def _print_efa(out, names, res, quiet):
 @click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
               help="listwise: drop rows with any missing model item; fiml: full-information ML (ml or mlr).")
 @click.option("--group", metavar="COLUMN", help="Grouping column: test configural, metric and scalar invariance.")
+@click.option("--invariance", type=click.Choice(["configural", "thresholds", "metric", "scalar", "strict"]),
+              default=None, help="With --group: the last invariance level to test (default scalar). Ordinal items "
+                                 "(--estimator dwls) follow Wu & Estabrook: configural, thresholds, metric, scalar.")
+@click.option("--partial", "partial", metavar="auto|PARAMS",
+              help="With --group: 'auto' searches for partial invariance (frees the constrained parameter with the "
+                   "largest score test until the step fits); or parameters to leave free, lavaan-style: x3~1,visual=~x2.")
+@click.option("--criterion", type=click.Choice(["fit", "chisq"]), default="fit", show_default=True,
+              help="With --partial auto: ΔCFI ≤ .01 and ΔRMSEA ≤ .015 (fit), or p of the χ² difference > .05 (chisq).")
+@click.option("--parameterization", type=click.Choice(["delta", "theta"]), default="delta", show_default=True,
+              help="Ordinal items (--estimator dwls): scale of the latent responses.")
+@click.option("--starts", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Extra random starts (the best solution is kept); see --seed.")
+@click.option("--seed", "start_seed", type=int, default=None, help="Seed for --starts.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),
               help="How many modification indices to show.")
-def cfa(model_text, model_file, structure, compare, estimator, missing, group, std_lv, top_mi, **opts):
+def cfa(model_text, model_file, structure, compare, estimator, missing, group, invariance, partial, criterion,
+        parameterization, starts, start_seed, std_lv, top_mi, **opts):
     """Confirmatory factor analysis with lavaan's fit measures; measurement invariance with --group.
 
     \b
@@ -198,6 +212,7 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
       peerscale cfa hs.csv --model "visual =~ x1+x2+x3; textual =~ x4+x5+x6; speed =~ x7+x8+x9"
       peerscale cfa export.csv --instrument pbr-y --structure bifactor --estimator mlr
       peerscale cfa hs.csv --model-file hs.lav --group school
+      peerscale cfa hs.csv --model-file hs.lav --group school --invariance scalar --partial auto
     """
     from ..psychometrics.cfa import (fit_cfa, instrument_model, modification_indices,
                                      residual_correlations, standardized_solution)
@@ -212,7 +227,11 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
         raise click.UsageError("--structure builds the model from --instrument; do not combine it with --model")
     if model_text is None and not opts.get("instrument") and not opts.get("scales"):
         raise click.UsageError("give --model, --model-file, or --instrument (with --structure)")
-    fit_opts: dict = {"std_lv": std_lv}
+    if (invariance or partial) and not group:
+        raise click.UsageError("--invariance and --partial need --group")
+    fit_opts: dict = {"std_lv": std_lv, "starts": starts, "seed": start_seed}
+    if estimator == "dwls":
+        fit_opts["parameterization"] = parameterization
     if model_text is not None:
         terms = parse_model(model_text)
         observed, _ = model_variables(terms)
@@ -258,17 +277,49 @@ def cfa(model_text, model_file, structure, compare, estimator, missing, group, s
         out["modification_indices"] = mi.to_dict(orient="records")
     rc = residual_correlations(res)
     out["largest_residual_correlations"] = _largest_residuals(rc, 10)
+    if res.starts and len(res.starts["tried"]) > 1:
+        out["starts"] = {k: res.starts[k] for k in ("tried", "converged", "best", "reached_best")}
+    if res.warnings:
+        out["warnings"] = res.warnings
     if len(structures) > 1:
         out["comparison"] = _compare_structures(structures, data, estimator, missing)
     if group:
-        from ..psychometrics.invariance import measurement_invariance
-        tab, _ = measurement_invariance(terms, data, group, estimator=estimator, std_lv=fit_opts.get("std_lv", False),
-                                        orthogonal=fit_opts.get("orthogonal", False), missing=missing)
-        out["invariance"] = {lv: {k: v for k, v in row.items()} for lv, row in tab.to_dict(orient="index").items()}
+        out.update(_invariance(model_text, data, group, estimator, missing, invariance, partial, criterion,
+                               parameterization, fit_opts))
     if opts.get("as_json"):
         emit_json(out)
         return
     _print_cfa(out, opts.get("quiet"))
+
+
+def _invariance(model_text, data, group, estimator, missing, level, partial, criterion, parameterization, fit_opts):
+    """The invariance sequence (and the partial-invariance search) as JSON-ready dicts."""
+    from ..psychometrics.invariance import measurement_invariance, partial_invariance
+
+    ordinal = estimator == "dwls"
+    order = ["configural", "thresholds", "metric", "scalar"] if ordinal else ["configural", "metric", "scalar", "strict"]
+    level = level or "scalar"
+    if level not in order:
+        raise click.BadParameter(f"{level!r} is not a level of the {'ordinal' if ordinal else 'continuous'} sequence "
+                                 f"({', '.join(order)})", param_hint="--invariance")
+    levels = order[:order.index(level) + 1]
+    common = dict(estimator=estimator, std_lv=fit_opts.get("std_lv", False), missing=missing,
+                  parameterization=parameterization, starts=fit_opts.get("starts", 0), seed=fit_opts.get("seed"))
+    out = {}
+    if partial == "auto":
+        res = partial_invariance(model_text, data, group, level=level, criterion=criterion, **common)
+        out["partial_search"] = [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                                 for row in res.table.to_dict(orient="records")]
+        out["partial"] = res.partial
+        group_partial = res.partial
+    else:
+        group_partial = [x.strip() for x in partial.split(",") if x.strip()] if partial else []
+        if group_partial:
+            out["partial"] = group_partial
+    tab, _ = measurement_invariance(model_text, data, group, levels=levels, orthogonal=fit_opts.get("orthogonal", False),
+                                    group_partial=group_partial, **common)
+    out["invariance"] = {lv: {k: v for k, v in row.items()} for lv, row in tab.to_dict(orient="index").items()}
+    return out
 
 
 def _group_column(ad, group):
@@ -328,7 +379,7 @@ def _print_cfa(out, quiet):
 
     con = console(quiet=quiet)
     f = out["fit"]
-    con.print(f"CFA ({out['estimator']}), n = {out['n']}" + ("" if out["converged"] else
+    con.print(f"CFA ({out['estimator']}), n = {out['n']} ({out.get('missing', 'listwise')})" + ("" if out["converged"] else
                                                               "  [yellow]did not converge[/yellow]"))
     t = Table(title="Fit (computed as lavaan)")
     t.add_column("measure")
@@ -421,3 +472,16 @@ def _print_cfa(out, quiet):
                        _fmt(r.get("pvalue_diff")), _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
         con.print(dt)
         con.print("Guides: ΔCFI ≤ −0.010 (Cheung & Rensvold 2002) or ΔRMSEA ≥ 0.015 (Chen 2007) suggest non-invariance.")
+        if out.get("partial"):
+            con.print("Partial invariance: left free across groups: " + ", ".join(out["partial"]))
+    if out.get("partial_search"):
+        pt = Table(title="Partial invariance search (score tests, lavaan's lavTestScore)")
+        for c in ("level", "freed", "score", "χ²", "df", "CFI", "RMSEA", "ΔCFI", "ΔRMSEA", "ok"):
+            pt.add_column(c, justify="left" if c in ("level", "freed") else "right")
+        for r in out["partial_search"]:
+            pt.add_row(r["level"], r.get("freed") or "", _fmt(r.get("score_X2"), 1),
+                       _fmt(r["chisq"], 1), str(r["df"]), _fmt(r["cfi"]), _fmt(r["rmsea"]),
+                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")), "yes" if r["criterion_met"] else "no")
+        con.print(pt)
+    for w in out.get("warnings", []):
+        con.print(f"[yellow]warning: {w}[/yellow]")

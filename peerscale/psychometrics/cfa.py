@@ -36,7 +36,7 @@ from ..errors import PeerscaleError
 from .blas import single_threaded
 from .cfa_engine import (Constraints, GroupData, Solution, _Engine, constrained_inverse, optimise, random_start,
                          sample_statistics, start_values, unidentified_parameters)
-from .cfa_model import GROUP_EQUAL, ModelSpec, Param, _order_variables, build_model, variable_sets
+from .cfa_model import GROUP_EQUAL, ModelSpec, Param, build_model, variable_sets
 from .cfa_results import (CFAResult, modification_indices, residual_correlations, score_tests,
                           standardized_solution)
 from .cfa_robust import _robust, _robust_fiml, dwls_robust

@@ -62,9 +62,37 @@ def _group_order(values: pd.Series) -> list:
     return list(pd.unique(values.dropna()))
 
 
+_STATS_CACHE: dict = {}
+
+
 def sample_statistics(data: pd.DataFrame, observed: list[str], group: str | None = None,
                       missing: str = "listwise", ordinal=(), exogenous=()) -> list[GroupData]:
-    """Per-group sample statistics of the ``observed`` columns (see :class:`GroupData`)."""
+    """Per-group sample statistics of the ``observed`` columns (see :class:`GroupData`).
+
+    The last few results are kept, keyed by a hash of the columns used, so that the fits of
+    an invariance sequence or a partial-invariance search compute them (polychoric
+    correlations and their asymptotic covariance, EM estimates) only once."""
+    key = None
+    if isinstance(data, pd.DataFrame) and all(c in data.columns for c in observed) and \
+            (not group or group in data.columns):
+        cols = list(observed) + ([group] if group else [])
+        try:
+            digest = int(pd.util.hash_pandas_object(data[cols], index=False).sum())
+        except TypeError:
+            digest = None
+        if digest is not None:
+            key = (tuple(observed), group, missing, tuple(ordinal), tuple(exogenous), data.shape[0], digest)
+            if key in _STATS_CACHE:
+                return _STATS_CACHE[key]
+    out = _sample_statistics(data, observed, group, missing, ordinal, exogenous)
+    if key is not None:
+        if len(_STATS_CACHE) >= 4:
+            _STATS_CACHE.pop(next(iter(_STATS_CACHE)))
+        _STATS_CACHE[key] = out
+    return out
+
+
+def _sample_statistics(data, observed, group, missing, ordinal, exogenous) -> list[GroupData]:
     if not isinstance(data, pd.DataFrame):
         raise PeerscaleError("data must be a pandas DataFrame with one column per variable")
     missing_cols = [v for v in observed if v not in data.columns]
@@ -517,12 +545,13 @@ class _Engine:
         for g, d in enumerate(self.data):
             if self.categorical:
                 st = d.ordinal
-                dl = self.wls_delta(theta, g)
+                cols = self.index[g].columns
+                dl = self.wls_delta(theta, g)[:, cols]
                 fac = self.w[g] * (d.n - 1) / d.n
                 resid = st.wls_obs - self.wls_est(theta, g)
-                grad += -2.0 * fac * (dl.T @ (st.wls_vd * resid))
+                grad[cols] += -2.0 * fac * (dl.T @ (st.wls_vd * resid))
                 if info:
-                    out_info += fac * (dl.T @ (st.wls_vd[:, None] * dl))
+                    out_info[np.ix_(cols, cols)] += fac * (dl.T @ (st.wls_vd[:, None] * dl))
                 continue
             sigma, mu, *_ = self.implied(theta, g)
             si = np.linalg.inv(sigma)
@@ -540,8 +569,9 @@ class _Engine:
         out = np.zeros((k, k))
         for g, d in enumerate(self.data):
             if self.categorical:
-                dl = self.wls_delta(theta, g)
-                out += self.w[g] * (dl.T @ (d.ordinal.wls_vd[:, None] * dl))
+                cols = self.index[g].columns
+                dl = self.wls_delta(theta, g)[:, cols]
+                out[np.ix_(cols, cols)] += self.w[g] * (dl.T @ (d.ordinal.wls_vd[:, None] * dl))
                 continue
             sigma, *_ = self.implied(theta, g)
             out += self.w[g] * self._info(self.delta(theta, g), np.linalg.inv(sigma))
@@ -952,13 +982,19 @@ def _scoring(engine: _Engine, k: np.ndarray, x0: np.ndarray, z: np.ndarray, max_
     it = 0
     converged = False
     lam = 0.0
+    bfgs = None  # Hessian approximation once Fisher scoring slows down (misfitting models)
+    prev_df = None
+    g_new = None
     for it in range(1, max_iter + 1):
         try:
-            g_x, info = engine.gradient_info(x)
+            if bfgs is None or g_new is None:
+                g_x, info = engine.gradient_info(x)
+                g = k.T @ g_x
+                h = 2.0 * (k.T @ info @ k)
+            else:
+                g, h = g_new, bfgs
         except np.linalg.LinAlgError:
             break
-        g = k.T @ g_x
-        h = 2.0 * (k.T @ info @ k)
         if np.max(np.abs(g)) < tol:
             converged = True
             break
@@ -976,17 +1012,39 @@ def _scoring(engine: _Engine, k: np.ndarray, x0: np.ndarray, z: np.ndarray, max_
                 break
             t /= 2.0
         if not ok:
+            if bfgs is not None:
+                bfgs, g_new = None, None  # back to Fisher scoring
+                continue
             if lam < 1e6:
                 lam = max(1e-4, lam * 10)
                 continue
             break
         lam = lam / 10 if lam > 1e-8 else 0.0
         df = f - fc
+        s_step = cand - z
         z, f = cand, fc
         x = k @ z + x0
         if df < 1e-15 and np.max(np.abs(t * step)) < 1e-10:
             converged = True
             break
+        slow = prev_df is not None and df > 0.3 * prev_df
+        prev_df = df
+        if bfgs is not None or slow:
+            # structured quasi-Newton: start from the Fisher matrix, correct with secant updates
+            try:
+                g_x2, _ = engine.gradient_info(x, info=False)
+            except np.linalg.LinAlgError:
+                break
+            g2 = k.T @ g_x2
+            y = g2 - g
+            base = h if bfgs is None else bfgs
+            sy = float(s_step @ y)
+            if sy > 1e-16:
+                hs = base @ s_step
+                bfgs = base - np.outer(hs, hs) / float(s_step @ hs) + np.outer(y, y) / sy
+                g_new = g2
+            else:
+                bfgs, g_new = None, None
     try:
         g_x, _ = engine.gradient_info(x, info=False)
         gn = float(np.max(np.abs(k.T @ g_x))) if k.shape[1] else 0.0

@@ -521,11 +521,5 @@ def _check_expression_names(spec: ModelSpec) -> None:
                                      "parameter label", hint="label the parameter in the model, e.g. 'f =~ a*x1'")
 
 
-def _order_variables(terms: list[Term]) -> tuple[list[str], list[str]]:
-    """(observed, latent) in lavaan's order (indicators, dependents, exogenous, others)."""
-    vs = variable_sets(terms, fixed_x=False)
-    return vs.observed, vs.latent
-
-
 __all__ = ["Constraint", "Defined", "GROUP_EQUAL", "ModelSpec", "Param", "build_model", "model_variables",
            "variable_sets"]

@@ -101,31 +101,8 @@ def ordinal_statistics(codes: np.ndarray, ncat: list[int], columns: list[str], g
     if npair:
         r_pairs = _max_likelihood_rho(rc, cc, tabs, tol=1e-12)
         rho[vi, vj] = rho[vj, vi] = r_pairs
-    for m_, (i, j) in enumerate(zip(vi, vj)):
-        r = rho[i, j]
-        s = np.sqrt(1 - r * r)
-        ti = np.concatenate([[-_BIG], np.clip(taus[i], -_BIG, _BIG), [_BIG]])
-        tj = np.concatenate([[-_BIG], np.clip(taus[j], -_BIG, _BIG), [_BIG]])
-        hh, kk = np.meshgrid(ti, tj, indexing="ij")
-        big = bivariate_normal_cdf(hh.ravel(), kk.ravel(), np.full(hh.size, r)).reshape(hh.shape)
-        pi = big[1:, 1:] - big[:-1, 1:] - big[1:, :-1] + big[:-1, :-1]
-        pi = np.maximum(pi, 1e-300)
-        dens2 = np.exp(-(hh ** 2 - 2 * r * hh * kk + kk ** 2) / (2 * s * s)) / (2 * np.pi * s)
-        dpr = dens2[1:, 1:] - dens2[:-1, 1:] - dens2[1:, :-1] + dens2[:-1, :-1]
-        ci, cj = codes[:, i], codes[:, j]
-        s_rho = (dpr / pi)[ci, cj]
-        inf = s_rho.copy()
-        for t_own, t_oth, c_own, c_oth, st, ainv, transpose in (
-                (ti, tj, ci, cj, s_tau[i], a11_inv[i], False),
-                (tj, ti, cj, ci, s_tau[j], a11_inv[j], True)):
-            tk = t_own[1:-1]
-            d = _phi(tk)[:, None] * np.diff(ndtr((t_oth[None, :] - r * tk[:, None]) / s), axis=1)
-            pig = pi.T if transpose else pi
-            k = np.arange(len(tk))
-            dth = d[:, c_oth].T * ((c_own[:, None] == k[None, :]) * 1.0 - (c_own[:, None] == k[None, :] + 1)) \
-                / pig[c_own, c_oth][:, None]
-            inf -= st @ (ainv @ (s_rho @ dth))
-        influence[:, n_th + m_] = inf / np.sum(s_rho ** 2)
+    if npair:
+        influence[:, n_th:] = _correlation_influence(codes, taus, s_tau, a11_inv, rho, vi, vj, mmax)
     nacov = n * (influence.T @ influence)
     diag = np.diag(nacov)
     if not np.all(np.isfinite(diag)) or (diag <= 0).any():
@@ -133,3 +110,50 @@ def ordinal_statistics(codes: np.ndarray, ncat: list[int], columns: list[str], g
                              hint="some item pairs have too few respondents in some categories; merge rare categories")
     wls_obs = np.concatenate(taus + [rho[vi, vj]]) if p > 1 else np.concatenate(taus)
     return OrdinalStats(n, taus, rho, nacov, wls_obs, 1.0 / diag, vi, vj)
+
+
+def _correlation_influence(codes, taus, s_tau, a11_inv, rho, vi, vj, mmax) -> np.ndarray:
+    """Per case and pair, ``(s_ρ − A21 A11⁻¹ s_τ)/Σ s_ρ²`` for all pairs at once (thresholds
+    padded to the largest number of categories; padded cells have probability 0)."""
+    n, p = codes.shape
+    npair = len(vi)
+    m1 = mmax - 1
+    tpad = np.full((p, mmax + 1), _BIG)
+    tpad[:, 0] = -_BIG
+    s_all = np.zeros((p, n, m1))
+    ainv_all = np.zeros((p, m1, m1))
+    for j in range(p):
+        k = len(taus[j])
+        tpad[j, 1:k + 1] = np.clip(taus[j], -_BIG, _BIG)
+        s_all[j, :, :k] = s_tau[j]
+        ainv_all[j, :k, :k] = a11_inv[j]
+    r = rho[vi, vj]
+    sr = np.sqrt(1 - r * r)
+    ti, tj = tpad[vi], tpad[vj]  # (B, m+1)
+    hh = np.broadcast_to(ti[:, :, None], (npair, mmax + 1, mmax + 1))
+    kk = np.broadcast_to(tj[:, None, :], (npair, mmax + 1, mmax + 1))
+    rr = np.broadcast_to(r[:, None, None], hh.shape)
+    big = bivariate_normal_cdf(hh.ravel(), kk.ravel(), rr.ravel()).reshape(hh.shape)
+    pi = big[:, 1:, 1:] - big[:, :-1, 1:] - big[:, 1:, :-1] + big[:, :-1, :-1]
+    s2 = (sr * sr)[:, None, None]
+    dens2 = np.exp(-(hh ** 2 - 2 * rr * hh * kk + kk ** 2) / (2 * s2)) / (2 * np.pi * sr[:, None, None])
+    dpr = dens2[:, 1:, 1:] - dens2[:, :-1, 1:] - dens2[:, 1:, :-1] + dens2[:, :-1, :-1]
+    pi_safe = np.maximum(pi, 1e-300)
+    bidx = np.arange(npair)[None, :]
+    ci, cj = codes[:, vi], codes[:, vj]  # (n, B)
+    p_case = pi_safe[bidx, ci, cj]
+    s_rho = (dpr / pi_safe)[bidx, ci, cj]
+    out = s_rho.copy()
+    kidx = np.arange(m1)
+    for t_own, t_oth, c_own, c_oth, own, transpose in ((ti, tj, ci, cj, vi, False), (tj, ti, cj, ci, vj, True)):
+        tk = t_own[:, 1:-1]  # (B, m−1) thresholds of the own item
+        # d[b, k, c] = φ(τ_k) [Φ((t_oth[c+1] − ρτ_k)/s) − Φ((t_oth[c] − ρτ_k)/s)]
+        z = (t_oth[:, None, :] - r[:, None, None] * tk[:, :, None]) / sr[:, None, None]
+        d = _phi(tk)[:, :, None] * np.diff(ndtr(z), axis=2)  # (B, m−1, m)
+        dsel = d[bidx[:, :, None], kidx[None, None, :], c_oth[:, :, None]]  # (n, B, m−1)
+        ind = (c_own[:, :, None] == kidx[None, None, :]) * 1.0 - (c_own[:, :, None] == kidx[None, None, :] + 1)
+        dth = dsel * ind / p_case[:, :, None]
+        a21 = np.einsum("nb,nbk->bk", s_rho, dth)
+        coef = np.einsum("bkl,bl->bk", ainv_all[own], a21)
+        out -= np.einsum("bnk,bk->nb", s_all[own], coef)
+    return out / np.sum(s_rho ** 2, axis=0)[None, :]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .blas import single_threaded
 from .cfa_engine import Constraints, GroupData, _Engine, _jacobian, constrained_inverse
 from .cfa_model import ModelSpec, Param
 
@@ -167,12 +168,22 @@ class CFAResult:
         data and the casewise (pattern) likelihood under FIML."""
         if self.estimator == "DWLS":
             return np.nan
-        return float(sum(d.h1_loglik - d.n * f / 2.0 for d, f in zip(self.data, self.group_f)))
+        return float(sum(d.h1_loglik - d.n * f / 2.0 for d, f in zip(self.data, self.group_f))) - self._exo_loglik()
 
     def loglik_unrestricted(self) -> float:
         if self.estimator == "DWLS":
             return np.nan
-        return float(sum(d.h1_loglik for d in self.data))
+        return float(sum(d.h1_loglik for d in self.data)) - self._exo_loglik()
+
+    def _exo_loglik(self) -> float:
+        """With fixed exogenous covariates lavaan reports the likelihood conditional on them:
+        the joint one minus their marginal ``Σ_g −n_g/2 (p_x log 2π + log|S_xx| + p_x)``."""
+        if not self.spec.exogenous:
+            return 0.0
+        idx = [self.spec.observed.index(v) for v in self.spec.exogenous]
+        px = len(idx)
+        return float(sum(-d.n / 2 * (px * np.log(2 * np.pi) + np.linalg.slogdet(d.cov[np.ix_(idx, idx)])[1] + px)
+                         for d in self.data))
 
     # -- presentation ----------------------------------------------------------------------
     def summary(self, standardized: bool = True) -> str:
@@ -236,6 +247,7 @@ def _standardize(res: CFAResult, theta: np.ndarray) -> np.ndarray:
     return out
 
 
+@single_threaded
 def standardized_solution(res: CFAResult) -> pd.DataFrame:
     """Standardised estimates (``std.all``) with delta-method standard errors, as
     ``lavaan::standardizedSolution``: ``se = √diag(J V J')`` with J the Jacobian of the
@@ -290,6 +302,7 @@ def _constrained_info_inverse(res: CFAResult, info: np.ndarray) -> np.ndarray:
     return constrained_inverse(info, res.constraints, res.theta, res.active)
 
 
+@single_threaded
 def modification_indices(res: CFAResult, top: int | None = None) -> pd.DataFrame:
     """Univariate score tests for the parameters lavaan's ``modindices()`` considers: every
     missing loading (``lv =~ ov``) and every missing residual covariance between observed
@@ -381,6 +394,7 @@ def constraint_labels(res: CFAResult) -> list[dict]:
     return out
 
 
+@single_threaded
 def score_tests(res: CFAResult, release=None) -> tuple[dict, pd.DataFrame]:
     """Score (Lagrange multiplier) tests for releasing equality constraints, as
     ``lavaan::lavTestScore(fit)`` with its defaults (expected information).

@@ -247,21 +247,32 @@ def dwls_robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.in
 
 
 def _ugamma_traces(engine: _Engine, dls, einv) -> tuple[float, float]:
-    fg = engine.w
-    v_all = np.concatenate([f * d.ordinal.wls_vd for f, d in zip(fg, engine.data)])
-    gamma_all = _bdiag([d.ordinal.nacov / f for f, d in zip(fg, engine.data)])
-    dl_all = np.vstack(dls)
-    vd = v_all[:, None] * dl_all
-    u = np.diag(v_all) - vd @ einv @ vd.T
-    ug = u @ gamma_all
-    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+    """tr(UΓ) and tr((UΓ)²) without forming U: with B = VΔ, Q = B'ΓB and R = (ΓB)'V(ΓB),
+    ``tr(UΓ) = tr(VΓ) − tr(E⁻¹Q)`` and ``tr((UΓ)²) = tr((VΓ)²) − 2 tr(E⁻¹R) + tr((E⁻¹Q)²)``
+    (V = ⊕ f_g W_g, Γ = ⊕ Γ_g/f_g block diagonal)."""
+    k = einv.shape[0]
+    q = np.zeros((k, k))
+    r = np.zeros((k, k))
+    tr_vg, tr_vg2 = 0.0, 0.0
+    for f, dl, d in zip(engine.w, dls, engine.data):
+        v = f * d.ordinal.wls_vd
+        gam = d.ordinal.nacov / f
+        b = v[:, None] * dl
+        gb = gam @ b
+        q += b.T @ gb
+        r += gb.T @ (v[:, None] * gb)
+        vg = v[:, None] * gam
+        tr_vg += float(np.trace(vg))
+        tr_vg2 += float(np.sum(vg * vg.T))
+    eq = einv @ q
+    return tr_vg - float(np.trace(eq)), tr_vg2 - 2.0 * float(np.sum(einv * r.T)) + float(np.sum(eq * eq.T))
 
 
 def dwls_baseline(engine_data, n_groups: int) -> dict:
     """The independence model of ordinal items (thresholds free, correlations 0): its DWLS
     statistic ``Σ_g (n_g − 1) Σ w r²`` and scaled-shifted a, b (U = V on the correlations)."""
     ntot = sum(d.n for d in engine_data)
-    t, trs1, blocks_v, blocks_g = 0.0, 0.0, [], []
+    t, blocks_v, blocks_g = 0.0, [], []
     for d in engine_data:
         st = d.ordinal
         f = d.n / ntot

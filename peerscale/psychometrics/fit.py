@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
+from .blas import single_threaded
 from .cfa_engine import _Engine
 from .cfa_model import ModelSpec, Param
 from .cfa_robust import _robust, _robust_fiml, dwls_baseline, fiml_corrected
@@ -52,6 +53,8 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
              c_hat: float = 1.0) -> tuple[float, float]:
     """Confidence interval for RMSEA by noncentral χ² inversion, as lavaan's
     ``lav_fit_rmsea_ci``: ``√G·√(c·λ/(N·df))`` (df may be fractional)."""
+    if df == 0 and np.isfinite(chisq):
+        return (0.0, 0.0)  # a saturated model, as lavaan reports it
     if df <= 0 or not np.isfinite(chisq):
         return (np.nan, np.nan)
     lo_p, hi_p = 1 - (1 - level) / 2, (1 - level) / 2
@@ -163,6 +166,7 @@ def _rmsea(t, df, n, g):
     return float(np.sqrt(max(t - df, 0.0) / (n * df)) * np.sqrt(g)) if df > 0 else 0.0
 
 
+@single_threaded
 def fit_measures(res) -> dict:
     """All fit measures of ``res`` as a dict (names follow lavaan with ``_`` for ``.``;
     ``rmsea_ci`` is ``[lower, upper]``).

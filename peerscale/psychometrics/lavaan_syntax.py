@@ -229,6 +229,7 @@ def parse_model(text: str) -> list[Term]:
         rhs_terms = _split_top(rhs_text, "+")
         if not rhs_terms or any(t == "" for t in rhs_terms):
             raise PeerscaleError(f"empty term on the right of '{op}' in '{stmt}'")
+        first_new = len(terms)
         for rt in rhs_terms:
             mods, var = _split_modifiers(rt)
             if op == "~" and var == "1":
@@ -247,6 +248,23 @@ def parse_model(text: str) -> list[Term]:
                 if op == "~*~" and var != lv:
                     raise PeerscaleError(f"a scaling factor ('~*~') relates a variable to itself: '{stmt}'")
                 terms.append(Term(lhs=lv, op=op, rhs=var, modifiers=[Modifier(**vars(m)) for m in parsed]))
+        # within one statement a repeated variable merges its modifiers, as lavaan does
+        # ("f =~ NA*x1 + a*x1", semTools' measEq.syntax output)
+        merged: dict = {}
+        for t in terms[first_new:]:
+            key = (t.lhs, t.op, t.rhs)
+            if key in merged:
+                a, b = merged[key].modifiers, t.modifiers
+                if len(a) == 1 and len(b) > 1:
+                    a = a * len(b)
+                if len(b) == 1 and len(a) > 1:
+                    b = b * len(a)
+                if len(a) != len(b):
+                    raise PeerscaleError(f"c() modifiers of different lengths in '{stmt}'")
+                merged[key].modifiers = [_merge(x, y) for x, y in zip(a, b)]
+            else:
+                merged[key] = t
+        terms[first_new:] = list(merged.values())
     return terms
 
 
