@@ -114,6 +114,13 @@ class CFAResult:
                 out[k] = extra[1][pr.i]
         return out
 
+    def _at_bound(self) -> list[int]:
+        if not self.active or self.constraints is None:
+            return []
+        jac = self.constraints.ineq_jacobian(self.theta, list(self.active))
+        var = np.diag(self.vcov)
+        return [int(i) for i in np.flatnonzero(np.any(jac != 0, axis=0)) if var[i] < 1e-12]
+
     def defined_values(self, x: np.ndarray) -> np.ndarray:
         vals = self.spec.values(x)
         return np.array([vals[d.name] for d in self.spec.defined], dtype=float)
@@ -125,12 +132,15 @@ class CFAResult:
         delta-method standard errors ``√(J V J')``."""
         from scipy.special import ndtr
         se_x = np.sqrt(np.clip(np.diag(self.vcov), 0, None))
+        # a parameter held at an active inequality bound has no standard error (lavaan: NA)
+        for x_idx in self._at_bound():
+            se_x[x_idx] = np.nan
         est = self._row_values(self.theta)
         rows = []
         for pr, e in zip(self.spec.params, est):
             free = pr.free >= 0
             s = se_x[pr.free] if free else 0.0
-            z = e / s if free and s > 0 else np.nan
+            z = e / s if free and np.isfinite(s) and s > 0 else np.nan
             rows.append(dict(lhs=pr.lhs, op=pr.op, rhs=pr.rhs, group=pr.group + 1, label=pr.label or "",
                              free=pr.free + 1 if free else 0, est=e, se=s, z=z,
                              pvalue=2 * ndtr(-abs(z)) if np.isfinite(z) else np.nan))

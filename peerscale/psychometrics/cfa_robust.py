@@ -24,10 +24,36 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -
         sigma, mu, *_ = engine.implied(theta, g)
         wg = engine.weight(np.linalg.inv(sigma))
         dl = engine.delta(theta, g)
-        trace_h1 += float(np.sum(_gamma(d, engine) * engine.weight(np.linalg.inv(d.cov))))
+        trace_h1 += _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None, _gamma(d, engine))
         gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
         b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
     return sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
+
+
+def _exo_moments(engine: _Engine) -> np.ndarray:
+    """Positions in (μ, vech Σ) of the moments of fixed exogenous covariates (their means and
+    their covariances with each other), which lavaan leaves out of the h1 information."""
+    spec = engine.spec
+    if not spec.exogenous:
+        return np.zeros(0, dtype=int)
+    x = {spec.observed.index(v) for v in spec.exogenous}
+    p = engine.p
+    nm = p if spec.meanstructure else 0
+    idx = [i for i in range(p) if i in x] if nm else []
+    idx += [nm + k for k, (a, b) in enumerate(zip(engine.vi, engine.vj)) if a in x and b in x]
+    return np.array(idx, dtype=int)
+
+
+def _h1_trace(engine: _Engine, a1: np.ndarray, b1: np.ndarray | None, gamma: np.ndarray | None = None) -> float:
+    """``tr(A1⁻¹ B1)`` over the moments that are not fixed-x (lavaan's
+    ``lav_test_yuan_bentler_mplus_trace``); ``gamma`` gives ``B1 = A1 Γ A1`` (complete data)."""
+    if b1 is None:
+        b1 = a1 @ gamma @ a1
+    drop = _exo_moments(engine)
+    if len(drop):
+        keep = np.setdiff1d(np.arange(a1.shape[0]), drop)
+        a1, b1 = a1[np.ix_(keep, keep)], b1[np.ix_(keep, keep)]
+    return float(np.sum(b1 * np.linalg.inv(a1).T))
 
 
 def _inverse(invert, info):
@@ -103,7 +129,7 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.i
         if d.h1_trace is None:
             m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
             a1 = _h1_observed_information(d, engine)
-            d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
+            d.h1_trace = _h1_trace(engine, a1, m1.T @ m1 / d.n)
         trace_h1 += d.h1_trace
     vcov, info = sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
     return vcov, {**info, "fiml": True}

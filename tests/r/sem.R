@@ -116,6 +116,10 @@ med_model <- "x4 ~ a*x1\n x7 ~ b*x4 + c*x1\n ab := a*b\n total := c + a*b"
 fit_med <- tsem(med_model, data = HS)
 wfit(fitMeasures(fit_med, fm_keys), "mediation_fit.csv")
 wcsv(pe(fit_med), "mediation_est.csv")
+med2 <- "x4 ~ a*x1 + x2\n x7 ~ b*x4 + c*x1\n ab := a*b"
+fit_med_r <- tsem(med2, data = HS, estimator = "MLR")
+wfit(fitMeasures(fit_med_r, c(fm_keys, fm_rob)), "mediation_mlr_fit.csv")
+wcsv(pe(fit_med_r), "mediation_mlr_est.csv")
 fit_int <- tcfa("visual =~ x1 + x2 + x3\n x1 ~ 1\n x2 ~ 1", data = HS)
 wfit(fitMeasures(fit_int, fm_keys), "hs_intercepts_fit.csv")
 wcsv(pe(fit_int), "hs_intercepts_est.csv")
