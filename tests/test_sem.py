@@ -432,3 +432,66 @@ def test_ordinal_score_tests_match_lavTestScore(bfi_gender):
     ref_t = pd.read_csv(FIX / "wu_delta_loadings_score_total.csv")
     assert total["X2"] == pytest.approx(ref_t.X2[0], rel=1e-4)
     np.testing.assert_allclose(uni.X2, ref_u.X2, rtol=1e-4, atol=1e-4)
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(model=HS_MODEL + "; visual =~ x1"), "duplicate model element"),
+    (dict(model="visual =~ x1 + c(a, b, c)*x2 + x3", group="school"), "3 c\\(\\) modifiers for 2 group"),
+    (dict(model=HS_MODEL, group="x1"), "grouping column is also a model variable"),
+    (dict(model=HS_MODEL, estimator="ULS"), "unknown estimator"),
+    (dict(model=HS_MODEL, estimator="dwls", missing="fiml"), "listwise"),
+    (dict(model="x4 ~ x1:x2"), "interaction terms"),
+    (dict(model="f =~ x1 + x2 + x3; x1 ~~ -1*x1"), "not positive definite at any start"),
+    (dict(model="f =~ x1 + x2 + x3", estimator="dwls"), "whole-number"),
+])
+def test_bad_models_are_refused_clearly(hs, kwargs, match):
+    model = kwargs.pop("model")
+    with pytest.raises(PeerscaleError, match=match):
+        fit_cfa(model, hs, **kwargs)
+
+
+def test_bad_data_is_refused_clearly(hs):
+    with pytest.raises(PeerscaleError, match="only 5 complete rows in group 'a'"):
+        fit_cfa(HS_MODEL, hs.assign(g=["a"] * 5 + ["b"] * (len(hs) - 5)), group="g")
+    with pytest.raises(PeerscaleError, match="must be numeric"):
+        fit_cfa(HS_MODEL, hs.assign(x1="a"))
+    ordinal = hs.assign(x1=np.round(hs.x1), x2=np.round(hs.x2), x3=np.round(hs.x3))
+    with pytest.raises(PeerscaleError, match="exogenous covariates with ordinal items"):
+        fit_cfa("f =~ x1 + x2 + x3; f ~ ageyr", ordinal, estimator="dwls")
+    # a category used in one group only
+    two = ordinal.assign(x1=np.where((ordinal.school == "Pasteur") & (ordinal.x1 == ordinal.x1.max()),
+                                     ordinal.x1 - 1, ordinal.x1))
+    with pytest.raises(PeerscaleError, match="category .* is empty in group 'Pasteur'"):
+        fit_cfa("f =~ x1 + x2 + x3", two, group="school", estimator="dwls")
+    # rows without a group are left out, as lavaan does
+    res = fit_cfa(HS_MODEL, hs.assign(g=[np.nan] * 100 + ["b"] * 100 + ["c"] * (len(hs) - 200)), group="g")
+    assert res.n == 201
+    miss = hs.assign(x1=np.where(np.arange(len(hs)) < 10, np.nan, hs.x1))
+    res = fit_cfa("x4 ~ x1 + x2", miss, missing="fiml")
+    assert res.n == len(hs) - 10 and "fixed.x" in res.warnings[-1]
+
+
+def test_summary_and_frame_read_like_lavaan(hs):
+    res = fit_cfa(HS_MODEL, hs, group="school", group_equal=("loadings",))
+    text = res.summary()
+    for part in ("Estimator", "Number of observations per group", "Pasteur", "Grant-White", "Missing data",
+                 "Model Test User Model", "Latent Variables:", "Std.all", "Intercepts:", "Variances:",
+                 "Number of equality constraints"):
+        assert part in text, part
+    frame = res.to_frame()
+    assert {"lhs", "op", "rhs", "group", "group_label", "est", "se", "z", "pvalue", "std_all"} <= set(frame.columns)
+    assert "chisq = 124.044" in repr(res)
+
+
+def test_readme_sem_example_runs(monkeypatch, capsys):
+    import re
+    from conftest import ROOT
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"### CFA and SEM in lavaan syntax\n.*?```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "34  indirect  1.273  0.358" in out and "['x3~1', 'x7~1']" in out
+    assert "Test Statistic                                     40.179" in out

@@ -128,6 +128,10 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
             raise PeerscaleError("the ordinal (DWLS) estimator uses listwise deletion",
                                  hint="use missing='listwise' with --estimator dwls")
         cont = [v for v in vs.observed if v not in vs.ordinal]
+        if cont and all(v in vs.ov_x for v in cont):
+            raise PeerscaleError(f"exogenous covariates with ordinal items ({cont[0]!r}; lavaan's conditional.x) "
+                                 "are not supported", column=cont[0],
+                                 hint="model the covariate as an ordinal indicator, or compare groups instead")
         if cont:
             raise PeerscaleError(f"mixing ordinal and continuous observed variables is not supported ({cont[0]!r} is not ordinal)",
                                  column=cont[0], hint="treat all observed variables as ordinal")
@@ -187,6 +191,10 @@ def _estimate(engine, cons, spec, groups, starts, seed, max_iter) -> tuple[Solut
                 if run(f"random {k + 1}", random_start(spec, base, fallback)) and sols[-1].converged:
                     break
     good = [s for s in sols if s.converged]
+    if not sols and all(w == "start not admissible" for _, w in tried):
+        raise PeerscaleError("the implied covariance matrix is not positive definite at any start value",
+                             hint="check the fixed values in the model (a fixed negative or zero variance?), "
+                                  "or give start values with start(x)*")
     if not good:
         last = min(sols, key=lambda s: s.f) if sols else None
         detail = "; ".join(f"{n}: {w}" for n, w in tried)

@@ -514,7 +514,9 @@ def _summary_text(res: CFAResult, standardized: bool) -> str:
         rows += [("Scaling correction factor", None, fm.get("scaling_factor")),
                  ("Shift parameter", None, fm.get("shift_parameter"))]
     for name, a, b in rows:
-        lines.append(f"  {name:<40}{_fmt(a, 3, 17) if a is not None else ' ' * 17}" + (_fmt(b, 3, 15) if robust and b is not None else ""))
+        nd = 0 if name == "Degrees of freedom" else 3
+        lines.append(f"  {name:<40}{_fmt(a, nd, 17) if a is not None else ' ' * 17}"
+                     + (_fmt(b, nd, 15) if robust and b is not None else ""))
     lines.append("")
     lines.append("Fit indices:")
     sfx = "_robust" if res.estimator == "MLR" and np.isfinite(fm.get("cfi_robust", np.nan)) else "_scaled"
