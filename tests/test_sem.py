@@ -495,3 +495,19 @@ def test_readme_sem_example_runs(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "34  indirect  1.273  0.358" in out and "['x3~1', 'x7~1']" in out
     assert "Test Statistic                                     40.179" in out
+
+
+def test_auto_fix_first_and_std_lv_are_lavaans(hs):
+    with pytest.raises(PeerscaleError, match="scale of visual, textual, speed is not set"):
+        fit_cfa(HS_MODEL, hs, auto_fix_first=False)
+    manual = fit_cfa(HS_MODEL + "; visual ~~ 1*visual; textual ~~ 1*textual; speed ~~ 1*speed", hs,
+                     auto_fix_first=False)
+    auto = fit_cfa(HS_MODEL, hs, std_lv=True)
+    assert manual.chisq == pytest.approx(auto.chisq, abs=1e-8) and manual.df == auto.df == 24
+    both = manual.params.merge(auto.params, on=["lhs", "op", "rhs"])
+    assert len(both) == 24
+    np.testing.assert_allclose(both.est_x, both.est_y, atol=1e-6)
+    # std_lv also fixes the residual variance of an endogenous factor, as lavaan does
+    sem = fit_cfa(HS_MODEL + "; speed ~ visual", hs, std_lv=True)
+    row = sem.params.query("lhs == 'speed' and op == '~~' and rhs == 'speed'")
+    assert row.free.iloc[0] == 0 and row.est.iloc[0] == 1.0

@@ -151,6 +151,7 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
         raise PeerscaleError(f"the model is not identified: {spec.ndat() - df} free parameters for "
                              f"{spec.ndat()} sample statistics (df = {df})",
                              hint="add indicators, or fix more parameters (e.g. a loading to 1 per factor)")
+    _identified_at_start(engine, cons, spec, groups)
     sol, tried = _estimate(engine, cons, spec, groups, starts, seed, max_iter)
     res = _finish(spec, groups, engine, cons, sol, est, missing, group, tried, len(data))
     return res
@@ -246,6 +247,25 @@ def _finish(spec, groups, engine, cons, sol, est, missing, group, tried, n_rows)
     return res
 
 
+def _identified_at_start(engine, cons, spec, groups) -> None:
+    """A model whose information matrix is singular at the default start and at a random one
+    is structurally not identified: say so (and which parameters) instead of letting the
+    optimiser run along the ridge."""
+    base = start_values(spec, groups)
+    rng = np.random.default_rng(12345)
+    for x in (base, random_start(spec, base, rng)):
+        try:
+            if not np.isfinite(engine.discrepancy(x)[0]):
+                return
+            _check_identified(engine.expected_information(x), cons, spec, x, ())
+        except PeerscaleError:
+            continue
+        except np.linalg.LinAlgError:
+            return
+        return
+    _check_identified(engine.expected_information(x), cons, spec, x, ())
+
+
 def _check_identified(info, cons, spec, x, active) -> None:
     if cons.any and not (cons.nonlin_eq or active):
         from .cfa_engine import reparameterisation
@@ -262,10 +282,30 @@ def _check_identified(info, cons, spec, x, active) -> None:
     w = np.linalg.eigvalsh((m + m.T) / 2)
     if w[0] <= 1e-9 * max(1.0, abs(w[-1])):
         names = unidentified_parameters(info, cons, spec, x, active)
-        raise PeerscaleError("the model is not identified: the data cannot tell apart "
-                             + ", ".join(names) + " (singular information matrix)",
-                             hint="fix one of them (e.g. a loading to 1 or a variance to 1 per factor), "
-                                  "or add a constraint")
+        unscaled = _unscaled_factors(spec, cons)
+        what = (f"the scale of {', '.join(unscaled)} is not set" if unscaled else
+                "the data cannot tell apart " + ", ".join(names))
+        raise PeerscaleError(f"the model is not identified: {what} (singular information matrix; "
+                             f"involved: {', '.join(names)})",
+                             hint="fix a loading to 1 or the variance to 1 for each factor (std_lv / --std-lv), "
+                                  "or fix or constrain one of the parameters named")
+
+
+def _unscaled_factors(spec, cons) -> list[str]:
+    """Latent variables with neither a fixed non-zero loading nor a fixed variance in some
+    group (and no user constraint that could set their scale)."""
+    if any(c.origin == "user" for c in spec.constraints):
+        return []
+    p = len(spec.observed)
+    out = []
+    for g in range(spec.n_groups):
+        for k, lv in enumerate(spec.latent):
+            j = p + k
+            rows = [pr for pr in spec.params if pr.group == g and ((pr.mat == "A" and pr.op == "=~" and pr.j == j)
+                                                                   or (pr.mat == "S" and pr.i == j and pr.j == j))]
+            if not any(pr.free < 0 and pr.value != 0 for pr in rows) and lv not in out:
+                out.append(lv)
+    return out
 
 
 def _admissibility(res: CFAResult) -> list[str]:

@@ -1195,9 +1195,12 @@ def unidentified_parameters(info: np.ndarray, cons: Constraints, spec: ModelSpec
     else:
         k = np.eye(spec.n_free)
     w, v = np.linalg.eigh(k.T @ info @ k)
-    direction = k @ v[:, 0]
-    big = np.argsort(-np.abs(direction))
-    top = [i for i in big if abs(direction[i]) > 0.2 * abs(direction[big[0]])][:4]
+    null = v[:, w <= 1e-9 * max(1.0, abs(w[-1]))]
+    if null.shape[1] == 0:
+        null = v[:, :1]
+    weight = np.sqrt(np.sum((k @ null) ** 2, axis=1))
+    big = np.argsort(-weight)
+    top = [i for i in big if weight[i] > 0.2 * weight[big[0]]][:6]
     out = []
     for i in top:
         pr = next(pr for pr in spec.params if pr.free == i)

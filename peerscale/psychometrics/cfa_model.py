@@ -252,8 +252,27 @@ def build_model(terms: list[Term] | str, *, n_groups: int = 1, std_lv: bool = Fa
                 fixed_x: bool = True, ordered=(), nthresholds: dict | None = None,
                 parameterization: str = "delta") -> ModelSpec:
     """Turn lavaan syntax into a parameter table with ``lavaan::cfa``'s defaults (see the module
-    docstring). ``ordered`` names ordinal observed variables (``True``: all of them), whose
-    numbers of thresholds come from ``nthresholds`` (variable → categories − 1)."""
+    docstring).
+
+    Parameters
+    ----------
+    terms : lavaan syntax or parsed terms.
+    n_groups : number of groups (rows are replicated per group).
+    std_lv, orthogonal, meanstructure, group_equal, group_partial, auto_fix_first, fixed_x,
+    parameterization : as :func:`~peerscale.psychometrics.cfa.fit_cfa` (lavaan's options).
+    ordered : ordinal observed variables (``True``: all of them).
+    nthresholds : number of thresholds per ordinal variable (categories − 1).
+
+    Returns
+    -------
+    ModelSpec
+        rows (:class:`Param`), the free vector's size, constraints and defined parameters.
+
+    Examples
+    --------
+    >>> spec = build_model("f =~ x1 + x2 + x3", n_groups=2, group_equal=("loadings",))  # doctest: +SKIP
+    >>> # lavaan: lavaanify(model, ngroups = 2, group.equal = "loadings", auto = TRUE)
+    """
     if isinstance(terms, str):
         terms = parse_model(terms)
     if isinstance(group_equal, str):

@@ -163,7 +163,12 @@ class CFAResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The estimates as a tidy table: :attr:`params` with the ``std_all`` column of
-        :func:`standardized_solution` and the group labels."""
+        :func:`standardized_solution` and the group labels.
+
+        Examples
+        --------
+        >>> fit.to_frame()  # parameterEstimates(fit, standardized = TRUE)  # doctest: +SKIP
+        """
         out = self.params
         std = standardized_solution(self)
         out["std_all"] = std["est_std"].to_numpy()
@@ -199,7 +204,12 @@ class CFAResult:
     def summary(self, standardized: bool = True) -> str:
         """A text summary in the manner of lavaan's ``summary(fit, fit.measures=TRUE,
         standardized=TRUE)``: estimator, N used, missing-data method, the test statistic(s),
-        fit indices, then per group the estimates with SE, z, p and std.all."""
+        fit indices, then per group the estimates with SE, z, p and std.all.
+
+        Examples
+        --------
+        >>> print(fit.summary())  # summary(fit, fit.measures = TRUE, standardized = TRUE)  # doctest: +SKIP
+        """
         return _summary_text(self, standardized)
 
     def __repr__(self) -> str:
@@ -293,7 +303,12 @@ def standardized_solution(res: CFAResult) -> pd.DataFrame:
 
 def residual_correlations(res: CFAResult, group: int = 0) -> pd.DataFrame:
     """Observed minus model-implied correlations (lavaan's ``residuals(type="cor")``,
-    i.e. ``cor.bollen``)."""
+    i.e. ``cor.bollen``) of one group.
+
+    Examples
+    --------
+    >>> residual_correlations(fit)  # residuals(fit, type = "cor")$cov  # doctest: +SKIP
+    """
     d = res.data[group]
     sigma, _ = res.implied(group)
     sd_s = np.sqrt(np.diag(d.cov))
