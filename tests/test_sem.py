@@ -511,3 +511,16 @@ def test_auto_fix_first_and_std_lv_are_lavaans(hs):
     sem = fit_cfa(HS_MODEL + "; speed ~ visual", hs, std_lv=True)
     row = sem.params.query("lhs == 'speed' and op == '~~' and rhs == 'speed'")
     assert row.free.iloc[0] == 0 and row.est.iloc[0] == 1.0
+
+
+def test_fiml_with_fixed_exogenous_covariates():
+    data = pd.read_csv(FIX / "hs_missing_exo.csv")
+    res = fit_cfa("x4 ~ x1 + x2; x7 ~ x4 + x5; x5 ~ x1", data, missing="fiml")
+    check_fit(res, "fiml_exo_fit.csv")
+    res = fit_cfa("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; visual ~ ageyr", data, missing="fiml",
+                  estimator="MLR")
+    check_fit(res, "fiml_exo_mlr_fit.csv", keys=["chisq", "df", "cfi", "logl"])
+    ref, fm = ref_fit("fiml_exo_mlr_fit.csv"), fit_measures(res)
+    for key in ("chisq.scaled", "chisq.scaling.factor", "cfi.robust", "tli.robust", "rmsea.robust"):
+        ours = fm["scaling_factor" if key == "chisq.scaling.factor" else key.replace(".", "_")]
+        assert ours == pytest.approx(ref[key], abs=1e-4), key

@@ -156,7 +156,7 @@ def _sample_statistics(data, observed, group, missing, ordinal, exogenous) -> li
         n = x.shape[0]
         where = "" if name is None else f" in group {name!r}"
         if missing == "fiml":
-            gd = _fiml_group(name, x, observed)
+            gd = _fiml_group(name, x, observed, [observed.index(v) for v in exogenous])
             gd.dropped = dropped_x
             out.append(gd)
             continue
@@ -191,7 +191,7 @@ def _baseline_loglik(cov, n, exo_idx) -> float:
     return float(-n / 2 * (p * np.log(2 * np.pi) + logdet + p))
 
 
-def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
+def _fiml_group(name, x: np.ndarray, observed: list[str], exo_idx=()) -> GroupData:
     n, p = x.shape
     counts = np.isfinite(x).sum(axis=0)
     where = "" if name is None else f" in group {name!r}"
@@ -202,11 +202,18 @@ def _fiml_group(name, x: np.ndarray, observed: list[str]) -> GroupData:
     sd = np.sqrt(np.diag(sigma))
     if (sd < 1e-12).any():
         raise PeerscaleError(f"item has no variance{where}", column=observed[int(np.argmin(sd))])
-    # independence baseline: each item's own normal likelihood over its answers
+    # independence baseline: each item's own normal likelihood over its answers; fixed
+    # exogenous covariates (complete by then) keep their joint likelihood
     base = 0.0
     for j in range(p):
+        if j in exo_idx:
+            continue
         v = x[np.isfinite(x[:, j]), j]
         base += -len(v) / 2 * (np.log(2 * np.pi) + np.log(v.var()) + 1)
+    if len(exo_idx):
+        xs = x[:, list(exo_idx)]
+        c = np.cov(xs, rowvar=False, bias=True).reshape(len(exo_idx), len(exo_idx))
+        base += -n / 2 * (len(exo_idx) * np.log(2 * np.pi) + np.linalg.slogdet(c)[1] + len(exo_idx))
     return GroupData(name, n, mu, sigma, x, patterns, ll, float(base), PatternBatch.from_data(x))
 
 

@@ -213,7 +213,11 @@ def fiml_corrected(engine: _Engine, theta: np.ndarray, df: int, base_engine: _En
     n_g/N), ``Γ = Wm⁻¹ Jm Wm⁻¹`` and ``c = tr(U Wm⁻¹ Wc Wm⁻¹ U Γ)/df``; the same for the
     independence model gives ``XX3.null`` and ``c_null``."""
     fg = engine.w
-    parts = [_h1_parts(engine, d) for d in engine.data]
+    keep = np.setdiff1d(np.arange(engine.p * engine.spec.meanstructure + len(engine.vi)), _exo_moments(engine))
+
+    def sub(m):  # fixed-x moments are left out of the h1 information, as lavaan zeroes them
+        return m[np.ix_(keep, keep)]
+    parts = [tuple(sub(m) for m in _h1_parts(engine, d)) for d in engine.data]
     wm_all = _bdiag([f * wm for f, (wm, _, _) in zip(fg, parts)])
     wmi_all = _bdiag([np.linalg.inv(wm) / f for f, (wm, _, _) in zip(fg, parts)])
     wc_all = _bdiag([f * wc for f, (_, _, wc) in zip(fg, parts)])
@@ -221,7 +225,7 @@ def fiml_corrected(engine: _Engine, theta: np.ndarray, df: int, base_engine: _En
     inner = wmi_all @ wc_all @ wmi_all
 
     def k_stat(eng, th):
-        dl = np.vstack([eng.delta(th, g) for g in range(len(eng.data))])
+        dl = np.vstack([eng.delta(th, g)[keep] for g in range(len(eng.data))])
         info = dl.T @ wm_all @ dl
         einv = invert(info) if eng is engine else np.linalg.inv(info)
         u = wm_all - wm_all @ dl @ einv @ dl.T @ wm_all

@@ -215,6 +215,17 @@ fit_fm <- tcfa(hs, data = HSm, group = "school", missing = "ml", estimator = "ML
 wfit(fitMeasures(fit_fm, c(fm_keys, fm_rob)), "fiml_mlr_school_fit.csv")
 wcsv(pe(fit_fm), "fiml_mlr_school_est.csv")
 
+# ---- FIML with fixed exogenous covariates (baseline keeps their joint block; robust indices) ---------
+HSm3 <- HS
+set.seed(3)
+for (v in c("x4", "x7", "x5")) HSm3[runif(nrow(HSm3)) < 0.15, v] <- NA
+write.csv(HSm3[, c("id", "ageyr", paste0("x", 1:9))], file.path(out, "hs_missing_exo.csv"), row.names = FALSE)
+fit_fx <- tsem("x4 ~ x1 + x2; x7 ~ x4 + x5; x5 ~ x1", data = HSm3, missing = "ml")
+wfit(fitMeasures(fit_fx, fm_keys), "fiml_exo_fit.csv")
+fit_fxr <- tsem("visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; visual ~ ageyr", data = HSm3, missing = "ml",
+                estimator = "MLR")
+wfit(fitMeasures(fit_fxr, c(fm_keys, fm_rob)), "fiml_exo_mlr_fit.csv")
+
 # ---- ordinal multigroup invariance: Wu & Estabrook (2016) as measEq.syntax builds it ------------------
 # (default optimiser settings: nlminb fails with the tight tolerances on these DWLS fits; the
 # tests compare them to 1e-4)
