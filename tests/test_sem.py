@@ -19,21 +19,7 @@ from conftest import HS_MODEL
 
 FIX = Path(__file__).parent / "fixtures" / "sem"
 HS2 = HS_MODEL + "; g =~ visual + textual + speed"
-PD_MODEL = """
-  ind60 =~ x1 + x2 + x3
-  dem60 =~ y1 + a*y2 + b*y3 + c*y4
-  dem65 =~ y5 + a*y6 + b*y7 + c*y8
-  dem60 ~ a1*ind60
-  dem65 ~ c1*ind60 + b1*dem60
-  y1 ~~ y5
-  y2 ~~ y4 + y6
-  y3 ~~ y7
-  y4 ~~ y8
-  y6 ~~ y8
-  indirect := a1*b1
-  total := c1 + a1*b1
-  ratio := a1*b1 / (c1 + a1*b1)
-"""
+PD_MODEL = (FIX / "political_democracy.lav").read_text()  # written by tests/r/sem.R
 FIT_KEYS = ["npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli", "logl",
             "unrestricted.logl", "aic", "bic", "rmsea", "srmr"]
 ORD_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "chisq.scaled": "chisq_scaled",

@@ -253,6 +253,15 @@ def _split(rows: list[Param], pos) -> tuple[tuple, tuple]:
     return fp, xp
 
 
+def _fill(vec: np.ndarray, x: np.ndarray, free: tuple, fix: tuple) -> np.ndarray:
+    """Set the free (from x) and fixed entries of a parameter vector."""
+    if len(free[2]):
+        vec[free[0]] = x[free[2]]
+    if len(fix[2]):
+        vec[fix[0]] = fix[2]
+    return vec
+
+
 class _Engine:
     """Evaluates implied moments, the discrepancy, its gradient and information at x (one
     entry per free row of the parameter table)."""
@@ -353,21 +362,11 @@ class _Engine:
     def scaling(self, x, g) -> np.ndarray:
         """δ of the delta parameterisation (the ``~*~`` rows), 1 for continuous variables."""
         gi = self.index[g]
-        d = np.ones(self.p)
-        if len(gi.d_free[2]):
-            d[gi.d_free[0]] = x[gi.d_free[2]]
-        if len(gi.d_fix[2]):
-            d[gi.d_fix[0]] = gi.d_fix[2]
-        return d
+        return _fill(np.ones(self.p), x, gi.d_free, gi.d_fix)
 
     def thresholds(self, x, g) -> np.ndarray:
         gi = self.index[g]
-        t = np.zeros(self.n_th)
-        if len(gi.t_free[2]):
-            t[gi.t_free[0]] = x[gi.t_free[2]]
-        if len(gi.t_fix[2]):
-            t[gi.t_fix[0]] = gi.t_fix[2]
-        return t
+        return _fill(np.zeros(self.n_th), x, gi.t_free, gi.t_fix)
 
     def implied(self, theta, g):
         a, s, m = self.matrices(theta, g)

@@ -48,6 +48,7 @@ from .cfa import CFAResult, fit_cfa
 from .cfa_engine import constrained_inverse, null_space
 from .cfa_model import variable_sets
 from .cfa_results import constraint_labels, score_tests
+from .cfa_robust import _bdiag
 from .fit import fit_measures
 from .lavaan_syntax import parse_model
 
@@ -149,16 +150,6 @@ def _satorra2000(m1: CFAResult, m0: CFAResult, m: int) -> tuple[float, float]:
     tr2 = float(np.sum(pm * pm.T))
     a = np.sqrt(m / tr2)
     return float(a), float(m - a * tr1)
-
-
-def _bdiag(blocks):
-    n = sum(b.shape[0] for b in blocks)
-    out = np.zeros((n, n))
-    k = 0
-    for b in blocks:
-        out[k:k + b.shape[0], k:k + b.shape[0]] = b
-        k += b.shape[0]
-    return out
 
 
 # ---------------------------------------------------------------------------------------

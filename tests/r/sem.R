@@ -104,6 +104,7 @@ pd_model <- "
   total := c1 + a1*b1
   ratio := a1*b1 / (c1 + a1*b1)
 "
+writeLines(pd_model, file.path(out, "political_democracy.lav"))
 fit_pd <- tsem(pd_model, data = PD)
 wfit(fitMeasures(fit_pd, fm_keys), "pd_fit.csv")
 wcsv(pe(fit_pd), "pd_est.csv")
