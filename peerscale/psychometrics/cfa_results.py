@@ -86,32 +86,46 @@ class CFAResult:
         return sigma, mu
 
     # -- estimates -------------------------------------------------------------------------
-    def _row_values(self, x: np.ndarray) -> np.ndarray:
+    def _row_index(self):
+        """Per group, the parameter-table rows of each matrix as index arrays."""
+        if getattr(self, "_rows", None) is None:
+            out = []
+            for g in range(self.spec.n_groups):
+                d = {}
+                for mat in ("A", "S", "m", "t", "d"):
+                    k = [n for n, pr in enumerate(self.spec.params) if pr.group == g and pr.mat == mat]
+                    d[mat] = (np.array(k, dtype=int), np.array([self.spec.params[n].i for n in k], dtype=int),
+                              np.array([self.spec.params[n].j for n in k], dtype=int))
+                out.append(d)
+            self._rows = out
+        return self._rows
+
+    def _group_values(self, x: np.ndarray, g: int):
+        eng = self._engine
+        a, s, m = eng.matrices(x, g)
+        extra = None
+        if self.spec.categorical:
+            sigma, *_ = eng.implied(x, g)
+            extra = (eng.thresholds(x, g), eng._deltas(x, g, sigma), eng.th_start)
+        return a, s, m, extra
+
+    def _row_values(self, x: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """Value of every row of the parameter table at x (derived rows included: residual
         variances and scaling factors of ordinal items)."""
-        eng = self._engine
         out = np.zeros(len(self.spec.params))
-        cache = {}
-        for k, pr in enumerate(self.spec.params):
-            g = pr.group
-            if g not in cache:
-                a, s, m = eng.matrices(x, g)
-                extra = None
-                if self.spec.categorical:
-                    sigma, *_ = eng.implied(x, g)
-                    extra = (eng.thresholds(x, g), eng._deltas(x, g, sigma), eng.th_start)
-                cache[g] = (a, s, m, extra)
-            a, s, m, extra = cache[g]
-            if pr.mat == "A":
-                out[k] = a[pr.i, pr.j]
-            elif pr.mat == "S":
-                out[k] = s[pr.i, pr.j]
-            elif pr.mat == "m":
-                out[k] = m[pr.i]
-            elif pr.mat == "t":
-                out[k] = extra[0][extra[2][pr.i] + pr.j]
-            elif pr.mat == "d":
-                out[k] = extra[1][pr.i]
+        for g, d in enumerate(self._row_index()):
+            a, s, m, extra = self._group_values(x, g) if cache is None else cache[g]
+            k, i, j = d["A"]
+            out[k] = a[i, j]
+            k, i, j = d["S"]
+            out[k] = s[i, j]
+            k, i, _ = d["m"]
+            out[k] = m[i]
+            if extra is not None:
+                k, i, j = d["t"]
+                out[k] = extra[0][extra[2][i] + j]
+                k, i, _ = d["d"]
+                out[k] = extra[1][i]
         return out
 
     def _at_bound(self) -> list[int]:
@@ -233,30 +247,26 @@ def _standardize(res: CFAResult, theta: np.ndarray) -> np.ndarray:
     items)."""
     eng = res._engine
     spec = res.spec
-    est = res._row_values(theta)
+    cache = {g: res._group_values(theta, g) for g in range(spec.n_groups)}
+    est = res._row_values(theta, cache)
     out = np.zeros(len(spec.params))
-    cache = {}
-    for k, pr in enumerate(spec.params):
-        if pr.group not in cache:
-            a, s, m = eng.matrices(theta, pr.group)
+    with np.errstate(all="ignore"):
+        for g, d in enumerate(res._row_index()):
+            a, s, _, _ = cache[g]
             b = np.linalg.inv(np.eye(eng.q) - a)
             var = np.diag(b @ s @ b.T)
             sd = np.sqrt(np.where(var > 0, var, np.nan))
-            cache[pr.group] = (sd, var, s)
-        sd, var, s = cache[pr.group]
-        e = est[k]
-        if pr.mat == "A":
-            out[k] = e * sd[pr.j] / sd[pr.i]
-        elif pr.mat == "S":
-            if pr.i == pr.j:
-                out[k] = e / var[pr.i] if var[pr.i] != 0 else np.nan
-            else:
-                den = np.sqrt(abs(s[pr.i, pr.i] * s[pr.j, pr.j]))
-                out[k] = e / den if den > 0 else np.nan
-        elif pr.mat in ("m", "t"):
-            out[k] = e / sd[pr.i]
-        elif pr.mat == "d":
-            out[k] = 1.0
+            k, i, j = d["A"]
+            out[k] = est[k] * sd[j] / sd[i]
+            k, i, j = d["S"]
+            diag = i == j
+            out[k[diag]] = np.where(var[i[diag]] != 0, est[k[diag]] / var[i[diag]], np.nan)
+            den = np.sqrt(np.abs(s[i, i] * s[j, j]))
+            out[k[~diag]] = np.where(den[~diag] > 0, est[k[~diag]] / den[~diag], np.nan)
+            for mat in ("m", "t"):
+                k, i, _ = d[mat]
+                out[k] = est[k] / sd[i]
+            out[d["d"][0]] = 1.0
     if spec.defined:
         x_std = np.zeros(spec.n_free)
         for k, pr in enumerate(spec.params):
