@@ -25,6 +25,10 @@ Design (``numpy.random.default_rng(SEED)``; output is byte-identical on every ru
 * Follow-up latent means are higher than baseline (``GAIN``); workers rate the relationship
   higher than young people do (``WORKER_SHIFT``) and agree with them only moderately
   (``WORKER_AGREEMENT``).
+* Screening questions (items that other items ``require``, e.g. ``pbr_y_story_01``): answered
+  Yes / No / Not sure in the shares ``SCREEN_SHARES``, more often Yes when the latent score of
+  the dimension they gate is high; the items that require an answer the screen did not get are
+  left blank, as REDCap's branching logic leaves them.
 * Messiness: about 2% of answers blank (respondents differ in how much they skip), about 2%
   of forms with a whole page (one dimension's items) skipped, a few forms never opened (all
   items and ``_complete`` blank), and the activity forms' own "not relevant" missing code
@@ -65,7 +69,7 @@ EVENTS = ("baseline_arm_1", "followup_arm_1")
 CORE_R = (0.50, 0.70)                     # between the six PBR core dimensions
 OVERLAP = {("HOPE", "TRUST"): 0.80, ("HOPE", "VALID"): 0.75,
            ("CARE", "VALID"): 0.85, ("CARE", "TRUST"): 0.82, ("CARE", "HOPE"): 0.72}
-OPTIONAL_R = 0.60                         # HOPE/CARE with the other core dimensions
+OPTIONAL_R = 0.60                         # optional and candidate dimensions with the core ones
 WITHIN_R = {"ACT": (0.40, 0.60), "OUT": (0.50, 0.65)}
 BETWEEN_R = {("ACT", "PBR"): 0.35, ("OUT", "PBR"): 0.40, ("ACT", "OUT"): 0.25}
 SAME_CODE_R = {("OUT", "PBR"): 0.55}      # e.g. the HOPE outcome with the HOPE relationship dimension
@@ -86,10 +90,13 @@ P_SKIPPED_PAGE = 0.02
 P_NOT_OPENED = 0.01
 P_UNVERIFIED = 0.03
 NOT_RELEVANT_RATE = (0.005, 0.035)          # per activity dimension, doubled for low latent scores
+SCREEN_SHARES = (0.72, 0.18, 0.10)          # screening questions: first, second, third code (Yes, No, Not sure)
+SCREEN_LOADING = 0.50                       # how far a screen answer follows the gated dimension's latent score
 
 
-def latent_correlations(factors: list[tuple[str, str]], rng) -> np.ndarray:
-    """Correlation matrix of the latent factors, made positive definite if needed."""
+def latent_correlations(factors: list[tuple[str, str]], rng, optional: set) -> np.ndarray:
+    """Correlation matrix of the latent factors, made positive definite if needed; ``optional``
+    holds the (bank, dimension) pairs the banks mark optional (HOPE, CARE, candidates)."""
     f = len(factors)
     phi = np.eye(f)
     for a in range(f):
@@ -98,7 +105,7 @@ def latent_correlations(factors: list[tuple[str, str]], rng) -> np.ndarray:
             if bank_a == bank_b == "PBR":
                 r = OVERLAP.get((dim_a, dim_b)) or OVERLAP.get((dim_b, dim_a))
                 if r is None:
-                    r = OPTIONAL_R if {dim_a, dim_b} & {"HOPE", "CARE"} else rng.uniform(*CORE_R)
+                    r = OPTIONAL_R if {factors[a], factors[b]} & optional else rng.uniform(*CORE_R)
             elif bank_a == bank_b:
                 r = rng.uniform(*WITHIN_R.get(bank_a, (0.4, 0.6)))
             else:
@@ -132,9 +139,17 @@ def simulate_form(inst, bank: str, eta: np.ndarray, factor_index: dict, rng) -> 
     out = np.full((n, len(items)), np.nan)
     propensity = rng.beta(*BLANK_PROPENSITY, size=n)
     not_relevant_rate = {}
+    gated = {}  # screening item -> the dimension of the first item that requires it
+    for item in items:
+        if item.requires is not None:
+            gated.setdefault(item.requires.item, item.dimension)
     for j, item in enumerate(items):
         rs = item.response_scale
         codes = np.array(sorted(rs.codes))
+        if item.id in gated:
+            out[:, j] = screen_answers(codes, eta[:, factor_index[(bank, gated[item.id])]], rng)
+            out[rng.random(n) < propensity, j] = np.nan
+            continue
         lo, hi = LOADING_REVERSED if item.reverse else LOADING
         lam = rng.uniform(lo, hi)
         score = eta[:, factor_index[(bank, item.dimension)]]
@@ -148,7 +163,12 @@ def simulate_form(inst, bank: str, eta: np.ndarray, factor_index: dict, rng) -> 
             p = np.where(score < 0, 2 * rate, rate / 2)
             out[rng.random(n) < p, j] = numeric_missing[0]
         out[rng.random(n) < propensity, j] = np.nan
-    dims = sorted({i.dimension for i in items})
+    position = {i.id: j for j, i in enumerate(items)}
+    for j, item in enumerate(items):
+        if item.requires is not None:  # branching logic: not asked unless the screen allowed it
+            shown = np.isin(out[:, position[item.requires.item]], [float(a) for a in item.requires.answers])
+            out[~shown, j] = np.nan
+    dims = sorted({i.dimension for i in items if i.dimension})
     complete = np.where(rng.random(n) < P_UNVERIFIED, 1.0, 2.0)
     skipped = rng.random(n) < P_SKIPPED_PAGE
     for r in np.flatnonzero(skipped):
@@ -159,6 +179,16 @@ def simulate_form(inst, bank: str, eta: np.ndarray, factor_index: dict, rng) -> 
     out[never] = np.nan
     complete[never] = np.nan
     return [i.id for i in items] + [f"{form_name(inst.name)}_complete"], np.column_stack([out, complete])
+
+
+def screen_answers(codes: np.ndarray, score: np.ndarray, rng) -> np.ndarray:
+    """Answers to a screening question: codes in the shares ``SCREEN_SHARES`` (first code the
+    most likely), the first code more likely for a high latent ``score``."""
+    shares = np.array(SCREEN_SHARES[:len(codes)], dtype=float)
+    shares /= shares.sum()
+    z = SCREEN_LOADING * score + np.sqrt(1 - SCREEN_LOADING ** 2) * rng.standard_normal(len(score))
+    cuts = norm.ppf(1 - np.cumsum(shares)[:-1])  # descending: above the first cut -> first code
+    return codes[np.searchsorted(-cuts, -z)]
 
 
 def worker_assignment(rng) -> np.ndarray:
@@ -187,9 +217,12 @@ def make_example(out_dir: Path = HERE) -> list[Path]:
     youth = {name: load_instrument(name) for name in YOUTH_FORMS}
     worker = {name: load_instrument(name) for name in WORKER_FORMS}
     everything = {**youth, **worker}
-    factors = sorted({(inst.bank, i.dimension) for inst in everything.values() for i in inst.items.values()})
+    factors = sorted({(inst.bank, i.dimension) for inst in everything.values() for i in inst.items.values()
+                      if i.dimension})
     factor_index = {f: k for k, f in enumerate(factors)}
-    phi = latent_correlations(factors, rng)
+    optional = {(inst.bank, code) for inst in everything.values() for code, d in inst.dimensions.items()
+                if d.get("optional")}
+    phi = latent_correlations(factors, rng, optional)
     chol = np.linalg.cholesky(phi)
     bank_of = np.array([bank for bank, _ in factors])
     icc = np.array([ICC.get(b, 0.0) for b in bank_of])

@@ -4,9 +4,10 @@ relationship in one-on-one youth peer support (Walker et al., 2024)."""
 __version__ = "0.1.0"
 
 from .errors import PeerscaleError  # noqa: E402
-from .spec import Instrument, adhoc_instrument, bundled_instruments, load_instrument  # noqa: E402
+from .spec import (Instrument, adhoc_instrument, bundled_instruments, item_pairs,  # noqa: E402
+                   load_instrument)
 
-__all__ = ["PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments", "load_instrument",
+__all__ = ["PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments", "item_pairs", "load_instrument",
            "score", "score_data", "keyed_items", "__version__"]
 
 

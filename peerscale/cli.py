@@ -26,9 +26,15 @@ COMMANDS = {
     "items": ("peerscale.commands.reliability:items_cmd", "Item analysis: distributions, floor/ceiling, flags."),
     "efa": ("peerscale.commands.factor:efa", "KMO, Bartlett, parallel analysis and exploratory factor analysis."),
     "cfa": ("peerscale.commands.factor:cfa", "Confirmatory factor analysis, lavaan-style fit, invariance."),
+    "irt": ("peerscale.commands.irt:irt", "Item response theory: calibrate a bank, score from it, information, DIF."),
     "report": ("peerscale.commands.report:report", "A self-contained HTML (or Markdown) report."),
     "redcap-dictionary": ("peerscale.commands.redcap:redcap_dictionary", "Write a REDCap data dictionary for an instrument."),
     "redcap-mapping": ("peerscale.commands.redcap:redcap_mapping", "Map a REDCap project's fields to an instrument's items."),
+    "cvi-form": ("peerscale.commands.content:cvi_form", "Write an expert rating form (.xlsx) for content validity."),
+    "cvi": ("peerscale.commands.content:cvi", "Content validity from expert ratings: I-CVI, S-CVI, kappa, Aiken's V, sorting."),
+    "interview-guide": ("peerscale.commands.content:interview_guide_cmd", "Write a cognitive-interview protocol for an instrument."),
+    "export-rules": ("peerscale.commands.export_rules:export_rules",
+                     "Scoring rules as SPSS syntax, an R function or REDCap calc fields."),
 }
 
 

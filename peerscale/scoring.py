@@ -29,6 +29,7 @@ from .spec import Instrument, Scale, load_instrument
 BLANK = "blank"
 INVALID = "invalid value (set to missing)"
 MAX_LISTED = 5
+NORM_TOLERANCE = 1e-9  # exact norm lookup: a raw score this close to a table row is that row
 
 
 class CleanItems:
@@ -132,7 +133,10 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
             idx = np.flatnonzero(unparsed)
             # look up each distinct text once (a label export repeats a handful of labels)
             which, distinct = pd.factorize(text.iloc[idx].to_numpy(dtype=object))
-            found = [lookup.get(_norm_label(v)) for v in distinct]
+            # a label with its level described after a colon ("Emerging: asks what suits ...",
+            # as the REDCap dictionary writes anchored items) counts as the label before the colon
+            found = [lookup.get(_norm_label(v)) or (lookup.get(_norm_label(str(v).split(":", 1)[0]))
+                                                    if ":" in str(v) else None) for v in distinct]
             code_of = np.array([v if isinstance(v, float) else np.nan for v in found], dtype="float64")
             x[idx] = code_of[which]
             unknown[idx] = np.array([v is None for v in found], dtype=bool)[which]
@@ -267,8 +271,9 @@ def scale_scores(x, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
 
 
 def apply_norms(raw: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
-    """Raw score → (T, SE) by exact lookup in the norm table, or linear interpolation
-    within the table's range when the table says ``interpolate: true``; otherwise missing."""
+    """Raw score → (T, SE) by exact lookup in the norm table (a row within ``NORM_TOLERANCE``
+    of the score), or linear interpolation within the table's range when the table says
+    ``interpolate: true``; otherwise missing."""
     raws = np.asarray(table.raw)
     t = np.asarray(table.t)
     se = np.asarray([np.nan if s is None else s for s in table.se], dtype=float)
@@ -276,8 +281,12 @@ def apply_norms(raw: np.ndarray, table) -> tuple[np.ndarray, np.ndarray]:
         inside = (raw >= raws[0]) & (raw <= raws[-1])
         return (np.where(inside, np.interp(raw, raws, t), np.nan),
                 np.where(inside, np.interp(raw, raws, se), np.nan))
-    pos = np.clip(np.searchsorted(raws, raw), 0, len(raws) - 1)
-    hit = np.isclose(raws[pos], raw, rtol=0, atol=1e-9)
+    # the first table row within 1e-9 of the score, on either side (a prorated sum such as
+    # 8.000000000001 must find the row for 8 just as 7.999999999999 does)
+    above = np.clip(np.searchsorted(raws, raw), 0, len(raws) - 1)
+    below = np.maximum(above - 1, 0)
+    pos = np.where(np.abs(raws[below] - raw) <= NORM_TOLERANCE, below, above)
+    hit = np.abs(raws[pos] - raw) <= NORM_TOLERANCE
     return np.where(hit, t[pos], np.nan), np.where(hit, se[pos], np.nan)
 
 
@@ -319,7 +328,8 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
                on_invalid: str = "error", min_answered: float | None = None, value_labels: dict | None = None,
                missing_values: dict | None = None, in_scope=None, file: str | None = None) -> ScoreResult:
     """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
-    (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined).
+    (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined, and
+    ``<scale>_theta``, ``<scale>_theta_se``, ``<scale>_t`` from the scale's frozen ``irt:`` bank).
 
     Every input row is in the output, in input order. ``min_answered`` overrides every scale's
     rule (a count of 1 or more, or a proportion below 1). Rows with ``in_scope`` False (REDCap
@@ -358,6 +368,15 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
         if scale.name in instrument.bands:
             on, bands = instrument.bands[scale.name]
             out[f"{scale.name}_band"] = apply_bands(out[f"{scale.name}_t"] if on == "t" else score, bands)
+        if scale.name in instrument.irt:  # frozen IRT bank: theta, its SE and T = 50 + 10 theta
+            from .irt.result import score_bank
+
+            bank = instrument.irt[scale.name]
+            frame = pd.DataFrame({iid: clean.column(iid) for iid in bank.item_ids}, copy=False)
+            th = score_bank(frame, bank, min_answered=min(scale.required, len(bank.items)), file=file)
+            for col, src in (("theta", "theta"), ("theta_se", "se"), ("t", "t")):
+                v = th[src].to_numpy()
+                out[f"{scale.name}_{col}"] = v if mask is None else np.where(mask, v, np.nan)
         scored = ~np.isnan(score)
         in_scope_n = n_rows if mask is None else int(mask.sum())
         finite = score[scored]

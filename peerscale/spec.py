@@ -20,6 +20,14 @@ from .errors import PeerscaleError
 
 FORMS = {"Y": "young person", "P": "peer support worker", "S": "supervisor or observer"}
 METHODS = ("mean", "sum")
+VIEWPOINTS = {
+    "self": "the respondent's own feelings or behaviour",
+    "other": "the other member of the dyad, as the respondent sees them (on a worker form: a meta-perception)",
+    "shared": "the relationship itself, or something both share",
+}
+# recall code -> the phrase respondents read (REDCap instructions, interview guides)
+RECALL = {"now": "as things are now", "last_month": "over the last month (the past 4 weeks)",
+          "since_starting": "since starting peer support"}
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 SCALE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -57,6 +65,66 @@ class ResponseScale:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """An item is shown only when the screening ``item`` was answered with one of ``answers``
+    (exported as REDCap branching logic; blank otherwise, so it is missing, never scored)."""
+
+    item: str
+    answers: tuple
+
+    def redcap_logic(self) -> str:
+        """REDCap branching logic, e.g. ``[pbr_y_story_01] = '1'``."""
+        field_name = self.item.lower().replace(".", "_")
+        return " or ".join(f"[{field_name}] = '{code_text(a)}'" for a in self.answers)
+
+
+def code_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ItemPair:
+    """Twin items on two forms of one relationship: ``a`` in the first instrument, ``b`` in the second."""
+
+    a: str
+    b: str
+    dimension_a: str | None = None
+    dimension_b: str | None = None
+    viewpoint_a: str | None = None
+    viewpoint_b: str | None = None
+    form_a: str | None = None
+    form_b: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """What agreement between the two answers means.
+
+        ``self-other``: one respondent reports their own feeling or behaviour (viewpoint
+        ``self``), the other reports how they see it (``other``); ``shared``: both describe the
+        relationship; ``same-view``: both take the same viewpoint (e.g. both ``self``), so the
+        pair compares two people's own experience; ``unspecified``: a viewpoint is missing.
+        """
+        views = (self.viewpoint_a, self.viewpoint_b)
+        if None in views:
+            return "unspecified"
+        if views == ("shared", "shared"):
+            return "shared"
+        if set(views) == {"self", "other"}:
+            return "self-other"
+        return "same-view"
+
+    @property
+    def target(self) -> str | None:
+        """For a ``self-other`` pair, the form whose respondent the items are about (the one
+        answering about themselves): ``"P"`` when both describe the worker's behaviour."""
+        if self.kind != "self-other":
+            return None
+        return self.form_a if self.viewpoint_a == "self" else self.form_b
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     text: str
@@ -67,6 +135,13 @@ class Item:
     status: str = "draft"
     version: str = ""
     recall_period: str | None = None
+    recall: str | None = None
+    viewpoint: str | None = None
+    pair: str | None = None
+    pair_bank: str | None = None
+    requires: Requirement | None = None
+    anchors: dict[float, str] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +161,7 @@ class Scale:
     prorate: bool = True
     composite: bool = False
     of_scales: tuple[str, ...] = ()
+    description: str = ""
 
     @property
     def required(self) -> int:
@@ -142,6 +218,11 @@ class Instrument:
     bands: dict[str, tuple[str, tuple[Band, ...]]] = field(default_factory=dict)
     path: str | None = None
     bank_path: str | None = None
+    recall: str | None = None
+    recall_period: str | None = None
+    pairs_with: str | None = None
+    retired: dict[str, str] = field(default_factory=dict)
+    irt: dict = field(default_factory=dict)  # scale name -> peerscale.irt.bank.IRTBank
 
     @property
     def forms(self) -> list[str]:
@@ -166,10 +247,34 @@ class Instrument:
         return out
 
     def item_text(self, item_id: str) -> str:
-        text = self.items[item_id].text
+        """The item as the respondent reads it: placeholders filled, and a first letter that a
+        placeholder supplied ("{psw} listens" -> "My peer support worker listens") capitalised."""
+        return self.fill(self.items[item_id].text)
+
+    def fill(self, text: str) -> str:
+        """``text`` with this instrument's placeholders filled in (first letter capitalised when
+        a placeholder supplied it), as for item texts."""
+        out = text
         for key, value in self.placeholders.items():
-            text = text.replace("{" + key + "}", value)
-        return text
+            out = out.replace("{" + key + "}", value)
+        if text.startswith("{") and out[:1].islower():
+            out = out[0].upper() + out[1:]
+        return out
+
+    def anchor_texts(self, item_id: str) -> dict[float, str]:
+        """The item's described levels (``anchors``) as respondents or raters read them."""
+        return {code: self.fill(text) for code, text in self.items[item_id].anchors.items()}
+
+    def screening_items(self) -> list[str]:
+        """Items that other items' ``requires`` point to (answers gate later items; not scored)."""
+        used = {i.requires.item for i in self.items.values() if i.requires}
+        return [i for i in self.items if i in used]
+
+    def recall_text(self) -> str:
+        """The recall period as respondents read it ("" when the bank states none)."""
+        if self.recall_period:
+            return self.recall_period
+        return RECALL.get(self.recall or "", "")
 
     def summary(self) -> dict:
         return {"name": self.name, "title": self.title, "version": self.version,
@@ -262,11 +367,11 @@ class _Checker:
 
 BANK_KEYS = {"bank", "form", "title", "version", "status", "respondent", "instructions",
              "placeholders", "dimensions", "response_scales", "items", "recall_period",
-             "description", "license"}
+             "description", "license", "recall", "pairs_with", "retired"}
 SCORING_KEYS = {"name", "title", "version", "status", "description", "items", "id_columns",
-                "scales", "composites", "norms", "bands", "license"}
+                "scales", "composites", "norms", "bands", "license", "irt"}
 ITEM_KEYS = {"id", "text", "dimension", "form", "response_scale", "reverse", "status",
-             "version", "recall_period", "note"}
+             "version", "recall_period", "note", "recall", "viewpoint", "pair", "requires", "anchors"}
 SCALE_KEYS = {"name", "label", "items", "scales", "method", "min_answered", "prorate",
               "description"}
 RSCALE_KEYS = {"label", "min", "max", "codes", "missing"}
@@ -304,8 +409,74 @@ def _parse_response_scales(chk: _Checker, raw, key="response_scales") -> dict[st
     return out
 
 
-def _parse_bank(chk: _Checker, doc: dict, inline: bool) -> dict:
-    """Items, response scales, dimensions and bank metadata from a bank document."""
+def _recall_code(chk: _Checker, value, key: str) -> str | None:
+    if value is None:
+        return None
+    code = re.sub(r"[\s-]+", "_", chk.text(value, key).lower())
+    if code not in RECALL:
+        chk.fail(key, f"recall must be one of {', '.join(RECALL)}, got {value!r}",
+                 hint="now: the relationship as it is; last_month: the past 4 weeks; since_starting: since peer support began")
+    return code
+
+
+def _split_pair(ref: str) -> tuple[str | None, str]:
+    """``"pbr-y:pbr_y_share_01"`` -> ("pbr-y", "pbr_y_share_01"); ``"pbr_y_share_01"`` -> (None, ...)."""
+    bank, sep, iid = ref.rpartition(":")
+    return (bank.strip() or None, iid.strip()) if sep else (None, ref.strip())
+
+
+def _parse_requires(chk: _Checker, raw, key: str):
+    if isinstance(raw, str):  # "item=1" or "item = 1,2"
+        name, sep, answers = raw.partition("=")
+        if not sep:
+            chk.fail(key, f"requires {raw!r} names no answer", hint="write requires: {item: SCREEN_ID, answer: 1}")
+        raw = {"item": name.strip(), "answer": [a.strip() for a in answers.split(",") if a.strip()]}
+    chk.mapping(raw, key, {"item", "answer"}, required=("item", "answer"))
+    answers = raw["answer"] if isinstance(raw["answer"], list) else [raw["answer"]]
+    if not answers:
+        chk.fail(f"{key}.answer", "requires names no answer")
+    return chk.text(raw["item"], f"{key}.item"), answers
+
+
+def _parse_anchors(chk: _Checker, raw, key: str, rs: ResponseScale) -> dict[float, str]:
+    chk.mapping(raw, key, allowed=set(raw) if isinstance(raw, dict) else set())
+    if not rs.codes:
+        chk.fail(key, f"anchors need a response scale with codes; {rs.name!r} has none")
+    anchors = {}
+    for code, text in raw.items():
+        value = chk.number(code, f"{key}.{code}")
+        if value not in rs.codes:
+            chk.fail(f"{key}.{code}", f"anchor for {code}, which is not a code of response scale {rs.name!r}",
+                     hint="codes: " + ", ".join(code_text(c) for c in rs.codes))
+        anchors[value] = chk.text(text, f"{key}.{code}")
+    missing = [c for c in rs.codes if c not in anchors]
+    if missing:
+        chk.fail(key, "anchors must describe every code; none for " + ", ".join(code_text(c) for c in missing))
+    return anchors
+
+
+def _code_of(chk: _Checker, rs: ResponseScale, answer, key: str):
+    """The response-scale code an answer names (a scored or missing code, or a label)."""
+    for code, label in list(rs.codes.items()) + list(rs.missing.items()):
+        if isinstance(answer, str) and answer.strip().lower() == str(label).strip().lower():
+            return code
+        try:
+            if float(answer) == float(code):
+                return code
+        except (TypeError, ValueError):
+            if str(answer).strip() == str(code):
+                return code
+    chk.fail(key, f"answer {answer!r} is not a code of response scale {rs.name!r}",
+             hint="codes: " + ", ".join(f"{code_text(c)} = {v}" for c, v in list(rs.codes.items()) + list(rs.missing.items())))
+
+
+def _parse_bank(chk: _Checker, doc: dict, inline: bool, base: Path | None = None,
+                resolve_pairs: bool = True, own: str | None = None) -> dict:
+    """Items, response scales, dimensions and bank metadata from a bank document.
+
+    ``base`` is the directory a ``pairs_with`` bank is looked up in (beside this bank, then the
+    bundled ``items/``); with ``resolve_pairs`` every ``pair`` must name an item of that bank.
+    """
     if not inline:
         chk.mapping(doc, "", BANK_KEYS, required=("items", "response_scales"))
     scales = _parse_response_scales(chk, doc.get("response_scales") or {})
@@ -317,14 +488,20 @@ def _parse_bank(chk: _Checker, doc: dict, inline: bool) -> dict:
     for code, d in dims.items():
         if isinstance(d, str):
             d = {"label": d}
-        chk.mapping(d, f"dimensions.{code}", {"label", "optional", "definition"})
+        chk.mapping(d, f"dimensions.{code}", {"label", "optional", "definition", "candidate"})
         dimensions[str(code)] = {"label": str(d.get("label", code)), "optional": bool(d.get("optional", False)),
                                  "definition": str(d.get("definition", ""))}
+        if "candidate" in d:
+            dimensions[str(code)]["candidate"] = chk.boolean(d["candidate"], f"dimensions.{code}.candidate")
     bank_form = doc.get("form")
     if bank_form is not None and bank_form not in FORMS:
         chk.fail("form", f"form must be one of {', '.join(FORMS)}, got {bank_form!r}")
+    bank_recall = _recall_code(chk, doc.get("recall"), "recall")
+    retired = _parse_retired(chk, doc.get("retired"))
+    pairs_with = None if doc.get("pairs_with") is None else chk.text(doc["pairs_with"], "pairs_with")
     items: dict[str, Item] = {}
-    for n, raw in enumerate(chk.seq(doc["items"], "items")):
+    raw_items = chk.seq(doc["items"], "items")
+    for n, raw in enumerate(raw_items):
         k = f"items[{n}]"
         chk.mapping(raw, k, ITEM_KEYS, required=("id", "text", "response_scale"))
         iid = chk.text(raw["id"], f"{k}.id")
@@ -332,6 +509,9 @@ def _parse_bank(chk: _Checker, doc: dict, inline: bool) -> dict:
             chk.fail(f"{k}.id", f"item id {iid!r} must start with a letter and hold only letters, digits, '_' or '.'")
         if iid in items:
             chk.fail(f"{k}.id", f"duplicate item id {iid!r}")
+        if iid in retired:
+            chk.fail(f"{k}.id", f"item id {iid!r} was retired ({retired[iid]}); ids of removed items are never reused",
+                     hint="give the item a new id")
         rs = chk.text(raw["response_scale"], f"{k}.response_scale")
         if rs not in scales:
             chk.fail(f"{k}.response_scale", f"unknown response scale {rs!r}",
@@ -346,20 +526,129 @@ def _parse_bank(chk: _Checker, doc: dict, inline: bool) -> dict:
         if reverse and not scales[rs].has_range:
             chk.fail(f"{k}.reverse", f"item {iid!r} is reverse-keyed but response scale {rs!r} declares no min and max",
                      hint="declare min and max on the response scale; reverse scoring uses (min + max) - x")
+        viewpoint = raw.get("viewpoint")
+        if viewpoint is not None and viewpoint not in VIEWPOINTS:
+            chk.fail(f"{k}.viewpoint", f"viewpoint must be one of {', '.join(VIEWPOINTS)}, got {viewpoint!r}",
+                     hint="; ".join(f"{v}: {d}" for v, d in VIEWPOINTS.items()))
+        requires = None
+        if raw.get("requires") is not None:
+            screen, answers = _parse_requires(chk, raw["requires"], f"{k}.requires")
+            if screen == iid:
+                chk.fail(f"{k}.requires.item", f"item {iid!r} cannot require itself")
+            if screen not in items:
+                later = any(isinstance(r, dict) and r.get("id") == screen for r in raw_items)
+                chk.fail(f"{k}.requires.item",
+                         f"screening item {screen!r} " + ("comes after this item" if later else "is not in the item bank"),
+                         hint="the screening question must be asked first: list it above the items that require it")
+            screen_rs = items[screen].response_scale
+            codes = tuple(_code_of(chk, screen_rs, a, f"{k}.requires.answer") for a in answers)
+            requires = Requirement(screen, tuple(dict.fromkeys(codes)))
+        pair = pair_bank = None
+        if raw.get("pair") is not None:
+            pair_bank, pair = _split_pair(chk.text(raw["pair"], f"{k}.pair"))
+            if not ID_PATTERN.match(pair):
+                chk.fail(f"{k}.pair", f"pair {raw['pair']!r} is not an item id")
+            pair_bank = pair_bank or pairs_with
+        anchors = {} if raw.get("anchors") is None else _parse_anchors(chk, raw["anchors"], f"{k}.anchors", scales[rs])
+        recall = _recall_code(chk, raw.get("recall"), f"{k}.recall") or bank_recall
         items[iid] = Item(
             id=iid, text=chk.text(raw["text"], f"{k}.text"), response_scale=scales[rs],
             dimension=None if dim is None else str(dim), form=form, reverse=reverse,
             status=str(raw.get("status", doc.get("status", "draft"))),
             version=str(raw.get("version", doc.get("version", ""))),
-            recall_period=raw.get("recall_period", doc.get("recall_period")),
+            recall_period=raw.get("recall_period", doc.get("recall_period")) or RECALL.get(recall or ""),
+            recall=recall,
+            viewpoint=viewpoint, pair=pair, pair_bank=pair_bank, requires=requires, anchors=anchors,
+            note=str(raw.get("note") or ""),
         )
     if not items:
         chk.fail("items", "the item bank lists no items")
+    if resolve_pairs:
+        _check_pairs(chk, items, base, own)
     placeholders = doc.get("placeholders") or {}
     chk.mapping(placeholders, "placeholders", allowed=set(placeholders) if isinstance(placeholders, dict) else set())
     return {"items": items, "dimensions": dimensions, "bank": doc.get("bank"),
             "placeholders": {str(a): str(b) for a, b in placeholders.items()},
-            "instructions": str(doc.get("instructions") or "")}
+            "instructions": str(doc.get("instructions") or ""), "recall": bank_recall,
+            "recall_period": doc.get("recall_period") or RECALL.get(bank_recall or ""), "pairs_with": pairs_with,
+            "retired": retired}
+
+
+def _parse_retired(chk: _Checker, raw) -> dict[str, str]:
+    """``retired: {old_id: "0.2.0: reason"}`` (or a list of ids): ids that must never come back."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        raw = {chk.text(x, f"retired[{j}]"): "" for j, x in enumerate(raw)}
+    chk.mapping(raw, "retired", allowed=set(raw) if isinstance(raw, dict) else set())
+    return {str(k): ("" if v is None else chk.text(v, f"retired.{k}", allow_empty=True)) for k, v in raw.items()}
+
+
+def _partner_path(ref: str, base: Path | None, own: str | None) -> Path | None:
+    """A bank named by ``pairs_with`` or a ``BANK:ID`` pair: a path or stem beside this bank,
+    then a bundled bank; None when nothing matches."""
+    ref_path = Path(ref)
+    candidates = []
+    if base is not None:
+        candidates += [base / ref_path, base / f"{ref}.yaml"]
+    candidates += [package_dir("items") / ref_path, package_dir("items") / f"{ref}.yaml"]
+    for c in candidates:
+        if c.is_file() and (own is None or c.resolve() != Path(own).resolve()):
+            return c
+    return None
+
+
+@lru_cache(maxsize=64)
+def _partner_items(path: str, mtime_ns: int) -> dict[str, Item]:
+    """The items of a paired bank, parsed without resolving its own pairs (no recursion)."""
+    doc = _read_yaml(Path(path))
+    return _parse_bank(_Checker(path), doc, inline=False, resolve_pairs=False)["items"]
+
+
+def _check_pairs(chk: _Checker, items: dict[str, Item], base: Path | None, own: str | None = None) -> None:
+    """Every ``pair`` must resolve to an item of the other bank (or this one), one-to-one, on
+    the same score range, and must not contradict the twin's own ``pair``."""
+    taken: dict[tuple, str] = {}
+    keys = {iid: f"items[{n}].pair" for n, iid in enumerate(items)}
+    for iid, item in items.items():
+        if item.pair is None:
+            continue
+        key = keys[iid]
+        if item.pair_bank is None:
+            other_items, where = items, "this bank"
+            if item.pair == iid:
+                chk.fail(key, f"item {iid!r} cannot be its own pair")
+        else:
+            path = _partner_path(item.pair_bank, base, own)
+            if path is None:
+                chk.fail(key, f"paired bank {item.pair_bank!r} not found (looked beside this bank and in the bundled items/)",
+                         hint="set pairs_with: to the other form's bank file or bundled name, e.g. pairs_with: pbr-y")
+            try:
+                other_items = _partner_items(str(path.resolve()), path.stat().st_mtime_ns)
+            except PeerscaleError as exc:
+                chk.fail(key, f"paired bank {item.pair_bank!r} does not load: {exc}")
+            where = f"bank {item.pair_bank!r} ({path})"
+        twin = other_items.get(item.pair)
+        if twin is None:
+            close = [i for i in other_items if i.split("_")[:-1] == item.pair.split("_")[:-1]][:5]
+            chk.fail(key, f"pair {item.pair!r} is not an item of {where}",
+                     hint=("items of that dimension: " + ", ".join(close)) if close else None)
+        if twin.pair is not None and _split_pair(twin.pair)[1] != iid:
+            chk.fail(key, f"item {iid!r} names {item.pair!r} as its pair, but {item.pair!r} names {twin.pair!r}",
+                     hint="pairs are one-to-one: make the two items name each other")
+        target = (item.pair_bank, item.pair)
+        if target in taken:
+            chk.fail(key, f"items {taken[target]!r} and {iid!r} both name {item.pair!r} as their pair",
+                     hint="pairs are one-to-one")
+        taken[target] = iid
+        a, b = item.response_scale, twin.response_scale
+        if (a.min, a.max) != (b.min, b.max):
+            chk.fail(key, f"item {iid!r} and its pair {item.pair!r} are scored on different ranges "
+                          f"({_range_text(a)} vs {_range_text(b)}), so their answers cannot be compared")
+
+
+def _range_text(rs: ResponseScale) -> str:
+    return f"{rs.name} {code_text(rs.min)}-{code_text(rs.max)}" if rs.has_range else f"{rs.name} (no range)"
 
 
 def _parse_keys(chk: _Checker, entries, key, items: dict[str, Item]) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -419,7 +708,8 @@ def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[li
         name = check_name(raw, k)
         ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
         method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
-        scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate))
+        scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate,
+                            description=str(raw.get("description") or "")))
     if not scales:
         chk.fail("scales", "the scoring file defines no scales")
     by_name = {s.name: s for s in scales}
@@ -448,7 +738,7 @@ def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[li
             ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
         method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
         scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate,
-                            composite=True, of_scales=tuple(parts)))
+                            composite=True, of_scales=tuple(parts), description=str(raw.get("description") or "")))
     all_names = {s.name for s in scales}
 
     norms = {}
@@ -523,15 +813,16 @@ def load_instrument_file(path: str | Path) -> Instrument:
         except PeerscaleError as exc:
             chk.fail("items", exc.message)
         bank_doc = _read_yaml(bank_path)
-        bank = _parse_bank(_Checker(bank_path), bank_doc, inline=False)
+        bank = _parse_bank(_Checker(bank_path), bank_doc, inline=False, base=bank_path.parent, own=str(bank_path))
     else:
         bank_doc = doc
-        bank = _parse_bank(chk, doc, inline=True)
+        bank = _parse_bank(chk, doc, inline=True, base=path.parent, own=str(path))
     extra = set(doc) - SCORING_KEYS - BANK_KEYS
     if extra:
         chk.fail(sorted(extra)[0], "unknown key")
     scales, norms, bands = _parse_scoring(chk, doc, bank["items"])
     id_cols = tuple(str(c) for c in chk.seq(doc.get("id_columns") or [], "id_columns"))
+    irt = _parse_irt(chk, doc.get("irt"), bank["items"], scales, norms)
     name = str(doc.get("name") or path.stem)
     return Instrument(
         name=name, title=str(doc.get("title") or bank_doc.get("title") or name),
@@ -542,7 +833,23 @@ def load_instrument_file(path: str | Path) -> Instrument:
         dimensions=bank["dimensions"], placeholders=bank["placeholders"],
         instructions=bank["instructions"], norms=norms, bands=bands,
         path=str(path), bank_path=None if bank_path is None else str(bank_path),
+        recall=bank["recall"], recall_period=bank["recall_period"], pairs_with=bank["pairs_with"],
+        retired=bank["retired"], irt=irt,
     )
+
+
+def _parse_irt(chk: _Checker, raw, items: dict[str, Item], scales: list[Scale], norms: dict) -> dict:
+    """The ``irt:`` block (frozen item parameters per scale), validated on load."""
+    if raw is None:
+        return {}
+    from .irt.bank import parse_irt_block
+
+    banks = parse_irt_block(chk, raw, items, scales)
+    for name in banks:
+        if name in norms:
+            chk.fail(f"irt.{name}", f"scale {name!r} has both a norm table and an irt bank; both would write "
+                                    f"{name}_t", hint="keep one of them")
+    return banks
 
 
 @lru_cache(maxsize=None)
@@ -630,3 +937,71 @@ def adhoc_instrument(scales: dict[str, list[str]] | list[str], *, value_range: t
     parsed_scales, _, _ = _parse_scoring(chk, doc, items)
     return Instrument(name=name, title="ad-hoc scales", version="", status="ad-hoc", items=items,
                       scales=parsed_scales)
+
+
+# --------------------------------------------------------------------------- item pairs
+
+def item_pairs(first: Instrument | str | Path, second: Instrument | str | Path) -> list[ItemPair]:
+    """Twin items of two forms of one relationship (e.g. young person and worker), in the
+    first instrument's item order.
+
+    Parameters
+    ----------
+    first, second : Instrument, bundled name or scoring-file path
+        Two instruments whose banks record pairs (``pair:`` on items, resolved through the
+        bank's ``pairs_with`` or a ``BANK:ID`` reference). A pair declared on either side counts.
+
+    Returns
+    -------
+    list of ItemPair
+        ``a`` is the item of ``first``, ``b`` its twin in ``second``, with both dimensions and
+        viewpoints; ``kind`` says what agreement between the two means. Empty when the banks
+        record no pairs between them (compare whole scales instead).
+
+    Notes
+    -----
+    Item ids are unique across the bundled banks, so a twin is found by id. A pair whose twin is
+    not in ``second`` (another bank, or an item a user's copy of the bank dropped) is left out.
+
+    Examples
+    --------
+    >>> pairs = item_pairs("pbr-p", "pbr-y")
+    >>> pairs[0].a, pairs[0].b                                      # doctest: +SKIP
+    ('pbr_p_share_01', 'pbr_y_share_01')
+    """
+    a, b = load_instrument(first), load_instrument(second)
+    found: dict[str, str] = {}
+    for iid, item in a.items.items():
+        if item.pair is not None and item.pair in b.items:
+            found[iid] = item.pair
+    for iid, item in b.items.items():
+        if item.pair is not None and item.pair in a.items:
+            if item.pair in found and found[item.pair] != iid:
+                raise PeerscaleError(f"items {item.pair!r} and {iid!r} disagree about their pairs: "
+                                     f"{item.pair!r} names {found[item.pair]!r}", file=b.bank_path or b.path)
+            found.setdefault(item.pair, iid)
+    out = []
+    for iid in a.items:
+        if iid in found:
+            x, y = a.items[iid], b.items[found[iid]]
+            out.append(ItemPair(iid, y.id, x.dimension, y.dimension, x.viewpoint, y.viewpoint, x.form, y.form))
+    return out
+
+
+def paired_scale_items(first: Instrument | str | Path, second: Instrument | str | Path) -> dict[str, list[ItemPair]]:
+    """Item pairs grouped by the subscales (not composites) both instruments define under one
+    name, e.g. ``{"share": [...], "valid": [...]}``: the items a dyad comparison of each scale
+    should use. A scale appears only if at least one of its items has its twin in the other
+    instrument's scale of the same name."""
+    a, b = load_instrument(first), load_instrument(second)
+    b_scales = {s.name: set(s.items) for s in b.scales if not s.composite}
+    out: dict[str, list[ItemPair]] = {}
+    pairs = item_pairs(a, b)
+    for s in a.scales:
+        if s.composite or s.name not in b_scales:
+            continue
+        members = set(s.items)
+        chosen = [p for p in pairs if p.a in members and p.b in b_scales[s.name]]
+        if chosen:
+            out[s.name] = chosen
+    return out

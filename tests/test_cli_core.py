@@ -141,7 +141,7 @@ def test_instruments_and_show(run_cli):
     code, md, _ = run_cli("show", "pbr-y", "--format", "markdown")
     assert code == 0 and md.startswith("# ") and "| id | dimension |" in md and "## Scales and rules" in md
     code, text, _ = run_cli("show", "act-y")
-    assert code == 0 and "Not relevant" in text and "(missing)" in text
+    assert code == 0 and "Did not come up" in text and "(missing)" in text
 
 
 def test_validate(run_cli, tmp_path):

@@ -75,7 +75,7 @@ def test_instrument_composites_get_schmid_leiman_omega(run_cli):
     code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--omega", "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert res["scales"]["pbr_core"]["n_items"] == 42  # composites: alpha of the pooled items
+    assert res["scales"]["pbr_core"]["n_items"] == 36  # composites: alpha of the pooled items
     assert res["scales"]["pbr_core"]["omega_kind"].startswith("omega total, one-factor")
     assert "2 REDCap events" in res["notes"][0] and "note: the data hold 2 REDCap events" in err
     core = res["omega"]["pbr_core"]
@@ -173,6 +173,7 @@ def test_items_thresholds_and_table(run_cli):
     assert "ceiling" in out and "low_r_drop" in out and "Flag rules" in out
     code, out, err = run_cli("items", YOUTH, "--instrument", "pbr-y", "--json")
     res = json.loads(out)
-    assert set(res["scales"]) == {"share", "valid", "trust", "auth", "mutual", "auton", "hope", "care"}
-    care6 = res["scales"]["care"]["items"]["pbr_y_care_06"]
-    assert care6["key"] == -1 and care6["r_drop"] > 0  # reverse keying from the instrument
+    assert set(res["scales"]) == {"share", "valid", "trust", "auth", "mutual", "auton", "hope", "care",
+                                  "normal", "informal", "identity"}
+    care7 = res["scales"]["care"]["items"]["pbr_y_care_07"]
+    assert care7["key"] == -1 and care7["r_drop"] > 0  # reverse keying from the instrument

@@ -73,6 +73,14 @@ def test_answers_use_only_blanks_and_the_instruments_own_codes():
     assert 0.01 <= blank <= 0.05
     not_relevant = (youth[list(load_instrument("act-y").items)] == 9).to_numpy().mean()
     assert 0.005 <= not_relevant <= 0.05
+    # items behind a screening question are blank unless the screen said Yes, as REDCap leaves them
+    pbr_y = load_instrument("pbr-y")
+    for item in pbr_y.items.values():
+        if item.requires:
+            hidden = ~youth[item.requires.item].isin(item.requires.answers)
+            assert youth.loc[hidden, item.id].isna().all(), item.id
+    shares = youth["pbr_y_story_01"].value_counts(normalize=True)
+    assert 0.6 < shares[1] < 0.8 and shares[2] > shares[3] > 0.03
 
 
 @pytest.mark.parametrize("path,instrument", CASES, ids=[c[1] for c in CASES])
@@ -86,6 +94,14 @@ def test_scores_through_the_cli_with_no_options(tmp_path, path, instrument):
     inst = load_instrument(instrument)
     for scale in inst.scales:
         s = scores[scale.name].dropna().to_numpy()
+        gates = {inst.items[i].requires.item for i in scale.items if inst.items[i].requires}
+        if gates and len(gates) == 1 and all(inst.items[i].requires for i in scale.items):
+            # asked only after a screening question (REDCap branching): scored for about the
+            # young people who answered Yes, and blank, not low, for the others
+            screen = data[gates.pop()]
+            assert (screen == 1).sum() * 0.9 < len(s) <= (screen == 1).sum(), scale.name
+            assert scores.loc[screen != 1, f"{scale.name}_n"].eq(0).all(), scale.name
+            continue
         assert len(s) > 0.9 * len(scores), scale.name
         assert ((s >= 1) & (s <= 5)).all(), scale.name
         n = scores[f"{scale.name}_n"].to_numpy()

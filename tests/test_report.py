@@ -112,7 +112,7 @@ def test_scoring_numbers_match_the_scoring_engine(pbr):
     data = simulate(120, pbr, seed=1)
     share_items = list(pbr.scale("share").items)
     data.loc[:6, share_items] = np.nan  # the share items blank for 7 respondents
-    data.loc[7:9, share_items[0]] = np.nan  # one share item blank: still scored (6 of 7)
+    data.loc[7:9, share_items[0]] = np.nan  # one share item blank: still scored (5 of 6)
     rep = build_report(data, pbr)
     scored = score_data(data, pbr)
     by = {s["name"]: s for s in rep.scales}
@@ -127,7 +127,7 @@ def test_scoring_numbers_match_the_scoring_engine(pbr):
     share = by["share"]
     first_share = pbr.scale("share").items[0]
     assert share["n_none_answered"] == 7 and share["n_too_few"] == 0
-    assert rep.missing_reasons["blank"]["share"] == 7 * 7 + 3
+    assert rep.missing_reasons["blank"]["share"] == 7 * len(share_items) + 3
     assert rep.sample["n_in_scope"] == 120 and rep.sample["n_respondents"] == 120
     it = next(i for i in rep.items if i["id"] == first_share)
     assert it["n_missing"] == 10 and it["pct_missing"] == pytest.approx(100 * 10 / 120)
@@ -193,10 +193,10 @@ def test_missing_codes_are_counted_by_reason():
     data = pd.read_csv(EXAMPLE)
     rep = build_report(data, inst)
     reasons = rep.missing_reasons
-    assert "Not relevant to me yet" in reasons
+    assert "Did not come up" in reasons
     item = inst.scale_items()[0]
     it = next(i for i in rep.items if i["id"] == item)
-    assert it["missing_by_reason"].get("Not relevant to me yet", 0) == int((data[item] == 9).sum())
+    assert it["missing_by_reason"].get("Did not come up", 0) == int((data[item] == 9).sum())
 
 
 def test_adhoc_scales_without_bands_or_waves():
@@ -256,7 +256,7 @@ def test_methods_paragraph_names_what_was_run(example_html):
     from importlib.metadata import version
 
     m = rep.methods
-    for text in ("pbr-y", "version 0.1.0", "DRAFT", "at least 75%", "reverse-keyed", f"numpy {version('numpy')}",
+    for text in ("pbr-y", "version 0.2.0", "DRAFT", "at least 75%", "reverse-keyed", f"numpy {version('numpy')}",
                  f"pandas {version('pandas')}", "peerscale 0.1.0", "paired on record_id"):
         assert text in m, text
 

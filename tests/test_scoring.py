@@ -188,3 +188,13 @@ def test_input_frame_is_never_modified(mini):
     before = df.copy()
     score_data(df, mini, on_invalid="missing")
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_exact_norm_lookup_tolerates_rounding_on_both_sides():
+    from peerscale.scoring import apply_norms
+    from peerscale.spec import NormTable
+
+    table = NormTable((4.0, 8.0, 12.0), (30.0, 40.0, 50.0), (1.0, None, 3.0))
+    t, se = apply_norms(np.array([8 - 1e-12, 8 + 1e-12, 8 + 2e-9, 3.0, 13.0, 12.0, np.nan]), table)
+    np.testing.assert_array_equal(t, [40, 40, np.nan, np.nan, np.nan, 50, np.nan])
+    np.testing.assert_array_equal(se, [np.nan, np.nan, np.nan, np.nan, np.nan, 3, np.nan])

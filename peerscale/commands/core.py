@@ -10,7 +10,7 @@ from ..cli_common import console, data_options, emit_json, read_input
 from ..errors import PeerscaleError
 from ..spec import Instrument, bundled_instruments, load_instrument, parse_min_answered
 
-OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl"]
+OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl", "redcap-import"]
 
 
 @click.command()
@@ -50,8 +50,16 @@ def codebook(inst: Instrument) -> dict:
         "items": [{"id": i.id, "dimension": i.dimension, "form": i.form, "text": i.text,
                    "text_filled": inst.item_text(i.id), "response_scale": i.response_scale.name,
                    "reverse": i.reverse, "status": i.status, "version": i.version,
-                   "recall_period": i.recall_period} for i in inst.items.values()],
-        "scales": [{"name": s.name, "label": s.label, "composite": s.composite,
+                   "recall_period": i.recall_period, "recall": i.recall, "viewpoint": i.viewpoint,
+                   "pair": i.pair, "pair_bank": i.pair_bank,
+                   "requires": None if i.requires is None else {
+                       "item": i.requires.item, "answers": [_code(a) if isinstance(a, float) else a
+                                                            for a in i.requires.answers],
+                       "redcap": i.requires.redcap_logic()},
+                   "anchors": {_code(k): v for k, v in i.anchors.items()}} for i in inst.items.values()],
+        "pairs_with": inst.pairs_with,
+        "retired": inst.retired,
+        "scales": [{"name": s.name, "label": s.label, "description": s.description, "composite": s.composite,
                     "of_scales": list(s.of_scales),
                     "items": [("-" if k < 0 else "") + i for i, k in zip(s.items, s.keys)],
                     "method": s.method, "prorate": s.prorate, "min_answered": s.min_answered,
@@ -82,6 +90,7 @@ def codebook_markdown(cb: dict) -> str:
     for i in cb["items"]:
         out.append(f"| {i['id']} | {i['dimension'] or ''} | {'yes' if i['reverse'] else ''} | "
                    f"{i['response_scale']} | {i['text_filled'].replace('|', '/')} |")
+    out += _pair_lines(cb, "- ", "## Pairs (twin item on the other form)", blank=True)
     out += ["", "## Scales and rules", "", "| scale | label | items (− = reverse-keyed) | rule |", "|---|---|---|---|"]
     for s in cb["scales"]:
         kind = " (composite)" if s["composite"] else ""
@@ -100,6 +109,22 @@ def codebook_markdown(cb: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _pair_lines(cb: dict, bullet: str, title: str, blank: bool = False) -> list[str]:
+    """The pairs section of a codebook: ``id <-> twin (bank; viewpoint)``, one line each."""
+    paired = [i for i in cb["items"] if i["pair"]]
+    if not paired:
+        return []
+    out = ["", title] + ([""] if blank else [])
+    for i in paired:
+        where = i["pair_bank"] or "this bank"
+        view = f"; viewpoint {i['viewpoint']}" if i["viewpoint"] else ""
+        out.append(f"{bullet}{i['id']} <-> {i['pair']} ({where}{view})")
+    unpaired = [i["id"] for i in cb["items"] if not i["pair"]]
+    if unpaired:
+        out.append(f"{bullet}no pair: {', '.join(unpaired)}")
+    return out
+
+
 def codebook_text(cb: dict) -> str:
     out = [f"{cb['title']}", f"{cb['name']} {cb['version']} [{cb['status'].upper()}]  forms: {', '.join(cb['forms'])}  "
            f"items: {cb['n_items']}", ""]
@@ -109,7 +134,9 @@ def codebook_text(cb: dict) -> str:
                    + "".join(f", {k}={v} (missing)" for k, v in rs["missing"].items()))
     out += ["", "Items (R = reverse-keyed)"]
     for i in cb["items"]:
-        out.append(f"  {i['id']:<22} {i['dimension'] or '':<9} {'R' if i['reverse'] else ' '}  {i['text_filled']}")
+        out.append(f"  {i['id']:<22} {i['dimension'] or '':<9} {'R' if i['reverse'] else ' '}  {i['text_filled']}"
+                   + (f"  [asked if {i['requires']['redcap']}]" if i["requires"] else ""))
+    out += _pair_lines(cb, "  ", "Pairs (twin item on the other form)")
     out += ["", "Scales"]
     for s in cb["scales"]:
         out.append(f"  {s['name']}{' (composite)' if s['composite'] else ''}: {s['label']}")
@@ -290,8 +317,13 @@ def score(**opts):
     fmt = _output_format(opts)
     if opts["include_items"]:
         out = pd.concat([out, _item_columns(result, inp, opts["include_items"], fmt, mask)], axis=1)
-    written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
-                          protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
+    if fmt == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
+        from ..io.redcap_import import write_redcap_import
+        written, out = write_redcap_import(result, opts["output"], in_scope=mask, include_items=opts["include_items"],
+                                           force=opts["force"], protect=[opts["input"]])
+    else:
+        written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
+                              protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
     result.summary.update({"input": opts["input"], "output": str(written), "n_columns": out.shape[1],
                            "items_included": opts["include_items"]})
     if opts["as_json"]:

@@ -15,22 +15,32 @@ from ..errors import PeerscaleError
 @click.argument("instrument", metavar="NAME|PATH")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
 @click.option("--with-calc", is_flag=True,
-              help="Add calc fields with each scale's mean (or sum) in REDCap; peerscale still applies the missing-data rule.")
+              help="Add score fields: calc fields that apply the scoring rules in REDCap (score_<column>, "
+                   "hidden on surveys) and read-only fields for peerscale's scores (ps_<column>; "
+                   "score --output-format redcap-import).")
+@click.option("--required", is_flag=True,
+              help="Make every item required. Off by default: respondents may skip items, and the scoring "
+                   "file's missing-data rule then decides whether a scale is scored.")
 @click.option("--zip", "zip_path", type=click.Path(dir_okay=False),
               help="Also write an instrument zip (instrument.csv inside) for REDCap's 'Upload instrument ZIP'. "
                    "An instrument with several respondent forms gets one zip per form (<name>_<form>.zip).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
-def redcap_dictionary(instrument, output, with_calc, zip_path, force):
+def redcap_dictionary(instrument, output, with_calc, required, zip_path, force):
     """Write a REDCap data dictionary for an instrument (bundled NAME or scoring-file PATH).
 
-    Import it in REDCap (Project Setup > Data Dictionary > Upload). A raw or label export of the
-    project then scores with no mapping: `peerscale score export.csv --instrument NAME`.
+    Each form starts with an instructions field (with the recall period); section headers are
+    reminders for respondents (construct names go to the Field Annotation); items asked only
+    after a screening answer get branching logic. Uploading a data dictionary (Project Setup >
+    Data Dictionary) REPLACES all of a project's instruments: to add these forms to a project
+    that already has others, upload the instrument zip (--zip) in the Online Designer instead.
+    A raw or label export of the project then scores with no mapping:
+    `peerscale score export.csv --instrument NAME`.
     """
     from ..io.dictionary import build_dictionary, write_dictionary, write_instrument_zip
     from ..spec import load_instrument
 
     inst = load_instrument(instrument)
-    dictionary = build_dictionary(inst, with_calc=with_calc)
+    dictionary = build_dictionary(inst, with_calc=with_calc, required=required)
     forms = dictionary.forms
     zips = []
     if zip_path:
@@ -45,7 +55,14 @@ def redcap_dictionary(instrument, output, with_calc, zip_path, force):
     lines = [f"wrote {written}: {len(dictionary.fields)} fields on form(s) {', '.join(forms)}"]
     for z, form in zips:
         lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force)} (form {form})")
+    lines.append(UPLOAD_WARNING)
     click.echo("\n".join(lines), err=True)
+
+
+UPLOAD_WARNING = ("warning: uploading a data dictionary in REDCap (Project Setup > Data Dictionary) REPLACES all "
+                  "instruments of the project (fields it leaves out lose their data). To add these forms to a "
+                  "project that already has instruments, upload the instrument zip (--zip) in the Online Designer "
+                  "instead.")
 
 
 @click.command("redcap-mapping")

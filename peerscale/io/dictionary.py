@@ -6,8 +6,9 @@ Written dictionaries follow REDCap's documented conventions: record id field fir
 the first form); lowercase field names (item id with '.' → '_'); one radio field per item with
 ``code, label | code, label`` choices, the response scale's missing codes included (``9, Not
 relevant to me yet``); consecutive items of one dimension and response scale share a matrix
-group; optional calc fields (``score_<scale>``) use REDCap's ``mean()``/``sum()``, which skip
-blanks, so their Field Note says the missing-data rule is applied by peerscale, not the calc.
+group; optional score fields (``--with-calc``): calc fields (``score_<column>``) that apply
+peerscale's whole rule in REDCap, and read-only fields (``ps_<column>``) that receive peerscale's
+scores from ``score --output-format redcap-import`` (see :mod:`peerscale.rules_export`).
 """
 
 from __future__ import annotations
@@ -375,8 +376,83 @@ def _group_name(form: str, dim: str, n: int) -> str:
     return base if n == 1 else f"{base}_{n}"
 
 
-def build_dictionary(instrument, *, with_calc: bool = False) -> Dictionary:
-    """The data dictionary for an instrument (see the module docstring for the conventions)."""
+# What the respondent reads at the top of each form and each page: the recall period as a
+# sentence, and a reminder of how to answer. Construct names never appear here (they go to the
+# Field Annotation, which respondents do not see).
+RECALL_SENTENCES = {"now": "Think about how things are now.", "last_month": "Think about the last month.",
+                    "since_starting": "Think about the time since you started peer support."}
+_RECALL_SEEN = {"now": r"\bnow\b", "last_month": r"last month|past (4|four) weeks",
+                "since_starting": r"\bsince\b"}
+CALC_TAGS = "@HIDDEN-SURVEY @READONLY"
+
+
+def _answer_reminder(rs) -> str:
+    labels = " ".join(str(v).lower() for v in rs.codes.values())
+    if "agree" in labels:
+        text = "For each sentence, choose how much you agree."
+    elif any(w in labels for w in ("never", "often", "always")):
+        text = "For each one, choose how often it happened."
+    else:
+        text = "For each one, choose the answer that fits best."
+    for label in rs.missing.values():
+        text += f' You can also choose "{label}".'
+    return text
+
+
+def _recall_of(instrument, item) -> str | None:
+    return item.recall or instrument.recall
+
+
+def _recall_sentence(instrument, item) -> str:
+    code = _recall_of(instrument, item)
+    if code in RECALL_SENTENCES:
+        return RECALL_SENTENCES[code]
+    period = item.recall_period or instrument.recall_period
+    return f"Think about {period}." if period else ""
+
+
+def _instructions_field(instrument, form: str, first_item) -> Field:
+    """A descriptive field at the top of a form: the bank's instructions, with the recall
+    period added when the instructions do not already state it."""
+    text = instrument.fill(instrument.instructions.strip()) if instrument.instructions else ""
+    if not text:
+        text = _answer_reminder(first_item.response_scale)
+    code = _recall_of(instrument, first_item)
+    recall = _recall_sentence(instrument, first_item)
+    seen = re.search(_RECALL_SEEN[code], text, re.I) if code in _RECALL_SEEN else False
+    if recall and not seen:
+        text = f"{text} {recall}"
+    return Field(f"{form}_instructions", form, field_type="descriptive", field_label=text,
+                 field_annotation="peerscale: instructions" + (f" recall={code}" if code else ""))
+
+
+def _choice_label(label: str) -> str:
+    """A choice label REDCap can store: no '|' (the choice separator) and no line breaks."""
+    return re.sub(r"\s+", " ", str(label).replace("|", "/")).strip()
+
+
+def build_dictionary(instrument, *, with_calc: bool = False, required: bool = False) -> Dictionary:
+    """The data dictionary for an instrument, safe to field as a survey.
+
+    Parameters
+    ----------
+    instrument : Instrument
+    with_calc : bool
+        Add one calc field per scale (``score_<scale>``), hidden on surveys and read-only
+        (``@HIDDEN-SURVEY @READONLY``) so respondents never see their scores.
+    required : bool
+        Mark every item required. Off by default: a required item cannot be skipped, so the
+        missing-data rule of the scoring file would never apply.
+
+    Notes
+    -----
+    Each form starts with a descriptive field (``<form>_instructions``) holding the bank's
+    instructions and recall period. Section headers are respondent-facing reminders of how to
+    answer; the construct (dimension label) of each item is in its Field Annotation. An item
+    with ``requires`` gets REDCap branching logic (``[screen] = '1'``). Items whose levels are
+    described per item (``anchors``) carry the descriptions in their choice labels and are not
+    put in a matrix.
+    """
     fields: list[Field] = []
     names: dict[str, str] = {}
     for iid in instrument.items:
@@ -392,31 +468,58 @@ def build_dictionary(instrument, *, with_calc: bool = False) -> Dictionary:
     first_form = item_form(instrument, next(iter(instrument.items)))
     fields.append(Field("record_id", first_form, field_type="text", field_label="Record ID"))
     runs: dict[tuple[str, str], int] = {}
-    prev_key = None
+    prev_key = prev_section = None
+    started: set[str] = set()
     dims = instrument.dimensions
+    screens = set(instrument.screening_items())
     for iid, item in instrument.items.items():
         form = item_form(instrument, iid)
+        if form not in started:
+            intro = _instructions_field(instrument, form, item)
+            if intro.field_name in names:
+                raise PeerscaleError(f"item {names[intro.field_name]!r} clashes with the instructions field "
+                                     f"{intro.field_name!r} peerscale adds to form {form!r}")
+            fields.append(intro)
+            started.add(form)
         rs = item.response_scale
-        f = Field(redcap_field_name(iid), form, field_label=instrument.item_text(iid), required_field="y")
+        f = Field(redcap_field_name(iid), form, field_label=instrument.item_text(iid),
+                  required_field="y" if required else "")
         tags = [f"peerscale: item={iid}"]
         if item.dimension:
             tags.append(f"dimension={item.dimension}")
+            label = dims.get(item.dimension, {}).get("label")
+            if label:
+                tags.append(f'construct="{label}"')
         if item.reverse:
             tags.append("reverse-keyed")
+        if item.status == "candidate":
+            tags.append("candidate")
+        if iid in screens:
+            tags.append("screening-question")
         f.field_annotation = " ".join(tags)
+        if item.requires is not None:
+            f.branching_logic = item.requires.redcap_logic()
+        section = (form, item.dimension or f"_{rs.name}")
+        if section != prev_section:
+            # a new page of the survey: remind how to answer (the first section follows the instructions)
+            if prev_section is not None and prev_section[0] == form:
+                f.section_header = " ".join(x for x in (_answer_reminder(rs), _recall_sentence(instrument, item)) if x)
+            prev_section = section
         if rs.codes:
             f.field_type = "radio"
-            choices = [f"{_code(c)}, {label}" for c, label in rs.codes.items()]
-            choices += [f"{_code(c)}, {label}" for c, label in rs.missing.items()]
+            anchors = instrument.anchor_texts(iid) if item.anchors else {}
+            choices = [f"{_code(c)}, {_choice_label(label)}" + (f": {_choice_label(anchors[c])}" if c in anchors else "")
+                       for c, label in rs.codes.items()]
+            choices += [f"{_code(c)}, {_choice_label(label)}" for c, label in rs.missing.items()]
             f.select_choices_or_calculations = " | ".join(choices)
-            key = (form, item.dimension or "items", rs.name)
-            if key != prev_key:
-                runs[key[:2]] = runs.get(key[:2], 0) + 1
-                n = runs[key[:2]]
-                label = dims.get(item.dimension, {}).get("label", item.dimension or "") if item.dimension else ""
-                f.section_header = label if n == 1 else ""
-            f.matrix_group_name = _group_name(form, item.dimension or "items", runs[key[:2]])
-            prev_key = key
+            if anchors or iid in screens:  # choices differ item by item, or a question on its own: no matrix
+                prev_key = None
+            else:
+                key = (form, item.dimension or "items", rs.name)
+                if key != prev_key:
+                    runs[key[:2]] = runs.get(key[:2], 0) + 1
+                f.matrix_group_name = _group_name(form, item.dimension or "items", runs[key[:2]])
+                prev_key = key
         else:
             f.field_type = "text"
             integral = rs.has_range and float(rs.min).is_integer() and float(rs.max).is_integer()
@@ -426,43 +529,238 @@ def build_dictionary(instrument, *, with_calc: bool = False) -> Dictionary:
             prev_key = None
         fields.append(f)
     if with_calc:
-        fields.extend(_calc_fields(instrument))
-    return Dictionary(fields)
+        for calc in _calc_fields(instrument):
+            # peerscale's note first, action tags after: a cell starting with '@' would be
+            # neutralised as a spreadsheet formula when the dictionary is written
+            words = calc.field_annotation.split()
+            tags = list(dict.fromkeys([w for w in words if w in ACTION_TAGS] + CALC_TAGS.split()))
+            calc.field_annotation = " ".join([w for w in words if w not in ACTION_TAGS] + tags)
+            fields.append(calc)
+    dictionary = Dictionary(_grouped_by_form(fields))
+    problems = redcap_problems(dictionary)
+    if problems:
+        raise PeerscaleError("the data dictionary would break REDCap's rules: " + "; ".join(problems[:5]),
+                             hint="rename the instrument, items or codes named above")
+    return dictionary
+
+
+def _grouped_by_form(fields: list[Field]) -> list[Field]:
+    """Fields of one form kept together (REDCap requires it), forms in first-seen order."""
+    order = list(dict.fromkeys(f.form_name for f in fields))
+    return [f for form in order for f in fields if f.form_name == form]
 
 
 def _calc_fields(instrument) -> list[Field]:
-    out = []
-    taken = {redcap_field_name(i) for i in instrument.items}
-    for scale in instrument.scales:
-        fname = re.sub(r"[^a-z0-9_]", "_", f"score_{scale.name}".lower())
-        if fname in taken:
-            raise PeerscaleError(f"calc field name {fname!r} clashes with an item's field name")
-        terms, reversed_ = [], []
-        for iid, key in zip(scale.items, scale.keys):
-            item = instrument.items[iid]
-            rs = item.response_scale
-            ref = f"[{redcap_field_name(iid)}]"
-            value = f"({_code(rs.min + rs.max)}-{ref})" if key < 0 else ref
-            if key < 0:
-                reversed_.append(redcap_field_name(iid))
-            numeric_missing = [_code(c) for c in rs.missing if _is_number(c)]
-            if numeric_missing:
-                cond = " or ".join(f"{ref}={c}" for c in numeric_missing)
-                value = f"if({cond}, '', {value})"
-            terms.append(value)
-        func = "mean" if scale.method == "mean" else "sum"
-        rule = scale.rule_text()
-        note = (f"{'Mean' if func == 'mean' else 'Sum'} of {len(scale.items)} items"
-                + (f", reverse-keyed: {', '.join(reversed_)}" if reversed_ else "")
-                + f". REDCap's {func}() skips blank items; peerscale applies the missing-data rule "
-                  f"({rule}), so score with peerscale for analysis.")
-        if func == "sum" and scale.prorate:
-            note += " peerscale prorates the sum; this calc does not."
-        out.append(Field(fname, item_form(instrument, scale.items[0]), field_type="calc",
-                         field_label=scale.label or scale.name,
-                         select_choices_or_calculations=f"{func}({', '.join(terms)})",
-                         field_note=note, field_annotation=f"peerscale: scale={scale.name}"))
+    """Score fields: REDCap calc fields and the fields peerscale's scores are imported into, written
+    by :mod:`peerscale.rules_export` from the rule description the SPSS and R exports use."""
+    from ..rules_export import describe, redcap_fields
+
+    return [Field(**row) for row in redcap_fields(describe(instrument), redcap_field_name,
+                                                   lambda iid: item_form(instrument, iid))]
+
+
+# --------------------------------------------------------------------------- REDCap's rules
+
+RESERVED_NAMES = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+                  "redcap_data_access_group", "redcap_survey_identifier", "redcap_csrf_token"}
+VALIDATION_TYPES = {"", "integer", "number", "date_ymd", "date_mdy", "date_dmy", "datetime_ymd", "datetime_mdy",
+                    "datetime_dmy", "datetime_seconds_ymd", "datetime_seconds_mdy", "datetime_seconds_dmy",
+                    "time", "time_mm_ss", "email", "phone", "zipcode", "alpha_only", "number_1dp", "number_2dp",
+                    "number_3dp", "number_4dp", "number_comma_decimal", "postalcode_canada", "ssn", "vmrn"}
+ACTION_TAGS = {"@HIDDEN", "@HIDDEN-SURVEY", "@HIDDEN-FORM", "@HIDDEN-APP", "@HIDDEN-PDF", "@READONLY",
+               "@READONLY-SURVEY", "@READONLY-FORM", "@READONLY-APP", "@DEFAULT", "@SETVALUE", "@NOW", "@TODAY",
+               "@NOW-SERVER", "@TODAY-SERVER", "@NOW-UTC", "@TODAY-UTC", "@CALCTEXT", "@CALCDATE", "@CHARLIMIT",
+               "@WORDLIMIT", "@NONEOFTHEABOVE", "@MAXCHOICE", "@MAXCHECKED", "@RANDOMORDER", "@HIDECHOICE",
+               "@SHOWCHOICE", "@PLACEHOLDER", "@PASSWORDMASK", "@LATITUDE", "@LONGITUDE", "@INLINE", "@IF",
+               "@USERNAME", "@PREFILL", "@NOMISSING", "@HIDEBUTTON", "@FORCE-MINMAX", "@RICHTEXT",
+               "@DOWNLOAD-COUNT", "@SYNC-APP", "@INLINE-PREVIEW", "@CONSENT-VERSION"}
+_CHOICE_CODE = re.compile(r"^(-?\d+(\.\d+)?|[A-Za-z0-9_]+)$")
+_ACTION_TAG = re.compile(r"(?<![\w@])@[A-Z][A-Z0-9-]*")
+_LOGIC_TOKEN = re.compile(r"\s*(?:(\[[a-z][a-z0-9_]*(?:\([A-Za-z0-9_-]+\))?\])|('[^']*'|\"[^\"]*\")|(-?\d+(?:\.\d+)?)"
+                          r"|(<>|!=|>=|<=|=|<|>)|(\(|\))|\b(and|or)\b)", re.I)
+
+
+def _parse_logic(text: str) -> list[tuple[str, str]]:
+    """Tokens of REDCap branching logic as (kind, text); raises ValueError on anything else."""
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _LOGIC_TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"cannot read {text[pos:pos + 20]!r}")
+        kinds = ("field", "value", "number", "op", "paren", "bool")
+        kind = next(k for k, g in zip(kinds, m.groups()) if g is not None)
+        tokens.append((kind, m.group(m.lastindex)))
+        pos = m.end()
+    return tokens
+
+
+def _check_logic(tokens: list[tuple[str, str]]) -> None:
+    """Grammar: expr := term ((and|or) term)*; term := '(' expr ')' | [field] op value."""
+    pos = 0
+
+    def term():
+        nonlocal pos
+        if pos < len(tokens) and tokens[pos] == ("paren", "("):
+            pos += 1
+            expr()
+            if pos >= len(tokens) or tokens[pos] != ("paren", ")"):
+                raise ValueError("unbalanced parentheses")
+            pos += 1
+            return
+        kinds = [k for k, _ in tokens[pos:pos + 3]]
+        if kinds[:2] != ["field", "op"] or len(kinds) < 3 or kinds[2] not in ("value", "number"):
+            raise ValueError("expected [field] = 'value'")
+        pos += 3
+
+    def expr():
+        nonlocal pos
+        term()
+        while pos < len(tokens) and tokens[pos][0] == "bool":
+            pos += 1
+            term()
+
+    expr()
+    if pos != len(tokens):
+        raise ValueError(f"unexpected {tokens[pos][1]!r}")
+
+
+def redcap_problems(dictionary: Dictionary) -> list[str]:
+    """Ways a data dictionary breaks REDCap's upload rules (empty list: none found).
+
+    Checks field and form names (pattern, reserved names, ``<form>_complete``, uniqueness, each
+    form's fields together), the record id field, field types, choices (codes REDCap accepts,
+    unique, labels without ``|``), calc expressions (fields that exist, balanced parentheses),
+    descriptive fields, the y/blank columns, text validation, matrix groups (radio or checkbox,
+    one consecutive run with identical choices, a section header only on the first field),
+    branching logic (``[field] = 'code'`` joined by and/or, on existing earlier fields and their
+    codes) and action tags in the Field Annotation.
+    """
+    out: list[str] = []
+    fields = dictionary.fields
+    if not fields:
+        return ["the dictionary has no fields"]
+    by_name: dict[str, int] = {}
+    forms_seen: list[str] = []
+    completes = {f"{f.form_name}_complete" for f in fields}
+    if fields[0].field_type != "text":
+        out.append(f"the first field ({fields[0].field_name!r}) is the record id and must be a text field")
+    for n, f in enumerate(fields):
+        where = f"field {f.field_name!r}"
+        if not FIELD_NAME.match(f.field_name) or len(f.field_name) > 100 or "___" in f.field_name:
+            out.append(f"{where}: a field name is lowercase a-z, 0-9 and '_', starts with a letter, has no '___' "
+                       "and at most 100 characters")
+        if f.field_name in by_name:
+            out.append(f"{where} is listed twice")
+        if f.field_name in RESERVED_NAMES or f.field_name in completes:
+            out.append(f"{where}: the name is reserved by REDCap")
+        by_name[f.field_name] = n
+        if not FIELD_NAME.match(f.form_name or ""):
+            out.append(f"{where}: form name {f.form_name!r} is not lowercase a-z, 0-9 and '_' starting with a letter")
+        if not forms_seen or forms_seen[-1] != f.form_name:
+            if f.form_name in forms_seen:
+                out.append(f"{where}: the fields of form {f.form_name!r} are not all together")
+            forms_seen.append(f.form_name)
+        if f.field_type not in FIELD_TYPES:
+            out.append(f"{where}: unknown field type {f.field_type!r}")
+        for col in ("required_field", "identifier", "matrix_ranking"):
+            if getattr(f, col) not in ("", "y"):
+                out.append(f"{where}: {col} must be 'y' or blank")
+        raw = f.select_choices_or_calculations
+        if f.field_type in ("radio", "dropdown", "checkbox"):
+            parts = [p.strip() for p in re.split(r"\s*\|\s*", raw or "") if p.strip()]
+            if not parts:
+                out.append(f"{where}: a {f.field_type} field needs choices")
+            codes = []
+            for part in parts:
+                code, sep, label = part.partition(",")
+                code = code.strip()
+                if not sep or not label.strip():
+                    out.append(f"{where}: choice {part!r} is not 'code, label'")
+                if not _CHOICE_CODE.match(code):
+                    out.append(f"{where}: choice code {code!r} is not a number or letters, digits and '_'")
+                codes.append(code)
+            if len(codes) != len(set(codes)):
+                out.append(f"{where}: choice codes repeat")
+        elif f.field_type == "calc":
+            if not raw.strip():
+                out.append(f"{where}: a calc field needs an expression")
+            if raw.count("(") != raw.count(")"):
+                out.append(f"{where}: unbalanced parentheses in the calculation")
+            for ref in re.findall(r"\[([a-z][a-z0-9_]*)\]", raw):
+                if ref not in {x.field_name for x in fields}:
+                    out.append(f"{where}: the calculation uses [{ref}], which is not a field")
+        elif f.field_type != "slider" and raw:
+            out.append(f"{where}: a {f.field_type} field takes no choices or calculation")
+        if f.field_type == "descriptive" and f.required_field:
+            out.append(f"{where}: a descriptive field cannot be required")
+        vt = f.text_validation_type_or_show_slider_number
+        if f.field_type == "text" and vt not in VALIDATION_TYPES:
+            out.append(f"{where}: unknown text validation {vt!r}")
+        if vt in ("integer", "number"):
+            for bound in (f.text_validation_min, f.text_validation_max):
+                if bound and not _is_number(bound):
+                    out.append(f"{where}: validation bound {bound!r} is not a number")
+        for tag in _ACTION_TAG.findall(f.field_annotation or ""):
+            if tag not in ACTION_TAGS:
+                out.append(f"{where}: unknown action tag {tag}")
+        if f.branching_logic:
+            try:
+                tokens = _parse_logic(f.branching_logic)
+                _check_logic(tokens)
+            except ValueError as exc:
+                out.append(f"{where}: branching logic {f.branching_logic!r} is not REDCap syntax ({exc})")
+                continue
+            for k, (kind, text) in enumerate(tokens):
+                if kind != "field":
+                    continue
+                ref = re.match(r"\[([a-z0-9_]+)", text).group(1)
+                if ref not in by_name or ref == f.field_name:
+                    out.append(f"{where}: branching logic uses [{ref}], which is not an earlier field")
+                    continue
+                target = fields[by_name[ref]]
+                value = tokens[k + 2][1].strip("'\"")
+                if target.choices and value not in target.choices:
+                    out.append(f"{where}: branching logic compares [{ref}] with {value!r}, which is not one of its codes")
+    groups: dict[str, list[int]] = {}
+    for n, f in enumerate(fields):
+        if f.matrix_group_name:
+            groups.setdefault(f.matrix_group_name, []).append(n)
+    for name, idx in groups.items():
+        members = [fields[i] for i in idx]
+        if not re.match(r"^[a-z0-9_]+$", name):
+            out.append(f"matrix group {name!r}: name is not lowercase a-z, 0-9 and '_'")
+        if idx != list(range(idx[0], idx[0] + len(idx))):
+            out.append(f"matrix group {name!r}: its fields are not one consecutive run")
+        if any(m.field_type not in ("radio", "checkbox") for m in members) or len({m.field_type for m in members}) > 1:
+            out.append(f"matrix group {name!r}: all fields must be radio, or all checkbox")
+        if len({m.select_choices_or_calculations for m in members}) > 1:
+            out.append(f"matrix group {name!r}: the fields do not share the same choices")
+        if any(m.section_header for m in members[1:]):
+            out.append(f"matrix group {name!r}: only its first field may have a section header")
     return out
+
+
+def _safe_cell(column: str, value: str) -> str:
+    """A dictionary cell a spreadsheet will not run as a formula (OWASP "CSV injection").
+
+    Free text (labels, headers, notes, annotations) that starts with ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return gets a leading ``'`` as in peerscale's other CSV outputs. Structured
+    cells (choices, calculations, branching logic, validation bounds) cannot take the ``'``
+    without changing their meaning; one that starts with a trigger (e.g. choices ``-1, Refused |
+    ...``) gets a leading space instead, which REDCap and peerscale's reader strip. Plain numbers
+    are left alone.
+    """
+    from .write import escape_formula_text
+
+    if not value or not value[:1] in "=+-@\t\r":
+        return value
+    if column in _FREE_TEXT:
+        return escape_formula_text(value)
+    return value if _is_number(value) else " " + value
+
+
+_FREE_TEXT = {"section_header", "field_label", "field_note", "field_annotation", "question_number", "custom_alignment"}
 
 
 def dictionary_csv(dictionary: Dictionary, *, header: bool = True, skip_record_id: bool = False,
@@ -476,7 +774,7 @@ def dictionary_csv(dictionary: Dictionary, *, header: bool = True, skip_record_i
             continue
         if form is not None and f.form_name != form:
             continue
-        w.writerow(f.row())
+        w.writerow([_safe_cell(col, value) for col, value in zip(API_HEADERS, f.row())])
     return buf.getvalue()
 
 

@@ -41,6 +41,7 @@ class Report:
     methods: str = ""
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -347,6 +348,10 @@ def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns
         first = report.waves["waves"][0]
         analysed = mask & (data[wave_column].astype("string") == first).fillna(False).to_numpy(dtype=bool)
         note = f"first wave only, {wave_column} = {first}, so each respondent counts once"
+    if instrument.irt:
+        from .irt_section import collect_irt
+
+        report.irt = collect_irt(result, instrument, mask)
     report.flag_rules = _item_flags(result, analysed, items, report.notes)
     report.flags_note = note
     if validate:

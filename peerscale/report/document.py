@@ -316,6 +316,10 @@ def document(r) -> tuple[str, list, list[Section]]:
     title, head = title_blocks(r)
     head += [Para(n, "note") for n in r.notes]
     sections = [sample_section(r), scoring_section(r), items_section(r)]
+    if getattr(r, "irt", None):
+        from .irt_section import irt_section
+
+        sections.append(irt_section(r))
     if r.validation is not None:
         sections.append(validation_section(r))
     sections.append(methods_section(r))

@@ -96,6 +96,9 @@ def figure_svg(f: Figure) -> str:
     elif f.kind == "scree":
         chart = svg.scree(d["observed"], d["reference"], label=f.label, desc=f.desc,
                           observed_name=d["observed_name"], reference_name=d["reference_name"])
+    elif f.kind == "irt_information":
+        from ..irt.plots import information_lines
+        chart = information_lines(d["theta"], d["test"], d["se"], label=f.label, desc=f.desc)
     else:
         raise ValueError(f"unknown figure kind {f.kind!r}")
     return f'<figure class="{f.kind}">{chart}<figcaption>{inline(f.caption)}</figcaption></figure>'

@@ -81,6 +81,12 @@ def _png(f: Figure, path: Path) -> None:
         ax.set_xlabel("factor number")
         ax.set_ylabel("eigenvalue")
         ax.legend(frameon=False, fontsize=8)
+    elif f.kind == "irt_information":
+        fig, ax = plt.subplots(figsize=(6.4, 2.8), dpi=110)
+        ax.plot(d["theta"], d["test"], color=svg.BLUE, label="information")
+        ax.plot(d["theta"], d["se"], color=svg.VERMILLION, linestyle="--", label="SE of theta")
+        ax.set_xlabel("theta")
+        ax.legend(frameon=False, fontsize=8)
     else:
         raise ValueError(f"unknown figure kind {f.kind!r}")
     for side in ("top", "right"):
