@@ -1,12 +1,13 @@
-"""Ordinal measurement-invariance benchmark: the relationship bank (pbr-y, 42 items, six
-factors) in two groups of 1,000 simulated respondents, peerscale against lavaan + semTools.
+"""Ordinal measurement-invariance benchmark: a 42-item six-factor bank (the relationship
+bank's six core dimensions, seven items each) in two groups of 1,000 simulated respondents,
+peerscale against lavaan + semTools.
 
-The model is the instrument's correlated-factors structure over its six core dimension
-scales (``instrument_model(load_instrument("pbr-y"), "correlated")``). Data: six correlated
-factors (r = .45), loadings .55-.80, 5-point answers; the second group has latent means
-+0.3, latent variances 1.2, two weaker loadings and three shifted thresholds
-(``numpy.random.default_rng(SEED)``), written to ``benchmarks/data/pbr_y_invariance.csv``
-(git-ignored) and read by both tools.
+The model is a correlated-factors structure over pbr-y's six core dimension scales with
+``--items`` items each (default 7: the 42-item bank of issue 11; the bank itself now has six
+items per dimension). Data: six correlated factors (r = .45), loadings .55-.80, 5-point
+answers; the second group has latent means +0.3, latent variances 1.2, two weaker loadings
+and three shifted thresholds (``numpy.random.default_rng(SEED)``), written to
+``benchmarks/data/pbr_y_invariance_*.csv`` (git-ignored) and read by both tools.
 
 Timed (fresh process each run, best of ``--runs``): the Wu & Estabrook (2016) sequence —
 configural, thresholds, thresholds + loadings, + intercepts, DWLS (WLSMV), delta
@@ -17,7 +18,7 @@ parameterisation — with the fit measures of every step and the scaled χ² dif
 ``/usr/bin/time -v``. The statistics of both are printed so the parity on this larger model
 is recorded too.
 
-Usage: ``python benchmarks/bench_invariance.py [--runs 3] [--n 1000] [--skip-r]``.
+Usage: ``python benchmarks/bench_invariance.py [--runs 3] [--n 1000] [--items 7] [--skip-r]``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
+sys.path.insert(0, str(HERE.parent))  # this checkout's peerscale, not an installed one
 SEED = 20261201
 LEVELS = ("configural", "thresholds", "metric", "scalar")
 
@@ -51,13 +53,14 @@ print(json.dumps({{"seconds": sec, "chisq": list(map(float, [f.chisq for f in fi
 """
 
 
-def make_data(n: int) -> tuple[Path, Path]:
+def make_data(n: int, per_factor: int = 7) -> tuple[Path, Path]:
     import peerscale
     from peerscale.psychometrics.cfa import instrument_model
 
-    inst = peerscale.load_instrument("pbr-y")
-    model, _ = instrument_model(inst, "correlated")
-    items = [[i.strip() for i in line.split("=~")[1].split("+")] for line in model.splitlines()]
+    model, _ = instrument_model(peerscale.load_instrument("pbr-y"), "correlated")
+    scales = [line.split("=~")[0].strip() for line in model.splitlines()]
+    items = [[f"{sc}_{k + 1}" for k in range(per_factor)] for sc in scales]
+    model = "\n".join(f"{sc} =~ {' + '.join(its)}" for sc, its in zip(scales, items))
     rng = np.random.default_rng(SEED)
     k = len(items)
     phi = np.full((k, k), 0.45) + np.eye(k) * 0.55
@@ -76,7 +79,8 @@ def make_data(n: int) -> tuple[Path, Path]:
                 cols[it] = 1 + np.searchsorted(cuts + (0.3 if g == 1 and it in shifted else 0.0), y)
         frames.append(pd.DataFrame(cols).assign(group="ab"[g]))
     DATA.mkdir(exist_ok=True)
-    data_path, model_path = DATA / f"pbr_y_invariance_{n}.csv", DATA / "pbr_y_correlated.lav"
+    data_path = DATA / f"pbr_y_invariance_{len(flat)}x{n}.csv"
+    model_path = DATA / f"pbr_y_invariance_{len(flat)}.lav"
     pd.concat(frames, ignore_index=True).to_csv(data_path, index=False)
     model_path.write_text(model + "\n")
     return data_path, model_path
@@ -86,9 +90,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--n", type=int, default=1000, help="respondents per group")
+    ap.add_argument("--items", type=int, default=7, help="items per factor (six factors)")
     ap.add_argument("--skip-r", action="store_true")
     args = ap.parse_args(argv)
-    data, model = make_data(args.n)
+    data, model = make_data(args.n, args.items)
     root = HERE.parent
     py = best([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n"
                + PY.format(data=str(data), model=str(model))], args.runs)
@@ -96,7 +101,8 @@ def main(argv=None):
     if not args.skip_r:
         rows.append(("lavaan + semTools", best(["Rscript", str(HERE / "bench_invariance.R"), str(data), str(model)],
                                                args.runs)))
-    print(f"Ordinal invariance sequence (Wu & Estabrook, DWLS, delta), pbr-y 42 items, 2 x {args.n}, "
+    print(f"Ordinal invariance sequence (Wu & Estabrook, DWLS, delta), {6 * args.items} items, six factors, "
+          f"2 x {args.n}, "
           f"best of {args.runs}")
     print(f"{'tool':<20}{'seconds':>10}{'peak RSS MB':>14}")
     for name, r in rows:

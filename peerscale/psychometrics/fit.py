@@ -41,7 +41,7 @@ import numpy as np
 from scipy import optimize, special
 
 from .blas import single_threaded
-from .cfa_engine import _Engine
+from .cfa_engine import _Engine, constrained_inverse
 from .cfa_model import ModelSpec, Param
 from .cfa_robust import _robust, _robust_fiml, dwls_baseline, fiml_corrected
 
@@ -220,9 +220,10 @@ def fit_measures(res) -> dict:
 
 def _fiml_corrected(res, df, dfb):
     engine, theta, base_df = baseline_fit(res)
-    from .cfa_results import _constrained_info_inverse
-    out = fiml_corrected(res._engine, res.theta, df, engine, theta, base_df,
-                         invert=lambda info: _constrained_info_inverse(res, info))
+    cons = res.constraints
+    invert = (lambda info: constrained_inverse(info, cons, res.theta, res.active)) if cons is not None and cons.any \
+        else np.linalg.inv
+    out = fiml_corrected(res._engine, res.theta, df, engine, theta, base_df, invert=invert)
     return out["XX3"], out["XX3_null"], out["c3"], out["c3_null"]
 
 
