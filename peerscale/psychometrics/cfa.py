@@ -204,7 +204,9 @@ def _estimate(engine, cons, spec, groups, starts, seed, max_iter) -> tuple[Solut
             + (f"; best discrepancy {last.f:.6g}" if last is not None and np.isfinite(last.f) else ""),
             hint="try more random starts (--starts 20 / starts=20), --std-lv, or simplify the model "
                  "(factors with two indicators, near-zero item variances and empty groups are common causes)")
-    best = min(good, key=lambda s: s.f)
+    f_min = min(s.f for s in good)
+    # the first start (in the order tried) that reaches the lowest discrepancy
+    best = next(s for s in good if s.f <= f_min + 1e-10 * max(1.0, abs(f_min)))
     same = sum(1 for s in good if abs(s.f - best.f) <= 1e-6 * max(1.0, abs(best.f)))
     info = {"tried": [n for n, _ in tried], "outcomes": tried, "converged": len(good), "best": best.start,
             "reached_best": same}
