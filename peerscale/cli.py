@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .errors import PeerscaleError
 
 # name -> (module:function, one-line help shown by `peerscale --help`)
@@ -85,7 +85,11 @@ def main(argv=None) -> int:
         if isinstance(code, int):
             return code
     except PeerscaleError as exc:
-        click.echo(f"error: {exc}", err=True)
+        from .cli_common import cli_error
+
+        args = sys.argv[1:] if argv is None else list(argv)
+        command = next((a for a in args if not str(a).startswith("-")), None)
+        click.echo(f"error: {cli_error(exc, command)}", err=True)  # library parameters shown as flags
         return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -1,41 +1,97 @@
-"""What every data command shares: input options, read → map columns → clean, JSON output.
+"""What every data command shares: the input and design options, one call to
+:func:`peerscale.read`, the ``--wave`` option, JSON output, and the one table that maps the
+library's parameter names to the command line's flags.
 
-Data flows one way: :func:`read_input` reads the file (:mod:`peerscale.io`), applies the
-column mapping and picks the instrument (bundled, a spec path, or ad-hoc ``--scale``);
-:func:`load_analysis_data` then cleans the item responses for the analysis commands.
+Commands are thin shells: they turn options into library arguments, call
+:class:`~peerscale.responses.Responses` and :mod:`peerscale.analyses`, and print.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
+import re
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import click
 
-from .errors import PeerscaleError
-from .spec import Instrument, adhoc_instrument, load_instrument, parse_min_answered, parse_range
+# The library names its parameters in messages as `name` (or `name='value'`); the command line
+# shows the flag instead. One table, used for every error the CLI prints.
+PARAMETER_FLAGS = {
+    "instrument": "--instrument", "scales": "--scales", "map": "--map", "redcap_dictionary": "--redcap-dictionary",
+    "missing_codes": "--missing-code", "encoding": "--encoding", "sheet": "--sheet", "input_format": "--format",
+    "on_invalid": "--on-invalid", "id_columns": "--id-column", "min_answered": "--min-answered",
+    "value_range": "--range", "format": "--output-format", "force": "--force", "include_items": "--include-items",
+    "wave": "--wave", "design": "--wave-column/--respondent-column", "design.respondent": "--respondent-column",
+    "design.wave": "--wave-column", "design.worker": "--worker-column", "design.dyad": "--dyad-column",
+    "design.group": "--group-column", "listwise": "--listwise", "n_boot": "--bootstrap", "seed": "--seed",
+    "level": "--ci", "ordinal": "--ordinal", "omega": "--omega", "omega_method": "--omega-method",
+    "min_r_drop": "--min-r", "max_floor": "--max-floor", "max_ceiling": "--max-ceiling", "items": "--items",
+    "n_factors": "--factors", "method": "--method", "rotation": "--rotation", "iterations": "--iterations",
+    "polychoric": "--polychoric", "model": "--model", "structure": "--structure", "compare": "--compare",
+    "estimator": "--estimator", "missing": "--missing", "std_lv": "--std-lv", "group": "--group",
+    "top_mi": "--top-mi", "bootstrap": "--bootstrap",
+}
+# where a command spells a parameter differently
+COMMAND_FLAGS = {
+    "report": {"input_format": "--input-format", "n_factors": "--factors"},
+    "reliability": {"method": "--omega-method"},
+}
+_PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
+
+
+def flag_text(text: str | None, command: str | None = None) -> str | None:
+    """``text`` with every `parameter` (and `parameter='value'`) the table knows shown as its flag."""
+    if not text:
+        return text
+    table = {**PARAMETER_FLAGS, **COMMAND_FLAGS.get(command or "", {})}
+
+    def swap(m):
+        name, value = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+        flag = table.get(name)
+        if flag is None:
+            return m.group(0)
+        if value is None or value == "True":
+            return flag
+        return f"{flag} {value}"
+
+    return _PARAM.sub(swap, text)
+
+
+def cli_error(exc, command: str | None = None):
+    """A copy of a library :class:`~peerscale.errors.PeerscaleError` whose message, hint and key
+    name the command line's flags."""
+    from .errors import PeerscaleError
+
+    key = exc.key
+    if key and exc.file is None:
+        key = PARAMETER_FLAGS.get(key, key)
+    return PeerscaleError(flag_text(exc.message, command), file=exc.file, key=key, row=exc.row, column=exc.column,
+                          value=exc.value, hint=flag_text(exc.hint, command))
+
 
 INPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "sas7bdat", "xlsx", "parquet", "jsonl", "redcap-sps"]
 
 
 def data_options(func):
-    """Shared input options for data commands (score, validate, reliability, items, efa, cfa, report)."""
+    """Shared input and design options of the data commands (score, validate, reliability,
+    items, efa, cfa, report)."""
     options = [
         click.argument("input", type=click.Path(dir_okay=False)),
         click.option("--instrument", "-i", metavar="NAME|PATH", help="Bundled instrument name or path to a scoring file."),
         click.option("--scale", "scales", multiple=True, metavar="NAME=ITEMS",
                      help="Ad-hoc scale in psych's keys convention, e.g. A=-A1,A2,A3 (leading '-' = reverse-keyed). Repeatable."),
+        click.option("--scales", "chosen_scales", metavar="A,B,...",
+                     help="Score or analyse only these scales of the instrument (default: every scale whose items "
+                          "are in the data; scales with none of their items, e.g. optional forms, are skipped)."),
         click.option("--range", "value_range", metavar="MIN:MAX", help="Declared response range for ad-hoc scales, e.g. 1:6."),
         click.option("--min-answered", metavar="N|P",
                      help="Minimum answered per scale: a count (3) or a proportion below 1 (0.75). "
                           "Default: the scoring file's rule; 0.75 for ad-hoc scales."),
         click.option("--id-column", "id_columns", multiple=True, metavar="COLUMN",
-                     help="Identifier column(s) to keep first in the output. Repeatable. "
-                          "Default: the instrument's id columns present in the data, else a 'row' number."),
+                     help="Identifier column(s) to keep first in the output (the first names the respondent when "
+                          "--respondent-column is not given). Repeatable. Default: the REDCap ids, the instrument's "
+                          "id columns and the design's columns present, else a 'row' number."),
         click.option("--map", "maps", multiple=True, metavar="COLUMN=ITEM|FILE",
                      help="Rename export columns to item ids: COLUMN=ITEM pairs, or a CSV file with header "
                           "'column,item' (see `peerscale redcap-mapping`). Repeatable."),
@@ -48,12 +104,28 @@ def data_options(func):
                      help="A project missing-data code, e.g. -999='Not asked' or UNK=Unknown. Repeatable."),
         click.option("--on-invalid", type=click.Choice(["error", "missing"]), default="error", show_default=True,
                      help="Values outside a response scale: stop with a list of them, or set them missing and count them."),
+        click.option("--respondent-column", metavar="COLUMN",
+                     help="Design: the column identifying the respondent (default: REDCap's record id, else the "
+                          "instrument's first id column present). Also read from a study.yaml beside the input."),
+        click.option("--wave-column", metavar="COLUMN",
+                     help="Design: the column naming the wave (default: redcap_event_name when present)."),
+        click.option("--worker-column", metavar="COLUMN", help="Design: the column identifying the peer support worker."),
+        click.option("--dyad-column", metavar="COLUMN", help="Design: the column identifying the young person–worker dyad."),
+        click.option("--group-column", metavar="COLUMN", help="Design: a grouping column (e.g. site)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries on stderr."),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def wave_option(func):
+    """``--wave NAME|first|all``: which wave the analyses use; one default for every command."""
+    return click.option("--wave", default="first", show_default=True, metavar="NAME|first|all",
+                        help="Wave to analyse: a wave name, first (so each respondent counts once), or all (waves "
+                             "pooled: people are counted once per wave). Waves come from --wave-column or "
+                             "study.yaml (default: redcap_event_name).")(func)
 
 
 def parse_pairs(values, what: str) -> dict[str, str]:
@@ -66,161 +138,54 @@ def parse_pairs(values, what: str) -> dict[str, str]:
     return out
 
 
-def read_mapping(values) -> dict[str, str]:
-    """``--map`` values → {column: item}. Files are CSV with header ``column,item``."""
-    mapping: dict[str, str] = {}
-    for value in values:
-        path = Path(value)
-        if "=" in value and not path.is_file():
-            mapping.update(parse_pairs([value], "--map"))
-            continue
-        if not path.is_file():
-            raise PeerscaleError("mapping file not found", file=value, hint="give COLUMN=ITEM or a CSV with header column,item")
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"column", "item"} <= {f.strip() for f in reader.fieldnames}:
-                raise PeerscaleError("a mapping file needs the header 'column,item'", file=value)
-            for k, row in enumerate(reader, start=1):
-                col, item = (row.get("column") or "").strip(), (row.get("item") or "").strip()
-                if col and item:
-                    mapping[col] = item
-                elif col or item:
-                    raise PeerscaleError("incomplete mapping row", file=value, row=k)
-    return mapping
+def choose_instrument(opts: dict):
+    """An instrument from --instrument or ad-hoc --scale options (and --range, --min-answered)."""
+    from .spec import adhoc_instrument
 
-
-def apply_mapping(data, mapping: dict[str, str], file: str | None):
-    """Rename columns; refuse mappings that would lose or merge a column."""
-    if not mapping:
-        return data
-    absent = [c for c in mapping if c not in data.columns]
-    if absent:
-        raise PeerscaleError(f"--map names column(s) not in the data: {', '.join(absent[:10])}", file=file)
-    targets = list(mapping.values())
-    doubled = sorted({t for t in targets if targets.count(t) > 1})
-    if doubled:
-        raise PeerscaleError(f"two columns are mapped to the same item: {', '.join(doubled)}", file=file)
-    clash = [t for c, t in mapping.items() if t in data.columns and t not in mapping and t != c]
-    if clash:
-        raise PeerscaleError(f"mapping target(s) already exist as columns: {', '.join(clash)}", file=file,
-                             hint="map or drop the existing column first")
-    return data.rename(columns=mapping)
-
-
-def choose_instrument(opts: dict) -> Instrument:
     if opts.get("instrument") and opts.get("scales"):
         raise click.UsageError("give --instrument or --scale, not both")
     if opts.get("instrument"):
         if opts.get("value_range"):
             raise click.UsageError("--range is for ad-hoc --scale definitions; an instrument declares its own ranges")
-        return load_instrument(opts["instrument"])
+        return opts["instrument"]
     if opts.get("scales"):
-        ma = parse_min_answered(opts["min_answered"]) if opts.get("min_answered") else 0.75
-        return adhoc_instrument(list(opts["scales"]), value_range=parse_range(opts.get("value_range")), min_answered=ma)
+        if opts.get("chosen_scales"):
+            raise click.UsageError("--scales chooses among an instrument's scales; with --scale give only the ones you want")
+        return adhoc_instrument(list(opts["scales"]), value_range=opts.get("value_range"),
+                                min_answered=opts.get("min_answered") or 0.75)
     raise click.UsageError("give --instrument NAME|PATH or at least one --scale NAME=ITEMS")
 
 
-@dataclass
-class InputData:
-    """A read, column-mapped input and the instrument it is scored with."""
-
-    table: object  # peerscale.io.Table
-    instrument: Instrument
-    path: str
-
-    @property
-    def data(self):
-        return self.table.data
-
-    def _by_item(self, attr: str) -> dict:
-        return {c: v for c, v in getattr(self.table, attr).items() if c in self.instrument.items}
-
-    @property
-    def value_labels(self) -> dict:
-        return self._by_item("value_labels")
-
-    @property
-    def missing_values(self) -> dict:
-        return self._by_item("missing_values")
-
-    def id_columns(self, requested) -> list[str]:
-        from .scoring import resolve_id_columns
-
-        if requested:
-            return resolve_id_columns(self.data, self.instrument, requested, self.path)
-        found = [c for c in list(self.table.id_columns) + list(self.instrument.id_columns) if c in self.data.columns]
-        return list(dict.fromkeys(found))
+def design_from(opts: dict) -> dict:
+    return {role: opts.get(f"{role}_column") for role in ("respondent", "wave", "worker", "dyad", "group")
+            if opts.get(f"{role}_column")}
 
 
-def read_input(opts: dict) -> InputData:
-    """Read INPUT (any supported format), apply --map and the dictionary's mapping, pick the instrument."""
-    from .io import read_table
-
-    path = opts["input"]
-    if not Path(path).exists():
-        raise PeerscaleError("input file not found", file=path)
-    instrument = choose_instrument(opts)
-    missing_codes = parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None
-    table = read_table(path, format=opts.get("input_format"), sheet=opts.get("sheet"), instrument=instrument,
-                       redcap_dictionary=opts.get("redcap_dictionary"), missing_codes=missing_codes,
-                       encoding=opts.get("encoding"))
-    mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(opts.get("maps") or ())}
-    if mapping:
-        table.data = apply_mapping(table.data, mapping, path)
-        for attr in ("variable_labels", "value_labels", "missing_values"):
-            meta = getattr(table, attr)
-            setattr(table, attr, {mapping.get(k, k): v for k, v in meta.items()})
-    if not opts.get("quiet"):
-        for w in table.warnings:
-            click.echo(f"warning: {w}", err=True)
-    return InputData(table, instrument, path)
+def read_options(opts: dict) -> dict:
+    """The data options as keyword arguments of :func:`peerscale.read` (and of
+    :func:`peerscale.validation.validate_export`)."""
+    return {"map": list(opts.get("maps") or ()) or None, "redcap_dictionary": opts.get("redcap_dictionary"),
+            "missing_codes": parse_pairs(opts.get("missing_codes") or (), "--missing-code") or None,
+            "design": design_from(opts) or None, "encoding": opts.get("encoding"), "sheet": opts.get("sheet"),
+            "input_format": opts.get("input_format"), "id_columns": list(opts.get("id_columns") or ()) or None}
 
 
-@dataclass
-class AnalysisData:
-    """Cleaned responses for the analysis commands (reliability, items, efa, cfa, report)."""
+def read_responses(opts: dict, input_path: str | None = None):
+    """:func:`peerscale.read` with the command's options; reader warnings and skipped scales
+    are printed on stderr unless --quiet."""
+    from .responses import read
 
-    instrument: Instrument
-    responses: "object"  # pandas.DataFrame, float, NaN = missing, as answered (not reversed)
-    ids: "object"
-    clean: object
-    input: InputData | None = None
-    summary: dict = field(default_factory=dict)
-
-    @property
-    def scales(self):
-        return self.instrument.scales
-
-    def keyed(self, scale_name: str):
-        """That scale's items, reverse-keyed items scored as (min + max) − x."""
-        import pandas as pd
-
-        from .scoring import keyed_matrix
-
-        scale = self.instrument.scale(scale_name)
-        return pd.DataFrame(keyed_matrix(self.clean, self.instrument, scale), columns=list(scale.items),
-                            index=self.responses.index)
-
-
-def load_analysis_data(opts: dict) -> AnalysisData:
-    import numpy as np
-
-    from .scoring import clean_items
-
-    inp = read_input(opts)
+    responses = read(input_path or opts["input"], choose_instrument(opts), scales=opts.get("chosen_scales"),
+                     on_invalid=opts.get("on_invalid") or "error", **read_options(opts))
     if opts.get("min_answered") and opts.get("instrument"):
-        parse_min_answered(opts["min_answered"])
-    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
-    clean = clean_items(inp.data, inp.instrument, on_invalid=opts.get("on_invalid") or "error",
-                        value_labels=inp.value_labels, missing_values=inp.missing_values, file=inp.path, row_mask=mask)
-    ids = inp.id_columns(opts.get("id_columns"))
-    responses = clean.frame()
-    id_frame = inp.data[ids].reset_index(drop=True) if ids else None
-    if mask is not None:
-        responses = responses[mask].reset_index(drop=True)
-        id_frame = None if id_frame is None else id_frame[mask].reset_index(drop=True)
-        clean.values = clean.values[mask]
-    return AnalysisData(inp.instrument, responses, id_frame, clean, inp)
+        from .spec import with_min_answered
+        with_min_answered(responses.instrument, opts["min_answered"])  # checked before any work is done
+    if not opts.get("quiet"):
+        for w in responses.warnings:
+            click.echo(f"warning: {w}", err=True)
+        for name, why in responses.skipped_scales.items():
+            click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
+    return responses
 
 
 def _jsonable(obj):
@@ -239,9 +204,14 @@ def _jsonable(obj):
     return obj
 
 
+def to_json(obj) -> str:
+    """``obj`` as indented JSON (NaN and infinities become null)."""
+    return json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n"
+
+
 def emit_json(obj) -> None:
-    """Print ``obj`` as JSON on stdout (NaN and infinities become null)."""
-    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
+    """Print ``obj`` as JSON on stdout."""
+    sys.stdout.write(to_json(obj))
 
 
 def console(quiet: bool = False, stderr: bool = False):
@@ -254,3 +224,15 @@ def console(quiet: bool = False, stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, quiet=quiet, highlight=False)
+
+
+def fmt(x, nd=3) -> str:
+    """A number for a table: ``nd`` decimals, a dash when missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:.{nd}f}"
+
+
+def print_sample(con, sample: dict) -> None:
+    """The sample block in words, as every analysis table states it."""
+    con.print(f"Sample: {sample['note']}")

@@ -71,13 +71,35 @@ class CleanItems:
         return self.columns[item_id]
 
 
-@dataclass
+@dataclass(repr=False)
 class ScoreResult:
+    """Scores (``scores``: ids, then ``<scale>``, ``<scale>_n`` ... per row), the cleaned
+    ``items`` and a ``summary`` dict (per scale: scored, too few answered, mean, SD; missing
+    answers by reason; invalid values), which ``--json`` prints."""
+
     scores: pd.DataFrame
     instrument: Instrument
     id_columns: list[str]
     items: CleanItems
     summary: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores table."""
+        return self.scores
+
+    def __repr__(self) -> str:
+        s = self.summary
+        lines = [f"Scores of {s['n_rows']} rows with {s['instrument']} {s['version']}".rstrip(),
+                 f"{'scale':<14}{'scored':>8}{'too few':>9}{'mean':>7}{'sd':>7}  rule"]
+        for name, sc in s["scales"].items():
+            mean = "" if sc["mean"] is None else f"{sc['mean']:.2f}"
+            sd = "" if sc["sd"] is None else f"{sc['sd']:.2f}"
+            lines.append(f"{name:<14}{sc['n_scored']:>8}{sc['n_too_few_answered']:>9}{mean:>7}{sd:>7}  {sc['rule']}")
+        if s.get("skipped_scales"):
+            lines.append("not scored: " + "; ".join(f"{k} ({v})" for k, v in s["skipped_scales"].items()))
+        if s["missing_by_reason"]:
+            lines.append("missing answers by reason: " + ", ".join(f"{r}: {k}" for r, k in s["missing_by_reason"].items()))
+        return "\n".join(lines)
 
 
 def _norm_label(x: str) -> str:
@@ -187,8 +209,8 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
     if absent:
         listed = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more" if len(absent) > 10 else "")
         raise PeerscaleError(f"{len(absent)} item column(s) of instrument {instrument.name!r} are not in the data: {listed}",
-                             file=file, hint="map export columns to item ids with --map COLUMN=ITEM or --map mapping.csv "
-                                             "(see `peerscale redcap-mapping`)")
+                             file=file, hint="map export columns to item ids with `map` (COLUMN=ITEM pairs or a "
+                                             "mapping CSV; see `peerscale redcap-mapping`)")
     columns: dict[str, np.ndarray] = {}
     missing: dict[str, dict[str, int]] = {}
     examples: list[tuple[int, str, Any]] = []
@@ -216,8 +238,8 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
     if total_invalid:
         if on_invalid == "error":
             raise PeerscaleError(_describe_invalid(examples, total_invalid, file), file=file,
-                                 hint="correct the data, map labels with --redcap-dictionary, or pass "
-                                      "--on-invalid missing to score them as missing (they are counted)")
+                                 hint="correct the data, map labels with `redcap_dictionary`, or pass "
+                                      "`on_invalid='missing'` to score them as missing (they are counted)")
         for j, invalid in invalid_masks:
             x = columns[items[j]].copy()
             x[invalid] = np.nan
@@ -240,6 +262,27 @@ def keyed_matrix(clean: CleanItems, instrument: Instrument, scale: Scale) -> np.
     for j, col in enumerate(_keyed_columns(clean, instrument, scale)):
         x[:, j] = col
     return x
+
+
+def item_keys(instrument: Instrument) -> dict[str, int]:
+    """Each scale item's key (+1, or −1 for reverse-keyed), from the first scale that lists it
+    (dimension scales come before composites)."""
+    keys: dict[str, int] = {}
+    for s in instrument.scales:
+        for iid, k in zip(s.items, s.keys):
+            keys.setdefault(iid, -1 if k < 0 else 1)
+    return keys
+
+
+def keyed_values(values: np.ndarray, item_ids: Sequence[str], instrument: Instrument) -> np.ndarray:
+    """A copy of the n × p item matrix with reverse-keyed items scored as (min + max) − x
+    (the keys of :func:`item_keys`, the declared ranges): every item of a scale points the same way."""
+    keys = item_keys(instrument)
+    out = np.array(values, dtype="float64", copy=True)
+    for j, iid in enumerate(item_ids):
+        if keys.get(iid, 1) < 0:
+            out[:, j] = instrument.items[iid].response_scale.reverse(out[:, j])
+    return out
 
 
 def scale_scores(x, scale: Scale) -> tuple[np.ndarray, np.ndarray]:
@@ -331,21 +374,29 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined, and
     ``<scale>_theta``, ``<scale>_theta_se``, ``<scale>_t`` from the scale's frozen ``irt:`` bank).
 
-    Every input row is in the output, in input order. ``min_answered`` overrides every scale's
-    rule (a count of 1 or more, or a proportion below 1). Rows with ``in_scope`` False (REDCap
-    rows of other repeating forms) keep their ids and get empty scores.
+    This is the scoring kernel: a function of a chunk of rows (clean, then score), so a large
+    file can be scored chunk by chunk. Every input row is in the output, in input order.
+    ``min_answered`` overrides every scale's rule (a count of 1 or more, or a proportion below
+    1). Rows with ``in_scope`` False (REDCap rows of other repeating forms) keep their ids and
+    get empty scores. :func:`peerscale.read` is the front door: it reads, maps and cleans a
+    file once, and :meth:`~peerscale.responses.Responses.score` calls :func:`score_clean`.
     """
+    from .spec import with_min_answered
+
     instrument = load_instrument(instrument) if not isinstance(instrument, Instrument) else instrument
-    if min_answered is not None:
-        from dataclasses import replace
-        for s in instrument.scales:
-            if min_answered >= 1 and min_answered > len(s.items):
-                raise PeerscaleError(f"--min-answered {min_answered:g} is more than the {len(s.items)} items of scale {s.name!r}")
-        instrument = replace(instrument, scales=[replace(s, min_answered=float(min_answered)) for s in instrument.scales])
+    instrument = with_min_answered(instrument, min_answered)
     ids = resolve_id_columns(data, instrument, id_columns, file)
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
                         missing_values=missing_values, file=file, row_mask=mask)
+    return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid, file=file)
+
+
+def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, ids: Sequence[str], *,
+                in_scope: np.ndarray | None = None, on_invalid: str = "error", file: str | None = None) -> ScoreResult:
+    """Scores of already cleaned items (see :func:`score_data`); ``data`` supplies the id
+    columns ``ids`` (and the row count), ``in_scope`` the rows that are scored."""
+    mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     n_rows = len(data)
     out: dict[str, Any] = {}
     if ids:
@@ -398,12 +449,12 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
             reasons[reason] = reasons.get(reason, 0) + k
     summary = {
         "instrument": instrument.name, "version": instrument.version, "n_rows": n_rows,
-        "n_in_scope": n_rows if mask is None else int(mask.sum()), "id_columns": ids,
+        "n_in_scope": n_rows if mask is None else int(mask.sum()), "id_columns": list(ids),
         "scales": summary_scales, "missing_by_reason": reasons, "missing_by_item": clean.missing,
         "invalid_values": clean.invalid_count,
         "invalid_handling": on_invalid, "warnings": warnings,
     }
-    return ScoreResult(scores, instrument, ids, clean, summary)
+    return ScoreResult(scores, instrument, list(ids), clean, summary)
 
 
 def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.DataFrame:

@@ -668,7 +668,7 @@ def _parse_keys(chk: _Checker, entries, key, items: dict[str, Item]) -> tuple[tu
             sign = -1
         if sign == -1 and not item.response_scale.has_range:
             chk.fail(f"{key}[{j}]", f"reverse-keyed item {iid!r} has no declared range",
-                     hint="declare min and max on its response scale (or --range for ad-hoc scales)")
+                     hint="declare min and max on its response scale (or `value_range` for ad-hoc scales)")
         ids.append(iid)
         keys.append(sign)
     if not ids:
@@ -880,28 +880,49 @@ def load_instrument(name_or_path: str | Path) -> Instrument:
     return load_instrument_file(bundled[text.lower()])
 
 
-def parse_range(text: str | None) -> tuple[float, float] | None:
-    """``"1:6"`` → (1.0, 6.0)."""
+def parse_range(text) -> tuple[float, float] | None:
+    """``"1:6"`` (or ``(1, 6)``) → (1.0, 6.0): a declared response range ``value_range``."""
     if text is None:
         return None
     try:
-        lo, hi = (float(x) for x in str(text).split(":"))
-    except ValueError:
-        raise PeerscaleError(f"range {text!r} is not of the form MIN:MAX, e.g. 1:6") from None
-    if not lo < hi:
-        raise PeerscaleError(f"range {text!r}: MIN must be below MAX")
+        lo, hi = (float(x) for x in (str(text).split(":") if isinstance(text, str) else text))
+    except (TypeError, ValueError):
+        raise PeerscaleError(f"`value_range` {text!r} is not of the form MIN:MAX, e.g. 1:6") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+        raise PeerscaleError(f"`value_range` {text!r}: MIN must be below MAX")
     return lo, hi
 
 
-def parse_min_answered(text) -> float:
+def parse_min_answered(value) -> float:
+    """A ``min_answered`` rule (a count of 1 or more, or a proportion between 0 and 1), from a
+    number or text; anything else is a :class:`~peerscale.errors.PeerscaleError` naming
+    ``min_answered``."""
+    if isinstance(value, bool):
+        value = None
     try:
-        value = float(text)
+        number = float(value)
     except (TypeError, ValueError):
-        raise PeerscaleError(f"--min-answered {text!r} is not a number",
+        raise PeerscaleError(f"`min_answered` {value!r} is not a number",
                              hint="give a count (3) or a proportion below 1 (0.75)") from None
-    if value <= 0 or (value >= 1 and value != int(value)):
-        raise PeerscaleError(f"--min-answered {text!r} must be a whole count of 1 or more, or a proportion between 0 and 1")
-    return value
+    if not math.isfinite(number) or number <= 0 or (number >= 1 and number != int(number)):
+        raise PeerscaleError(f"`min_answered` {value!r} must be a whole count of 1 or more, or a proportion "
+                             "between 0 and 1")
+    return number
+
+
+def with_min_answered(instrument: Instrument, min_answered) -> Instrument:
+    """The instrument with every scale's rule replaced by ``min_answered`` (validated: a count
+    may not exceed any scale's number of items)."""
+    from dataclasses import replace
+
+    if min_answered is None:
+        return instrument
+    value = parse_min_answered(min_answered)
+    for s in instrument.scales:
+        if value >= 1 and value > len(s.items):
+            raise PeerscaleError(f"`min_answered` {value:g} is more than the {len(s.items)} items of scale {s.name!r}",
+                                 hint="give a smaller count, or a proportion such as 0.75")
+    return replace(instrument, scales=[replace(s, min_answered=value) for s in instrument.scales])
 
 
 def adhoc_instrument(scales: dict[str, list[str]] | list[str], *, value_range: tuple[float, float] | None = None,
@@ -912,13 +933,15 @@ def adhoc_instrument(scales: dict[str, list[str]] | list[str], *, value_range: t
         parsed: dict[str, list[str]] = {}
         for text in scales:
             if "=" not in text:
-                raise PeerscaleError(f"--scale {text!r} is not of the form NAME=ITEM,ITEM,...",
-                                     hint="e.g. --scale A=-A1,A2,A3,A4,A5")
+                raise PeerscaleError(f"ad-hoc scale {text!r} is not of the form NAME=ITEM,ITEM,...",
+                                     hint="e.g. A=-A1,A2,A3,A4,A5 (a leading '-' marks a reverse-keyed item)")
             sname, _, rest = text.partition("=")
             if sname.strip() in parsed:
-                raise PeerscaleError(f"--scale {sname.strip()!r} is given twice")
+                raise PeerscaleError(f"ad-hoc scale {sname.strip()!r} is given twice")
             parsed[sname.strip()] = [x.strip() for x in rest.split(",") if x.strip()]
         scales = parsed
+    value_range = parse_range(value_range)
+    min_answered = parse_min_answered(min_answered)
     lo, hi = value_range if value_range else (None, None)
     rs = ResponseScale("RANGE" if value_range else "NUMERIC", "declared range" if value_range else "any number", lo, hi)
     items: dict[str, Item] = {}
@@ -928,12 +951,12 @@ def adhoc_instrument(scales: dict[str, list[str]] | list[str], *, value_range: t
             items.setdefault(iid, Item(id=iid, text=iid, response_scale=rs))
     doc = {"scales": [{"name": n, "items": e, "method": method, "min_answered": min_answered}
                       for n, e in scales.items()]}
-    chk = _Checker("--scale")
+    chk = _Checker("ad-hoc scales")
     for n, entries in scales.items():
         for entry in entries:
             if entry.startswith("-") and not value_range:
-                raise PeerscaleError(f"--scale {n}: item {entry[1:]!r} is reverse-keyed but no range was given",
-                                     hint="add --range MIN:MAX, e.g. --range 1:6")
+                raise PeerscaleError(f"ad-hoc scale {n}: item {entry[1:]!r} is reverse-keyed but no "
+                                     "`value_range` was given", hint="declare the response range, e.g. 1:6")
     parsed_scales, _, _ = _parse_scoring(chk, doc, items)
     return Instrument(name=name, title="ad-hoc scales", version="", status="ad-hoc", items=items,
                       scales=parsed_scales)

@@ -78,12 +78,12 @@ def test_usage_errors_exit_2(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--scale", "A=-A1,A2"], "no range was given"),
-    (["--scale", "A=A1,Z9", "--range", "1:6"], "not in the data: Z9"),
+    (["--scale", "A=-A1,A2"], "no --range was given"),  # the library's `value_range`, shown as its flag
+    (["--scale", "A=A1,Z9", "--range", "1:6"], "missing from the data: Z9"),
     (["--scale", "A=A1,A2", "--range", "6:1"], "MIN must be below MAX"),
     (["--scale", "A=A1,A2", "--min-answered", "3"], "whole number from 1 to 2"),
     (["--scale", "A=A1,A2", "--range", "1:5"], "not valid answers"),  # bfi has 6s
-    (["--instrument", "pbr-y"], "item column(s) of instrument 'pbr-y' are not in the data"),
+    (["--instrument", "pbr-y"], "none of the scales of instrument 'pbr-y' has its items in the data"),
     (["--instrument", "no-such"], "no bundled instrument"),
     (["--scale", "A=A1", "--id-column", "nope"], "id column(s) not in the data: nope"),
 ])
@@ -155,7 +155,9 @@ def test_validate(run_cli, tmp_path):
                            "--id-column", "id", "--json")
     assert code == 1
     rep = json.loads(out)
-    assert rep["missing_columns"] == ["Z1"]
+    assert rep["missing_columns"] == [] and rep["skipped_scales"] == {"Z": "its item is not in the data"}
+    code, out, _ = run_cli("validate", src, "--scale", "A=A1,A2,Z1", "--range", "1:6", "--id-column", "id", "--json")
+    assert code == 1 and json.loads(out)["missing_columns"] == ["Z1"]  # a scale with some of its items
     assert rep["invalid_values"]["count"] == 1 and rep["invalid_values"]["examples"][0]["row"] == 4
     assert rep["duplicate_ids"]["count"] == 2
     assert rep["empty_rows"]["count"] == 1 and rep["empty_rows"]["rows"] == [8]

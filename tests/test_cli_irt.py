@@ -79,7 +79,7 @@ def test_bank_items_absent_from_data(run_cli, tmp_path, bank_file):
     p = tmp_path / "other.csv"
     other.to_csv(p, index=False)
     code, out, err = run_cli("score", p, "-i", bank_file, "-o", tmp_path / "o.csv")
-    assert code == 1 and "Traceback" not in err and "not in the data" in err
+    assert code == 1 and "Traceback" not in err and "has its items in the data" in err
 
 
 def test_info_json_and_svg(run_cli, tmp_path, bank_file):

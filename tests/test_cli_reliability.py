@@ -77,7 +77,9 @@ def test_instrument_composites_get_schmid_leiman_omega(run_cli):
     res = json.loads(out)
     assert res["scales"]["pbr_core"]["n_items"] == 36  # composites: alpha of the pooled items
     assert res["scales"]["pbr_core"]["omega_kind"].startswith("omega total, one-factor")
-    assert "2 REDCap events" in res["notes"][0] and "note: the data hold 2 REDCap events" in err
+    # the first wave by default, so each respondent counts once; the sample block says so
+    assert res["sample"]["waves"] == ["baseline_arm_1"] and res["sample"]["rows"] == res["sample"]["respondents"]
+    assert "first wave baseline_arm_1" in res["sample"]["note"]
     core = res["omega"]["pbr_core"]
     assert core["n_factors"] == 6 and core["omega_kind"] == "schmid-leiman"
     assert 0 < core["omega_hierarchical"] < core["omega_total"] < 1
@@ -104,11 +106,10 @@ def _waves(tmp_path):
 
 
 def test_icc_long_and_two_files_agree(run_cli, tmp_path):
-    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--id-column", "record_id",
-                             "--wave-column", "redcap_event_name", "--json")
+    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--icc", "--json")
     assert code == 0, err
     long = json.loads(out)
-    assert long["computed_on"] == {"column": "redcap_event_name", "value": "baseline_arm_1"}
+    assert long["sample"]["waves"] == ["baseline_arm_1"]  # alpha on the first wave, the ICC on both
     share = long["icc"]["share"]
     assert share["design"] == "waves" and share["k"] == 2 and share["primary"] == "ICC(2,1)"
     assert set(share["types"]) == {"ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)"}
@@ -120,16 +121,18 @@ def test_icc_long_and_two_files_agree(run_cli, tmp_path):
     assert wide["computed_on"] == {"file": str(w1)}
     assert wide["icc"]["share"]["types"]["ICC(2,1)"]["icc"] == pytest.approx(share["types"]["ICC(2,1)"]["icc"])
     assert wide["scales"]["share"]["alpha"] == pytest.approx(long["scales"]["share"]["alpha"])
-    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--id-column", "record_id",
+    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--wave", "all",
                              "--rater-column", "redcap_event_name")
     assert code == 0, err
     assert "inter-rater" in out and "ICC(2,1)" in out
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--bootstrap", "10", "--retest", str(BFI)], 2, "id-column"),
+    (["--bootstrap", "10", "--retest", str(BFI)], 1, "respondent id column"),
     (["--seed", "3"], 2, "--bootstrap"),
-    (["--wave-column", "w", "--rater-column", "r", "--id-column", "x"], 2, "only one of"),
+    (["--icc", "--rater-column", "r"], 2, "only one of"),
+    (["--wave-column", "w"], 1, "wave column 'w'"),
+    (["--wave", "t9"], 1, "no wave column"),
     (["--ci", "2"], 2, "--ci"),
 ])
 def test_usage_errors(run_cli, args, code, message):
@@ -148,10 +151,9 @@ def test_data_errors_are_one_message(run_cli, tmp_path):
     partial = json.loads(out)["scales"]
     assert "error" in partial["S"] and partial["T"]["alpha"] > 0
     code, out, err = run_cli("reliability", bad, "--scale", "S=a,c", "--range", "1:5", "--omega")
-    assert code == 1 and "--omega needs a structure" in err
-    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--id-column", "record_id",
-                             "--wave-column", "no_such_column")
-    assert code == 1 and "no_such_column" in err
+    assert code == 1 and "(--omega) needs a structure" in err
+    code, out, err = run_cli("reliability", YOUTH, "--instrument", "pbr-y", "--wave-column", "no_such_column")
+    assert code == 1 and "no_such_column" in err and "--wave-column" in err
 
 
 def test_items_json_and_flags(run_cli):

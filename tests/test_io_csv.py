@@ -132,7 +132,7 @@ def test_unknown_format_and_xls(tmp_path):
         read_table(p, format="foo")
     with pytest.raises(PeerscaleError, match=r"\.xls"):
         read_table(write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0rest"))
-    with pytest.raises(PeerscaleError, match="--sheet"):
+    with pytest.raises(PeerscaleError, match="`sheet`"):
         read_table(p, sheet="2")
 
 

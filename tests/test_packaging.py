@@ -30,6 +30,8 @@ def test_wheel_contains_item_banks_and_scoring_rules(wheel):
     assert banks and rules
     assert {f"peerscale/items/{b}" for b in banks} <= names
     assert {f"peerscale/scoring/{r}" for r in rules} <= names
+    assert {"peerscale/example_data/youth_export.csv", "peerscale/example_data/worker_export.csv",
+            "peerscale/example_data/study.yaml"} <= names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
@@ -39,8 +41,11 @@ def test_installed_copy_finds_instruments_from_elsewhere(wheel, tmp_path):
                    check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = ("import peerscale, peerscale.spec as s; i = peerscale.load_instrument('pbr-y');"
-            "print(peerscale.__file__); print(s.package_dir('items')); print(len(i.items))")
+            "from peerscale.examples import path;"
+            "print(peerscale.__file__); print(s.package_dir('items')); print(len(i.items)); print(path());"
+            "print(peerscale.read(path(), 'pbr-y').design.worker)")
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    module, items_dir, n = res.stdout.split()
+    module, items_dir, n, example, worker = res.stdout.split()
     assert module.startswith(str(target)) and items_dir.startswith(str(target)) and int(n) > 0
+    assert example.startswith(str(target)) and worker == "worker_id"  # the example's study.yaml came along

@@ -142,7 +142,7 @@ def test_label_not_in_the_scale_is_an_error_naming_it(tmp_path, inst):
 def test_undeclared_missing_code_in_label_mode_is_an_error_with_a_hint(inst):
     with pytest.raises(PeerscaleError) as err:
         read_table(FIX / "export_labels.csv", instrument=inst, redcap_dictionary=FIX / "project_dictionary.csv")
-    assert "'-999'" in str(err.value) and "--missing-code" in str(err.value)
+    assert "'-999'" in str(err.value) and "`missing_codes`" in str(err.value)
 
 
 def test_label_mode_is_case_and_space_insensitive(tmp_path, inst):

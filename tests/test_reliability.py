@@ -140,7 +140,7 @@ def test_negatively_keyed_item_gives_negative_r_drop(bfi):
     (pd.DataFrame({"a": [1, np.nan, np.nan], "b": [4, 5, 3]}), {}, "fewer than two answers"),
     (pd.DataFrame({"a": [1, 2, np.nan, np.nan], "b": [np.nan, np.nan, 1, 2]}), {}, "fewer than two people"),
     (pd.DataFrame({"a": [1, 2, np.nan, 3], "b": [np.nan, 1, 1, 2]}), {"listwise": True}, "listwise"),
-    (pd.DataFrame({"a": [1, 2, 3], "b": [1, 3, 2]}), {"ci": 1.5}, "confidence level"),
+    (pd.DataFrame({"a": [1, 2, 3], "b": [1, 3, 2]}), {"level": 1.5}, "confidence level"),
     (pd.DataFrame({"a": [1, 2, 3], "b": [1, 3, 2]}), {"n_boot": -1}, "bootstrap"),
 ])
 def test_bad_inputs(frame, kwargs, message):

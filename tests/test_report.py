@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import peerscale
 from peerscale.errors import PeerscaleError
 from peerscale.report import svg
-from peerscale.report.build import build_report
 from peerscale.report.html import render_html
 from peerscale.scoring import score_data
 from peerscale.spec import adhoc_instrument, load_instrument
@@ -24,6 +24,13 @@ EXAMPLE = ROOT / "examples" / "youth_export.csv"
 
 
 # --------------------------------------------------------------------------- helpers
+
+def build_report(data, instrument, *, wave_column=None, validate=False, validation_options=None, quiet=True,
+                 command=""):
+    """The report of ``data`` through the one pipeline: peerscale.read(...).report(...)."""
+    r = peerscale.read(data, instrument, design={"wave": wave_column} if wave_column else None)
+    return r.report(validate=validate, quiet=quiet, command=command, **(validation_options or {}))
+
 
 class Outline(HTMLParser):
     """Headings, tables with/without captions, SVGs and their accessibility attributes, and any
@@ -101,8 +108,7 @@ def pbr():
 
 @pytest.fixture(scope="module")
 def example_html():
-    data = pd.read_csv(EXAMPLE)
-    rep = build_report(data, "pbr-y", source=str(EXAMPLE), command="peerscale report x")
+    rep = peerscale.read(EXAMPLE, "pbr-y").report(command="peerscale report x")
     return rep, render_html(rep)
 
 
@@ -158,9 +164,10 @@ def test_paired_change_between_waves_by_hand(pbr):
 
 
 def test_duplicate_ids_within_a_wave_are_not_paired(pbr):
-    data = simulate(20, pbr, seed=3, waves=["t1", "t2"])
-    data.loc[data.index[1], "record_id"] = "R0000"  # two t1 rows share R0000
-    rep = build_report(data, pbr, wave_column="redcap_event_name")
+    data = simulate(20, pbr, seed=3, waves=["t1", "t2"]).rename(columns={"record_id": "pid",
+                                                                          "redcap_event_name": "visit"})
+    data.loc[data.index[1], "pid"] = "R0000"  # two t1 rows share R0000 (a REDCap export could not)
+    rep = peerscale.read(data, pbr, design={"respondent": "pid", "wave": "visit"}).report()
     assert rep.waves["changes"][0]["scales"]["share"]["n_paired"] == 18
 
 
@@ -214,7 +221,7 @@ def test_bad_inputs(pbr):
     data = simulate(10, pbr)
     with pytest.raises(PeerscaleError, match="wave column"):
         build_report(data, pbr, wave_column="visit")
-    with pytest.raises(PeerscaleError, match="not in the data"):
+    with pytest.raises(PeerscaleError, match="missing from the data"):
         build_report(data.drop(columns=[pbr.scale_items()[0]]), pbr)
     with pytest.raises(PeerscaleError, match="no rows"):
         build_report(data.iloc[:0], pbr)
@@ -357,7 +364,7 @@ def test_cli_bad_inputs(run_cli, tmp_path):
 
 def test_cli_format_option_and_input_format_rename(run_cli, tmp_path):
     code, out, _ = run_cli("report", "--help")
-    assert code == 0 and "--format [html|md]" in out and "--input-format" in out
+    assert code == 0 and "--format [html|md|json]" in out and "--input-format" in out
     src = tmp_path / "small.dat"
     pd.DataFrame({"A1": [1, 2, 3, 4], "A2": [2, 2, 3, 5], "A3": [1, 3, 3, 4]}).to_csv(src, index=False)
     code, _, err = run_cli("report", src, "--scale", "A=A1,A2,A3", "--range", "1:5", "-o", tmp_path / "r.txt",
@@ -403,7 +410,7 @@ def test_validation_section_on_simulated_two_factor_data(run_cli, tmp_path):
 def test_long_steps_report_progress_and_pass_quiet_through(monkeypatch):
     from contextlib import contextmanager
 
-    from peerscale.report import validation
+    from peerscale import progress
 
     calls = []
 
@@ -420,7 +427,7 @@ def test_long_steps_report_progress_and_pass_quiet_through(monkeypatch):
         yield bar
         calls.append((description, total, bar.done, quiet))
 
-    monkeypatch.setattr(validation, "progress", recording)
+    monkeypatch.setattr(progress, "progress", recording)
     inst = adhoc_instrument(["A=A1,A2,A3", "B=B1,B2,B3"], value_range=(1, 5))
     rng = np.random.default_rng(9)
     f = rng.normal(size=(200, 2))
@@ -429,7 +436,7 @@ def test_long_steps_report_progress_and_pass_quiet_through(monkeypatch):
     build_report(data, inst, validate=True, quiet=True,
                  validation_options={"bootstrap": 30, "iterations": 4, "seed": 3, "n_factors": None})
     by = {c[0]: c for c in calls}
-    assert by["bootstrap alpha"][1:] == (60, 60, True)  # 2 scales × 30 resamples, all advanced
+    assert by["bootstrap A"][1:] == by["bootstrap B"][1:] == (30, 30, True)  # every resample advanced
     assert by["parallel analysis"][1:] == (4, 4, True)
     assert by["confirmatory factor analysis"][1] == by["confirmatory factor analysis"][2] == 3
 
@@ -477,3 +484,21 @@ def test_markdown_validation_section_with_scree_png(tmp_path):
     assert (files / "scree.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(PeerscaleError, match="exists"):
         write_markdown(rep, tmp_path / "v.md")
+
+
+def test_cli_writes_the_report_as_json_with_the_commands_keys(run_cli, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out)
+    assert code == 0, err
+    rep = json.loads(out.read_text())
+    assert {"meta", "sample", "scores", "waves", "items", "item_analysis", "reliability", "efa", "cfa",
+            "methods"} <= set(rep)
+    assert rep["reliability"] is None  # validation was not asked for
+    assert rep["sample"]["waves"] == ["baseline_arm_1", "followup_arm_1"]
+    assert rep["item_analysis"]["sample"]["waves"] == ["baseline_arm_1"]  # flags: the first wave
+    code, items_json, _ = run_cli("items", EXAMPLE, "-i", "pbr-y", "--json")
+    assert json.loads(items_json) == rep["item_analysis"]  # the same numbers as `peerscale items --json`
+    code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", tmp_path / "r.txt", "--format", "json",
+                           "--wave", "followup_arm_1")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r.txt").read_text())["item_analysis"]["sample"]["waves"] == ["followup_arm_1"]

@@ -96,7 +96,7 @@ def test_invalid_values_listed_then_counted(mini):
         score_data(df, mini)
     text = str(err.value)
     assert "6 value(s) are not valid" in text and "row 2, column 'a1': 7" in text and "(and 1 more)" in text
-    assert "--on-invalid missing" in text
+    assert "`on_invalid='missing'`" in text  # the library names its parameter; the CLI shows --on-invalid
     r = score_data(df, mini, on_invalid="missing")
     assert r.summary["invalid_values"] == 6
     assert r.summary["missing_by_item"]["a1"]["invalid value (set to missing)"] == 6
@@ -106,7 +106,7 @@ def test_invalid_values_listed_then_counted(mini):
 def test_missing_item_column_is_an_error(mini):
     with pytest.raises(PeerscaleError, match="not in the data: a4") as err:
         score_data(pd.DataFrame({"a1": [1], "a2": [1], "a3": [1]}), mini)
-    assert "--map" in err.value.hint
+    assert "`map`" in err.value.hint
 
 
 def test_min_answered_override_and_out_of_scope_rows(mini):

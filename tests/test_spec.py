@@ -147,7 +147,7 @@ def test_bundled_instruments_found_from_any_directory(tmp_path, monkeypatch):
 def test_adhoc_keys():
     inst = adhoc_instrument(["A=-A1,A2,A3", "B=B1,B2"], value_range=(1, 6), min_answered=2)
     assert inst.scale("A").keys == (-1, 1, 1) and inst.scale("A").required == 2
-    with pytest.raises(PeerscaleError, match="no range was given"):
+    with pytest.raises(PeerscaleError, match="no `value_range` was given"):
         adhoc_instrument(["A=-A1,A2"])
     with pytest.raises(PeerscaleError, match="NAME=ITEM"):
         adhoc_instrument(["A1,A2"])

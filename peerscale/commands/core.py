@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, read_input
+from ..cli_common import console, data_options, emit_json, read_responses
 from ..errors import PeerscaleError
-from ..spec import Instrument, bundled_instruments, load_instrument, parse_min_answered
+from ..spec import Instrument, bundled_instruments, load_instrument
 
 OUTPUT_FORMATS = ["csv", "tsv", "sav", "zsav", "dta", "xlsx", "parquet", "jsonl", "redcap-import"]
 
@@ -171,93 +171,6 @@ def _check_output(opts) -> None:
         raise PeerscaleError("output file exists", file=str(out), hint="choose another -o path or add --force")
 
 
-def _overrides(opts) -> float | None:
-    if opts.get("instrument") and opts.get("min_answered"):
-        return parse_min_answered(opts["min_answered"])
-    return None
-
-
-def output_meta(result, include_items: str | None, output_format: str | None):
-    """Labels, value labels, missing values and measure levels for the written file."""
-    from ..io import OutputMeta
-    from ..scoring import numeric_codes
-
-    inst = result.instrument
-    labels, measure, value_labels, missing = {}, {}, {}, {}
-    for c in result.id_columns:
-        measure[c] = "nominal"
-    for s in inst.scales:
-        labels[s.name] = f"{s.label} ({s.rule_text()})"
-        labels[f"{s.name}_n"] = f"Items answered: {s.label} (of {len(s.items)})"
-        measure[s.name] = measure[f"{s.name}_n"] = "scale"
-        if s.name in inst.norms:
-            labels[f"{s.name}_t"] = f"{s.label}: T score"
-            labels[f"{s.name}_t_se"] = f"{s.label}: SE of T score"
-            measure[f"{s.name}_t"] = measure[f"{s.name}_t_se"] = "scale"
-        if s.name in inst.bands:
-            labels[f"{s.name}_band"] = f"{s.label}: interpretive band"
-            measure[f"{s.name}_band"] = "ordinal"
-    if include_items:
-        keyed_items = {i for s in inst.scales for i, k in zip(s.items, s.keys) if k < 0}
-        for iid in result.items.item_ids:
-            item = inst.items[iid]
-            rs = item.response_scale
-            state = "reverse-scored" if include_items == "keyed" and iid in keyed_items else "as answered"
-            labels[iid] = f"{inst.item_text(iid)} [{state}]"
-            measure[iid] = "ordinal" if rs.codes else "scale"
-            if rs.codes:
-                codes = {k: v for k, v in rs.codes.items()}
-                if include_items == "keyed" and iid in keyed_items:
-                    codes = {rs.reverse(k): f"{v} (reversed)" for k, v in rs.codes.items()}
-                value_labels[iid] = codes
-            num_missing = {value: rs.missing[code] for value, code in numeric_codes(rs.missing).items()}
-            if num_missing and output_format in ("sav", "zsav"):
-                value_labels.setdefault(iid, {}).update(num_missing)
-                missing[iid] = sorted(num_missing)[:3]
-    title = f"{inst.name} {inst.version} scores".strip() if inst.version else f"{inst.name} scores"
-    from .. import __version__
-    return OutputMeta(variable_labels=labels, value_labels=value_labels, missing_values=missing,
-                      measure=measure, file_label=f"{title} (peerscale {__version__})")
-
-
-def _item_columns(result, inp, include_items: str, output_format: str | None, mask):
-    """Cleaned item responses; in .sav/.zsav numeric missing codes are kept and declared user-missing."""
-    import numpy as np
-    import pandas as pd
-
-    from ..scoring import keyed_matrix, numeric_codes
-
-    inst, clean = result.instrument, result.items
-    values = clean.values.copy()
-    if include_items == "keyed":
-        for s in inst.scales:
-            if s.composite:
-                continue
-            keyed = keyed_matrix(clean, inst, s)
-            for j, (iid, k) in enumerate(zip(s.items, s.keys)):
-                if k < 0:
-                    values[:, clean.item_ids.index(iid)] = keyed[:, j]
-    cols = {}
-    for j, iid in enumerate(clean.item_ids):
-        col = values[:, j]
-        rs = inst.items[iid].response_scale
-        if output_format in ("sav", "zsav") and rs.missing:
-            raw = pd.to_numeric(inp.data[iid], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            keep = np.isnan(col) & np.isin(raw, list(numeric_codes(rs.missing)))
-            if mask is not None:
-                keep &= mask
-            col = np.where(keep, raw, col)
-        cols[iid] = col
-    return pd.DataFrame(cols)
-
-
-def _output_format(opts) -> str | None:
-    if opts.get("output_format"):
-        return opts["output_format"]
-    suffix = Path(opts["output"]).suffix.lower().lstrip(".")
-    return suffix if suffix in OUTPUT_FORMATS else None
-
-
 def print_summary(summary: dict, path: str | None) -> None:
     from rich.table import Table
 
@@ -270,6 +183,8 @@ def print_summary(summary: dict, path: str | None) -> None:
                       "" if s["mean"] is None else f"{s['mean']:.2f}", "" if s["sd"] is None else f"{s['sd']:.2f}",
                       s["rule"])
     con.print(table)
+    if summary.get("skipped_scales"):
+        con.print("Not scored: " + "; ".join(f"{k} ({v})" for k, v in summary["skipped_scales"].items()))
     if summary["missing_by_reason"]:
         con.print("Missing answers by reason: " + ", ".join(f"{r}: {k}" for r, k in summary["missing_by_reason"].items()))
     if summary["invalid_values"]:
@@ -293,115 +208,59 @@ def print_summary(summary: dict, path: str | None) -> None:
 def score(**opts):
     """Score INPUT with an instrument (--instrument) or ad-hoc scales (--scale) and write OUTPUT.
 
+    Scales none of whose items are in INPUT (optional forms) are skipped and named; --scales
+    chooses the scales to score.
+
     \b
     Examples:
       peerscale score export.csv --instrument pbr-y -o scores.csv
       peerscale score export.sav -i pbr-y -o scores.sav --include-items
       peerscale score bfi.csv --scale A=-A1,A2,A3,A4,A5 --range 1:6 --min-answered 1 -o s.csv
     """
-    import numpy as np
-    import pandas as pd
-
-    from ..io import write_table
-    from ..scoring import score_data
-
     _check_output(opts)
-    inp = read_input(opts)
-    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
-    result = score_data(inp.data, inp.instrument, id_columns=inp.id_columns(opts["id_columns"]) or None,
-                        on_invalid=opts["on_invalid"], min_answered=_overrides(opts),
-                        value_labels=inp.value_labels, missing_values=inp.missing_values, in_scope=mask, file=inp.path)
-    if mask is not None:
-        result.summary["n_out_of_scope"] = int((~mask).sum())
-    out = result.scores
-    fmt = _output_format(opts)
-    if opts["include_items"]:
-        out = pd.concat([out, _item_columns(result, inp, opts["include_items"], fmt, mask)], axis=1)
-    if fmt == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
-        from ..io.redcap_import import write_redcap_import
-        written, out = write_redcap_import(result, opts["output"], in_scope=mask, include_items=opts["include_items"],
-                                           force=opts["force"], protect=[opts["input"]])
-    else:
-        written = write_table(out, opts["output"], format=opts.get("output_format"), force=opts["force"],
-                              protect=[opts["input"]], meta=output_meta(result, opts["include_items"], fmt))
-    result.summary.update({"input": opts["input"], "output": str(written), "n_columns": out.shape[1],
-                           "items_included": opts["include_items"]})
+    responses = read_responses(opts)
+    written, result = responses.write_scores(
+        opts["output"], include_items=opts["include_items"], format=opts.get("output_format"), force=opts["force"],
+        min_answered=opts["min_answered"] if opts.get("instrument") else None)
+    result.summary.update({"input": opts["input"]})
     if opts["as_json"]:
         emit_json(result.summary)
     if not opts["quiet"]:
-        print_summary(result.summary, f"{len(out)} rows x {out.shape[1]} columns to {written}")
+        print_summary(result.summary, f"{result.summary['n_rows']} rows x {result.summary['n_columns']} columns "
+                                      f"to {written}")
 
 
 # --------------------------------------------------------------------------- validate
-
-def validate_data(inp, id_columns) -> dict:
-    """Problems (missing columns, invalid values, duplicate ids) and notes (fully empty rows)."""
-    import numpy as np
-
-    from ..scoring import INVALID, clean_items, duplicate_ids
-
-    inst, data = inp.instrument, inp.data
-    needed = inst.scale_items()
-    absent = [i for i in needed if i not in data.columns]
-    present = [i for i in needed if i in data.columns]
-    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
-    report = {"input": inp.path, "instrument": inst.name, "version": inst.version, "n_rows": len(data),
-              "missing_columns": absent, "invalid_values": {"count": 0, "examples": [], "by_item": {}},
-              "duplicate_ids": {"count": 0, "examples": []}, "empty_rows": {"count": 0, "rows": []},
-              "missing_by_reason": {}}
-    if present:
-        clean = clean_items(data, inst, present, on_invalid="missing", value_labels=inp.value_labels,
-                            missing_values=inp.missing_values, file=inp.path, row_mask=mask)
-        report["invalid_values"] = {
-            "count": clean.invalid_count,
-            "examples": [{"row": r, "column": c, "value": str(v)} for r, c, v in clean.invalid_examples],
-            "by_item": {i: c.get(INVALID) for i, c in clean.missing.items()
-                        if c.get(INVALID)}}
-        reasons = {}
-        for counts in clean.missing.values():
-            for r, k in counts.items():
-                if r != INVALID:
-                    reasons[r] = reasons.get(r, 0) + k
-        report["missing_by_reason"] = reasons
-        empty = np.isnan(clean.values).all(axis=1)
-        if mask is not None:
-            empty &= mask
-        rows = (np.flatnonzero(empty) + 1).tolist()
-        report["empty_rows"] = {"count": len(rows), "rows": rows[:20]}
-    dups = duplicate_ids(data, id_columns, mask)
-    if len(dups):
-        examples = dups.head(5).to_dict("records")
-        report["duplicate_ids"] = {"count": int(len(dups)), "id_columns": id_columns,
-                                   "rows": (np.asarray(dups.index[:20]) + 1).tolist(),
-                                   "examples": examples}
-    report["problems"] = (len(absent) > 0) + (report["invalid_values"]["count"] > 0) + (report["duplicate_ids"]["count"] > 0)
-    report["ok"] = report["problems"] == 0
-    return report
-
 
 @click.command()
 @data_options
 def validate(**opts):
     """Check INPUT against an instrument without scoring.
 
-    Reports missing item columns, values outside the response scales, duplicate ids and
-    fully empty rows (a note, not a problem). Exit 0 when there are no problems, 1 otherwise.
+    Reports missing item columns (scales with none of their items are optional and only
+    noted), values outside the response scales, duplicate ids and fully empty rows (a note,
+    not a problem). Exit 0 when there are no problems, 1 otherwise.
     """
-    inp = read_input(opts)
-    ids = inp.id_columns(opts["id_columns"])
-    report = validate_data(inp, ids)
+    from ..cli_common import choose_instrument, read_options
+    from ..validation import validate_export
+
+    report = validate_export(opts["input"], choose_instrument(opts), scales=opts.get("chosen_scales"),
+                             **read_options(opts))
     if opts["as_json"]:
         emit_json(report)
     if not opts["quiet"] and not opts["as_json"]:
         con = console()
-        con.print(f"{inp.path}: {report['n_rows']} rows checked against {report['instrument']} {report['version']}")
+        con.print(f"{report['input']}: {report['n_rows']} rows checked against {report['instrument']} "
+                  f"{report['version']}")
         con.print(f"  missing item columns: {len(report['missing_columns'])}"
                   + (f" ({', '.join(report['missing_columns'][:10])})" if report["missing_columns"] else ""))
+        for name, why in report["skipped_scales"].items():
+            con.print(f"  scale {name} not scored (note): {why}")
         iv = report["invalid_values"]
         con.print(f"  values outside the response scales: {iv['count']}"
                   + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['value']!r}" for e in iv["examples"])))
         d = report["duplicate_ids"]
-        con.print(f"  duplicate ids ({', '.join(ids) or 'no id columns'}): {d['count']} rows")
+        con.print(f"  duplicate ids ({', '.join(report['id_columns']) or 'no id columns'}): {d['count']} rows")
         con.print(f"  fully empty rows (note): {report['empty_rows']['count']}"
                   + (f" (rows {', '.join(map(str, report['empty_rows']['rows']))})" if report["empty_rows"]["count"] else ""))
         if report["missing_by_reason"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, load_analysis_data
+from ..cli_common import console, data_options, emit_json, read_responses, wave_option
 from ..errors import PeerscaleError
 
 
@@ -26,8 +26,9 @@ def irt():
 
 # ------------------------------------------------------------------------------------- helpers
 
-def _pick_scale(opts: dict) -> str | None:
-    """``--scale NAME`` picks an instrument scale; ``--scale NAME=ITEMS`` defines one ad hoc."""
+def _pick_scale(opts: dict, choose: bool = True) -> str | None:
+    """``--scale NAME`` picks an instrument scale; ``--scale NAME=ITEMS`` defines one ad hoc.
+    A picked scale is the only one read (``choose``), so its items must be in the data."""
     chosen = [s for s in opts.get("scales") or () if "=" not in s]
     opts["scales"] = tuple(s for s in opts.get("scales") or () if "=" in s)
     if len(chosen) > 1:
@@ -35,6 +36,8 @@ def _pick_scale(opts: dict) -> str | None:
     if chosen and not opts.get("instrument"):
         raise click.UsageError(f"--scale {chosen[0]} names a scale of an instrument: add --instrument NAME|PATH, "
                                "or define it ad hoc as --scale NAME=ITEM,ITEM,...")
+    if chosen and choose and not opts.get("chosen_scales"):
+        opts["chosen_scales"] = chosen[0]
     return chosen[0] if chosen else None
 
 
@@ -100,6 +103,7 @@ def _progress_cb(bar):
 
 @irt.command()
 @data_options
+@wave_option
 @click.option("--model", type=click.Choice(["graded", "2pl", "rasch"]), default="graded", show_default=True,
               help="Graded response model (2PL for binary items), 2PL (binary only) or Rasch (slopes 1, variance free).")
 @click.option("--link", type=click.Choice(["logistic", "probit"]), default="logistic", show_default=True,
@@ -115,8 +119,10 @@ def _progress_cb(bar):
 @click.option("--sample", default="", help="A description of the calibration sample, stored in the bank.")
 @click.option("--method", "score_method", type=click.Choice(["EAP", "MAP", "ML", "EAPsum"]), default="EAP",
               show_default=True, help="Scoring method the bank asks `peerscale score` to use.")
-def calibrate(model, link, collapse, quadpts, tol, no_se, no_fit, output, force, sample, score_method, **opts):
+def calibrate(wave, model, link, collapse, quadpts, tol, no_se, no_fit, output, force, sample, score_method, **opts):
     """Calibrate a scale's items (GRM/2PL/Rasch by marginal ML, as mirt) and optionally freeze them.
+
+    Uses the first wave unless --wave says otherwise, so each respondent counts once.
 
     \b
     Examples:
@@ -129,13 +135,13 @@ def calibrate(model, link, collapse, quadpts, tol, no_se, no_fit, output, force,
     scale_name = _pick_scale(opts)
     if output and Path(output).exists() and not force:
         raise PeerscaleError("output file exists", file=output, hint="choose another -o path or add --force")
-    ad = load_analysis_data(opts)
-    inst = ad.instrument
+    responses = read_responses(opts)
+    inst = responses.instrument
     scale = _resolve_scale(inst, scale_name)
-    frame = ad.responses[list(scale.items)]
+    frame = responses.wave(wave).items()[list(scale.items)].reset_index(drop=True)
     with progress(None, f"calibrating {scale.name}", quiet=opts.get("quiet")) as bar:
         res = fit_irt(frame, model=model, link=link, declared=_declared(inst, scale, frame), collapse=collapse,
-                      quadpts=quadpts, tol=tol, se=not no_se, progress=_progress_cb(bar), file=ad.input.path)
+                      quadpts=quadpts, tol=tol, se=not no_se, progress=_progress_cb(bar), file=responses.source)
     fit = {}
     if not no_fit:
         fit["m2"] = res.m2() if len(scale.items) >= 3 else None
@@ -144,7 +150,8 @@ def calibrate(model, link, collapse, quadpts, tol, no_se, no_fit, output, force,
     written = None
     if output:
         bank = res.to_bank(scale.name, sample=sample, method=score_method)
-        written = write_bank_file(inst, bank, output, force=force, protect=[ad.input.path])
+        written = write_bank_file(responses._base.full_instrument, bank, output, force=force,
+                                  protect=[responses.source] if responses.source else [])
     result = calibration_json(res, scale, fit, written)
     if opts.get("as_json"):
         emit_json(result)
@@ -296,33 +303,37 @@ def score_cmd(method, allow_absent, output, force, **opts):
     import numpy as np
     import pandas as pd
 
-    from ..cli_common import read_input
+    from ..cli_common import choose_instrument, read_options
     from ..io import write_table
     from ..irt.result import score_bank
+    from ..responses import _by_item, _id_columns, load_export, resolve_design
     from ..scoring import clean_items
 
-    scale_name = _pick_scale(opts)
+    scale_name = _pick_scale(opts, choose=False)
     if not opts.get("instrument"):
         raise click.UsageError("give --instrument PATH: a scoring file with an irt: block")
-    inp = read_input(opts)
-    inst = inp.instrument
+    # a short form may lack some bank items (--allow-absent), so the items are cleaned here, not by read()
+    options = read_options(opts)
+    id_columns = options.pop("id_columns")
+    table, inst, path, given = load_export(opts["input"], choose_instrument(opts), **options)
+    data = table.data
     scale_name, bank = _bank_of(inst, scale_name)
     scale = inst.scale(scale_name)
-    present = [i for i in bank.item_ids if i in inp.data.columns]
-    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
+    present = [i for i in bank.item_ids if i in data.columns]
+    mask = None if table.in_scope is None else np.asarray(table.in_scope, dtype=bool)
     if present:
-        clean = clean_items(inp.data, inst, present, on_invalid=opts.get("on_invalid") or "error",
-                            value_labels=inp.value_labels, missing_values=inp.missing_values, file=inp.path,
-                            row_mask=mask)
+        clean = clean_items(data, inst, present, on_invalid=opts.get("on_invalid") or "error",
+                            value_labels=_by_item(table.value_labels, inst),
+                            missing_values=_by_item(table.missing_values, inst), file=path, row_mask=mask)
         responses = clean.frame()
     else:
-        responses = pd.DataFrame(index=range(len(inp.data)))
+        responses = pd.DataFrame(index=range(len(data)))
     res = score_bank(responses, bank, method=method, min_answered=min(scale.required, len(bank.items)),
-                     file=inp.path, allow_absent=allow_absent)
+                     file=path, allow_absent=allow_absent)
     if mask is not None:
         res.loc[~mask, ["theta", "se", "t", "t_se"]] = np.nan
-    id_cols = inp.id_columns(opts.get("id_columns"))
-    ids = inp.data[id_cols].reset_index(drop=True) if id_cols else pd.DataFrame({"row": np.arange(1, len(res) + 1)})
+    id_cols = _id_columns(data, table, inst, resolve_design(given, table, inst, id_columns, path), id_columns, path)
+    ids = data[id_cols].reset_index(drop=True) if id_cols else pd.DataFrame({"row": np.arange(1, len(res) + 1)})
     res.columns = [f"{scale_name}_{c}" if c != "n_answered" else f"{scale_name}_n" for c in res.columns]
     res = res.rename(columns={f"{scale_name}_se": f"{scale_name}_theta_se"})
     out = pd.concat([ids.reset_index(drop=True), res.reset_index(drop=True)], axis=1)
@@ -332,7 +343,7 @@ def score_cmd(method, allow_absent, output, force, **opts):
                "mean_theta": float(np.nanmean(res[f"{scale_name}_theta"].replace([np.inf, -np.inf], np.nan)))
                if scored else None}
     if output:
-        written = write_table(out, output, force=force, protect=[inp.path])
+        written = write_table(out, output, force=force, protect=[path] if path else [])
         summary["output"] = str(written)
     if opts.get("as_json"):
         summary["scores"] = None if output else out.to_dict("records")
@@ -442,7 +453,9 @@ def info(instrument, scale_name, theta_grid, svg_dir, as_json, quiet):
 
 @irt.command("dif")
 @data_options
-@click.option("--group", required=True, metavar="COLUMN", help="The grouping column (two or more groups).")
+@wave_option
+@click.option("--group", "group", metavar="COLUMN",
+              help="The grouping column (two or more groups); default the design's group (--group-column, study.yaml).")
 @click.option("--method", type=click.Choice(["lordif", "lrt", "both"]), default="both", show_default=True,
               help="Ordinal logistic regression with purification (lordif), the IRT LR test, or both.")
 @click.option("--criterion", type=click.Choice(["chisqr", "r2", "beta"]), default="chisqr", show_default=True,
@@ -453,8 +466,10 @@ def info(instrument, scale_name, theta_grid, svg_dir, as_json, quiet):
 @click.option("--beta-change", type=float, default=0.1, show_default=True)
 @click.option("--anchor", "anchors", multiple=True, metavar="ITEM", help="Anchor item for the IRT LR test. Repeatable.")
 @click.option("--max-iter", type=click.IntRange(1, 100), default=10, show_default=True, help="lordif purification iterations.")
-def dif(group, method, criterion, alpha, r2_change, pseudo_r2, beta_change, anchors, max_iter, **opts):
+def dif(wave, group, method, criterion, alpha, r2_change, pseudo_r2, beta_change, anchors, max_iter, **opts):
     """Differential item functioning of a scale's items across the groups in --group.
+
+    Uses the first wave unless --wave says otherwise, so each respondent counts once.
 
     \b
     Examples:
@@ -465,19 +480,18 @@ def dif(group, method, criterion, alpha, r2_change, pseudo_r2, beta_change, anch
     from ..progress import progress
 
     scale_name = _pick_scale(opts)
-    ad = load_analysis_data(opts)
-    inst = ad.instrument
+    responses = read_responses(opts)
+    inst = responses.instrument
     scale = _resolve_scale(inst, scale_name)
-    data = ad.input.data
-    if group not in data.columns:
-        raise PeerscaleError(f"--group column {group!r} is not in the data", file=ad.input.path,
-                             hint="columns: " + ", ".join(map(str, list(data.columns)[:20])))
-    g = data[group].reset_index(drop=True)
-    mask = ad.input.table.in_scope
-    if mask is not None:
-        import numpy as np
-        g = g[np.asarray(mask, bool)].reset_index(drop=True)
-    frame = ad.responses[list(scale.items)]
+    group = group or responses.design.group
+    if not group:
+        raise click.UsageError("give --group COLUMN (or name the design's group: --group-column, study.yaml)")
+    if group not in responses.data.columns:
+        raise PeerscaleError(f"--group column {group!r} is not in the data", file=responses.source,
+                             hint="columns: " + ", ".join(map(str, list(responses.data.columns)[:20])))
+    view = responses.wave(wave)
+    g = view.column(group).reset_index(drop=True)
+    frame = view.items()[list(scale.items)].reset_index(drop=True)
     declared = _declared(inst, scale, frame)
     results = []
     if method in ("lordif", "both"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import data_options, emit_json, read_input
+from ..cli_common import data_options, emit_json, read_responses, to_json, wave_option
 from ..errors import PeerscaleError
 
 
@@ -21,26 +21,30 @@ def _report_options(func):
 
 
 def output_kind(output: str, fmt: str | None) -> str:
-    """``--format`` if given, else ``md`` for a ``.md`` output path, else ``html``."""
+    """``--format`` if given, else ``md`` for a ``.md`` output path, ``json`` for ``.json``, else ``html``."""
     if fmt:
         return fmt
-    return "md" if Path(output).suffix.lower() in (".md", ".markdown") else "html"
+    suffix = Path(output).suffix.lower()
+    return "md" if suffix in (".md", ".markdown") else "json" if suffix == ".json" else "html"
 
 
 @click.command()
 @_report_options
+@wave_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the report (.html, or .md with its figures in <name>_files/).")
-@click.option("--format", "report_format", type=click.Choice(["html", "md"]),
-              help="Report format (default: md for a .md output, else html).")
+              help="Where to write the report (.html; .md with its figures in <name>_files/; or .json: the same "
+                   "numbers, keyed as the reliability, items, efa and cfa commands' --json).")
+@click.option("--format", "report_format", type=click.Choice(["html", "md", "json"]),
+              help="Report format (default: md for a .md output, json for .json, else html).")
 @click.option("--validate", is_flag=True,
               help="Add the validation section: reliability, omega, item analysis, parallel analysis, EFA and CFA.")
-@click.option("--wave-column", metavar="COLUMN",
-              help="Column naming the measurement occasion (default: redcap_event_name when present).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the alpha interval (with --validate; 0 = Feldt interval only).")
 @click.option("--iterations", type=click.IntRange(min=1), default=20, show_default=True,
               help="Parallel-analysis iterations (with --validate).")
+@click.option("--missing", type=click.Choice(["fiml", "listwise"]), default=None,
+              help="Missing data in the CFAs (with --validate), as `peerscale cfa`: default fiml when answers are "
+                   "missing; listwise is much faster on very large files.")
 @click.option("--factors", type=click.IntRange(min=1), default=None,
               help="EFA factors (default: the parallel-analysis suggestion).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for bootstrap and parallel analysis.")
@@ -51,19 +55,19 @@ def report(**opts):
     Sections: sample, scores (who was scored and why not, distributions, bands, change
     between waves), items (response distributions, missingness, flags), validation
     (--validate) and a methods paragraph with the command that reproduces the report.
+    Scores cover every wave; item flags and validation use --wave (default the first wave,
+    so each respondent counts once), with the numbers the items, reliability, efa and cfa
+    commands give.
 
     \b
     Examples:
       peerscale report examples/youth_export.csv -i pbr-y -o pbr-report.html
       peerscale report export.csv -i pbr-y -o report.html --validate
       peerscale report export.csv -i pbr-y -o report.md
+      peerscale report export.csv -i pbr-y -o report.json --validate
     """
-    import numpy as np
-
     from ..io.write import atomic_write
-    from ..report.build import build_report
     from ..report.methods import reproduce_command
-    from ..spec import parse_min_answered
 
     kind = output_kind(opts["output"], opts["report_format"])
     out = Path(opts["output"])
@@ -76,24 +80,17 @@ def report(**opts):
     if Path(opts["input"]).exists() and out.resolve() == Path(opts["input"]).resolve():
         raise PeerscaleError("refusing to write the report over the input file", file=str(out),
                              hint="choose a different output path")
-    inp = read_input(opts)
-    mask = None if inp.table.in_scope is None else np.asarray(inp.table.in_scope, dtype=bool)
-    min_answered = parse_min_answered(opts["min_answered"]) if opts.get("min_answered") and opts.get("instrument") else None
-    rep = build_report(
-        inp.data, inp.instrument, id_columns=inp.id_columns(opts["id_columns"]) or None,
-        on_invalid=opts["on_invalid"], min_answered=min_answered, value_labels=inp.value_labels,
-        missing_values=inp.missing_values, in_scope=mask, wave_column=opts["wave_column"], source=inp.path,
-        validate=opts["validate"], quiet=opts["quiet"],
-        validation_options={"bootstrap": opts["bootstrap"], "iterations": opts["iterations"],
-                            "n_factors": opts["factors"], "seed": opts["seed"]},
-        command=reproduce_command(click.get_current_context()))
-    if kind == "html":
-        from ..report.html import render_html
-
-        text = render_html(rep)
+    responses = read_responses(opts)
+    rep = responses.report(validate=opts["validate"], wave=opts["wave"],
+                           min_answered=opts["min_answered"] if opts.get("instrument") else None,
+                           bootstrap=opts["bootstrap"], iterations=opts["iterations"], n_factors=opts["factors"],
+                           seed=opts["seed"], missing=opts["missing"], quiet=opts["quiet"],
+                           command=reproduce_command(click.get_current_context()))
+    figures = None
+    if kind in ("html", "json"):
+        text = rep.to_html() if kind == "html" else to_json(rep.to_dict())
         written = atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=opts["force"],
                                protect=[opts["input"]])
-        figures = None
     else:
         from ..report.markdown import write_markdown
 

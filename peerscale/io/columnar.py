@@ -14,7 +14,7 @@ from .table import Table, is_id_name, item_columns, numeric_or_text
 
 
 def _finish(df, path, fmt, instrument, missing_codes) -> Table:
-    from .csv import finish_items
+    from .items import finish_items
     from .redcap import _as_id_text
 
     if df.shape[1] == 0:
@@ -56,7 +56,7 @@ def read_parquet(path: Path, *, instrument=None, missing_codes=None) -> Table:
 def read_jsonl(path: Path, *, instrument=None, missing_codes=None) -> Table:
     import pandas as pd
 
-    from .csv import decode, read_bytes
+    from .text import decode, read_bytes
 
     warnings: list[str] = []
     data = decode(read_bytes(path), None, str(path), warnings).decode("utf-8")

@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 
 from ..errors import PeerscaleError
+from .items import finish_items
 from .table import Table, is_id_name, item_columns, numeric_or_text
+from .text import decode, read_bytes
 
 NULL_VALUES = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "#N/A")
 SAMPLE_BYTES = 256 * 1024
@@ -29,62 +31,6 @@ _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _INTEGER = re.compile(r"^[+-]?\d{1,15}$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
-
-
-def read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise PeerscaleError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise PeerscaleError("is a directory, not a data file", file=str(path)) from None
-    except OSError as exc:
-        raise PeerscaleError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
-
-
-def decode(data: bytes, encoding: str | None, file: str, warnings: list[str]) -> bytes:
-    """Return ``data`` as UTF-8 bytes without BOM; record a warning when a fallback is used."""
-    if encoding:
-        enc = encoding.lower().replace("_", "-")
-        if enc in ("utf-8", "utf8", "utf-8-sig"):
-            data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise PeerscaleError(f"not valid UTF-8 (byte {exc.start})", file=file,
-                                     hint="give the right --encoding, e.g. cp1252") from None
-            return data
-        try:
-            return data.decode(encoding).encode("utf-8")
-        except LookupError:
-            raise PeerscaleError(f"unknown encoding {encoding!r}", file=file,
-                                 hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
-        except UnicodeDecodeError as exc:
-            raise PeerscaleError(f"cannot be decoded as {encoding} (byte {exc.start})", file=file) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            raise PeerscaleError("starts with a UTF-16 byte-order mark but is not valid UTF-16", file=file) from None
-    if b"\x00" in data[:65536]:
-        raise PeerscaleError("holds NUL bytes: this is a binary file, not delimited text", file=file,
-                             hint="give the file its real extension (.sav, .dta, .xlsx, .parquet) or --format")
-    try:
-        data.decode("utf-8")
-        return data
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        for enc in ("cp1252", "latin-1"):
-            try:
-                text = data.decode(enc)
-            except UnicodeDecodeError:
-                continue
-            warnings.append(f"{file}: not valid UTF-8 (first bad byte on line {line}); decoded as {enc}")
-            return text.encode("utf-8")
-    raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
 
 
 def sample_rows(data: bytes, delimiter: str, limit: int = SAMPLE_BYTES) -> list[list[str]]:
@@ -285,39 +231,4 @@ def _find_bad_row(data: bytes, delimiter: str, expected: int, skip: int) -> int 
     return None
 
 
-def finish_items(table: Table, instrument, codes: dict[str, str]) -> None:
-    """Fill ``suggested_map`` (columns named as REDCap names fields, or headed by the item's text
-    as in REDCap's label-header exports) and per-column missing codes for item columns."""
-    columns = list(table.data.columns)
-    items = item_columns(columns, instrument)
-    if instrument is not None and len(items) < len(instrument.items):
-        from .dictionary import _item_patterns, match_label
-        patterns = _item_patterns(instrument)
-        taken = set(items.values())
-        for col in columns:
-            if col in items or col in instrument.items:
-                continue
-            iid = match_label(str(col), instrument, patterns)
-            if iid is not None and iid not in taken:
-                items[col] = iid
-                taken.add(iid)
-                table.data[col] = numeric_or_text(table.data[col])
-    for col, iid in items.items():
-        if col != iid:
-            table.suggested_map.setdefault(col, iid)
-    if not codes:
-        return
-    targets = items.keys() if instrument is not None else table.data.columns
-    for col in targets:
-        numeric = table.data[col].dtype.kind in "biuf"
-        entry = table.missing_values.setdefault(col, {})
-        for code, reason in codes.items():
-            if numeric:
-                try:
-                    entry.setdefault(float(code), reason)
-                except ValueError:
-                    continue
-            else:
-                entry.setdefault(code, reason)
-        if not entry:
-            del table.missing_values[col]
+__all__ = ["read_delimited", "finish_items", "decode", "read_bytes"]

@@ -14,15 +14,14 @@ scores from ``score --output-format redcap-import`` (see :mod:`peerscale.rules_e
 from __future__ import annotations
 
 import csv as _csv
-import html
 import io
 import re
-import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PeerscaleError
+from .items import _fits, _item_patterns, normalise_text, strip_label
 
 HEADERS = [
     "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
@@ -115,16 +114,11 @@ def parse_choices(text: str) -> dict[str, str]:
     return out
 
 
-def strip_label(text: str) -> str:
-    """Field label as plain text (REDCap labels may hold HTML and entities)."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text or ""))).strip()
-
-
 # --------------------------------------------------------------------------- reading
 
 def read_dictionary(path: str | Path) -> Dictionary:
     """Read a data dictionary CSV (18 or 17 REDCap headers, or API snake_case) or an instrument zip."""
-    from .csv import decode, read_bytes
+    from .text import decode, read_bytes
 
     p = Path(path)
     raw = read_bytes(p)
@@ -178,62 +172,6 @@ def read_dictionary(path: str | Path) -> Dictionary:
 def redcap_field_name(item_id: str) -> str:
     """The REDCap field name for an item id: lowercase, '.' → '_'."""
     return item_id.lower().replace(".", "_")
-
-
-def normalise_text(text: str) -> str:
-    """Lowercase, HTML and punctuation removed, curly quotes straightened, whitespace collapsed,
-    leading question numbers (``3.``, ``Q3)``) dropped: for matching labels to item texts."""
-    t = unicodedata.normalize("NFKC", strip_label(text)).lower()
-    t = t.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    t = re.sub(r"^\s*(q\s*)?\d+[.):]\s*", "", t)
-    t = re.sub(r"[^\w\s]", "", t)
-    return re.sub(r"\s+", " ", t).strip()
-
-
-def _item_patterns(instrument) -> dict[str, tuple[str, list[str] | None]]:
-    """Per item: the normalised text with placeholders filled, and (for texts with placeholders)
-    the normalised literal pieces between them, so a placeholder can match any words (a project
-    may have written a worker's name instead)."""
-    out = {}
-    for iid in instrument.items:
-        filled = normalise_text(instrument.item_text(iid))
-        raw = instrument.items[iid].text
-        pieces = [normalise_text(p) for p in re.split(r"\{[^}]+\}", raw)] if "{" in raw else None
-        out[iid] = (filled, pieces)
-    return out
-
-
-def _fits(pieces: list[str], label: str) -> bool:
-    """True if ``label`` is the pieces in order with at least one word in each gap."""
-    pos = 0
-    last = len(pieces) - 1
-    for n, piece in enumerate(pieces):
-        if n == 0:
-            if not label.startswith(piece):
-                return False
-            pos = len(piece)
-            continue
-        if n == last:
-            end = len(label) - len(piece)
-            return label.endswith(piece) and label[pos:end].strip() != "" and end >= pos
-        found = label.find(piece, pos + 1) if piece else pos + 1
-        if found < 0 or not label[pos:found].strip():
-            return False
-        pos = found + len(piece)
-    return True
-
-
-def match_label(label: str, instrument, patterns=None) -> str | None:
-    """The one item whose text matches ``label`` (normalised; placeholders filled or as any
-    words), else None."""
-    label = normalise_text(label)
-    if not label:
-        return None
-    patterns = patterns or _item_patterns(instrument)
-    hits = [i for i, (text, _p) in patterns.items() if text == label]
-    if not hits:
-        hits = [i for i, (_t, pieces) in patterns.items() if pieces is not None and _fits(pieces, label)]
-    return hits[0] if len(hits) == 1 else None
 
 
 @dataclass
@@ -334,7 +272,7 @@ def apply_dictionary(table, dictionary: Dictionary, instrument=None, missing_cod
                     f"{text.iloc[row]!r} is not one of this field's choices", file=table.path, row=row + 1,
                     column=str(col), value=text.iloc[row],
                     hint="choices: " + " | ".join(f"{c}, {v}" for c, v in choices.items())
-                         + (" (or declare it a missing-data code with --missing-code CODE=REASON)"))
+                         + (" (or declare it a missing-data code in `missing_codes`)"))
             new = s.astype(object).where(blank | mapped.isna(), mapped.astype(object))
             df[col] = numeric_or_text(new) if numeric_codes else new
         numeric = df[col].dtype.kind in "biuf"
@@ -361,9 +299,22 @@ def _code(v) -> str:
     return str(v)
 
 
-def item_form(instrument, iid: str) -> str:
-    from .redcap import form_name, instrument_forms
+def form_name(name: str) -> str:
+    """REDCap form name for an instrument name: lowercase, '-' and other punctuation → '_'."""
+    return re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())
 
+
+def instrument_forms(instrument) -> list[str]:
+    """REDCap form names of an instrument: one form, or one per respondent form (``<name>_y``...)
+    when its items belong to several forms."""
+    base = form_name(instrument.name)
+    forms = [f for f in instrument.forms]
+    if len(forms) <= 1:
+        return [base]
+    return [f"{base}_{f.lower()}" for f in forms]
+
+
+def item_form(instrument, iid: str) -> str:
     forms = instrument_forms(instrument)
     if len(forms) == 1:
         return forms[0]

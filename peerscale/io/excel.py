@@ -94,6 +94,6 @@ def read_xlsx(path: Path, *, sheet=None, instrument=None, missing_codes: dict | 
                 data[name] = numeric_or_text(data[name])
     df = pd.DataFrame(data)
     table = Table(data=df, path=str(path), format="xlsx", warnings=warnings)
-    from .csv import finish_items
+    from .items import finish_items
     finish_items(table, instrument, {str(k): str(v) for k, v in (missing_codes or {}).items()})
     return table

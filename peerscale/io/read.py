@@ -56,14 +56,15 @@ def detect_format(path: str | Path, format: str | None = None) -> str:
 
 
 def read_table(path, *, format: str | None = None, sheet=None, instrument=None, redcap_dictionary=None,
-               missing_codes: dict | None = None, encoding: str | None = None) -> Table:
+               missing_codes: dict | None = None, encoding: str | None = None, key_columns=()) -> Table:
     """Read a data file into a :class:`~peerscale.io.table.Table`.
 
     ``instrument`` (an :class:`~peerscale.spec.Instrument` or a name) types its item columns;
     ``redcap_dictionary`` (path or parsed dictionary) supplies value labels, suggested field→item
     mapping and the project's missing-data codes; ``missing_codes`` (``{"-999": "Not asked"}``)
     adds codes; ``sheet`` picks an Excel sheet (name or 1-based number); ``encoding`` overrides
-    text encoding detection.
+    text encoding detection; ``key_columns`` (a study's wave column) tell REDCap records apart
+    besides REDCap's own ids.
     """
     p = Path(path).expanduser()
     if not p.exists():
@@ -73,14 +74,11 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
     if instrument is not None and not hasattr(instrument, "items"):
         from ..spec import load_instrument
         instrument = load_instrument(instrument)
-    dictionary = None
-    if redcap_dictionary is not None:
-        from .dictionary import Dictionary, read_dictionary
-        dictionary = redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
+    dictionary = _dictionary(redcap_dictionary)
     codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
     fmt = detect_format(p, format)
     if sheet is not None and fmt != "xlsx":
-        raise PeerscaleError("--sheet applies to Excel files only", file=str(path))
+        raise PeerscaleError("`sheet` applies to Excel files only", file=str(path))
     if fmt in ("csv", "tsv"):
         from .csv import read_delimited
         table = read_delimited(p, instrument=instrument, missing_codes=codes, encoding=encoding, fmt=fmt)
@@ -101,7 +99,46 @@ def read_table(path, *, format: str | None = None, sheet=None, instrument=None, 
         table = read_jsonl(p, instrument=instrument, missing_codes=codes)
     else:  # pragma: no cover - detect_format only returns the names above
         raise PeerscaleError(f"no reader for format {fmt!r}", file=str(path))
+    return _finish(table, instrument, dictionary, codes, key_columns)
+
+
+def _finish(table: Table, instrument, dictionary, codes: dict[str, str], key_columns=()) -> Table:
     from .redcap import apply_redcap
-    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes)
+
+    apply_redcap(table, instrument=instrument, dictionary=dictionary, missing_codes=codes, key_columns=key_columns)
     normalise_keys(table)
     return table
+
+
+def _dictionary(redcap_dictionary):
+    if redcap_dictionary is None:
+        return None
+    from .dictionary import Dictionary, read_dictionary
+
+    return redcap_dictionary if isinstance(redcap_dictionary, Dictionary) else read_dictionary(redcap_dictionary)
+
+
+def table_from_frame(frame, *, instrument=None, redcap_dictionary=None, missing_codes: dict | None = None,
+                     name: str | None = None, key_columns=()) -> Table:
+    """A :class:`~peerscale.io.table.Table` from a DataFrame already in memory, with the same
+    REDCap conventions, dictionary and missing codes as :func:`read_table` applies to a file.
+    The frame is not modified (columns the conventions change are replaced in a shallow copy)."""
+    import pandas as pd
+
+    from .items import finish_items
+
+    if not isinstance(frame, pd.DataFrame):
+        raise PeerscaleError(f"expected a file path or a pandas DataFrame, got {type(frame).__name__}")
+    if instrument is not None and not hasattr(instrument, "items"):
+        from ..spec import load_instrument
+        instrument = load_instrument(instrument)
+    data = frame.copy(deep=False)  # copy-on-write: replacing a column never touches the caller's frame
+    data.columns = [str(c) for c in data.columns]
+    if data.columns.duplicated().any():
+        dup = data.columns[data.columns.duplicated()][0]
+        raise PeerscaleError(f"the data have two columns named {dup!r}", column=dup, file=name)
+    data = data.reset_index(drop=True)
+    codes = {str(k): str(v) for k, v in (missing_codes or {}).items()}
+    table = Table(data=data, path=name, format="dataframe")
+    finish_items(table, instrument, codes)
+    return _finish(table, instrument, _dictionary(redcap_dictionary), codes, key_columns)

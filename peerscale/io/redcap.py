@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import PeerscaleError
+from .dictionary import apply_dictionary, form_name, instrument_forms
 from .table import Table, numeric_or_text
 
 REDCAP_ID_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
@@ -21,21 +22,6 @@ REDCAP_ID_LABELS = {"Event Name": "redcap_event_name", "Repeat Instrument": "red
 COMPLETE_CODES = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
 CHECKBOX_CODES = {0.0: "Unchecked", 1.0: "Checked"}
 _CHECKBOX = re.compile(r"^[a-z][a-z0-9_]*___[a-z0-9_]+$")
-
-
-def form_name(name: str) -> str:
-    """REDCap form name for an instrument name: lowercase, '-' and other punctuation → '_'."""
-    return re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())
-
-
-def instrument_forms(instrument) -> list[str]:
-    """REDCap form names of an instrument: one form, or one per respondent form (``<name>_y``...)
-    when its items belong to several forms."""
-    base = form_name(instrument.name)
-    forms = [f for f in instrument.forms]
-    if len(forms) <= 1:
-        return [base]
-    return [f"{base}_{f.lower()}" for f in forms]
 
 
 def is_redcap(columns, dictionary=None) -> bool:
@@ -59,8 +45,10 @@ def _blank(series):
     return series.isna() | (series.astype("str").str.strip() == "")
 
 
-def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None) -> None:
-    """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place."""
+def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None,
+                 key_columns=()) -> None:
+    """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place.
+    ``key_columns`` (e.g. a study's own wave column) also tell records apart in the duplicate check."""
     df = table.data
     if not is_redcap(df.columns, dictionary):
         return
@@ -71,6 +59,7 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
     for col in ids:
         df[col] = _as_id_text(df[col])
     table.id_columns = ids
+    table.event_column = role.get("redcap_event_name")
 
     if "redcap_repeat_instrument" in role and instrument is not None:
         forms = set(instrument_forms(instrument)) | {form_name(instrument.title)}
@@ -82,10 +71,9 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
         table.in_scope = mine if mine.any() else blank
         table.in_scope.name = "in_scope"
 
-    _check_duplicates(table, ids)
+    _check_duplicates(table, ids + [c for c in key_columns if c in df.columns and c not in ids])
 
     if dictionary is not None:
-        from .dictionary import apply_dictionary
         apply_dictionary(table, dictionary, instrument, missing_codes)
 
     for col in df.columns:

@@ -142,8 +142,8 @@ def write_redcap_import(result, path, *, in_scope=None, include_items=None, forc
     from .write import atomic_write
 
     if include_items:
-        raise PeerscaleError("--include-items cannot go in a REDCap import file (it holds the score fields only)",
-                             hint="write the items to another format, e.g. -o scores.csv --include-items")
+        raise PeerscaleError("`include_items` cannot go in a REDCap import file (it holds the score fields only)",
+                             hint="write the items to another format, e.g. a .csv")
     header, rows, notes = redcap_import_rows(result, in_scope)
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")

@@ -52,7 +52,7 @@ def read_stat_file(path: Path, fmt: str, *, instrument=None, missing_codes: dict
             df[col] = _as_id_text(df[col])
         elif df[col].dtype.kind not in "biufcmM" and col not in items:
             df[col] = df[col].where(df[col].notna() & (df[col].astype(str) != ""))
-    from .csv import finish_items
+    from .items import finish_items
     finish_items(table, instrument, {str(k): str(v) for k, v in (missing_codes or {}).items()})
     return table
 
@@ -256,7 +256,8 @@ def read_redcap_sps(path: Path, *, instrument=None, missing_codes: dict | None =
     """Read REDCap's SPSS export: parse the ``.sps`` syntax, then read the header-less CSV it
     names (or the ``*_DATA_NOHDRS_*.csv`` beside it) with the variable names, labels and
     value labels the syntax defines."""
-    from .csv import decode, read_bytes, read_delimited
+    from .csv import read_delimited
+    from .text import decode, read_bytes
 
     warnings: list[str] = []
     text = decode(read_bytes(path), encoding, str(path), warnings).decode("utf-8")

@@ -40,6 +40,7 @@ class Table:
     id_columns: list[str] = field(default_factory=list)
     suggested_map: dict[str, str] = field(default_factory=dict)
     in_scope: "pd.Series | None" = None
+    event_column: str | None = None  # REDCap's event column (redcap_event_name, or "Event Name" in label headers)
 
 
 @dataclass

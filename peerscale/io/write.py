@@ -36,7 +36,7 @@ def output_format(path: str | Path, format: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in WRITE_FORMATS:
         raise PeerscaleError(f"cannot tell the output format from the extension {suffix or '(none)'!r}",
-                             file=str(path), hint="use .csv, .tsv, .sav, .zsav, .dta, .xlsx, .parquet or .jsonl, or --format")
+                             file=str(path), hint="use .csv, .tsv, .sav, .zsav, .dta, .xlsx, .parquet or .jsonl, or `format`")
     return WRITE_FORMATS[suffix]
 
 
@@ -102,7 +102,7 @@ def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) ->
                              hint=f"create {str(target.parent)!r} first")
     if target.exists() and not force:
         raise PeerscaleError("the output file already exists", file=str(target),
-                             hint="use --force to overwrite it, or choose another path")
+                             hint="use `force` to overwrite it, or choose another path")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -118,11 +118,11 @@ def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) ->
                 os.link(tmp, target)
             except FileExistsError:
                 raise PeerscaleError("the output file already exists", file=str(target),
-                                     hint="use --force to overwrite it, or choose another path") from None
+                                     hint="use `force` to overwrite it, or choose another path") from None
             except OSError:  # file systems without hard links
                 if target.exists():
                     raise PeerscaleError("the output file already exists", file=str(target),
-                                         hint="use --force to overwrite it") from None
+                                         hint="use `force` to overwrite it") from None
                 os.replace(tmp, target)
     except PermissionError as exc:
         raise PeerscaleError(f"cannot write: {exc.strerror}", file=str(target)) from None

@@ -33,13 +33,14 @@ from scipy import optimize
 
 from ..errors import PeerscaleError
 from .blas import single_threaded_blas
+from .data import Summarised, fmt, smc, table_text
 
 METHODS = ("minres", "ml", "pa")
 ROTATIONS = ("oblimin", "geomin", "promax", "varimax", "none")
 
 
-@dataclass
-class EFAResult:
+@dataclass(repr=False)
+class EFAResult(Summarised):
     """A fitted EFA. ``loadings`` is the p×k pattern matrix, ``phi`` the k×k factor
     correlations (identity for orthogonal rotations or none), ``communalities`` ``h2 = diag(ΛΦΛ')``,
     ``uniquenesses`` ``1 − h2``; ``variance_explained`` is a DataFrame with rows
@@ -67,6 +68,31 @@ class EFAResult:
     def loadings_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.loadings, index=self.columns,
                             columns=[f"F{i + 1}" for i in range(self.n_factors)])
+
+    def fit_measures(self) -> dict:
+        """Goodness of fit as psych's ``fa.stats`` reports it (see :func:`_fit_measures`)."""
+        return _fit_measures(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Pattern loadings with ``h2`` and ``u2``, one row per item (psych's loadings table)."""
+        frame = self.loadings_frame()
+        frame["h2"] = self.communalities
+        frame["u2"] = self.uniquenesses
+        return frame
+
+    def summary(self) -> str:
+        """As ``print(psych::fa(...))``: loadings, variance accounted for, factor correlations, fit."""
+        lines = [f"Factor analysis: {self.n_factors} factor(s), {self.method} extraction, {self.rotation} rotation"
+                 + (f", n = {self.n_obs}" if self.n_obs else "") + ("" if self.converged else " (did NOT converge)"),
+                 table_text(self.to_frame()), "", table_text(self.variance_explained)]
+        if self.n_factors > 1 and not np.allclose(self.phi, np.eye(self.n_factors)):
+            names = [f"F{i + 1}" for i in range(self.n_factors)]
+            lines += ["", "With factor correlations of", table_text(pd.DataFrame(self.phi, index=names, columns=names))]
+        fit = self.fit_measures()
+        if "chisq" in fit:
+            lines += ["", f"chisq({fmt(fit['df'], 0)}) = {fmt(fit['chisq'])}, p = {fmt(fit.get('pvalue'), 3)}; "
+                          f"TLI = {fmt(fit.get('tli'), 3)}; RMSEA = {fmt(fit.get('rmsea'), 3)}; RMSR = {fmt(fit['rms'])}"]
+        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,17 +139,6 @@ def correlation_input(data_or_corr, n_obs: int | None = None) -> tuple[np.ndarra
     if _is_correlation(a):
         return a.copy(), cols, n_obs
     return correlation_input(pd.DataFrame(a, columns=cols), n_obs)
-
-
-def smc(r: np.ndarray) -> np.ndarray:
-    """Squared multiple correlations ``1 − 1/diag(R^{-1})`` (pseudo-inverse if R is singular,
-    as ``psych::smc`` falls back)."""
-    try:
-        inv = np.linalg.inv(r)
-    except np.linalg.LinAlgError:
-        inv = np.linalg.pinv(r)
-    out = 1.0 - 1.0 / np.diag(inv)
-    return np.clip(out, 0.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -316,7 +331,31 @@ def promax(a: np.ndarray, m: int = 4):
 
 
 def rotate(a: np.ndarray, rotation: str | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Rotate unrotated loadings; returns ``(pattern, phi, converged)``."""
+    """Rotate unrotated loadings.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        p × k unrotated loadings.
+    rotation : {"oblimin", "geomin", "promax", "varimax", "none"} or None
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, bool)
+        Pattern loadings, factor correlations (identity for orthogonal rotations) and whether
+        the rotation converged.
+
+    Examples
+    --------
+    As ``GPArotation::oblimin(a)`` (``$loadings``, ``$Phi``):
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import rotate
+    >>> a = np.array([[.7, .3], [.6, .4], [.3, .6], [.2, .7]])
+    >>> pattern, phi, ok = rotate(a, "oblimin")
+    >>> pattern.shape, ok
+    ((4, 2), True)
+    """
     k = a.shape[1]
     rotation = "none" if rotation is None else rotation
     if rotation not in ROTATIONS:
@@ -341,11 +380,51 @@ def rotate(a: np.ndarray, rotation: str | None) -> tuple[np.ndarray, np.ndarray,
 
 def fit_efa(data_or_corr, n_factors: int, *, method: str = "minres", rotation: str | None = "oblimin",
             n_obs: int | None = None) -> EFAResult:
-    """Exploratory factor analysis of items as ``psych::fa(r, nfactors, fm=method, rotate=rotation)``.
+    """Exploratory factor analysis: extraction, rotation, sorting and signs as psych.
 
-    ``data_or_corr``: a DataFrame of item responses (pairwise Pearson correlations), a
-    correlation matrix, or a :func:`~peerscale.psychometrics.polychoric.polychoric_matrix`
-    result (ordinal EFA). Returns an :class:`EFAResult`.
+    Parameters
+    ----------
+    data_or_corr : pandas.DataFrame, array-like or PolychoricResult
+        Item responses (pairwise Pearson correlations, as psych's ``use = "pairwise"``), a
+        correlation matrix, or a :func:`~peerscale.psychometrics.polychoric.polychoric_matrix`
+        result (ordinal EFA).
+    n_factors : int
+        Number of factors (fewer than the items).
+    method : {"minres", "ml", "pa"}, default "minres"
+        Extraction (psych's ``fm``).
+    rotation : {"oblimin", "geomin", "promax", "varimax", "none"}, default "oblimin"
+    n_obs : int, optional
+        Number of observations when a matrix is given (for the fit statistics).
+
+    Returns
+    -------
+    EFAResult
+        Pattern ``loadings`` (``to_frame()`` adds h2 and u2), factor correlations ``phi``,
+        ``communalities``, ``variance_explained`` and ``fit_measures()`` (psych's ``fa.stats``).
+
+    Notes
+    -----
+    minres minimises the off-diagonal residuals ``Σ_{i<j} (R − ΛΛ')²_ij``; ml the likelihood
+    discrepancy; pa iterates communalities from the SMCs. Oblique rotations by gradient
+    projection (GPArotation's ``GPFoblq``). See the module docstring.
+
+    References
+    ----------
+    Revelle, W. (2022). psych 2.2.9, ``fa``. Jennrich, R. I. (2002). Psychometrika, 67, 7-19.
+
+    Examples
+    --------
+    As ``psych::fa(x, nfactors = 2, fm = "minres", rotate = "oblimin")``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import fit_efa
+    >>> res = fit_efa(x, 2)
+    >>> res.to_frame().shape, round(float(res.phi[0, 1]), 1)
+    ((6, 4), 0.0)
     """
     r, cols, n_obs = correlation_input(data_or_corr, n_obs)
     p = r.shape[0]
@@ -395,7 +474,7 @@ def _pair_counts(data_or_corr, r: np.ndarray) -> np.ndarray | None:
     return answered.T @ answered
 
 
-def efa_fit(res: EFAResult) -> dict:
+def _fit_measures(res: EFAResult) -> dict:
     """Goodness of fit of an EFA as psych's ``fa.stats`` reports it (any extraction), with
     p items, k factors, N = ``n_obs`` and the model ``M = ΛΦΛ'`` with unit diagonal:
 

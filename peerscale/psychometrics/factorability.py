@@ -20,25 +20,76 @@ import pandas as pd
 from scipy import special
 
 from ..errors import PeerscaleError
+from .data import Summarised, fmt
 from .efa import correlation_input
 
 
-@dataclass
-class KMOResult:
+@dataclass(repr=False)
+class KMOResult(Summarised):
+    """Overall ``msa`` and per-item ``msa_items`` (psych's ``MSA`` and ``MSAi``)."""
+
     msa: float
     msa_items: pd.Series
 
+    def to_frame(self) -> pd.DataFrame:
+        return self.msa_items.to_frame("msa")
 
-@dataclass
-class BartlettResult:
+    def summary(self) -> str:
+        return (f"Kaiser-Meyer-Olkin factor adequacy\nOverall MSA = {fmt(self.msa)}\nMSA for each item = "
+                + "  ".join(f"{k} {fmt(v)}" for k, v in self.msa_items.items()))
+
+
+@dataclass(repr=False)
+class BartlettResult(Summarised):
+    """Bartlett's χ², its degrees of freedom, p value and the n used."""
+
     chisq: float
     df: int
     pvalue: float
     n: int
 
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}])
+
+    def summary(self) -> str:
+        return f"Bartlett's test of sphericity: chisq({self.df}) = {self.chisq:.2f}, p = {self.pvalue:.3g}, n = {self.n}"
+
 
 def kmo(data_or_corr) -> KMOResult:
-    """Overall and per-item KMO measure of sampling adequacy (see module docstring)."""
+    """Kaiser–Meyer–Olkin measure of sampling adequacy, overall and per item.
+
+    Parameters
+    ----------
+    data_or_corr : pandas.DataFrame or array-like
+        Item responses (pairwise correlations) or a correlation matrix.
+
+    Returns
+    -------
+    KMOResult
+        ``msa`` and ``msa_items``.
+
+    Notes
+    -----
+    ``MSA = ΣΣ r_ij² / (ΣΣ r_ij² + ΣΣ q_ij²)`` over the off-diagonal correlations r and partial
+    correlations q (``−cov2cor(R⁻¹)``).
+
+    References
+    ----------
+    Kaiser, H. F. (1970). Psychometrika, 35, 401-415.
+
+    Examples
+    --------
+    As ``psych::KMO(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import kmo
+    >>> 0 < kmo(x).msa < 1
+    True
+    """
     r, cols, _ = correlation_input(data_or_corr)
     try:
         inv = np.linalg.inv(r)
@@ -59,8 +110,37 @@ def kmo(data_or_corr) -> KMOResult:
 
 
 def bartlett_sphericity(data_or_corr, n_obs: int | None = None) -> BartlettResult:
-    """Bartlett's test of sphericity (see module docstring). ``n_obs`` is required when a
-    correlation matrix is passed."""
+    """Bartlett's test that the correlation matrix is an identity matrix.
+
+    Parameters
+    ----------
+    data_or_corr : pandas.DataFrame or array-like
+        Item responses (pairwise correlations; n = rows) or a correlation matrix.
+    n_obs : int, optional
+        Number of observations; required with a matrix.
+
+    Returns
+    -------
+    BartlettResult
+        ``chisq = −ln|R|·(n − 1 − (2p + 5)/6)`` on ``p(p − 1)/2`` degrees of freedom, its p value, n.
+
+    References
+    ----------
+    Bartlett, M. S. (1951). Journal of the Royal Statistical Society B, 13, 1-24.
+
+    Examples
+    --------
+    As ``psych::cortest.bartlett(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import bartlett_sphericity
+    >>> bartlett_sphericity(x).df
+    15
+    """
     r, _, n = correlation_input(data_or_corr, n_obs)
     if n is None:
         raise PeerscaleError("Bartlett's test needs the number of observations",

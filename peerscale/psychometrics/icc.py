@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .data import Summarised, table_text
 
 TYPES = {
     "ICC(1,1)": ("ICC(1)", "one-way random effects, single measure"),
@@ -42,8 +43,8 @@ _PINGOUIN_LABEL = {"ICC(1,1)": "ICC(1,1)", "ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "
                    "ICC(1,k)": "ICC(1,k)", "ICC(2,k)": "ICC(A,k)", "ICC(3,k)": "ICC(C,k)"}
 
 
-@dataclass
-class ICCResult:
+@dataclass(repr=False)
+class ICCResult(Summarised):
     """``table``: one row per ICC type (index as in :data:`TYPES`) with ``mcgraw_wong``,
     ``description``, ``icc``, ``F``, ``df1``, ``df2``, ``p``, ``ci_lower``, ``ci_upper``."""
 
@@ -59,13 +60,24 @@ class ICCResult:
     def primary(self) -> dict:
         return {"type": PRIMARY, **self.table.loc[PRIMARY].to_dict()}
 
+    def to_frame(self) -> pd.DataFrame:
+        """The six types: ICC, F, df1, df2, p and the confidence limits."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::ICC(x))``."""
+        shown = self.table[["icc", "F", "df1", "df2", "p", "ci_lower", "ci_upper"]]
+        return (f"Intraclass correlation coefficients ({self.n_targets} targets, {self.n_raters} "
+                f"{'raters' if self.design == 'raters' else 'waves'}; {self.level:.0%} limits; primary {PRIMARY})\n"
+                + table_text(shown, 3))
+
     def to_dict(self) -> dict:
         rows = {}
         for name, row in self.table.iterrows():
             rows[name] = {k: (float(v) if isinstance(v, (float, np.floating, np.integer)) else v)
                           for k, v in row.items()}
         return {"design": self.design, "n": self.n_targets, "k": self.n_raters, "raters": [str(r) for r in self.raters],
-                "dropped_targets": self.dropped_targets, "ci_level": self.level, "primary": PRIMARY, "types": rows}
+                "dropped_targets": self.dropped_targets, "level": self.level, "primary": PRIMARY, "types": rows}
 
 
 def _confidence_limits(msb, msw, msj, mse, n, k, level):
@@ -102,8 +114,45 @@ def _confidence_limits(msb, msw, msj, mse, n, k, level):
 
 def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: float = 0.95,
         design: str = "waves") -> ICCResult:
-    """ICCs from long data: one row per target (person) × rater (or wave) with a rating
-    (e.g. a scale score). ``design`` ("waves" or "raters") only labels the output.
+    """Intraclass correlations (all six Shrout–Fleiss types) from long data.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per target (person) × rater (or wave) with a rating (e.g. a scale score).
+    targets, raters, ratings : str
+        The columns naming the target, the rater (or wave) and the rating.
+    level : float, default 0.95
+        Confidence level of the limits.
+    design : {"waves", "raters"}
+        Labels the output only (test-retest or inter-rater).
+
+    Returns
+    -------
+    ICCResult
+        ``table`` (``to_frame()``) with ICC, F, df1, df2, p and limits per type; ``primary`` is ICC(2,1).
+
+    Notes
+    -----
+    Point estimates and F tests from ``pingouin.intraclass_corr``; limits at full precision with
+    psych::ICC's formulas (Satterthwaite degrees of freedom for ICC(2,1)). Targets missing any
+    rater are left out.
+
+    References
+    ----------
+    Shrout, P. E., & Fleiss, J. L. (1979). Psychological Bulletin, 86, 420-428. Koo, T. K., &
+    Li, M. Y. (2016). Journal of Chiropractic Medicine, 15, 155-163.
+
+    Examples
+    --------
+    As ``psych::ICC(wide)``:
+
+    >>> import pandas as pd
+    >>> from peerscale.psychometrics import icc
+    >>> long = pd.DataFrame({"person": [1, 1, 2, 2, 3, 3, 4, 4], "wave": ["a", "b"] * 4,
+    ...                      "score": [3.0, 3.2, 4.1, 4.0, 2.2, 2.6, 3.5, 3.9]})
+    >>> round(icc(long, targets="person", raters="wave", ratings="score").primary["icc"], 2)
+    0.92
     """
     import pingouin
 
@@ -112,7 +161,7 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: f
             raise PeerscaleError(f"column {col!r} not found", column=col,
                                  hint="columns: " + ", ".join(map(str, data.columns[:20])))
     if not 0 < level < 1:
-        raise PeerscaleError(f"confidence level must lie between 0 and 1, got {level}")
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
     long = data[[targets, raters, ratings]].copy()
     long[ratings] = pd.to_numeric(long[ratings], errors="coerce")
     dup = long.duplicated([targets, raters])
@@ -156,7 +205,29 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: f
 
 
 def icc_wide(scores: pd.DataFrame, *, level: float = 0.95, design: str = "waves") -> ICCResult:
-    """ICCs from wide data: one row per person, one column per wave or rater."""
+    """ICCs from wide data: one row per person, one column per wave or rater.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        At least two columns.
+    level : float, default 0.95
+    design : {"waves", "raters"}
+
+    Returns
+    -------
+    ICCResult
+
+    Examples
+    --------
+    As ``psych::ICC(scores)``:
+
+    >>> import pandas as pd
+    >>> from peerscale.psychometrics import icc_wide
+    >>> wide = pd.DataFrame({"a": [3.0, 4.1, 2.2, 3.5], "b": [3.2, 4.0, 2.6, 3.9]})
+    >>> icc_wide(wide).n_targets
+    4
+    """
     if not isinstance(scores, pd.DataFrame) or scores.shape[1] < 2:
         raise PeerscaleError("an ICC needs a table with one column per wave or rater (at least two)")
     long = scores.rename_axis("_target").reset_index().melt(id_vars="_target", var_name="_rater",

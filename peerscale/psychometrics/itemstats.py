@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
+from .data import Summarised, table_text
 from .reliability import AlphaResult, cronbach_alpha
 
 
-@dataclass
-class ItemAnalysis:
+@dataclass(repr=False)
+class ItemAnalysis(Summarised):
     """``table``: one row per item; ``frequencies``: items × codes counts; ``flags``:
     {item: [(flag, message)]}; ``rules``: {flag: rule text}; ``alpha``: the scale's alpha."""
 
@@ -45,6 +46,20 @@ class ItemAnalysis:
     rules: dict[str, str]
     alpha: AlphaResult | None
     n_rows: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: key, n, missing %, mean, SD, skew, kurtosis, floor and ceiling %,
+        r_drop, alpha if dropped and the flags raised."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        shown = self.table[["key", "n", "missing_pct", "mean", "sd", "skew", "floor_pct", "ceiling_pct", "r_drop",
+                            "alpha_if_dropped", "flags"]]
+        alpha = "" if self.alpha is None else f", alpha = {self.alpha.alpha:.3f}"
+        lines = [f"Item analysis ({len(self.table)} items, {self.n_rows} rows{alpha})", table_text(shown)]
+        for item, found in self.flags.items():
+            lines += [f"  ! {item}: {flag}: {message}" for flag, message in found]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         items = {}
@@ -63,8 +78,37 @@ def _code(c) -> str:
     return str(int(c)) if c.is_integer() else repr(c)
 
 
+def check_thresholds(min_r_drop: float, max_floor: float, max_ceiling: float) -> None:
+    """The flag thresholds must be a correlation and two percentages."""
+    if not -1 <= min_r_drop <= 1:
+        raise PeerscaleError(f"`min_r_drop` must be a correlation between -1 and 1, got {min_r_drop}")
+    for name, value in (("max_floor", max_floor), ("max_ceiling", max_ceiling)):
+        if not 0 <= value <= 100:
+            raise PeerscaleError(f"`{name}` is a percentage from 0 to 100, got {value}")
+
+
 def skewness(x: np.ndarray) -> float:
-    """Skew, type 3 (psych's default): ``m3 / s³`` with the n − 1 SD."""
+    """Skew of the answered values, type 3 (psych's default): ``m3 / s³`` with the n − 1 SD.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Values, NaN = missing.
+
+    Returns
+    -------
+    float
+        NaN with fewer than three answers or no variance.
+
+    Examples
+    --------
+    As ``psych::skew(x, type = 3)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import skewness
+    >>> round(skewness(np.array([1.0, 2, 2, 3, 5, np.nan])), 4)
+    0.5367
+    """
     x = x[np.isfinite(x)]
     n = x.size
     if n < 3:
@@ -75,7 +119,27 @@ def skewness(x: np.ndarray) -> float:
 
 
 def kurtosis(x: np.ndarray) -> float:
-    """Excess kurtosis, type 3 (psych's default): ``m4 / s⁴ − 3`` with the n − 1 SD."""
+    """Excess kurtosis of the answered values, type 3 (psych's default): ``m4 / s⁴ − 3`` with the n − 1 SD.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Values, NaN = missing.
+
+    Returns
+    -------
+    float
+        NaN with fewer than four answers or no variance.
+
+    Examples
+    --------
+    As ``psych::kurtosi(x, type = 3)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import kurtosis
+    >>> round(kurtosis(np.array([1.0, 2, 2, 3, 5])), 4)
+    -1.4871
+    """
     x = x[np.isfinite(x)]
     n = x.size
     if n < 4:
@@ -89,22 +153,47 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
                   value_range: tuple[float, float] | None = None, codes: Sequence[float] | None = None,
                   listwise: bool = False, min_r_drop: float = 0.30, max_floor: float = 50.0,
                   max_ceiling: float = 50.0) -> ItemAnalysis:
-    """Item analysis of one scale.
+    """Item analysis of one scale: distributions, floor and ceiling, item-total statistics, flags.
 
     Parameters
     ----------
-    answered : the scale's items as answered (not reversed), NaN = missing.
-    keys : +1 / −1 per item (−1 = reverse-keyed; reversed as (min + max) − x for the
-        item-total statistics only). Default all +1.
-    value_range : declared (min, max) of the response scale, or {item: (min, max)} when
-        items differ; default the observed range (which cannot reverse-key: give the range
-        when any key is −1).
-    codes : response codes to tabulate; default every whole number in the range.
-    listwise : item-total statistics on complete rows only (default pairwise, as psych).
-    min_r_drop, max_floor, max_ceiling : flag thresholds (r; percentages).
+    answered : pandas.DataFrame
+        The scale's items as answered (not reversed), NaN = missing.
+    keys : sequence of int, optional
+        +1 / −1 per item (−1 = reverse-keyed; reversed as (min + max) − x for the item-total
+        statistics only). Default all +1.
+    value_range : (float, float) or dict, optional
+        Declared (min, max) of the response scale, or ``{item: (min, max)}``; default the
+        observed range (which cannot reverse-key: give the range when any key is −1).
+    codes : sequence of float, optional
+        Response codes to tabulate; default every whole number in the range.
+    listwise : bool, default False
+        Item-total statistics on complete rows only (default pairwise, as psych).
+    min_r_drop, max_floor, max_ceiling : float
+        Flag thresholds: corrected item-total r, and percentages at the lowest / highest code.
+
+    Returns
+    -------
+    ItemAnalysis
+        ``table`` (``to_frame()``), ``frequencies``, ``flags`` ({item: [(flag, message)]}),
+        ``rules`` and the scale's ``alpha``.
+
+    Examples
+    --------
+    Distribution statistics as ``psych::describe(x)``, item-total statistics as ``psych::alpha(x)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import item_analysis
+    >>> res = item_analysis(x, value_range=(1, 5))
+    >>> res.table.loc["a", "n"], sorted(res.rules)[0]
+    (np.int64(300), 'ceiling')
     """
     if not isinstance(answered, pd.DataFrame):
         raise PeerscaleError("item analysis expects a table with one column per item")
+    check_thresholds(min_r_drop, max_floor, max_ceiling)
     cols = [str(c) for c in answered.columns]
     try:
         x = answered.to_numpy(dtype=float, na_value=np.nan, copy=True)
@@ -118,7 +207,7 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
     if value_range is None:
         if (keys < 0).any():
             raise PeerscaleError("reverse-keyed items need the declared response range",
-                                 hint="give value_range=(min, max) (--range MIN:MAX on the command line)")
+                                 hint="give `value_range` = (min, max)")
         if not np.isfinite(x).any():
             raise PeerscaleError("no answered items: every value is missing")
         value_range = (float(np.nanmin(x)), float(np.nanmax(x)))

@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .reliability import smc
+from .data import Summarised, fmt, smc, table_text
 
 ROTATIONS = ("oblimin", "geomin", "promax")
 
 
-@dataclass
-class OmegaResult:
+@dataclass(repr=False)
+class OmegaResult(Summarised):
     """One omega analysis. ``kind`` says which omegas these are: ``"one-factor"`` (only
     omega_total) or ``"schmid-leiman"`` (k group factors plus a general factor).
 
@@ -75,6 +75,28 @@ class OmegaResult:
             return f"omega total, one-factor ({self.method})"
         return (f"Schmid-Leiman omega, {self.n_factors} group factor(s), "
                 f"{self.method} + {self.rotation}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The loadings: ``g`` (and the group factors), ``h2``, ``u2`` (and ``p2``), one row per item."""
+        return self.loadings.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::omega(x))``: alpha, G6, the omegas, and the Schmid–Leiman loadings."""
+        lines = [f"Omega: {self.label} ({self.correlations} correlations"
+                 + (f", n = {self.n_obs})" if self.n_obs else ")"),
+                 f"Alpha:                 {fmt(self.alpha)}", f"G.6:                   {fmt(self.g6)}"]
+        if self.omega_hierarchical is not None:
+            lines += [f"Omega Hierarchical:    {fmt(self.omega_hierarchical)}",
+                      f"Omega H asymptotic:    {fmt(self.omega_limit)}"]
+        lines.append(f"Omega Total            {fmt(self.omega_total)}")
+        if self.ecv is not None:
+            lines.append(f"Explained Common Variance of the general factor = {fmt(self.ecv)}")
+        if self.flipped:
+            lines.append("Reversed for a positive general factor: " + ", ".join(self.flipped))
+        lines += ["", table_text(self.loadings)]
+        if self.groups is not None:
+            lines += ["", "Omega group statistics", table_text(self.groups)]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         out = {"omega_kind": self.kind, "label": self.label, "n_factors": self.n_factors,
@@ -112,16 +134,49 @@ def _correlations(data_or_corr, ordinal: bool):
 
 def omega(data_or_corr, n_factors: int = 3, *, method: str = "minres", rotation: str = "oblimin",
           ordinal: bool = False) -> OmegaResult:
-    """McDonald's omega of keyed items as ``psych::omega(m, nfactors, fm=method, rotate=rotation)``.
+    """McDonald's omega of keyed items, total and hierarchical (Schmid–Leiman).
 
     Parameters
     ----------
-    data_or_corr : keyed item scores (DataFrame, NaN = missing), a correlation matrix, or a
-        :class:`~peerscale.psychometrics.polychoric.PolychoricResult`.
-    n_factors : number of group factors (1 = one-factor omega total only).
-    method : factor extraction, ``"minres"`` (psych's default), ``"ml"`` or ``"pa"``.
-    rotation : oblique rotation before Schmid–Leiman: oblimin (default), geomin or promax.
-    ordinal : use polychoric instead of Pearson correlations of the data (ordinal omega).
+    data_or_corr : pandas.DataFrame, array-like or PolychoricResult
+        Keyed item scores (NaN = missing; pairwise Pearson correlations, as psych), a
+        correlation matrix, or a :class:`~peerscale.psychometrics.polychoric.PolychoricResult`.
+    n_factors : int, default 3
+        Number of group factors (1 = one-factor omega total only).
+    method : {"minres", "ml", "pa"}
+        Factor extraction (psych's ``fm``).
+    rotation : {"oblimin", "geomin", "promax"}
+        Oblique rotation before the Schmid–Leiman transformation.
+    ordinal : bool, default False
+        Use polychoric instead of Pearson correlations of the data (ordinal omega).
+
+    Returns
+    -------
+    OmegaResult
+        ``omega_total``, ``omega_hierarchical`` (None for one factor), ``omega_limit``, ``ecv``,
+        the loadings (``to_frame()``) and per-group omegas; ``kind`` says which omegas these are.
+
+    Notes
+    -----
+    With V = 1'R1 of the (flipped) keyed items and u2 the uniquenesses: ``omega_total =
+    (V − Σ u2) / V``, ``omega_hierarchical = (Σ g_i)² / V``, ``omega_limit = (Σ g_i)² / (V − Σ u2)``.
+
+    References
+    ----------
+    McDonald, R. P. (1999). Test theory: A unified treatment. Zinbarg, R. E., Revelle, W., Yovel,
+    I., & Li, W. (2005). Psychometrika, 70, 123-133.
+
+    Examples
+    --------
+    As ``psych::omega(x, nfactors = 1)`` (one-factor omega total):
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import omega
+    >>> round(omega(x, n_factors=1).omega_total, 2)
+    0.76
     """
     from .efa import fit_efa, rotate
 

@@ -25,11 +25,12 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded_blas
+from .data import Summarised, table_text
 from .efa import correlation_input, extract
 
 
-@dataclass
-class ParallelResult:
+@dataclass(repr=False)
+class ParallelResult(Summarised):
     """Observed and reference eigenvalues (each a length-p array) and the suggestion."""
 
     n_factors: int
@@ -43,6 +44,16 @@ class ParallelResult:
     iterations: int
     quantile: float
     columns: list[str]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Observed and reference eigenvalues by position (factors and components)."""
+        return self.table()
+
+    def summary(self) -> str:
+        """As ``psych::fa.parallel``'s message, with the eigenvalues."""
+        return (f"Parallel analysis suggests that the number of factors = {self.n_factors} and the number of "
+                f"components = {self.n_components} ({self.iterations} iterations, {self.quantile:.0%} quantile)\n"
+                + table_text(self.table().head(10)))
 
     def table(self) -> pd.DataFrame:
         data = {"observed_pc": self.observed_pc, "simulated_pc": self.simulated_pc,
@@ -79,13 +90,59 @@ def _first_not_above(observed: np.ndarray, reference: np.ndarray) -> int:
 def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | None = None,
                       resample: bool = True, quantile: float = 0.95,
                       progress: Callable[[int], None] | None = None) -> ParallelResult:
-    """Parallel analysis of item responses (see module docstring). ``progress(1)`` is called
-    after each replicate. Seeded with numpy's ``default_rng(seed)`` (results are
-    reproducible in peerscale, not identical to R's random stream)."""
+    """Horn's parallel analysis of item responses (factors and components).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or array-like
+        Item responses, NaN = missing (pairwise correlations).
+    iterations : int, default 20
+        Simulated (and resampled) replicates (psych's ``n.iter``).
+    seed : int, optional
+        Seeds two independent numpy streams (``SeedSequence(seed).spawn(2)``), one for the
+        simulated and one for the resampled replicates, so the suggestion does not depend on
+        ``resample``; reproducible in peerscale, not R's random stream.
+    resample : bool, default True
+        Also draw resampled replicates (each column bootstrapped independently).
+    quantile : float, default 0.95
+        Quantile of the simulated eigenvalues the observed ones must exceed.
+    progress : callable, optional
+        Called with 1 after each replicate.
+
+    Returns
+    -------
+    ParallelResult
+        ``n_factors``, ``n_components`` and the eigenvalues (``to_frame()``).
+
+    Notes
+    -----
+    The suggestion counts the leading observed eigenvalues above the ``quantile`` of the simulated
+    ones (psych's rule with ``sim = TRUE``): of R for components, of R with one-factor minres
+    communalities on the diagonal for factors.
+
+    References
+    ----------
+    Horn, J. L. (1965). Psychometrika, 30, 179-185.
+
+    Examples
+    --------
+    As ``psych::fa.parallel(x, fm = "minres", fa = "both", n.iter = 20)``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> f = rng.normal(size=(400, 2))
+    >>> x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 3)), f[:, [1]] + rng.normal(size=(400, 3))]),
+    ...                  columns=["a1", "a2", "a3", "b1", "b2", "b3"])
+    >>> from peerscale.psychometrics import parallel_analysis
+    >>> parallel_analysis(x, iterations=20, seed=1).n_factors
+    2
+    """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(np.asarray(data, dtype=float))
-    if iterations < 1:
-        raise PeerscaleError("parallel analysis needs at least one iteration", value=iterations)
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise PeerscaleError("parallel analysis needs at least one iteration (`iterations`)", value=iterations)
+    if not 0 < quantile < 1:
+        raise PeerscaleError(f"`quantile` must lie between 0 and 1, got {quantile}")
     r, cols, _ = correlation_input(data)
     x = data.to_numpy(dtype=float, copy=True)
     n = x.shape[0]
@@ -98,18 +155,20 @@ def parallel_analysis(data: pd.DataFrame, *, iterations: int = 20, seed: int | N
 def _replicates(x, r, cols, iterations, seed, resample, quantile, progress) -> ParallelResult:
     n, p = x.shape
     obs_pc, obs_fa = _eigs(r)
-    rng = np.random.default_rng(seed)
+    # two independent streams from one seed: the simulated reference (which decides the
+    # suggestion) is the same whether or not the resampled replicates are drawn
+    sim_rng, res_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     sim_pc, sim_fa, res_pc, res_fa = [], [], [], []
     for _ in range(iterations):
         if resample:
-            idx = rng.integers(0, n, size=(n, p))
+            idx = res_rng.integers(0, n, size=(n, p))
             xs = np.take_along_axis(x, idx, axis=0)
             c = _pairwise_cor(xs)
             if np.isfinite(c).all():
                 a, b = _eigs(c)
                 res_pc.append(a)
                 res_fa.append(b)
-        z = rng.standard_normal((n, p))
+        z = sim_rng.standard_normal((n, p))
         a, b = _eigs(np.corrcoef(z, rowvar=False))
         sim_pc.append(a)
         sim_fa.append(b)

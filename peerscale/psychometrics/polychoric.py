@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..errors import PeerscaleError
+from .data import Summarised, check_items, table_text  # the same table checks as alpha's
 
 MAX_CATEGORIES = 8  # psych::polychoric(max.cat = 8)
 _BIG = 12.0  # stands in for an infinite threshold; Phi(-12) < 1e-32
@@ -48,8 +49,8 @@ _GL = {n: np.polynomial.legendre.leggauss(n) for n in (6, 12, 20)}
 _GL_X, _GL_W = _GL[20]
 
 
-@dataclass
-class PolychoricResult:
+@dataclass(repr=False)
+class PolychoricResult(Summarised):
     """Polychoric correlation matrix with the thresholds it was estimated from.
 
     ``rho`` is p x p, ``thresholds[k]`` holds item k's ``m - 1`` marginal thresholds
@@ -71,8 +72,19 @@ class PolychoricResult:
     corrected_pairs: int = 0
     n_obs: int = 0
 
-    def as_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
+        """The polychoric correlation matrix, labelled."""
         return pd.DataFrame(self.rho, index=self.columns, columns=self.columns)
+
+    as_frame = to_frame  # the earlier name
+
+    def summary(self) -> str:
+        """As ``print(psych::polychoric(x))``: the correlations and each item's thresholds."""
+        tau = pd.DataFrame([list(t) for t in self.thresholds], index=self.columns)
+        tau.columns = [f"tau{j + 1}" for j in range(tau.shape[1])]
+        return (f"Polychoric correlations ({len(self.columns)} items, n = {self.n_obs}"
+                + (", smoothed to be positive definite" if self.smoothed else "") + ")\n"
+                + table_text(self.to_frame()) + "\n\n with tau of\n" + table_text(tau))
 
 
 # --------------------------------------------------------------------- bivariate normal
@@ -186,9 +198,8 @@ def _max_likelihood_rho(rc, cc, tab, tol: float = 1e-10) -> np.ndarray:
 # ------------------------------------------------------------------------ data handling
 
 def _as_codes(data) -> tuple[np.ndarray, list]:
-    from .reliability import _check_items  # the same table checks as alpha's
 
-    x, columns = _check_items(data, "polychoric correlations")
+    x, columns = check_items(data, "polychoric correlations")
     finite = np.isfinite(x)
     if not finite.any():
         raise PeerscaleError("no answered items: every value is missing")
@@ -205,19 +216,37 @@ def polychoric_matrix(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) 
 
     Parameters
     ----------
-    data : DataFrame or 2-D array, one column per item, whole-number codes, NaN = missing.
-        At most 8 distinct codes from the lowest to the highest (psych's ``max.cat``).
-    correct : continuity correction for empty cells, used only when items do not share the
-        same highest category (psych's non-global regime); 0 disables it.
+    data : pandas.DataFrame or numpy.ndarray
+        One column per item, whole-number codes, NaN = missing; at most 8 distinct codes from
+        the lowest to the highest (psych's ``max.cat``).
+    correct : float, default 0.5
+        Continuity correction for empty cells, used only when items do not share the same
+        highest category (psych's non-global regime); 0 disables it.
 
     Returns
     -------
-    PolychoricResult with ``rho`` (p x p), ``thresholds`` (one array per item),
-    ``columns`` and the pairwise ``n``.
+    PolychoricResult
+        ``rho`` (p × p; ``to_frame()``), ``thresholds`` (one array per item), ``columns``, the
+        pairwise ``n`` and whether the matrix had to be ``smoothed``.
 
-    Raises PeerscaleError for non-numeric or non-integer codes, an item with no variance
-    (psych drops such items with a message; we ask the user to drop it), more than 8
-    categories, or a pair of items never answered together.
+    Notes
+    -----
+    Two-step estimator (Olsson 1979): thresholds from each item's margins, then per pair the
+    ``rho`` maximising ``Σ n_ij log P_ij(rho)`` with bivariate normal cell probabilities (Genz 2004).
+    Raises :class:`~peerscale.errors.PeerscaleError` for non-numeric or non-integer codes, an item
+    with no variance, more than 8 categories, or a pair never answered together.
+
+    Examples
+    --------
+    As ``psych::polychoric(x)$rho``:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(300, 1))
+    >>> x = pd.DataFrame(np.clip(np.round(3 + f + rng.normal(size=(300, 4))), 1, 5), columns=list("abcd"))
+    >>> from peerscale.psychometrics import polychoric_matrix
+    >>> polychoric_matrix(x).to_frame().shape
+    (4, 4)
     """
     if correct < 0:
         raise PeerscaleError(f"correct must be 0 or more, got {correct}")
@@ -307,9 +336,34 @@ def polychoric_matrix(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) 
 def smooth_correlation(r: np.ndarray, eig_tol: float = 1e-12) -> tuple[np.ndarray, bool]:
     """Make a correlation matrix positive definite as ``psych::cor.smooth`` does.
 
-    If the smallest eigenvalue is below machine epsilon, eigenvalues under ``eig_tol`` are
-    set to ``100 * eig_tol``, all are rescaled to sum to p, the matrix is rebuilt and
-    rescaled to unit diagonal. Returns the matrix and whether it was changed.
+    Parameters
+    ----------
+    r : numpy.ndarray
+        A correlation matrix.
+    eig_tol : float, default 1e-12
+        Eigenvalues below it are replaced.
+
+    Returns
+    -------
+    (numpy.ndarray, bool)
+        The matrix, and whether it was changed.
+
+    Notes
+    -----
+    If the smallest eigenvalue is below machine epsilon, eigenvalues under ``eig_tol`` are set to
+    ``100 * eig_tol``, all are rescaled to sum to p, the matrix is rebuilt and rescaled to unit
+    diagonal.
+
+    Examples
+    --------
+    As ``psych::cor.smooth(R)``:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import smooth_correlation
+    >>> r = np.array([[1, .9, -.9], [.9, 1, .9], [-.9, .9, 1]])
+    >>> smoothed, changed = smooth_correlation(r)
+    >>> changed, bool(np.linalg.eigvalsh(smoothed).min() > 0)
+    (True, True)
     """
     vals, vecs = np.linalg.eigh(r)
     if vals.min() >= np.finfo(float).eps:

@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .blas import single_threaded, single_threaded_blas
+from .data import Summarised, check_items as _check_items, fmt, smc, table_text
 
 DROP_COLUMNS = ["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
                 "s_n_if_dropped", "alpha_se_if_dropped", "var_r_if_dropped", "median_r_if_dropped"]
@@ -62,8 +63,8 @@ class BootstrapCI:
     failed: int = 0  # resamples whose alpha was undefined (an item left with < 2 answers)
 
 
-@dataclass
-class AlphaResult:
+@dataclass(repr=False)
+class AlphaResult(Summarised):
     """Scale-level statistics (attributes) and per-item statistics (``items`` DataFrame,
     one row per item: ``n, raw_r, std_r, r_cor, r_drop, mean, sd`` and the ``*_if_dropped``
     columns; the latter are NaN for two-item scales, where one item would remain)."""
@@ -79,18 +80,45 @@ class AlphaResult:
     s_n: float
     ase: float
     alpha_ci: tuple[float, float]
-    ci_level: float
+    level: float
     total_mean: float
     total_sd: float
     items: pd.DataFrame
     missing: str = "pairwise"
     bootstrap: BootstrapCI | None = None
 
+    def to_frame(self) -> pd.DataFrame:
+        """Per-item statistics (psych's ``item.stats`` and ``alpha.drop``), one row per item."""
+        return self.items.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::alpha(x))``: scale statistics, interval, and reliability if an item is dropped."""
+        lo, hi = self.alpha_ci
+        head = pd.DataFrame([[self.alpha, self.alpha_std, self.g6, self.average_r, self.s_n, self.ase,
+                              self.total_mean, self.total_sd, self.median_r]],
+                            columns=["raw_alpha", "std.alpha", "G6(smc)", "average_r", "S/N", "ase", "mean", "sd",
+                                     "median_r"], index=[""])
+        lines = [f"Reliability analysis ({self.n_items} items, n = {self.n}, {self.missing} missing data)",
+                 table_text(head),
+                 f"\n    {self.level:.0%} confidence boundaries (Feldt): lower {fmt(lo)}, alpha {fmt(self.alpha)}, "
+                 f"upper {fmt(hi)}"]
+        if self.bootstrap is not None:
+            b = self.bootstrap
+            lines.append(f"    bootstrap ({b.n_boot} resamples, seed {b.seed}): lower {fmt(b.lower)}, "
+                         f"upper {fmt(b.upper)}")
+        drop = self.items[["alpha_if_dropped", "alpha_std_if_dropped", "g6_if_dropped", "average_r_if_dropped",
+                           "s_n_if_dropped", "alpha_se_if_dropped"]]
+        drop.columns = ["raw_alpha", "std.alpha", "G6(smc)", "average_r", "S/N", "alpha se"]
+        stats = self.items[["n", "raw_r", "std_r", "r_cor", "r_drop", "mean", "sd"]]
+        stats.columns = ["n", "raw.r", "std.r", "r.cor", "r.drop", "mean", "sd"]
+        lines += ["", " Reliability if an item is dropped:", table_text(drop), "", " Item statistics", table_text(stats)]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         out = {"n": self.n, "n_items": self.n_items, "missing": self.missing, "alpha": self.alpha,
                "alpha_std": self.alpha_std, "g6": self.g6, "average_r": self.average_r,
                "median_r": self.median_r, "var_r": self.var_r, "s_n": self.s_n, "ase": self.ase,
-               "alpha_ci": list(self.alpha_ci), "alpha_ci_method": "feldt", "ci_level": self.ci_level,
+               "alpha_ci": list(self.alpha_ci), "alpha_ci_method": "feldt", "level": self.level,
                "total_mean": self.total_mean, "total_sd": self.total_sd}
         if self.bootstrap is not None:
             b = self.bootstrap
@@ -110,13 +138,6 @@ def _num(v):
 
 
 # ------------------------------------------------------------------------------ matrices
-
-def smc(r: np.ndarray) -> np.ndarray:
-    """Squared multiple correlations ``1 − 1/diag(R⁺)`` (Moore-Penrose inverse, as
-    ``psych::smc``), clipped to [0, 1]."""
-    inv = np.linalg.pinv(r)
-    return np.clip(1.0 - 1.0 / np.diag(inv), 0.0, 1.0)
-
 
 def cov_to_cor(c: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diag(c))
@@ -153,12 +174,29 @@ def _cov_from_sums(sums: np.ndarray, k: int) -> np.ndarray:
 
 
 def pairwise_cov(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Pairwise-complete covariance matrices (n − 1 denominator, as R's ``cov(use="pairwise")``).
+    """Pairwise-complete covariance matrices (n − 1 denominator).
 
-    ``values`` is n × k with NaN for missing; ``weights`` an optional B × n matrix of row
-    counts (a bootstrap resample is a vector of counts), giving B × k × k. Each entry uses
-    the (weighted) rows where both items are answered, with those rows' own means:
-    ``(Σ w x_i x_j − Σ w x_i · Σ w x_j / N_ij) / (N_ij − 1)`` over those rows.
+    Parameters
+    ----------
+    values : numpy.ndarray
+        n × k with NaN for missing.
+    weights : numpy.ndarray, optional
+        B × n row counts (a bootstrap resample is a vector of counts), giving B × k × k.
+
+    Returns
+    -------
+    numpy.ndarray
+        k × k (or B × k × k): each entry over the rows where both items are answered, with
+        those rows' own means, ``(Σ w x_i x_j − Σ w x_i · Σ w x_j / N_ij) / (N_ij − 1)``.
+
+    Examples
+    --------
+    As ``cov(x, use = "pairwise")`` in R:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics.reliability import pairwise_cov
+    >>> pairwise_cov(np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0]])).round(2).tolist()
+    [[1.0, 3.0], [3.0, 4.5]]
     """
     n, k = values.shape
     if weights is None:
@@ -198,7 +236,31 @@ def _matrix_alpha(c: np.ndarray, r: np.ndarray) -> dict:
 
 
 def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
-    """Feldt et al. (1987) interval for alpha, as ``psych::alpha.ci``."""
+    """Feldt et al. (1987) confidence interval for alpha.
+
+    Parameters
+    ----------
+    alpha : float
+        Raw alpha.
+    n, k : int
+        Number of respondents and of items.
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limits: ``1 − (1 − alpha)·F_{1−p/2}`` and ``1 − (1 − alpha)·F_{p/2}``
+        with F on (n − 1, (n − 1)(k − 1)) degrees of freedom, p = 1 − level.
+
+    Examples
+    --------
+    As ``psych::alpha.ci(0.70, n.obs = 300, n.var = 7)``:
+
+    >>> from peerscale.psychometrics import feldt_ci
+    >>> [round(x, 3) for x in feldt_ci(0.70, 300, 7)]
+    [0.645, 0.749]
+    """
     from scipy.special import fdtri  # F quantile; scipy.stats takes a second to import
 
     p = 1 - level
@@ -206,42 +268,12 @@ def feldt_ci(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, 
     return (float(1 - (1 - alpha) * fdtri(df1, df2, 1 - p / 2)), float(1 - (1 - alpha) * fdtri(df1, df2, p / 2)))
 
 
-def _check_items(data, what: str = "reliability") -> tuple[np.ndarray, list[str]]:
-    if isinstance(data, pd.DataFrame):
-        cols = [str(c) for c in data.columns]
-        try:
-            x = data.to_numpy(dtype=float, na_value=np.nan, copy=True)
-        except (TypeError, ValueError):
-            bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
-            raise PeerscaleError(f"{what} needs numeric item scores",
-                                 column=str(bad[0]) if bad else None) from None
-    else:
-        x = np.array(data, dtype=float, copy=True)
-        if x.ndim != 2:
-            raise PeerscaleError(f"expected a 2-D table of item scores, got {x.ndim} dimension(s)")
-        cols = [f"V{j + 1}" for j in range(x.shape[1])]
-    x[~np.isfinite(x)] = np.nan
-    if x.shape[1] < 2:
-        raise PeerscaleError(f"{what} needs at least two items, got {x.shape[1]}",
-                             hint="a one-item scale has no internal consistency")
-    answered = np.isfinite(x).sum(axis=0)
-    for j, c in enumerate(cols):
-        if answered[j] < 2:
-            raise PeerscaleError("item has fewer than two answers", column=c,
-                                 hint="drop the item or check the column mapping")
-        if np.nanstd(x[:, j]) == 0:
-            raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
-                                 hint="leave it out of the reliability analysis (on the command line: an ad-hoc "
-                                      "--scale without it)")
-    return x, cols
-
-
 def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
     c = pairwise_cov(x)
     if not np.isfinite(c).all():
         i, j = np.argwhere(~np.isfinite(c))[0]
         raise PeerscaleError(f"items {cols[i]!r} and {cols[j]!r} are answered together by fewer than two people",
-                             hint="pairwise statistics need overlap; use more data or --listwise")
+                             hint="pairwise statistics need overlap; use more data or `listwise=True`")
     return c
 
 
@@ -249,25 +281,61 @@ def _covariance(x: np.ndarray, cols: list[str]) -> np.ndarray:
 
 @single_threaded
 def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n_boot: int = 0,
-                   seed: int | None = None, ci: float = 0.95,
+                   seed: int | None = None, level: float = 0.95,
                    progress: Callable[[int], None] | None = None) -> AlphaResult:
     """Cronbach's alpha and psych's companion statistics for one keyed scale.
 
     Parameters
     ----------
-    data : items of one scale, already keyed, NaN = missing.
-    listwise : drop rows with any missing item first (default: pairwise, as psych).
-    n_boot : number of bootstrap resamples for a percentile interval (0 = none).
-    seed : seed of ``numpy.random.default_rng`` for the resamples (reproducible intervals).
-    ci : confidence level of the Feldt and bootstrap intervals.
-    progress : called with the number of resamples just finished (for a progress bar).
+    data : pandas.DataFrame or numpy.ndarray
+        The items of one scale, already keyed (reverse-keyed items as (min + max) − x), one
+        column per item, NaN = missing.
+    listwise : bool, default False
+        Drop rows with any missing item first (default: pairwise, as psych).
+    n_boot : int, default 0
+        Bootstrap resamples for a percentile interval of raw alpha (psych's ``n.iter``); 0 = none.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` for the resamples (reproducible intervals).
+    level : float, default 0.95
+        Confidence level of the Feldt and bootstrap intervals.
+    progress : callable, optional
+        Called with the number of resamples just finished (for a progress bar).
 
-    Returns an :class:`AlphaResult`; see the module docstring for the formulas.
+    Returns
+    -------
+    AlphaResult
+        ``alpha``, ``alpha_std``, ``g6``, ``average_r``, ``median_r``, ``s_n``, ``ase``, the
+        Feldt interval ``alpha_ci``, the ``bootstrap`` interval and per-item statistics
+        (``to_frame()``); printing it shows psych's layout.
+
+    Notes
+    -----
+    With C the item covariances and R = cov2cor(C): ``alpha = k/(k−1)·(1 − tr C / 1'C1)``,
+    ``alpha_std = k/(k−1)·(1 − k / 1'R1)``, ``G6 = 1 − (k − Σ smc) / 1'R1``; Feldt interval
+    ``1 − (1 − alpha)·F`` with F quantiles on (n − 1, (n − 1)(k − 1)) degrees of freedom. See the
+    module docstring for the item statistics.
+
+    References
+    ----------
+    Cronbach, L. J. (1951). Psychometrika, 16, 297-334. Feldt, L. S., Woodruff, D. J., &
+    Salih, F. A. (1987). Applied Psychological Measurement, 11, 93-103. Revelle, W. (2022).
+    psych 2.2.9, ``alpha``.
+
+    Examples
+    --------
+    As ``psych::alpha(bfi[, c("A1", "A2", "A3", "A4", "A5")], keys = "A1")``:
+
+    >>> import pandas as pd, peerscale
+    >>> from peerscale.psychometrics import cronbach_alpha
+    >>> keys = peerscale.adhoc_instrument(["A=-A1,A2,A3,A4,A5"], value_range=(1, 6))
+    >>> agree = peerscale.keyed_items(pd.read_csv("bfi.csv"), keys, "A")  # doctest: +SKIP
+    >>> round(cronbach_alpha(agree).alpha, 3)  # doctest: +SKIP
+    0.703
     """
-    if not 0 < ci < 1:
-        raise PeerscaleError(f"confidence level must lie between 0 and 1, got {ci}")
+    if not 0 < level < 1:
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
     if n_boot < 0:
-        raise PeerscaleError(f"number of bootstrap resamples must be 0 or more, got {n_boot}")
+        raise PeerscaleError(f"`n_boot` (bootstrap resamples) must be 0 or more, got {n_boot}")
     x, cols = _check_items(data)
     if listwise:
         x = x[np.isfinite(x).all(axis=1)]
@@ -307,10 +375,10 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
                           "r_drop": r_drop, "mean": np.nanmean(x, axis=0), "sd": np.nanstd(x, axis=0, ddof=1)},
                          index=cols)
     items[DROP_COLUMNS] = drop
-    boot = _bootstrap(x, n_boot, seed, ci, progress) if n_boot else None
+    boot = _bootstrap(x, n_boot, seed, level, progress) if n_boot else None
     return AlphaResult(n=n, n_items=k, alpha=s["alpha"], alpha_std=s["alpha_std"], g6=s["g6"],
                        average_r=s["average_r"], median_r=s["median_r"], var_r=s["var_r"], s_n=s["s_n"],
-                       ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, ci), ci_level=ci,
+                       ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, level), level=level,
                        total_mean=float(np.mean(total)), total_sd=float(np.std(total, ddof=1)), items=items,
                        missing="listwise" if listwise else "pairwise", bootstrap=boot)
 
@@ -319,9 +387,35 @@ def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk:
                      progress: Callable[[int], None] | None = None, max_bytes: float = 2 ** 28) -> np.ndarray:
     """Raw alpha of ``n_boot`` row resamples (with replacement) of keyed item data ``x``.
 
-    Row indices are drawn from ``numpy.random.default_rng(seed)``; each resample is kept
-    as a vector of row counts and the pairwise covariances of ``chunk`` resamples are
-    computed together as matrix products.
+    Parameters
+    ----------
+    x : numpy.ndarray
+        n × k keyed items, NaN = missing.
+    n_boot : int
+        Number of resamples.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` (row indices are drawn from it).
+    chunk : int, default 200
+        Resamples computed together as one matrix product.
+    progress : callable, optional
+        Called with the number of resamples finished.
+    max_bytes : float
+        Memory for the per-row terms kept whole; beyond it they are rebuilt in blocks.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``n_boot`` alphas (NaN where a resample left an item with fewer than two answers).
+
+    Examples
+    --------
+    The resamples of ``psych::alpha(x, n.iter = 1000)`` (not R's random stream):
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics.reliability import bootstrap_alphas
+    >>> x = np.random.default_rng(1).integers(1, 6, size=(50, 4)).astype(float)
+    >>> bootstrap_alphas(x, 10, seed=1).shape
+    (10,)
     """
     rng = np.random.default_rng(seed)
     n, k = x.shape
@@ -366,8 +460,8 @@ def _bootstrap(x, n_boot, seed, level, progress) -> BootstrapCI:
 
 # ------------------------------------------------------------------------------ matrix input
 
-@dataclass
-class MatrixAlpha:
+@dataclass(repr=False)
+class MatrixAlpha(Summarised):
     """Alpha statistics of a correlation matrix (e.g. polychoric: ordinal alpha).
 
     On a correlation matrix raw and standardized alpha coincide; ``items`` holds
@@ -384,6 +478,17 @@ class MatrixAlpha:
     items: pd.DataFrame
     n_obs: int | None = None
 
+    def to_frame(self) -> pd.DataFrame:
+        """Per-item statistics of the matrix, one row per item."""
+        return self.items.copy()
+
+    def summary(self) -> str:
+        """As ``print(psych::alpha(R))`` on a correlation matrix."""
+        return (f"Reliability analysis of a correlation matrix ({self.n_items} items)\n"
+                f" std.alpha {fmt(self.alpha)}  G6(smc) {fmt(self.g6)}  average_r {fmt(self.average_r)}  "
+                f"S/N {fmt(self.s_n)}  median_r {fmt(self.median_r)}\n\n"
+                + table_text(self.items[["std_r", "r_cor", "r_drop", "alpha_if_dropped"]]))
+
     def to_dict(self) -> dict:
         return {"n_items": self.n_items, "alpha": self.alpha, "g6": self.g6, "average_r": self.average_r,
                 "median_r": self.median_r, "s_n": self.s_n, "n_obs": self.n_obs,
@@ -395,8 +500,33 @@ class MatrixAlpha:
 def alpha_from_correlation(r: np.ndarray, columns: list | None = None, n_obs: int | None = None) -> MatrixAlpha:
     """Standardized alpha, G6, average r and item statistics of a correlation matrix.
 
-    Ordinal alpha (Zumbo, Gadermann & Zeisser 2007) is this applied to the polychoric
-    matrix: ``k/(k−1) · (1 − k / 1'R1)``. Matches ``psych::alpha(R)`` on a matrix.
+    Parameters
+    ----------
+    r : array-like
+        A correlation matrix (unit diagonal, symmetric), e.g. polychoric.
+    columns : list, optional
+        Item names (default V1, V2, ...).
+    n_obs : int, optional
+        Number of observations, for the standard errors of alpha if an item is dropped.
+
+    Returns
+    -------
+    MatrixAlpha
+
+    Notes
+    -----
+    On a correlation matrix raw and standardized alpha coincide: ``k/(k−1)·(1 − k / 1'R1)``.
+    Ordinal alpha (Zumbo, Gadermann & Zeisser 2007) is this applied to the polychoric matrix.
+
+    Examples
+    --------
+    As ``psych::alpha(R)`` on a matrix:
+
+    >>> import numpy as np
+    >>> from peerscale.psychometrics import alpha_from_correlation
+    >>> r = np.array([[1, .5, .4], [.5, 1, .3], [.4, .3, 1]])
+    >>> round(float(alpha_from_correlation(r).alpha), 4)
+    0.6667
     """
     r = np.asarray(r, float)
     k = r.shape[0]
@@ -428,7 +558,23 @@ def alpha_from_correlation(r: np.ndarray, columns: list | None = None, n_obs: in
 def ordinal_alpha(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) -> tuple[MatrixAlpha, object]:
     """Ordinal alpha: :func:`alpha_from_correlation` of the polychoric matrix of keyed items.
 
-    Returns ``(MatrixAlpha, PolychoricResult)``.
+    Parameters
+    ----------
+    data : pandas.DataFrame or numpy.ndarray
+        Keyed ordinal item responses (NaN = missing).
+    correct : float, default 0.5
+        psych's continuity correction for empty cells (uneven categories only).
+
+    Returns
+    -------
+    (MatrixAlpha, PolychoricResult)
+
+    Examples
+    --------
+    As ``psych::alpha(psych::polychoric(x)$rho)`` (Zumbo, Gadermann & Zeisser 2007):
+
+    >>> from peerscale.psychometrics import ordinal_alpha
+    >>> oa, poly = ordinal_alpha(agree)  # doctest: +SKIP
     """
     from .polychoric import polychoric_matrix
 

@@ -1,6 +1,7 @@
 """Collect the numbers a report shows: sample, scoring outcome, score distributions, bands,
-change between waves, item response distributions and missingness (and, with validation,
-the psychometrics of :mod:`peerscale.report.validation`).
+change between waves, item response distributions and missingness, item flags (and, with
+validation, the analyses of :mod:`peerscale.analyses`, exactly as the ``reliability``,
+``items``, ``efa`` and ``cfa`` commands compute them).
 
 Everything here summarises; nothing lists respondents, so the report's size depends on the
 number of items and scales, not on the number of rows.
@@ -15,13 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from ..scoring import BLANK, INVALID, ScoreResult, score_data
+from ..scoring import BLANK, INVALID, ScoreResult
 from ..spec import Instrument, Scale
 
 HIST_BINS = 16
-# item-analysis flag thresholds (itemstats' defaults; Nunnally & Bernstein 1994 for r_drop)
-MIN_R_DROP, MAX_FLOOR_PCT, MAX_CEILING_PCT = 0.30, 50.0, 50.0
-WAVE_COLUMNS = ("redcap_event_name",)
 
 
 @dataclass
@@ -37,11 +35,29 @@ class Report:
     items: list[dict]
     flag_rules: dict | None = None
     flags_note: str | None = None
+    item_analysis: dict | None = None
     validation: dict | None = None
     methods: str = ""
     command: str = ""
     notes: list[str] = field(default_factory=list)
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
+
+    def to_dict(self) -> dict:
+        """The report's numbers as plain data (``peerscale report -o report.json``): the same
+        numbers as the HTML; ``item_analysis``, ``reliability``, ``efa`` and ``cfa`` are keyed
+        exactly as the ``items``, ``reliability``, ``efa`` and ``cfa`` commands' ``--json``."""
+        v = self.validation or {}
+        return {"meta": self.meta, "sample": self.sample, "scores": self.scales, "missing_reasons": self.missing_reasons,
+                "waves": self.waves, "item_groups": self.item_groups, "items": self.items,
+                "item_analysis": self.item_analysis, "reliability": v.get("reliability"), "efa": v.get("efa"),
+                "cfa": v.get("cfa"), "validation": None if not v else {k: v[k] for k in ("sample", "notes")},
+                "methods": self.methods, "command": self.command, "notes": self.notes}
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page."""
+        from .html import render_html
+
+        return render_html(self)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -166,12 +182,12 @@ def _paired_change(base: pd.DataFrame, later: pd.DataFrame, id_col: str, scale: 
 
 
 def _waves(result: ScoreResult, data: pd.DataFrame, mask: np.ndarray, wave_column: str | None,
-           id_column: str | None) -> dict | None:
+           id_column: str | None, order: list[str]) -> dict | None:
+    """Scores by wave (in study order) and paired change from the first wave to each later one."""
     if wave_column is None:
         return None
-    waves_col = data[wave_column].astype("string")[mask].reset_index(drop=True)
+    waves_col = data[wave_column].astype("string").str.strip()[mask].reset_index(drop=True)
     scores = result.scores[mask].reset_index(drop=True)
-    order = [w for w in pd.unique(waves_col.dropna())]
     if len(order) < 2:
         return {"column": wave_column, "waves": order, "id_column": id_column, "by_wave": {}, "changes": [],
                 "note": f"only {len(order)} wave in {wave_column!r}: no change to show"}
@@ -193,13 +209,6 @@ def _waves(result: ScoreResult, data: pd.DataFrame, mask: np.ndarray, wave_colum
                             "scales": {s: _paired_change(base, later, "_id", s) for s in names}})
     return {"column": wave_column, "waves": order, "id_column": id_column, "by_wave": by_wave, "changes": changes,
             "note": None if id_column else "no respondent id column: waves are described but not paired"}
-
-
-def _respondent_id(result: ScoreResult, data: pd.DataFrame, wave_column: str | None) -> str | None:
-    for c in result.id_columns:
-        if c != wave_column and not c.startswith("redcap_") and c in data.columns:
-            return c
-    return None
 
 
 # --------------------------------------------------------------------------- items
@@ -265,102 +274,79 @@ def _items(result: ScoreResult, mask: np.ndarray) -> tuple[list[dict], list[dict
     return items, list(groups.values())
 
 
-def _item_flags(result: ScoreResult, mask: np.ndarray, items: list[dict], notes: list[str]) -> dict | None:
-    """Flags of :func:`peerscale.psychometrics.itemstats.item_analysis` per dimension scale
-    (composites repeat their scales' items), stored on each item as ``(scale, flag, message)``;
-    returns the rules, or None when no scale could be analysed."""
-    from ..psychometrics.itemstats import item_analysis
-
-    inst, clean = result.instrument, result.items
-    answered = pd.DataFrame(clean.values[mask], columns=clean.item_ids)
+def _item_flags(items: list[dict], analysis) -> None:
+    """Store each flag of the item analysis on its item as ``(scale, flag, message)``."""
     by_id = {it["id"]: it for it in items}
-    rules = None
-    for s in inst.scales:
-        if s.composite:
-            continue
-        rss = {i: inst.items[i].response_scale for i in s.items}
-        ranges = {i: (rs.min, rs.max) for i, rs in rss.items()} if all(rs.has_range for rs in rss.values()) else None
-        try:
-            res = item_analysis(answered[list(s.items)], list(s.keys), value_range=ranges, min_r_drop=MIN_R_DROP,
-                                max_floor=MAX_FLOOR_PCT, max_ceiling=MAX_CEILING_PCT)
-        except PeerscaleError as exc:
-            notes.append(f"Item analysis of {s.name} could not be run: {exc.message}")
-            continue
-        rules = res.rules
-        for iid, found in res.flags.items():
-            by_id[iid]["flags"].extend((s.name, flag, message) for flag, message in found)
-    return rules
+    for f in analysis.flags():
+        by_id[f["item"]]["flags"].append((f["scale"], f["flag"], f["message"]))
 
 
 # --------------------------------------------------------------------------- entry point
 
-def build_report(data: pd.DataFrame, instrument: Instrument | str, *, id_columns=None, on_invalid: str = "error",
-                 min_answered: float | None = None, value_labels: dict | None = None,
-                 missing_values: dict | None = None, in_scope=None, wave_column: str | None = None,
-                 source: str | None = None, validate: bool = False, validation_options: dict | None = None,
+def build_report(responses, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
+                 iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
                  quiet: bool = True, command: str = "") -> Report:
-    """Score ``data`` with ``instrument`` and collect the report's numbers.
+    """Score ``responses`` (a :class:`~peerscale.responses.Responses`) and collect the report's numbers.
 
-    ``wave_column``: a column naming the measurement occasion (default: ``redcap_event_name``
-    when present); changes are paired on the first non-REDCap id column. ``validate`` adds the
-    psychometrics (see :func:`peerscale.report.validation.collect_validation`).
+    Scores, distributions, missingness and change cover every wave (the design's wave column,
+    default ``redcap_event_name``; changes are paired on the respondent column). Item flags
+    and the validation analyses (``validate``) use ``wave`` (default the first, so each
+    respondent counts once), with the defaults of the ``items``, ``reliability``, ``efa`` and
+    ``cfa`` commands (``bootstrap``, ``iterations``, ``seed``, ``n_factors``, ``missing`` as there).
     """
-    from .. import __version__
-    from ..spec import load_instrument
+    from .._version import __version__
+    from ..analyses import item_analysis
 
-    instrument = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
-    if wave_column is not None and wave_column not in data.columns:
-        raise PeerscaleError("wave column not in the data", column=wave_column, file=source,
-                             hint="columns are: " + ", ".join(map(str, data.columns[:20])))
-    if wave_column is None:
-        wave_column = next((c for c in WAVE_COLUMNS if c in data.columns), None)
-    ids = list(id_columns or [])
-    if wave_column and ids and wave_column not in ids:
-        ids.append(wave_column)
-    result = score_data(data, instrument, id_columns=ids or None, on_invalid=on_invalid, min_answered=min_answered,
-                        value_labels=value_labels, missing_values=missing_values, in_scope=in_scope, file=source)
+    if not hasattr(responses, "score"):
+        raise PeerscaleError("build_report needs the Responses of peerscale.read(...)",
+                             hint="e.g. peerscale.read(path_or_frame, instrument).report()")
+    result = responses.score(min_answered=min_answered)
     instrument = result.instrument
-    mask = np.ones(len(data), dtype=bool) if in_scope is None else np.asarray(in_scope, dtype=bool)
+    data = responses.data.reset_index(drop=True)
+    full = responses.rows if responses._rows is None else np.ones(len(data), dtype=bool)
+    mask = np.asarray(full, dtype=bool)
     n = int(mask.sum())
     if n == 0:
-        raise PeerscaleError("the data have no rows to report on", file=source)
-    id_col = _respondent_id(result, data, wave_column)
+        raise PeerscaleError("the data have no rows to report on", file=responses.source)
+    design = responses.design
+    id_col = design.respondent
     sample = {
+        "rows": n, "respondents": int(data[id_col][mask].nunique()) if id_col else n, "waves": responses.waves,
         "n_rows": len(data), "n_in_scope": n, "n_out_of_scope": len(data) - n,
         "id_columns": result.id_columns, "respondent_id": id_col,
         "n_respondents": int(data[id_col][mask].nunique()) if id_col else None,
-        "invalid_values": result.summary["invalid_values"], "invalid_handling": on_invalid,
-        "warnings": list(result.summary["warnings"]),
+        "design": design.roles(), "design_source": design.source,
+        "invalid_values": result.summary["invalid_values"], "invalid_handling": responses._base.on_invalid,
+        "warnings": list(result.summary["warnings"]), "skipped_scales": responses.skipped_scales,
         "n_fully_empty": int(np.isnan(result.items.values[mask]).all(axis=1).sum()),
     }
     items, groups = _items(result, mask)
     report = Report(
         meta={"instrument": instrument.name, "title": instrument.title, "version": instrument.version,
-              "status": instrument.status, "source": source, "peerscale": __version__,
+              "status": instrument.status, "source": responses.source, "peerscale": __version__,
               "n_items": len(result.items.item_ids), "dimensions": instrument.dimensions},
         sample=sample, scales=_scale_rows(result, mask), missing_reasons=_missing_reasons(result),
-        waves=_waves(result, data, mask, wave_column, id_col), item_groups=groups, items=items,
+        waves=_waves(result, data, mask, design.wave, id_col, responses.waves), item_groups=groups, items=items,
         command=command,
     )
-    # item flags and validation use one wave (the first) so that each respondent counts once
-    analysed, note = mask, None
-    if report.waves and len(report.waves["waves"]) > 1:
-        first = report.waves["waves"][0]
-        analysed = mask & (data[wave_column].astype("string") == first).fillna(False).to_numpy(dtype=bool)
-        note = f"first wave only, {wave_column} = {first}, so each respondent counts once"
     if instrument.irt:
         from .irt_section import collect_irt
 
         report.irt = collect_irt(result, instrument, mask)
-    report.flag_rules = _item_flags(result, analysed, items, report.notes)
-    report.flags_note = note
+    # item flags and validation use one wave (the first by default) so each respondent counts once
+    view = responses._view(wave)
+    flags = item_analysis(view)
+    _item_flags(items, flags)
+    for name, msg in flags.errors.items():
+        report.notes.append(f"Item analysis of {name} could not be run: {msg}")
+    report.item_analysis = flags.to_dict()
+    report.flag_rules = flags.rules
+    report.flags_note = flags.sample["note"]
     if validate:
         from .validation import collect_validation
 
-        responses = pd.DataFrame(result.items.values[mask], columns=result.items.item_ids)
-        rows = None if note is None else analysed[mask]
-        report.validation = collect_validation(responses, result, quiet=quiet, rows=rows, rows_note=note,
-                                               **(validation_options or {}))
+        report.validation = collect_validation(view, bootstrap=bootstrap, iterations=iterations,
+                                               n_factors=n_factors, seed=seed, missing=missing, quiet=quiet)
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)

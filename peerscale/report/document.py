@@ -1,97 +1,13 @@
-"""The report as a sequence of format-neutral blocks (headings, paragraphs, tables, figures,
-code), built once from a :class:`~peerscale.report.build.Report` and rendered by
-:mod:`peerscale.report.html` (inline SVG) and :mod:`peerscale.report.markdown` (PNG).
-
-Text in paragraphs and table cells may use two bits of inline markup, ```code``` and
-``**bold**``; renderers translate them. Figures carry their data (``kind`` and ``data``),
-a short ``label`` (alt text), a ``desc`` that states the numbers in words, and a caption.
-"""
+"""The report as a sequence of format-neutral blocks (:mod:`peerscale.report.blocks`), built once
+from a :class:`~peerscale.report.build.Report` and rendered by :mod:`peerscale.report.html`
+(inline SVG) and :mod:`peerscale.report.markdown` (PNG)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-DASH = "–"
-SCREE_MAX = 24
-
-
-@dataclass
-class Heading:
-    level: int
-    text: str
-    id: str
-
-
-@dataclass
-class Para:
-    text: str
-    style: str = ""  # "", "note", "draft", "lead", "methods"
-
-
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
-    numeric: set[int] = field(default_factory=set)
-
-
-@dataclass
-class Figure:
-    kind: str  # "histogram", "diverging", "scree"
-    data: dict
-    label: str
-    desc: str
-    caption: str
-    name: str  # file-name stem for PNG output
-    grid: bool = False  # small multiples: HTML lays them out side by side
-
-
-@dataclass
-class Code:
-    text: str
-    summary: str | None = None  # collapsible with this summary (HTML <details>)
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    blocks: list = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- formatting
-
-def f2(x, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return DASH
-    return f"{x:.{digits}f}"
-
-
-def pct(x) -> str:
-    return DASH if x is None else f"{x:.1f}%"
-
-
-def count(x) -> str:
-    return DASH if x is None else f"{int(x):,}"
-
-
-def pvalue(p) -> str:
-    if p is None or not math.isfinite(p):
-        return DASH
-    return "< .001" if p < 0.001 else f"{p:.3f}".lstrip("0")
-
-
-def p_is(p) -> str:
-    """``p < .001`` or ``p = .012``."""
-    text = pvalue(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in str(text).lower()).strip("-")
+from .blocks import DASH, Code, Figure, Heading, Para, Section, Table, _slug, count, f2, pct
+from .validation_section import validation_section
 
 
 # --------------------------------------------------------------------------- sections
@@ -120,12 +36,19 @@ def sample_section(r) -> Section:
         rows.append([f"Distinct respondents (`{s['respondent_id']}`)", count(s["n_respondents"])])
     if r.waves:
         rows.append([f"Waves (`{r.waves['column']}`)", ", ".join(map(str, r.waves["waves"]))])
+    for role, col in (s.get("design") or {}).items():
+        if role in ("worker", "dyad", "group"):
+            rows.append([f"Design: {role} column", f"`{col}`"])
     rows.append(["Items", count(r.meta["n_items"])])
     rows.append(["Records with no item answered", count(s["n_fully_empty"])])
     rows.append(["Invalid values" + (" (set to missing)" if s["invalid_handling"] == "missing" else ""),
                  count(s["invalid_values"])])
     sec = Section("sample", "Sample", [Table("Sample size and data checks", ["", "value"], rows, {1})])
     sec.blocks += [Para(f"Note: {w}", "note") for w in s["warnings"]]
+    for name, why in (s.get("skipped_scales") or {}).items():
+        sec.blocks.append(Para(f"Scale `{name}` was not scored: {why.replace('`', '')}.", "note"))
+    if r.flags_note:
+        sec.blocks.append(Para(f"Item flags and validation statistics: {r.flags_note}.", "note"))
     if r.validation is None:
         sec.blocks.append(Para("Validation statistics were not requested (run with `--validate`).", "note"))
     return sec
@@ -311,8 +234,6 @@ def methods_section(r) -> Section:
 
 def document(r) -> tuple[str, list, list[Section]]:
     """(title, blocks under the title, sections) of the report."""
-    from .validation_section import validation_section
-
     title, head = title_blocks(r)
     head += [Para(n, "note") for n in r.notes]
     sections = [sample_section(r), scoring_section(r), items_section(r)]

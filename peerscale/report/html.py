@@ -13,7 +13,8 @@ import re
 from html import escape
 
 from . import svg
-from .document import Code, Figure, Heading, Para, Table, document
+from .blocks import Code, Figure, Heading, Para, Table
+from .document import document
 
 CSS = """
 :root { --ink: #222; --muted: #555; --line: #c8c8c8; --accent: #0072B2; --warn: #D55E00; }
@@ -138,7 +139,7 @@ def blocks_html(blocks) -> str:
 
 def render_html(r) -> str:
     """The whole report as one self-contained HTML page."""
-    from .. import __version__
+    from .._version import __version__
 
     title, head, sections = document(r)
     nav = "".join(f'<li><a href="#{s.id}">{escape(s.title)}</a></li>' for s in sections)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .document import Figure, Para, Section, Table, f2
+from .blocks import Figure, Para, Section, Table, f2
 
 
 def collect_irt(result, instrument, mask) -> list[dict]:

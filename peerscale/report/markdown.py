@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import PeerscaleError
 from . import svg
-from .document import Code, Figure, Heading, Para, Table, document
+from .blocks import Code, Figure, Heading, Para, Table
+from .document import document
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,7 @@ from importlib import metadata
 
 import click
 
+from ..analyses import MAX_CEILING_PCT, MAX_FLOOR_PCT, MIN_R_DROP
 from ..spec import Instrument
 
 SOFTWARE = ("numpy", "pandas", "scipy")
@@ -21,7 +22,7 @@ SOFTWARE = ("numpy", "pandas", "scipy")
 
 def software_versions(extra=()) -> dict[str, str]:
     """Installed versions (read from package metadata, nothing is imported)."""
-    from .. import __version__
+    from .._version import __version__
 
     out = {"peerscale": __version__, "Python": platform.python_version()}
     for name in (*SOFTWARE, *extra):
@@ -73,6 +74,10 @@ def methods_paragraph(report, instrument: Instrument) -> str:
         + ("; values outside the response scales were set to missing and counted."
            if s["invalid_handling"] == "missing" else "; values outside the response scales were not accepted."),
     ]
+    skipped = s.get("skipped_scales") or {}
+    if skipped:
+        parts.append("Not scored: " + "; ".join(f"{name} ({why.replace('`', '')})" for name, why in skipped.items())
+                     + ".")
     if any(sc.get("bands") for sc in report.scales):
         parts.append("Interpretive bands are the scoring file's descriptive cut-offs, not norms.")
     w = report.waves
@@ -83,8 +88,6 @@ def methods_paragraph(report, instrument: Instrument) -> str:
                      "standard deviation of change).")
     if report.flag_rules:
         where = f" ({report.flags_note})" if report.flags_note else ""
-        from .build import MAX_CEILING_PCT, MAX_FLOOR_PCT, MIN_R_DROP
-
         parts.append(f"Items were screened{where} by item analysis: flagged when the corrected item-total "
                      f"correlation of the keyed item was below {MIN_R_DROP:.2f}".replace("0.", ".", 1)
                      + f" or negative (a possible keying error), or when more than {MAX_FLOOR_PCT:g}% of answers lay "
