@@ -16,17 +16,27 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -
     ``"yuan.bentler.mplus"`` form: ``c = [Σ_g tr(Γ_g W_g^{(S)}) − tr(H^{-1} B0)] / df``, with the
     h1 part from the unstructured (sample) information and Γ the 4th-moment matrix.
     ``invert`` inverts an information matrix on the constraint surface."""
+    def per_group(g, d, sigma, mu):
+        wg = engine.weight(np.linalg.inv(sigma))
+        dl = engine.delta(theta, g)
+        trace = _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None, _gamma(d, engine))
+        gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
+        return engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl, trace
+    return _sandwich_over_groups(engine, theta, df, invert, per_group)
+
+
+def _sandwich_over_groups(engine: _Engine, theta, df, invert, per_group):
+    """Sum each group's first-order information B0 and h1 trace (``per_group``), then the
+    sandwich and the scaling factor."""
     k = engine.spec.n_free
     hobs = engine.observed_information(theta)
     b0 = np.zeros((k, k))
     trace_h1 = 0.0
     for g, d in enumerate(engine.data):
         sigma, mu, *_ = engine.implied(theta, g)
-        wg = engine.weight(np.linalg.inv(sigma))
-        dl = engine.delta(theta, g)
-        trace_h1 += _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None, _gamma(d, engine))
-        gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
-        b0 += engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl
+        b, t = per_group(g, d, sigma, mu)
+        b0 += b
+        trace_h1 += t
     return sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
 
 
@@ -116,22 +126,16 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.i
     casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
     ``c = [Σ_g tr(A1_g⁻¹ B1_g) − tr(H⁻¹ B0)]/df`` with A1, B1 the observed and first-order
     information of the saturated model at its EM estimates."""
-    k = engine.spec.n_free
-    hobs = engine.observed_information(theta)
-    b0 = np.zeros((k, k))
-    trace_h1 = 0.0
-    for g, d in enumerate(engine.data):
-        sigma, mu, *_ = engine.implied(theta, g)
+    def per_group(g, d, sigma, mu):
         sc = _casewise_moment_scores(d, engine, mu, sigma) @ engine.delta(theta, g)
-        b0 += sc.T @ sc / engine.ntot
         # saturated model at the EM estimates: first-order and observed information (the
         # same for every model of these data, so kept with them)
         if d.h1_trace is None:
             m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
             a1 = _h1_observed_information(d, engine)
             d.h1_trace = _h1_trace(engine, a1, m1.T @ m1 / d.n)
-        trace_h1 += d.h1_trace
-    vcov, info = sandwich(_inverse(invert, hobs), b0, trace_h1, engine.ntot, df)
+        return sc.T @ sc / engine.ntot, d.h1_trace
+    vcov, info = _sandwich_over_groups(engine, theta, df, invert, per_group)
     return vcov, {**info, "fiml": True}
 
 

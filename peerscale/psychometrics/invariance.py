@@ -48,7 +48,6 @@ from .cfa import CFAResult, fit_cfa
 from .cfa_engine import constrained_inverse, null_space
 from .cfa_model import variable_sets
 from .cfa_results import constraint_labels, score_tests
-from .cfa_robust import _bdiag
 from .fit import fit_measures
 from .lavaan_syntax import parse_model
 
