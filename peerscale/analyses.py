@@ -578,6 +578,16 @@ class CFAAnalysis(_Result):
             out["comparison"] = self.comparison
         if self.invariance is not None:
             out["invariance"] = {lv: dict(row) for lv, row in self.invariance.to_dict(orient="index").items()}
+            if self.invariance.attrs.get("partial"):
+                out["partial"] = list(self.invariance.attrs["partial"])
+        search = getattr(self, "partial_search", None)
+        if search is not None:
+            out["partial_search"] = [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                                     for row in search.table.to_dict(orient="records")]
+        if res.starts and len(res.starts["tried"]) > 1:
+            out["starts"] = {k: res.starts[k] for k in ("tried", "converged", "best", "reached_best")}
+        if res.warnings:
+            out["warnings"] = list(res.warnings)
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -634,7 +644,8 @@ def _missing_method(data, observed, estimator: str, missing: str | None) -> tupl
 
 def cfa(view, *, model: str | None = None, structure: str | None = None, compare: bool = False,
         estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
-        top_mi: int = 10, quiet: bool = True) -> CFAAnalysis:
+        top_mi: int = 10, quiet: bool = True, invariance: str = "scalar", partial=None, criterion: str = "fit",
+        parameterization: str = "delta", starts: int = 0, seed: int | None = None) -> CFAAnalysis:
     """Confirmatory factor analysis of keyed items, as ``lavaan::cfa``.
 
     Parameters
@@ -659,6 +670,17 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         How many modification indices to keep (0 = none).
     quiet : bool
         No progress bar (one step per model fitted).
+    invariance : str
+        With ``group``: the last level of the invariance sequence (see
+        :func:`~peerscale.psychometrics.invariance.measurement_invariance`; ordinal items follow
+        Wu & Estabrook: configural, thresholds, metric, scalar).
+    partial : "auto", list of str or str, optional
+        With ``group``: ``"auto"`` runs :func:`~peerscale.psychometrics.invariance.partial_invariance`
+        (``criterion`` "fit" or "chisq"); parameters (lavaan's ``group.partial``) stay free.
+    parameterization : {"delta", "theta"}
+        Ordinal items (DWLS).
+    starts, seed : int
+        Extra random starts of the optimiser and their seed.
 
     Examples
     --------
@@ -673,8 +695,8 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     from .progress import progress
     from .psychometrics.cfa import fit_cfa, modification_indices, residual_correlations, standardized_solution
     from .psychometrics.fit import fit_measures
-    from .psychometrics.lavaan_syntax import parse_model
-    from .structures import STRUCTURES, instrument_structure
+    from .psychometrics.lavaan_syntax import model_variables, parse_model
+    from .structures import STRUCTURES, dimension_scales, instrument_structure
 
     est = str(estimator).lower()
     if est not in ("ml", "mlr", "dwls"):
@@ -683,9 +705,17 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         raise PeerscaleError(f"`top_mi` must be a whole number of 0 or more, got {top_mi!r}")
     inst = view.instrument
     structures: dict[str, tuple[str, dict]] = {}
+    notes: list[str] = []
     if model is None:
         structure = structure or "correlated"
         names = [structure] + ([s for s in STRUCTURES if s != structure] if compare else [])
+        if compare and len(dimension_scales(inst)) < 2 and structure != "bifactor":
+            # one dimension scale: the correlated-factors model is the one-factor model and a
+            # bifactor model does not exist, so there is nothing to compare (the nested test of
+            # two identical models has 0 df; the bifactor error used to take the whole CFA down)
+            names = [structure]
+            notes.append("The instrument has one dimension scale, so the CFA fits one factor only (correlated "
+                         "factors and a bifactor model need two or more).")
         for s in names:
             structures[s] = instrument_structure(inst, s)
         model, options = structures[structure]
@@ -695,11 +725,12 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         if compare:
             raise PeerscaleError("`compare` compares the instrument's structures; leave out `model`")
         options = {}
-    options = {**options, "std_lv": std_lv or options.get("std_lv", False)}
+    options = {**options, "std_lv": std_lv or options.get("std_lv", False), "starts": starts, "seed": seed}
+    if est == "dwls":
+        options["parameterization"] = parameterization
     terms = parse_model(model)
     data = view.items(keyed=True)
-    latent = {t.lhs for t in terms if t.op == "=~"}
-    observed = list(dict.fromkeys(v for t in terms for v in (t.lhs, t.rhs) if v != "1" and v not in latent))
+    observed, _ = model_variables(terms)
     absent = [v for v in observed if v not in data.columns]
     if absent and all(v in view.data.columns for v in absent):
         raise PeerscaleError(f"the model names {absent[0]!r}, which is not an item of the scored scales",
@@ -721,19 +752,44 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
                                  hint="drop items that duplicate others or have no variance, or use more data") from None
         bar.advance()
         comparison = (_compare_structures(structures, data, est, method, {structure: res}, bar.advance)
-                      if len(structures) > 1 else None)
+                      if compare else None)
     fm = fit_measures(res)
     std = standardized_solution(res)
     mi = modification_indices(res, top=top_mi) if top_mi and res.estimator != "DWLS" else None
-    invariance = None
+    table, search = None, None
     if group:
-        from .psychometrics.invariance import measurement_invariance
-        invariance, _ = measurement_invariance(terms, data, group, estimator=est.upper(), std_lv=options["std_lv"],
-                                               orthogonal=options.get("orthogonal", False), missing=method)
+        table, search = _invariance(model, data, group, est, method, options, invariance, partial, criterion)
     return CFAAnalysis(sample=view.sample(), n_rows=view.n_rows, missing=reported, structure=structure,
                        instrument=inst.name, model=model, fit=res, fit_measures=fm, standardized=std,
                        modification_indices=mi, residual_correlations=residual_correlations(res),
-                       comparison=comparison, invariance=invariance, notes=[])
+                       comparison=comparison, invariance=table, partial_search=search, notes=notes)
+
+
+def _invariance(model, data, group, est, method, options, level, partial, criterion):
+    """The invariance table up to ``level`` and, with ``partial="auto"``, the partial-invariance
+    search whose freed parameters the table then leaves free."""
+    from .psychometrics.invariance import (LEVELS, ORDINAL_LEVELS, measurement_invariance,
+                                           partial_invariance)
+
+    order = list(ORDINAL_LEVELS if est == "dwls" else LEVELS)
+    if level not in order:
+        raise PeerscaleError(f"{level!r} is not a level of the {'ordinal' if est == 'dwls' else 'continuous'} "
+                             f"invariance sequence ({', '.join(order)})", value=level)
+    common = dict(estimator=est.upper(), std_lv=options["std_lv"], missing=method,
+                  parameterization=options.get("parameterization", "delta"), starts=options.get("starts", 0),
+                  seed=options.get("seed"))
+    search = None
+    if isinstance(partial, str) and partial.strip().lower() == "auto":
+        search = partial_invariance(model, data, group, level=level, criterion=criterion, **common)
+        freed = search.partial
+    elif isinstance(partial, str):
+        freed = [x.strip() for x in partial.split(",") if x.strip()]
+    else:
+        freed = list(partial or [])
+    table, _ = measurement_invariance(model, data, group, levels=order[:order.index(level) + 1],
+                                      orthogonal=options.get("orthogonal", False), group_partial=freed, **common)
+    table.attrs["partial"] = freed
+    return table, search
 
 
 def _compare_structures(structures, data, estimator, missing, done, advance) -> dict:

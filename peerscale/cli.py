@@ -2,13 +2,25 @@
 
 Subcommands live in :mod:`peerscale.commands` and are imported only when run, so
 ``peerscale --help`` does not import pandas, scipy, pingouin or matplotlib.
-Exit codes: 0 success, 1 a data or spec problem (one message on stderr), 2 a usage error.
+
+Exit codes, the same for every command:
+
+* 0: success (``validate``: no problem found);
+* 1: the run failed on a file, the data or a spec: a missing, unreadable or wrong input
+  (directory, device), invalid values, an output that cannot be written, too little memory,
+  problems ``validate`` found, or an internal error (reported as one); one message on stderr;
+* 2: a usage error: unknown option, bad option value, missing argument;
+* 130: interrupted (Ctrl-C); 143: terminated (SIGTERM; 129 for SIGHUP).
+
+No run prints a traceback (``PEERSCALE_DEBUG=1`` shows it for an internal error), and an
+interrupted or terminated run leaves no temporary file behind.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -73,12 +85,43 @@ def cli():
     """
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread so that ``finally`` blocks remove temporary
+    files as they do for Ctrl-C (a BaseException, so no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame):
+    raise Terminated(signum)
+
+
+def _install_handlers() -> dict:
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _on_signal)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no such signal here
+        pass
+    return previous
+
+
+def _os_error_text(exc: OSError) -> str:
+    name = exc.filename if exc.filename is not None else None
+    what = exc.strerror or str(exc)
+    return f"{name}: {what}" if name else what
+
+
 def main(argv=None) -> int:
-    """Entry point: user mistakes are one message on stderr with exit 1, never a traceback."""
+    """Entry point: every failure is one message on stderr with the exit codes of the module
+    docstring, never a traceback."""
     # The statistics work on k x k matrices (k items) where BLAS threads only add overhead
     # (8-15x slower on a busy two-core machine); set before NumPy is first imported.
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # not OMP_*: Arrow sizes its pool by it
         os.environ.setdefault(var, "1")
+    previous = _install_handlers()
     try:
         # with standalone_mode=False click returns ctx.exit(code) codes instead of raising
         code = cli.main(args=argv, prog_name="peerscale", standalone_mode=False)
@@ -95,18 +138,51 @@ def main(argv=None) -> int:
         return exc.exit_code
     except click.Abort:
         click.echo("aborted", err=True)
-        return 1
+        return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        click.echo("interrupted: nothing was written", err=True)
         return 130
-    except BrokenPipeError:
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        click.echo(f"terminated ({name}): nothing was written", err=True)
+        return 128 + exc.signum
+    except BrokenPipeError:  # e.g. `peerscale show pbr-y | head`
         return 0
-    except OSError as exc:  # e.g. permission denied, disk full: a problem the user can fix
-        click.echo(f"error: {exc}", err=True)
+    except MemoryError:
+        click.echo("error: ran out of memory\n  What to do: split the input into parts (e.g. by site or wave) and "
+                   "run each, or run where more memory is available", err=True)
         return 1
+    except OSError as exc:  # e.g. permission denied, disk full: a problem the user can fix
+        click.echo(f"error: {_os_error_text(exc)}", err=True)
+        return 1
+    except RecursionError:
+        click.echo("error: the input is nested too deeply to process", err=True)
+        return 1
+    except Exception as exc:  # a bug in peerscale: still one message, never a traceback
+        text = str(exc)
+        if type(exc).__module__.startswith("pyarrow") and any(
+                w in text for w in ("Resource temporarily unavailable", "bad_alloc", "Out of memory", "malloc")):
+            click.echo("error: ran out of memory or threads\n  What to do: split the input into parts, or run "
+                       "where more memory is available (a `ulimit -v` below about 1 GB is too small)", err=True)
+            return 1
+        if os.environ.get("PEERSCALE_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        click.echo(f"error: internal error ({type(exc).__name__}{': ' + detail if detail else ''})\n"
+                   "  What to do: this is a bug in peerscale; please report it with the command you ran "
+                   "(PEERSCALE_DEBUG=1 shows the traceback)", err=True)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):
+                pass
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -78,7 +79,7 @@ def data_options(func):
     """Shared input and design options of the data commands (score, validate, reliability,
     items, efa, cfa, report)."""
     options = [
-        click.argument("input", type=click.Path(dir_okay=False)),
+        click.argument("input", type=click.Path(readable=False)),
         click.option("--instrument", "-i", metavar="NAME|PATH", help="Bundled instrument name or path to a scoring file."),
         click.option("--scale", "scales", multiple=True, metavar="NAME=ITEMS",
                      help="Ad-hoc scale in psych's keys convention, e.g. A=-A1,A2,A3 (leading '-' = reverse-keyed). Repeatable."),
@@ -99,7 +100,7 @@ def data_options(func):
         click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format (default: from extension and content)."),
         click.option("--sheet", help="Excel sheet name or 1-based number (default: the first sheet)."),
         click.option("--encoding", help="Text encoding of a CSV input (default: UTF-8, falling back to cp1252 with a warning)."),
-        click.option("--redcap-dictionary", type=click.Path(dir_okay=False),
+        click.option("--redcap-dictionary", type=click.Path(readable=False),
                      help="REDCap data dictionary of the project the export came from: maps fields and labels to items."),
         click.option("--missing-code", "missing_codes", multiple=True, metavar="CODE=REASON",
                      help="A project missing-data code, e.g. -999='Not asked' or UNK=Unknown. Repeatable."),
@@ -137,6 +138,20 @@ def parse_pairs(values, what: str) -> dict[str, str]:
         a, _, b = text.partition("=")
         out[a.strip()] = b.strip().strip("'\"")
     return out
+
+
+def input_files(opts: dict) -> list[str]:
+    """The input files a data command's options name (data, scoring file, ``--map`` files,
+    ``--redcap-dictionary``), for refusing an output before any work is done. The write itself
+    protects every file the reading took (:attr:`peerscale.responses.Responses.inputs`: the item
+    bank, REDCap's CSV beside a .sps, a ``study.yaml`` too)."""
+    files = [opts.get("input")]
+    inst = opts.get("instrument")
+    if inst and (Path(inst).suffix.lower() in (".yaml", ".yml", ".json") or Path(inst).exists()):
+        files.append(inst)
+    files += [m for m in opts.get("maps") or () if not ("=" in m and not Path(m).exists())]
+    files.append(opts.get("redcap_dictionary"))
+    return [str(f) for f in files if f]
 
 
 def choose_instrument(opts: dict):
@@ -215,16 +230,52 @@ def emit_json(obj) -> None:
     sys.stdout.write(to_json(obj))
 
 
+def p_text(p) -> str:
+    """``p < .001`` or ``p = .012`` (a p-value printed as 0 reads as impossible)."""
+    if p is None or not math.isfinite(float(p)):
+        return "p = —"
+    p = float(p)
+    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+
+
+def p_cell(p) -> str:
+    """A p-value for a table cell: ``< .001`` or ``.012``."""
+    return p_text(p)[2:].lstrip("= ").strip()
+
+
 def console(quiet: bool = False, stderr: bool = False):
     """A rich Console for result tables: stdout by default (so `> out.txt` keeps them).
 
     Commands print tables only when ``--json`` is not given, so stdout is either readable
     tables or JSON, never both. Summaries and notes for a person go to ``stderr=True``.
     ``quiet`` makes it write nothing.
+
+    Nothing is cut: a table wider than the terminal is printed at its own width (the terminal
+    wraps it) instead of truncating item names and numbers to ``pbr…``, and output to a file
+    or pipe is not squeezed into 80 columns. Text from the data that looks like rich markup
+    (``[/x]``) is printed as it is, never as a crash.
     """
     from rich.console import Console
+    from rich.errors import MarkupError
+    from rich.table import Table
 
-    return Console(stderr=stderr, quiet=quiet, highlight=False)
+    class _Console(Console):
+        def print(self, *objects, **kwargs):
+            if "width" not in kwargs:
+                need = max((self.measure(o).maximum for o in objects if isinstance(o, Table)), default=0)
+                if need > self.width:
+                    kwargs["width"] = need
+            try:
+                super().print(*objects, **kwargs)
+            except MarkupError:
+                super().print(*objects, **{**kwargs, "markup": False})
+
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return _Console(stderr=stderr, quiet=quiet, highlight=False, width=None if tty else 1000)
 
 
 def fmt(x, nd=3) -> str:

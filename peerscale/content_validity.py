@@ -553,7 +553,10 @@ def read_ratings(paths, instrument=None):
     seen_experts: dict[str, str] = {}
     for p in [Path(x) for x in ([paths] if isinstance(paths, (str, Path)) else paths)]:
         if not p.is_file():
-            raise PeerscaleError("ratings file not found", file=str(p))
+            from .io.source import check_input
+
+            check_input(p, "ratings file")  # says what it is: missing, a directory, a device
+            raise PeerscaleError("ratings file not found", file=str(p))  # a pipe: the forms are workbooks
         form = _read_form(p, notes) if p.suffix.lower() in (".xlsx", ".xlsm") else None
         df = form if form is not None else _read_table(p)
         for e in dict.fromkeys(df["expert"]):

@@ -6,6 +6,51 @@ anything else that escapes is a bug in peerscale.
 
 from __future__ import annotations
 
+import re
+
+MAX_SHOWN = 80  # characters of a value shown in a message
+
+
+def plain(value) -> str:
+    """A value as a person reads it in a message: ``-99`` (not ``np.float64(-99.0)``), ``2.5``,
+    ``'UNK'`` (text quoted, so spaces show), long text cut with ``…``."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy":
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        text = value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…"
+        return repr(text)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    text = str(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
+
+
+_NAME = re.compile(r"^[^\W\d][\w.]{0,63}$")
+
+
+def columns_hint(columns, limit: int = 20) -> str:
+    """``columns are: a, b, c (and 4 more)`` listing only names that look like variable names, so
+    a hint never echoes a line of a file that is not a data file (``/etc/shadow`` read as CSV)."""
+    names = [str(c) for c in columns]
+    shown = [n for n in names if _NAME.match(n)]
+    if not shown:
+        return "the file's header holds no column names like item ids: is this the data file?"
+    more = len(names) - min(len(shown), limit)
+    return "columns are: " + ", ".join(shown[:limit]) + (f" (and {more} more)" if more > 0 else "")
+
 
 class PeerscaleError(Exception):
     """A problem the user can fix: says where (file, key, row, column, value) and what to do.
@@ -44,7 +89,7 @@ class PeerscaleError(Exception):
         if self.column is not None:
             where.append(f"column {self.column!r}")
         if self.value is not None:
-            where.append(f"value {self.value!r}")
+            where.append(f"value {plain(self.value)}")
         text = (", ".join(where) + ": " if where else "") + self.message
         if self.hint:
             text += f"\n  What to do: {self.hint}"

@@ -12,19 +12,32 @@ def output_meta(result, include_items: str | None, fmt: str | None):
 
     inst = result.instrument
     labels, measure, value_labels, missing = {}, {}, {}, {}
+    categories, category_missing, formats = {}, {}, {}
     for c in result.id_columns:
         measure[c] = "nominal"
+    if not result.id_columns:
+        formats["row"] = "F8.0"
     for s in inst.scales:
         labels[s.name] = f"{s.label} ({s.rule_text()})"
         labels[f"{s.name}_n"] = f"Items answered: {s.label} (of {len(s.items)})"
         measure[s.name] = measure[f"{s.name}_n"] = "scale"
+        formats[s.name], formats[f"{s.name}_n"] = "F8.2", "F8.0"  # scores two decimals, counts whole
         if s.name in inst.norms:
             labels[f"{s.name}_t"] = f"{s.label}: T score"
             labels[f"{s.name}_t_se"] = f"{s.label}: SE of T score"
             measure[f"{s.name}_t"] = measure[f"{s.name}_t_se"] = "scale"
+            formats[f"{s.name}_t"], formats[f"{s.name}_t_se"] = "F8.1", "F8.2"
         if s.name in inst.bands:
-            labels[f"{s.name}_band"] = f"{s.label}: interpretive band"
-            measure[f"{s.name}_band"] = "ordinal"
+            # numeric in .sav/.dta: codes 1..n in band order with their labels; a blank band is
+            # -1, user-missing, so unscored rows are missing, not a valid blank category
+            col = f"{s.name}_band"
+            on, bands = inst.bands[s.name]
+            labels[col] = f"{s.label}: interpretive band"
+            measure[col] = "ordinal"
+            categories[col] = [b.label for b in bands]
+            category_missing[col] = (-1.0, "no band: not scored" if _bands_cover(inst, s, on, bands)
+                                     else "no band: not scored, or outside the bands")
+            formats[col] = "F8.0"
     if include_items:
         keys = item_keys(inst)
         for iid in result.items.item_ids:
@@ -41,7 +54,19 @@ def output_meta(result, include_items: str | None, fmt: str | None):
                 missing[iid] = sorted(num_missing)[:3]
     title = f"{inst.name} {inst.version} scores".strip() if inst.version else f"{inst.name} scores"
     return OutputMeta(variable_labels=labels, value_labels=value_labels, missing_values=missing,
-                      measure=measure, file_label=f"{title} (peerscale {__version__})")
+                      measure=measure, file_label=f"{title} (peerscale {__version__})", categories=categories,
+                      category_missing=category_missing, formats=formats)
+
+
+def _bands_cover(inst, scale, on: str, bands) -> bool:
+    """Do the bands cover every score the scale can take (so a blank band means "not scored")?"""
+    from .report.build import score_range
+
+    rng = score_range(inst, scale) if on == "score" else None
+    if rng is None:
+        return False
+    contiguous = all(abs(a.max - b.min) < 1e-9 for a, b in zip(bands, bands[1:]))
+    return contiguous and bands[0].min <= rng[0] and bands[-1].max >= rng[1]
 
 
 def item_columns(result, data, include_items: str, fmt: str | None, mask):
@@ -81,7 +106,7 @@ def write_scores(responses, result, path, *, include_items: str | None = None, f
 
     if include_items not in (None, "answered", "keyed"):
         raise PeerscaleError(f"`include_items` must be 'answered' or 'keyed', got {include_items!r}")
-    protect = list(protect) + ([responses.source] if responses.source else [])
+    protect = list(protect) + list(responses.inputs)
     mask = None if responses._rows is not None else responses._base.scope
     if format == "redcap-import":  # REDCap's Data Import Tool: record keys and the dictionary's score fields
         from .io.redcap_import import write_redcap_import

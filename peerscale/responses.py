@@ -19,6 +19,7 @@ this, so a notebook gets the same numbers as the CLI.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,25 +53,31 @@ def read_mapping(map) -> dict[str, str]:
             continue
         text = str(value)
         path = Path(text).expanduser()
-        if "=" in text and not path.is_file():
+        exists = path.exists() or path.is_symlink()
+        if "=" in text and not exists:
             a, _, b = text.partition("=")
             if not a.strip() or not b.strip():
                 raise PeerscaleError(f"`map` entry {text!r} is not of the form COLUMN=ITEM")
             mapping[a.strip()] = b.strip().strip("'\"")
             continue
-        if not path.is_file():
+        if not exists and text != "-":
             raise PeerscaleError("mapping file not found", file=text,
                                  hint="give COLUMN=ITEM or a CSV with header column,item")
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"column", "item"} <= {f.strip() for f in reader.fieldnames}:
-                raise PeerscaleError("a mapping file needs the header 'column,item'", file=text)
-            for k, row in enumerate(reader, start=1):
-                col, item = (row.get("column") or "").strip(), (row.get("item") or "").strip()
-                if col and item:
-                    mapping[col] = item
-                elif col or item:
-                    raise PeerscaleError("incomplete mapping row", file=text, row=k)
+        from .io.source import read_bytes  # a device, a directory, a silent pipe: refused, never read forever
+
+        try:
+            body = read_bytes(text, "mapping file", limit=16 << 20).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise PeerscaleError("a mapping file must be UTF-8 text (CSV with header 'column,item')", file=text) from None
+        reader = csv.DictReader(io.StringIO(body, newline=""))
+        if not reader.fieldnames or not {"column", "item"} <= {f.strip() for f in reader.fieldnames if f}:
+            raise PeerscaleError("a mapping file needs the header 'column,item'", file=text)
+        for k, row in enumerate(reader, start=1):
+            col, item = (row.get("column") or "").strip(), (row.get("item") or "").strip()
+            if col and item:
+                mapping[col] = item
+            elif col or item:
+                raise PeerscaleError("incomplete mapping row", file=text, row=k)
     return mapping
 
 
@@ -271,11 +278,25 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
     base = _Export(table=table, instrument=scored, full_instrument=inst, design=resolved, clean=clean,
                    scope=scope, skipped=skipped, on_invalid=on_invalid, id_columns=ids, file=file,
                    value_labels=_by_item(table.value_labels, scored),
-                   missing_values=_by_item(table.missing_values, scored))
+                   missing_values=_by_item(table.missing_values, scored),
+                   inputs=input_files(file, inst, table, map, redcap_dictionary, resolved))
     return Responses(base)
 
 
-def load_export(source, instrument=None, *, design=None, **options):
+def input_files(file, instrument, table, map=None, redcap_dictionary=None, design=None) -> tuple[str, ...]:
+    """Every file reading an export took: the data (and REDCap's CSV beside a .sps), the scoring
+    file and item bank, mapping files, the REDCap dictionary and a ``study.yaml``. Writers refuse
+    them as outputs, even with ``force``."""
+    files = [file, *getattr(instrument, "files", ()), *(getattr(table, "sources", None) or [])]
+    maps = [map] if isinstance(map, (str, Path)) else (list(map) if isinstance(map, (list, tuple)) else [])
+    files += [m for m in maps if isinstance(m, (str, Path)) and (Path(m).expanduser().exists() or "=" not in str(m))]
+    if isinstance(redcap_dictionary, (str, Path)):
+        files.append(redcap_dictionary)
+    files.append(getattr(design, "source", None))
+    return tuple(dict.fromkeys(str(f) for f in files if f and str(f) != "-"))
+
+
+def load_export(source, instrument=None, *, design=None, **options):  # noqa: D417
     """``(table, instrument, file, design)``: the first steps :func:`read` and ``validate``
     share: the export read with its columns mapped, and the design given over a ``study.yaml``
     (its wave column also tells REDCap records apart). ``options`` are :func:`load_table`'s."""
@@ -286,10 +307,20 @@ def load_export(source, instrument=None, *, design=None, **options):
 
 
 def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, missing_codes=None, encoding=None,
-               sheet=None, input_format=None, key_columns=()):
+               sheet=None, input_format=None, key_columns=(), check_duplicates: bool = True):
     """``(table, instrument, file)``: the export read (or a DataFrame wrapped) with its columns
     mapped to item ids; the first steps of :func:`read`."""
 
+    from .io.source import stream_cache
+
+    with stream_cache():  # standard input or a pipe is read once, even when read twice below
+        return _load_table(source, instrument, map=map, redcap_dictionary=redcap_dictionary,
+                           missing_codes=missing_codes, encoding=encoding, sheet=sheet, input_format=input_format,
+                           key_columns=key_columns, check_duplicates=check_duplicates)
+
+
+def _load_table(source, instrument, *, map, redcap_dictionary, missing_codes, encoding, sheet, input_format,
+                key_columns, check_duplicates):
     from .io import read_table
     from .io.read import table_from_frame
 
@@ -301,17 +332,18 @@ def load_table(source, instrument=None, *, map=None, redcap_dictionary=None, mis
             columns = [str(c) for c in source.columns]
         else:
             columns = list(read_table(source, format=input_format, sheet=sheet, encoding=encoding,
-                                      redcap_dictionary=redcap_dictionary).data.columns)
+                                      redcap_dictionary=redcap_dictionary, check_duplicates=False).data.columns)
         mapped = read_mapping(map)
         instrument = _detect_instrument([mapped.get(c, c) for c in columns], file)
     inst = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
     keys = [c for c in key_columns if c]
     if is_frame:
         table = table_from_frame(source, instrument=inst, redcap_dictionary=redcap_dictionary, missing_codes=codes,
-                                 key_columns=keys)
+                                 key_columns=keys, check_duplicates=check_duplicates)
     else:
         table = read_table(source, format=input_format, sheet=sheet, instrument=inst,
-                           redcap_dictionary=redcap_dictionary, missing_codes=codes, encoding=encoding, key_columns=keys)
+                           redcap_dictionary=redcap_dictionary, missing_codes=codes, encoding=encoding, key_columns=keys,
+                           check_duplicates=check_duplicates)
     mapping = {**{c: i for c, i in table.suggested_map.items() if c != i}, **read_mapping(map)}
     apply_mapping(table, mapping, file)
     return table, inst, file
@@ -325,8 +357,9 @@ def _check_source(source) -> bool:
         return True
     if not isinstance(source, (str, Path)):
         raise PeerscaleError(f"`source` must be a file path or a pandas DataFrame, got {type(source).__name__}")
-    if not Path(source).expanduser().exists():
-        raise PeerscaleError("input file not found", file=str(source))
+    from .io.source import check_input
+
+    check_input(source, "data file")  # missing, a directory, a device: named before anything is read
     return False
 
 
@@ -335,7 +368,7 @@ def study_design(design, source) -> Design:
     import pandas as pd
 
     explicit = Design.coerce(design)
-    found = None if isinstance(source, pd.DataFrame) else Design.beside(source)
+    found = None if isinstance(source, pd.DataFrame) or str(source) == "-" else Design.beside(source)
     return found.updated(explicit) if found is not None else explicit
 
 
@@ -378,6 +411,7 @@ class _Export:
     file: str | None
     value_labels: dict
     missing_values: dict
+    inputs: tuple = ()  # every file read: no output may be one of them
     _wave_values: object = None
     _wave_order: list | None = None
 
@@ -454,6 +488,11 @@ class Responses:
     def design(self) -> Design:
         """The resolved study design (defaults filled in, columns checked)."""
         return self._base.design
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every file this export was read from (see :func:`input_files`)."""
+        return self._base.inputs
 
     @property
     def source(self) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import PeerscaleError
+from .errors import PeerscaleError, plain, columns_hint
 from .spec import Instrument, Scale, load_instrument
 
 BLANK = "blank"
@@ -185,17 +185,8 @@ def _clean_column(col: pd.Series, item, extra_labels: dict | None, extra_missing
     return x, invalid
 
 
-def _shown_value(v) -> str:
-    """A data value as a person reads it: 9, not np.float64(9.0)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return repr(v)
-
-
 def _describe_invalid(examples, total, file) -> str:
-    shown = "; ".join(f"row {r}, column {c!r}: {_shown_value(v)}" for r, c, v in examples)
+    shown = "; ".join(f"row {r}, column {c!r}: {plain(v)}" for r, c, v in examples)
     more = f" (and {total - len(examples)} more)" if total > len(examples) else ""
     return f"{total} value(s) are not valid answers: {shown}{more}"
 
@@ -358,9 +349,44 @@ def resolve_id_columns(data: pd.DataFrame, instrument: Instrument, id_columns: S
         absent = [c for c in id_columns if c not in data.columns]
         if absent:
             raise PeerscaleError(f"id column(s) not in the data: {', '.join(absent)}", file=file,
-                                 hint="columns are: " + ", ".join(map(str, data.columns[:20])))
+                                 hint=columns_hint(data.columns))
         return list(dict.fromkeys(id_columns))
     return [c for c in instrument.id_columns if c in data.columns]
+
+
+def score_columns(instrument: Instrument) -> dict[str, str]:
+    """Every column scoring writes, with the scale it belongs to: ``<scale>``, ``<scale>_n`` and,
+    where the scoring file defines them, ``_t``, ``_t_se``, ``_band``, ``_theta``, ``_theta_se``."""
+    out: dict[str, str] = {}
+    irt = getattr(instrument, "irt", None) or {}
+    for s in instrument.scales:
+        names = [s.name, f"{s.name}_n"]
+        if s.name in instrument.norms or s.name in irt:
+            names += [f"{s.name}_t", f"{s.name}_t_se"]
+        if s.name in instrument.bands:
+            names.append(f"{s.name}_band")
+        if s.name in irt:
+            names += [f"{s.name}_theta", f"{s.name}_theta_se"]
+        for n in names:
+            out.setdefault(n, s.name)
+    return out
+
+
+def check_output_names(instrument: Instrument, ids: Sequence[str], file: str | None = None) -> None:
+    """Refuse identifier columns named like a score column: the scores would overwrite the ids
+    (``--scale id=...`` with ``--id-column id``, ``--id-column A_n`` with scale ``A``, ``pbr-y``
+    with ``--id-column share``), and a scale named ``row`` when rows are numbered."""
+    written = score_columns(instrument)
+    for c in ids:
+        if str(c) in written:
+            raise PeerscaleError(
+                f"the identifier column {str(c)!r} has the name of a score column (scale {written[str(c)]!r}): "
+                "the scores would overwrite the identifiers", file=file, column=str(c),
+                hint=f"rename the identifier column (`map='{c}={c}_id'` `id_columns='{c}_id'`) or the scale")
+    if not ids and "row" in written:
+        raise PeerscaleError(f"scale {written['row']!r} would overwrite the row numbers (column 'row', written when "
+                             "there is no identifier column)", file=file,
+                             hint="rename the scale, or give an identifier column (`id_columns`)")
 
 
 def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) -> pd.DataFrame:
@@ -406,6 +432,7 @@ def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, i
     """Scores of already cleaned items (see :func:`score_data`); ``data`` supplies the id
     columns ``ids`` (and the row count), ``in_scope`` the rows that are scored."""
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
+    check_output_names(instrument, ids, file)
     n_rows = len(data)
     out: dict[str, Any] = {}
     if ids:

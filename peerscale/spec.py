@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import PeerscaleError
+from .errors import PeerscaleError, plain
 
 FORMS = {"Y": "young person", "P": "peer support worker", "S": "supervisor or observer"}
 METHODS = ("mean", "sum")
@@ -235,6 +235,12 @@ class Instrument:
         raise PeerscaleError(f"instrument {self.name!r} has no scale {name!r}",
                              hint="scales: " + ", ".join(s.name for s in self.scales))
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files this instrument was read from (scoring file, item bank): inputs no command
+        may write over, even with ``--force``."""
+        return tuple(p for p in (self.path, self.bank_path) if p)
+
     def scale_items(self) -> list[str]:
         """Item ids used by at least one scale, in bank order."""
         used = {i for s in self.scales for i in s.items}
@@ -286,15 +292,98 @@ class Instrument:
 
 # --------------------------------------------------------------------------- loading
 
+MAX_SPEC_BYTES = 16 << 20  # the bundled banks are ~30 KB; a larger "spec" is something else
+MAX_DEPTH = 64             # the spec format nests 5 levels; deeper YAML is refused before it recurses
+MAX_ALIASES = 1000         # anchors/aliases beyond this are a "billion laughs", not a spec
+MAX_NODES = 200_000        # values after aliases are expanded (the bundled banks have ~2,000)
+MAX_DIGITS = 100           # a longer integer is no code, range or count
+
+
 @lru_cache(maxsize=None)
 def _yaml_loader():
-    """yaml.SafeLoader with YAML 1.2 booleans: only true/false, so a label like ``No`` or
-    ``Yes`` (common on response scales) stays text instead of becoming a boolean."""
+    """yaml.SafeLoader (no Python tags) with YAML 1.2 booleans (only true/false, so a label like
+    ``No`` or ``Yes`` stays text), that refuses duplicate keys (naming the key and both lines),
+    integers longer than :data:`MAX_DIGITS` digits, nesting deeper than :data:`MAX_DEPTH` and more
+    than :data:`MAX_ALIASES` aliases."""
     import yaml
+    from yaml.composer import ComposerError
+    from yaml.constructor import ConstructorError
 
     class Loader(yaml.SafeLoader):
-        pass
+        def __init__(self, stream):
+            super().__init__(stream)
+            self._depth = 0
+            self._aliases = 0
 
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self._aliases += 1
+                if self._aliases > MAX_ALIASES:
+                    raise ComposerError(None, None, f"more than {MAX_ALIASES} aliases (*name)",
+                                        self.peek_event().start_mark)
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                        self.peek_event().start_mark)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+        def get_single_data(self):
+            node = self.get_single_node()
+            if node is None:
+                return None
+            self._check_expansion(node)
+            return self.construct_document(node)
+
+        def _check_expansion(self, root):
+            """Count the values the document holds once aliases are expanded: nine aliases of
+            nine aliases... (a "billion laughs") are refused before anything walks them."""
+            sizes: dict[int, int] = {}
+
+            def size(node):
+                key = id(node)
+                if key not in sizes:
+                    sizes[key] = 0  # a recursive alias counts once
+                    if isinstance(node, yaml.SequenceNode):
+                        n = 1 + sum(size(v) for v in node.value)
+                    elif isinstance(node, yaml.MappingNode):
+                        n = 1 + sum(size(k) + size(v) for k, v in node.value)
+                    else:
+                        n = 1
+                    sizes[key] = n
+                if sizes[key] > MAX_NODES:
+                    raise ComposerError(None, None, f"its aliases (*name) expand to more than {MAX_NODES:,} values "
+                                        "(a YAML bomb)", node.start_mark)
+                return sizes[key]
+
+            size(root)
+
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _value in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node)
+                    try:
+                        if key in seen:
+                            raise ConstructorError(None, None, f"duplicate key {plain(key)} (first on line "
+                                                   f"{seen[key] + 1}); a repeated key would silently replace the first",
+                                                   key_node.start_mark)
+                        seen[key] = key_node.start_mark.line
+                    except TypeError:  # an unhashable key: SafeLoader reports it
+                        continue
+            return super().construct_mapping(node, deep)
+
+        def construct_yaml_int(self, node):
+            digits = sum(ch.isdigit() for ch in str(node.value))
+            if digits > MAX_DIGITS:
+                raise ConstructorError(None, None, f"a number with {digits} digits is too large", node.start_mark)
+            return super().construct_yaml_int(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
     bool_tag = "tag:yaml.org,2002:bool"
     Loader.yaml_implicit_resolvers = {
         ch: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
@@ -303,22 +392,48 @@ def _yaml_loader():
     return Loader
 
 
+def _short_quotes(text: str) -> str:
+    """YAML's problem text with long quoted fragments of the file cut (messages never echo a file)."""
+    return re.sub(r"(['\"])([^'\"]{21,})\1", lambda m: f"{m.group(1)}{m.group(2)[:20]}…{m.group(1)}", text)
+
+
 def _read_yaml(path: Path) -> Any:
     import yaml
 
+    from .io.source import read_bytes
+
+    raw = read_bytes(path, "scoring file", limit=MAX_SPEC_BYTES)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PeerscaleError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PeerscaleError(f"cannot read spec file: {exc}", file=str(path)) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PeerscaleError(f"not UTF-8 text (byte {exc.start}): not a scoring file", file=str(path)) from None
+    if "\x00" in text:
+        raise PeerscaleError("holds NUL bytes: a binary file, not a scoring file", file=str(path))
     try:
         return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader: no python tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PeerscaleError(f"not valid YAML{where}: {problem}", file=str(path)) from None
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        if "constructor for the tag" in problem:
+            problem = "a tag such as !!python/... that a scoring file may not use (they could run code)"
+        raise PeerscaleError(f"not valid YAML{where}: {_short_quotes(problem)}", file=str(path)) from None
+    except RecursionError:
+        raise PeerscaleError(f"nested too deeply (more than {MAX_DEPTH} levels)", file=str(path)) from None
+    except ValueError as exc:  # e.g. a base-60 or binary integer too large to convert
+        raise PeerscaleError(f"not a valid scoring file: {_short_quotes(str(exc))[:120]}", file=str(path)) from None
+
+
+def _looks_like(doc, keys: set, path, what: str) -> None:
+    """Refuse a document that shares no top-level key with a scoring file or bank, without
+    echoing its content (``peerscale show /etc/passwd`` must not print a line of it)."""
+    if isinstance(doc, dict) and doc and not any(isinstance(k, str) and k in keys for k in doc):
+        raise PeerscaleError(f"not a peerscale {what}: none of its top-level keys is one a {what} uses",
+                             file=str(path), hint=f"a {what} has keys such as " + ", ".join(sorted(keys)[:8]))
+    if not isinstance(doc, dict):
+        kind = "empty" if doc is None else f"a YAML {type(doc).__name__}, not a mapping of keys"
+        raise PeerscaleError(f"not a peerscale {what}: the file is {kind}", file=str(path),
+                             hint="a scoring file is YAML with keys such as name, items, scales (see README)")
 
 
 class _Checker:
@@ -335,7 +450,7 @@ class _Checker:
             self.fail(key, f"expected a mapping of keys, got {type(obj).__name__}")
         unknown = [k for k in obj if k not in allowed]
         if unknown:  # before required keys, so a typo ('itemz') is named as such
-            self.fail(f"{key}.{unknown[0]}" if key else str(unknown[0]), f"unknown key {unknown[0]!r}",
+            self.fail(f"{key}.{unknown[0]}" if key else plain(unknown[0]).strip("'"), f"unknown key {plain(unknown[0])}",
                       hint="allowed keys: " + ", ".join(sorted(allowed)))
         for k in required:
             if k not in obj or obj[k] is None:
@@ -602,6 +717,7 @@ def _partner_path(ref: str, base: Path | None, own: str | None) -> Path | None:
 def _partner_items(path: str, mtime_ns: int) -> dict[str, Item]:
     """The items of a paired bank, parsed without resolving its own pairs (no recursion)."""
     doc = _read_yaml(Path(path))
+    _looks_like(doc, BANK_KEYS, path, "item bank")
     return _parse_bank(_Checker(path), doc, inline=False, resolve_pairs=False)["items"]
 
 
@@ -804,6 +920,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
     """Load one instrument from a scoring file (its ``items`` key names a bank file or lists items inline)."""
     path = Path(path)
     doc = _read_yaml(path)
+    _looks_like(doc, SCORING_KEYS | BANK_KEYS, path, "scoring file")
     chk = _Checker(path)
     chk.mapping(doc, "", SCORING_KEYS | BANK_KEYS, required=("items", "scales"))
     bank_path = None
@@ -813,6 +930,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
         except PeerscaleError as exc:
             chk.fail("items", exc.message)
         bank_doc = _read_yaml(bank_path)
+        _looks_like(bank_doc, BANK_KEYS, bank_path, "item bank")
         bank = _parse_bank(_Checker(bank_path), bank_doc, inline=False, base=bank_path.parent, own=str(bank_path))
     else:
         bank_doc = doc
@@ -868,10 +986,13 @@ def load_instrument(name_or_path: str | Path) -> Instrument:
         return name_or_path
     text = str(name_or_path)
     path = Path(text).expanduser()
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
-        if not path.is_file():
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists() or path.is_symlink():
+        from .io.source import check_input
+
+        if not (path.exists() or path.is_symlink()):
             raise PeerscaleError("instrument file not found", file=text,
                                  hint="give a bundled name (see `peerscale instruments`) or a path to a scoring file")
+        check_input(path, "scoring file")
         return load_instrument_file(path)
     bundled = _bundled_paths()
     if text.lower() not in bundled:

@@ -7,7 +7,7 @@ scored), fully empty rows, missing answers by reason.
 
 from __future__ import annotations
 
-from .errors import PeerscaleError
+from .errors import PeerscaleError, plain
 
 
 def validate_export(source, instrument=None, *, scales=None, map=None, redcap_dictionary=None, missing_codes=None,
@@ -24,7 +24,8 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
 
     table, inst, file, given = load_export(source, instrument, design=design, map=map,
                                            redcap_dictionary=redcap_dictionary, missing_codes=missing_codes,
-                                           encoding=encoding, sheet=sheet, input_format=input_format)
+                                           encoding=encoding, sheet=sheet, input_format=input_format,
+                                           check_duplicates=False)  # listed below, every one
     data = table.data
     skipped: dict[str, str] = {}
     scored = inst
@@ -50,7 +51,8 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
                             missing_values=by_item(table.missing_values), file=file, row_mask=mask)
         report["invalid_values"] = {
             "count": clean.invalid_count,
-            "examples": [{"row": r, "column": c, "value": str(v)} for r, c, v in clean.invalid_examples],
+            "examples": [{"row": r, "column": c, "value": _json_value(v), "shown": plain(v)}
+                         for r, c, v in clean.invalid_examples],
             "by_item": {i: c.get(INVALID) for i, c in clean.missing.items() if c.get(INVALID)}}
         reasons: dict[str, int] = {}
         for counts in clean.missing.values():
@@ -65,10 +67,31 @@ def validate_export(source, instrument=None, *, scales=None, map=None, redcap_di
         report["empty_rows"] = {"count": len(rows), "rows": rows[:20]}
     dups = duplicate_ids(data, ids, mask)
     if len(dups):
-        report["duplicate_ids"] = {"count": int(len(dups)), "id_columns": ids,
-                                   "rows": (np.asarray(dups.index[:20]) + 1).tolist(),
+        groups = duplicate_groups(dups, ids)
+        report["duplicate_ids"] = {"count": int(len(dups)), "n_ids": len(groups), "id_columns": ids,
+                                   "rows": (np.asarray(dups.index) + 1).tolist(), "groups": groups,
                                    "examples": dups.head(5).to_dict("records")}
     report["problems"] = ((len(absent) > 0) + (report["invalid_values"]["count"] > 0)
                           + (report["duplicate_ids"]["count"] > 0))
     report["ok"] = report["problems"] == 0
     return report
+
+
+def _json_value(v):
+    """A data value as JSON keeps it: numbers as numbers (7, not "7.0"), text as text."""
+    if hasattr(v, "item") and type(v).__module__ == "numpy":
+        v = v.item()
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else v
+    return v if isinstance(v, (int, str)) or v is None else str(v)
+
+
+def duplicate_groups(dups, id_columns) -> list[dict]:
+    """Every identifier (combination) that occurs more than once, with all its rows (1-based), in
+    the order of their first row (``validate`` lists them all; the README says it does)."""
+    keys = dups[list(id_columns)].astype("str").agg("\x1f".join, axis=1)
+    groups: dict[str, dict] = {}
+    for idx, key in zip(dups.index, keys):
+        g = groups.setdefault(key, {"ids": {c: str(dups.at[idx, c]) for c in id_columns}, "rows": []})
+        g["rows"].append(int(idx) + 1)
+    return list(groups.values())

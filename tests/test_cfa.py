@@ -175,7 +175,7 @@ def test_parse_model_forms():
 
 @pytest.mark.parametrize("text,match", [
     ("", "empty"),
-    ("f1 := a + b", "not supported"),
+    ("f1 <~ a + b", "not supported"),
     ("f1 =~ a + + b", "empty term"),
     ("f1 =~ 2a", "not a variable"),
     ("just words", "no operator"),
@@ -255,8 +255,10 @@ def test_ordinal_dwls_matches_lavaan_wlsmv():
                 "baseline.chisq.scaled", "cfi", "tli", "rmsea", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr"):
         assert fm[names.get(key, key.replace(".", "_"))] == pytest.approx(ref[key], abs=1e-3, rel=1e-6), key
     est = pd.read_csv(FIX / "cfa_bfi_wlsmv_est.csv", index_col=0)
+    est["rhs"] = est["rhs"].fillna("")
     ours = res.params.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))
-    assert len(ours) == 23  # loadings, (residual) variances, covariance; thresholds are not in our table
+    # loadings, thresholds, intercepts, (residual) variances, covariance, scales
+    assert len(ours) == len(est) == 95
     np.testing.assert_allclose(ours.est, ours.est_r, atol=1e-5)
     free = ours.free > 0
     np.testing.assert_allclose(ours.se[free], ours.se_r[free], atol=1e-5)
@@ -264,7 +266,7 @@ def test_ordinal_dwls_matches_lavaan_wlsmv():
                                            on=["lhs", "op", "rhs"], suffixes=("", "_r"))
     np.testing.assert_allclose(std.est_std, std["est.std"], atol=1e-5)
     np.testing.assert_allclose(std.se, std.se_r, atol=1e-5)
-    with pytest.raises(PeerscaleError, match="one group"):
+    with pytest.raises(PeerscaleError, match="fewer than two groups"):
         fit_cfa("A =~ A1 + A2 + A3", bfi.assign(g=1), estimator="DWLS", group="g")
 
 
@@ -277,7 +279,10 @@ def test_fiml_mlr_matches_lavaan():
     for key in ("chisq", "chisq.scaled", "baseline.chisq.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled", "srmr"):
         assert fm[key.replace(".", "_")] == pytest.approx(ref[key], abs=1e-4), key
     assert fm["rmsea_ci_scaled"] == pytest.approx([ref["rmsea.ci.lower.scaled"], ref["rmsea.ci.upper.scaled"]], abs=1e-5)
-    assert np.isnan(fm["cfi_robust"])  # lavaan's missing-data correction is not implemented
+    # lavaan's missing-data corrected robust indices (lav_fit_fiml_corrected)
+    for key in ("cfi.robust", "tli.robust", "rmsea.robust"):
+        assert fm[key.replace(".", "_")] == pytest.approx(ref[key], abs=1e-6), key
+    assert fm["rmsea_ci_robust"] == pytest.approx([ref["rmsea.ci.lower.robust"], ref["rmsea.ci.upper.robust"]], abs=1e-6)
     est = pd.read_csv(FIX / "cfa_hs_fiml_mlr_est.csv", index_col=0)
     est["rhs"] = est["rhs"].fillna("")
     ours = res.params.merge(est, on=["lhs", "op", "rhs"], suffixes=("", "_r"))

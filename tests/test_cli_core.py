@@ -57,14 +57,14 @@ def test_score_json_summary_and_refusals(run_cli, tmp_path):
     assert summary["missing_by_reason"]["blank"] > 0
     before = out.read_bytes()
     code, _, err = run_cli(*bfi_args(out))
-    assert code == 1 and "output file exists" in err and "--force" in err and "Traceback" not in err
+    assert code == 1 and "output file already exists" in err and "--force" in err and "Traceback" not in err
     assert out.read_bytes() == before
     assert run_cli(*bfi_args(out, "--force"))[0] == 0
     # never overwrite the input, even with --force
     copy = tmp_path / "bfi.csv"
     copy.write_bytes(BFI.read_bytes())
     code, _, err = run_cli("score", copy, "--scale", "A=A1,A2", "-o", copy, "--force")
-    assert code == 1 and "overwrite the input" in err
+    assert code == 1 and "over an input" in err
     assert copy.read_bytes() == BFI.read_bytes()
 
 
@@ -97,7 +97,7 @@ def test_data_errors_exit_1_without_output(run_cli, tmp_path, args, words):
 
 def test_missing_input_file(run_cli, tmp_path):
     code, _, err = run_cli("score", tmp_path / "nope.csv", "--scale", "A=A1", "-o", tmp_path / "o.csv")
-    assert code == 1 and "input file not found" in err
+    assert code == 1 and "data file not found" in err
 
 
 def test_on_invalid_missing_reports_count(run_cli, tmp_path):

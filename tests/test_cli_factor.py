@@ -93,7 +93,7 @@ def test_cfa_tables_and_instrument_comparison(run_cli):
 
 @pytest.mark.parametrize("args,code,msg", [
     (("cfa", HS, "--model", "visual =~ x1 + x2 + nope"), 1, "nope"),
-    (("cfa", HS, "--model", "f1 := x1"), 1, "not supported"),
+    (("cfa", HS, "--model", "f1 <~ x1 + x2"), 1, "not supported"),
     (("cfa", HS, "--model", HS_MODEL, "--group", "nope"), 1, "nope"),
     (("cfa", HS, "--model", HS_MODEL, "--structure", "bifactor"), 2, "--structure"),
     (("cfa", HS), 2, "--model"),
@@ -119,7 +119,7 @@ def test_cfa_fiml_through_cli(run_cli):
     code, out, err = run_cli("cfa", FIX / "hs1939_missing.csv", "--model", HS_MODEL, "--missing", "fiml",
                              "--estimator", "mlr")
     assert code == 0, err
-    assert "scaled CFI/TLI/RMSEA" in out
+    assert "corrected for missing data" in out
 
 
 def test_cfa_ordinal_dwls_through_cli(run_cli):
@@ -145,3 +145,48 @@ def test_efa_polychoric_option(run_cli):
     ref = pd.read_csv(FIX / "efa_poly_minres_oblimin_loadings.csv", index_col=0).to_numpy()
     ours = np.array([res["loadings"][c] for c in items.split(",")])
     assert np.abs(np.abs(ours) - np.abs(ref)).max() < 1e-2
+
+
+SEM = FIXTURES / "sem"
+
+
+def test_cfa_partial_invariance_search_through_cli(run_cli):
+    code, out, err = run_cli("cfa", HS, "--model", HS_MODEL, "--group", "school", "--invariance", "scalar",
+                             "--partial", "auto", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["partial"] == ["x3~1", "x7~1"]
+    steps = res["partial_search"]
+    assert [s["freed"] for s in steps if s["level"] == "scalar"] == ["", "x3~1", "x7~1"]
+    assert steps[-1]["criterion_met"] is True
+    assert res["invariance"]["scalar"]["chisq"] == pytest.approx(129.42248, abs=1e-4)
+    code, out, err = run_cli("cfa", HS, "--model", HS_MODEL, "--group", "school", "--partial", "x3~1, x7~1")
+    assert code == 0, err
+    assert "left free across groups: x3~1, x7~1" in out
+
+
+def test_cfa_ordinal_invariance_through_cli(run_cli):
+    code, out, err = run_cli("cfa", SEM / "bfi_gender.csv", "--model", "A =~ A1 + A2 + A3 + A4 + A5",
+                             "--estimator", "dwls", "--group", "gender", "--invariance", "metric", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert list(res["invariance"]) == ["configural", "thresholds", "metric"]
+    assert res["invariance"]["thresholds"]["df_diff"] == 15
+
+
+def test_cfa_random_starts_through_cli(run_cli):
+    code, out, err = run_cli("cfa", HS, "--model", HS_MODEL, "--starts", "3", "--seed", "7", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["starts"]["tried"] == ["default", "random 1", "random 2", "random 3"]
+    assert res["starts"]["reached_best"] == 4
+
+
+@pytest.mark.parametrize("args,code,msg", [
+    (("--invariance", "scalar"), 2, "group"),
+    (("--partial", "auto"), 2, "--group"),
+    (("--group", "school", "--invariance", "thresholds"), 1, "thresholds"),
+])
+def test_cfa_invariance_option_errors(run_cli, args, code, msg):
+    got, out, err = run_cli("cfa", HS, "--model", HS_MODEL, *args)
+    assert got == code and msg in err and "Traceback" not in err

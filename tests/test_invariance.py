@@ -60,7 +60,7 @@ def test_bad_group_and_level(hs):
     with pytest.raises(PeerscaleError, match="fewer than two groups"):
         measurement_invariance(HS_MODEL, hs.assign(one="a"), "one")
     with pytest.raises(PeerscaleError, match="unknown invariance level"):
-        measurement_invariance(HS_MODEL, hs, "school", levels=("strict",))
+        measurement_invariance(HS_MODEL, hs, "school", levels=("weak",))
 
 
 def test_std_lv_scaling_gives_the_same_invariance_fits(hs, ml):

@@ -53,7 +53,7 @@ def test_pspp_reads_labels_and_missing_values_peerscale_wrote(tmp_path):
     assert variables["pbr_y_share_01"]["Missing Values"] == "9"
     assert variables["record_id"]["Print Format"].startswith("A")
     labels = [(r[1], r[2]) for r in t["Value Labels"][1:] if len(r) >= 3]
-    assert ("1.00", "Strongly disagree") in labels and ("9.00[a]", "Not relevant to me yet") in labels
+    assert ("1", "Strongly disagree") in labels and ("9[a]", "Not relevant to me yet") in labels  # F8.0 items
     assert t["File Label"][0] == ["Label", "pbr-y 0.1.0 scores (peerscale 0.1.0)"]
     freq = t["I know they have been there too"]
     missing = [r for r in freq if r and r[0] == "Missing"]

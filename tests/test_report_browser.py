@@ -99,6 +99,13 @@ def test_printable(browser, report_file):
     page, _ = _open(browser, report_file)
     page.emulate_media(media="print")
     assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
+    # printed, the first two pages were nearly blank: every section forced a new page. Now no
+    # section does, and the title, the findings and the sample share the first page.
+    breaks = page.evaluate("[...document.querySelectorAll('section > h2, h3')].map(h => getComputedStyle(h).breakBefore)")
+    assert "page" not in breaks
+    page.set_viewport_size({"width": 703, "height": 1017})  # A4 less the @page margins, at 96 dpi
+    top = page.evaluate("document.querySelector('#sample').getBoundingClientRect().top + scrollY")
+    assert top < 1017
     pdf = page.pdf(path=str(ARTIFACTS / "report.pdf"), format="A4")
     assert pdf[:4] == b"%PDF"
     page.close()

@@ -289,7 +289,7 @@ def test_instrument_found_when_not_given():
 
 
 def test_read_errors_name_parameters(tmp_path):
-    with pytest.raises(PeerscaleError, match="input file not found"):
+    with pytest.raises(PeerscaleError, match="data file not found"):
         peerscale.read(tmp_path / "nope.csv", "pbr-y")
     with pytest.raises(PeerscaleError, match="several bundled instruments"):
         peerscale.read(YOUTH)

@@ -128,7 +128,7 @@ def test_yaml_errors_and_unsafe_yaml(tmp_path):
     # safe loader: python object tags are refused, never executed
     with pytest.raises(PeerscaleError, match="not valid YAML"):
         load_instrument(write(tmp_path, "name: !!python/object/apply:os.system ['echo hi']\n"))
-    with pytest.raises(PeerscaleError, match="expected a mapping"):
+    with pytest.raises(PeerscaleError, match="not a mapping of keys"):
         load_instrument(write(tmp_path, "- a\n- b\n"))
     with pytest.raises(PeerscaleError, match="instrument file not found"):
         load_instrument(tmp_path / "nope.yaml")

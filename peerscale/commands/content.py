@@ -19,7 +19,7 @@ def _fmt(x, nd=2) -> str:
 
 @click.command("cvi-form")
 @click.argument("instrument", metavar="NAME|PATH")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Excel form to write (.xlsx).")
+@click.option("--output", "-o", required=True, type=click.Path(readable=False), help="Excel form to write (.xlsx).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the item order (items are shuffled so their grouping does not give the dimension away).")
 @click.option("--in-order", is_flag=True, help="Keep the bank's item order instead of shuffling.")
@@ -37,13 +37,13 @@ def cvi_form(instrument, output, seed, in_order, force):
     if not output.lower().endswith((".xlsx", ".xlsm")):
         raise PeerscaleError("the form is an Excel file: give an output path ending in .xlsx", file=output)
     inst = load_instrument(instrument)
-    written = write_rating_form(inst, output, seed=None if in_order else seed, force=force)
+    written = write_rating_form(inst, output, seed=None if in_order else seed, force=force, protect=inst.files)
     click.echo(f"wrote {written}: {len(_rated_items(inst))} items of {inst.name} {inst.version}, "
                f"{len(inst.dimensions)} dimensions (+ none)", err=True)
 
 
 @click.command("cvi")
-@click.argument("ratings", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("ratings", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--instrument", "-i", required=True, metavar="NAME|PATH", help="Bundled instrument name or scoring-file path.")
 @click.option("--relevant-min", type=click.IntRange(2, 4), default=3, show_default=True,
               help="Ratings at or above this count as relevant for the I-CVI.")
@@ -53,7 +53,7 @@ def cvi_form(instrument, output, seed, in_order, force):
 @click.option("--v-min", type=click.FloatRange(0, 1), default=0.50, show_default=True,
               help="Flag items whose Aiken's V lower limit is below this.")
 @click.option("--all", "show_all", is_flag=True, help="List every item, not only the flagged ones.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Also write the item table (CSV or .xlsx).")
+@click.option("--output", "-o", type=click.Path(readable=False), help="Also write the item table (CSV or .xlsx).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 def cvi(ratings, instrument, relevant_min, level, i_cvi_min, v_min, show_all, output, force, as_json):
@@ -76,7 +76,10 @@ def cvi(ratings, instrument, relevant_min, level, i_cvi_min, v_min, show_all, ou
     if output:
         from ..io import write_table
 
-        write_table(res.to_frame().reset_index(), output, force=force, protect=list(ratings))
+        from ..spec import load_instrument
+
+        protect = list(ratings) + list(load_instrument(instrument).files)
+        write_table(res.to_frame().reset_index(), output, force=force, protect=protect)
     if as_json:
         emit_json(res.to_dict())
         return
@@ -117,7 +120,7 @@ def _print(res, show_all: bool) -> None:
 
 @click.command("interview-guide")
 @click.argument("instrument", metavar="NAME|PATH")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Markdown file to write (default: stdout).")
+@click.option("--output", "-o", type=click.Path(readable=False), help="Markdown file to write (default: stdout).")
 @click.option("--item", "items", multiple=True, metavar="ID", help="Only this item (repeatable).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def interview_guide_cmd(instrument, output, items, force):
@@ -132,5 +135,9 @@ def interview_guide_cmd(instrument, output, items, force):
         return
     from ..io.write import atomic_write
 
-    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+    from ..spec import load_instrument
+
+    protect = load_instrument(instrument).files
+    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force,
+                           protect=protect)
     click.echo(f"wrote {written}", err=True)

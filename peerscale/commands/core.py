@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, read_responses
+from ..cli_common import console, data_options, emit_json, input_files, read_responses
 from ..errors import PeerscaleError
 from ..spec import Instrument, bundled_instruments, load_instrument
 
@@ -125,6 +125,46 @@ def _pair_lines(cb: dict, bullet: str, title: str, blank: bool = False) -> list[
     return out
 
 
+_CONTROL = __import__("re").compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain_text(text: str) -> str:
+    """Text for a terminal: control characters and ANSI escape sequences a spec could carry
+    (colours, cursor moves, a bell) are removed."""
+    return _CONTROL.sub("", text)
+
+
+def wrap_lines(text: str, width: int) -> str:
+    """Every line cut at ``width`` (on spaces) with a hanging indent: the item table's text
+    column stays aligned (the codebook had 820-character lines)."""
+    import re
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        m = re.match(r"^(  \S+\s+\S*\s+[R ]  )(?=\S)", line) if line.startswith("  ") else None
+        hang = len(m.group(1)) if m and len(m.group(1)) >= 30 else len(line) - len(line.lstrip()) + 4
+        hang = min(hang, width // 2)
+        out.extend(textwrap.wrap(line, width, subsequent_indent=" " * hang, break_long_words=False,
+                                 break_on_hyphens=False) or [line])
+    return "\n".join(out)
+
+
+def terminal_width(default: int = 100) -> int:
+    import shutil
+    import sys
+
+    try:
+        if sys.stdout.isatty():
+            return max(40, shutil.get_terminal_size((default, 24)).columns)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return default
+
+
 def codebook_text(cb: dict) -> str:
     out = [f"{cb['title']}", f"{cb['name']} {cb['version']} [{cb['status'].upper()}]  forms: {', '.join(cb['forms'])}  "
            f"items: {cb['n_items']}", ""]
@@ -158,17 +198,19 @@ def show(name, fmt):
     if fmt == "json":
         emit_json(cb)
     else:
-        click.echo(codebook_markdown(cb) if fmt == "markdown" else codebook_text(cb), nl=False)
+        text = plain_text(codebook_markdown(cb) if fmt == "markdown" else codebook_text(cb))
+        click.echo(text if fmt == "markdown" else wrap_lines(text, terminal_width()), nl=False)
 
 
 # --------------------------------------------------------------------------- score
 
 def _check_output(opts) -> None:
-    out = Path(opts["output"])
-    if out.resolve() == Path(opts["input"]).resolve():
-        raise PeerscaleError("the output would overwrite the input file", file=str(out), hint="choose another -o path")
-    if out.exists() and not opts.get("force"):
-        raise PeerscaleError("output file exists", file=str(out), hint="choose another -o path or add --force")
+    """Before any work: the output may not be an input, a device or a directory, and needs
+    --force to replace a file (checked again, with every input, when it is written)."""
+    from ..cli_common import input_files
+    from ..io.write import check_output
+
+    check_output(opts["output"], force=opts.get("force", False), protect=input_files(opts))
 
 
 def print_summary(summary: dict, path: str | None) -> None:
@@ -192,14 +234,14 @@ def print_summary(summary: dict, path: str | None) -> None:
     if summary.get("n_out_of_scope"):
         con.print(f"{summary['n_out_of_scope']} row(s) belong to other REDCap forms: kept with their ids, not scored")
     for w in summary["warnings"]:
-        con.print(f"warning: {w}")
+        con.print(f"warning: {w}", markup=False)
     if path:
         con.print(f"Wrote {path}")
 
 
 @click.command()
 @data_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the scores.")
+@click.option("-o", "--output", required=True, type=click.Path(readable=False), help="Where to write the scores.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), help="Output format (default: from the extension).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--include-items", type=click.Choice(["answered", "keyed"]), is_flag=False, flag_value="answered",
@@ -258,9 +300,15 @@ def validate(**opts):
             con.print(f"  scale {name} not scored (note): {why}")
         iv = report["invalid_values"]
         con.print(f"  values outside the response scales: {iv['count']}"
-                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['value']!r}" for e in iv["examples"])))
+                  + ("".join(f"\n    row {e['row']}, column {e['column']!r}: {e['shown']}" for e in iv["examples"])),
+                  markup=False)
         d = report["duplicate_ids"]
-        con.print(f"  duplicate ids ({', '.join(report['id_columns']) or 'no id columns'}): {d['count']} rows")
+        ids = report["id_columns"]
+        con.print(f"  duplicate ids ({', '.join(ids) or 'no id columns'}): {d['count']} rows"
+                  + (f" with {d['n_ids']} identifier(s) given more than once" if d["count"] else ""), markup=False)
+        for g in d.get("groups", []):
+            con.print("    " + ", ".join(f"{c}={v}" for c, v in g["ids"].items()) + ": rows "
+                      + ", ".join(map(str, g["rows"])), markup=False)
         con.print(f"  fully empty rows (note): {report['empty_rows']['count']}"
                   + (f" (rows {', '.join(map(str, report['empty_rows']['rows']))})" if report["empty_rows"]["count"] else ""))
         if report["missing_by_reason"]:

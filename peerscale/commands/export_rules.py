@@ -15,7 +15,7 @@ SUFFIXES = {"spss": ".sps", "r": ".R", "redcap": ".csv"}
 @click.option("--to", "target", required=True, type=click.Choice(["spss", "r", "redcap"]),
               help="spss: syntax for SPSS or PSPP (.sps); r: a base-R script defining score_<name>(data) (.R); "
                    "redcap: the data dictionary with the calc fields and the score fields for imports (.csv).")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--output", "-o", required=True, type=click.Path(readable=False), help="File to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def export_rules(instrument, target, output, force):
     """Write an instrument's scoring rules as code that runs outside Python.
@@ -50,6 +50,7 @@ def export_rules(instrument, target, output, force):
         what = (f"{'SPSS syntax' if target == 'spss' else 'R function ' + describe(inst).function_name + '(data)'} "
                 f"for {len(inst.scales)} scores")
     suffix = Path(output).suffix
-    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""), force=force)
+    written = atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""), force=force,
+                           protect=inst.files)
     note = (f" (usually {SUFFIXES[target]})" if suffix.lower() != SUFFIXES[target].lower() else "")
     click.echo(f"wrote {written}: {what}{note}", err=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, fmt as _fmt, print_sample, read_responses, wave_option
+from ..cli_common import (console, data_options, emit_json, fmt as _fmt, p_cell, p_text, print_sample, read_responses,
+                          wave_option)
+from ..errors import PeerscaleError
 
 
 def _items_option(opts: dict, items: str | None) -> list[str] | None:
@@ -78,7 +80,7 @@ def _print_efa(out, names, res, quiet):
         line += f"; KMO = {out['kmo']['overall']:.3f}"
     if out["bartlett"]:
         line += (f"; Bartlett χ²({out['bartlett']['df']}) = {out['bartlett']['chisq']:.1f}, "
-                 f"p = {out['bartlett']['pvalue']:.3g}")
+                 f"{p_text(out['bartlett']['pvalue'])}")
     con.print(line)
     for note in out.get("notes", []):
         con.print(f"note: {note}")
@@ -101,7 +103,7 @@ def _print_efa(out, names, res, quiet):
     con.print(t)
     fit = out["fit"]
     if "chisq" in fit:
-        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, p = {fit['pvalue']:.3g}; "
+        con.print(f"Fit (as psych::fa): χ²({fit['df']:.0f}) = {fit['chisq']:.1f}, {p_text(fit['pvalue'])}; "
                   f"TLI = {_fmt(fit.get('tli'))}; RMSEA = {_fmt(fit.get('rmsea'))} "
                   f"[{_fmt((fit.get('rmsea_ci') or [None])[0])}, {_fmt((fit.get('rmsea_ci') or [None, None])[1])}]; "
                   f"RMSR = {_fmt(fit['rms'])}; BIC = {_fmt(fit.get('bic'), 1)}")
@@ -123,7 +125,7 @@ def _print_efa(out, names, res, quiet):
 @data_options
 @wave_option
 @click.option("--model", "model_text", metavar="SYNTAX", help="lavaan model syntax; statements separated by newlines or ';'.")
-@click.option("--model-file", type=click.Path(dir_okay=False, exists=True), help="A file with lavaan model syntax.")
+@click.option("--model-file", type=click.Path(readable=False), help="A file with lavaan model syntax.")
 @click.option("--structure", type=click.Choice(["correlated", "one-factor", "bifactor"]), default=None,
               help="With --instrument: the instrument's own structure (default correlated).")
 @click.option("--compare", is_flag=True, help="With --instrument: also fit the other structures and compare them.")
@@ -134,14 +136,27 @@ def _print_efa(out, names, res, quiet):
               help="Default: fiml (full-information ML: every respondent with an answer is used) when answers are "
                    "missing and the estimator is ml or mlr; listwise for dwls. listwise: drop rows with any "
                    "missing model item. The N used and the method are stated in the output.")
-@click.option("--invariance", is_flag=True,
-              help="Test configural, metric and scalar invariance across the design's group column (--group-column).")
+@click.option("--invariance", type=click.Choice(["configural", "thresholds", "metric", "scalar", "strict"]),
+              is_flag=False, flag_value="scalar", default=None, metavar="[LEVEL]",
+              help="Test invariance across the design's group column (--group-column), up to LEVEL (default scalar: "
+                   "configural, metric, scalar; strict adds residuals). Ordinal items (--estimator dwls) follow "
+                   "Wu & Estabrook: configural, thresholds, metric, scalar.")
 @click.option("--group", metavar="COLUMN", help="Short for --group-column COLUMN --invariance.")
+@click.option("--partial", "partial", metavar="auto|PARAMS",
+              help="With invariance: 'auto' searches for partial invariance (frees the constrained parameter with the "
+                   "largest score test until the step fits); or parameters to leave free, lavaan-style: x3~1,visual=~x2.")
+@click.option("--criterion", type=click.Choice(["fit", "chisq"]), default="fit", show_default=True,
+              help="With --partial auto: ΔCFI ≤ .01 and ΔRMSEA ≤ .015 (fit), or p of the χ² difference > .05 (chisq).")
+@click.option("--parameterization", type=click.Choice(["delta", "theta"]), default="delta", show_default=True,
+              help="Ordinal items (--estimator dwls): scale of the latent responses.")
+@click.option("--starts", default=0, show_default=True, type=click.IntRange(0, 1000),
+              help="Extra random starts (the best solution is kept); see --seed.")
+@click.option("--seed", "start_seed", type=int, default=None, help="Seed for --starts.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),
               help="How many modification indices to show.")
-def cfa(wave, model_text, model_file, structure, compare, estimator, missing, invariance, group, std_lv, top_mi,
-        **opts):
+def cfa(wave, model_text, model_file, structure, compare, estimator, missing, invariance, group, partial, criterion,
+        parameterization, starts, start_seed, std_lv, top_mi, **opts):
     """Confirmatory factor analysis with lavaan's fit measures; measurement invariance with --group.
 
     Uses every respondent of the first wave (unless --wave says otherwise): FIML when answers are
@@ -152,14 +167,20 @@ def cfa(wave, model_text, model_file, structure, compare, estimator, missing, in
       peerscale cfa hs.csv --model "visual =~ x1+x2+x3; textual =~ x4+x5+x6; speed =~ x7+x8+x9"
       peerscale cfa export.csv --instrument pbr-y --structure bifactor --estimator mlr
       peerscale cfa hs.csv --model-file hs.lav --group school
+      peerscale cfa hs.csv --model-file hs.lav --group school --invariance scalar --partial auto
     """
     from ..analyses import cfa as analyse
-    from ..psychometrics.lavaan_syntax import parse_model
+    from ..psychometrics.lavaan_syntax import model_variables, parse_model
 
     if sum(x is not None for x in (model_text, model_file)) > 1:
         raise click.UsageError("give --model or --model-file, not both")
     if model_file:
-        model_text = Path(model_file).read_text(encoding="utf-8")
+        from ..io.source import read_bytes
+
+        try:
+            model_text = read_bytes(model_file, "model file", limit=1 << 20).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PeerscaleError("the model file is not UTF-8 text", file=model_file) from None
     if model_text is not None and structure is not None:
         raise click.UsageError("--structure builds the model from --instrument; do not combine it with --model")
     if model_text is None and not opts.get("instrument") and not opts.get("scales"):
@@ -169,17 +190,19 @@ def cfa(wave, model_text, model_file, structure, compare, estimator, missing, in
     if group:
         if opts.get("group_column") and opts["group_column"] != group:
             raise click.UsageError("--group and --group-column name different columns")
-        opts["group_column"], invariance = group, True
+        opts["group_column"], invariance = group, invariance or "scalar"
+    if partial and not invariance:
+        raise click.UsageError("--partial needs invariance: give --group COLUMN (or --group-column and --invariance)")
     if model_text is not None and not opts.get("instrument") and not opts.get("scales"):
-        terms = parse_model(model_text)
-        latent = {t.lhs for t in terms if t.op == "=~"}
-        observed = list(dict.fromkeys(v for t in terms for v in (t.lhs, t.rhs) if v != "1" and v not in latent))
+        observed, _ = model_variables(parse_model(model_text))
         opts["scales"] = ("model=" + ",".join(observed),)
     responses = read_responses(opts)
     if invariance and not responses.design.group:
         raise click.UsageError("--invariance needs a group column: give --group-column COLUMN (or group: in study.yaml)")
     res = analyse(responses.wave(wave), model=model_text, structure=structure, compare=compare, estimator=estimator,
-                  missing=missing, std_lv=std_lv, group=responses.design.group if invariance else None, top_mi=top_mi)
+                  missing=missing, std_lv=std_lv, group=responses.design.group if invariance else None, top_mi=top_mi,
+                  invariance=invariance or "scalar", partial=partial, criterion=criterion,
+                  parameterization=parameterization, starts=starts, seed=start_seed)
     out = res.to_dict()
     if opts.get("as_json"):
         emit_json(out)
@@ -210,7 +233,7 @@ def _print_cfa(out, quiet):
         else "scaled"
     rows = [("χ²", _fmt(f["chisq"], 2), robust and _fmt(robust["chisq_scaled"], 2) + " scaled"),
             ("df", str(f["df"]), robust and str(f["df"])),
-            ("p", _fmt(f["pvalue"]), robust and _fmt(robust["pvalue_scaled"])),
+            ("p", p_cell(f["pvalue"]), robust and p_cell(robust["pvalue_scaled"])),
             ("CFI", _fmt(f["cfi"]), robust and _fmt(robust[f"cfi_{kind}"])),
             ("TLI", _fmt(f["tli"]), robust and _fmt(robust[f"tli_{kind}"])),
             ("RMSEA", _fmt(f["rmsea"]), robust and _fmt(robust[f"rmsea_{kind}"])),
@@ -226,7 +249,9 @@ def _print_cfa(out, quiet):
                   f"(scaling {robust['scaling_factor']:.3f}, shift {robust['shift_parameter']:.2f}), as lavaan's WLSMV.")
     elif robust:
         which = ("robust CFI/TLI/RMSEA as lavaan's *.robust (Brosseau-Liard & Savalei)" if kind == "robust" else
-                 "scaled CFI/TLI/RMSEA (lavaan's *.scaled; its missing-data robust versions are not implemented)")
+                 "scaled CFI/TLI/RMSEA (lavaan's *.scaled)")
+        if out.get("missing") == "fiml" and kind == "robust":
+            which += ", corrected for missing data as lavaan (Zhang & Savalei 2020)"
         con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; {which}.")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):
@@ -269,7 +294,7 @@ def _print_cfa(out, quiet):
         vs = out["comparison"].get("one-factor", {}).get("vs_correlated")
         if vs:
             con.print(f"one factor vs correlated factors: Δχ²({vs['df_diff']:.0f}) = {vs['chisq_diff']:.2f}, "
-                      f"p = {vs['pvalue']:.3g}")
+                      f"{p_text(vs['pvalue'])}")
     if "invariance" in out:
         it = Table(title="Measurement invariance" + (" (scaled χ², robust differences)" if "fit_robust" in out else ""))
         for c in ("level", "χ²", "df", "CFI", "RMSEA", "SRMR"):
@@ -284,6 +309,20 @@ def _print_cfa(out, quiet):
         for prev, lv in zip(levels, levels[1:]):
             r = out["invariance"][lv]
             dt.add_row(f"{prev} → {lv}", _fmt(r.get("chisq_diff"), 2), _fmt(r.get("df_diff"), 0),
-                       _fmt(r.get("pvalue_diff")), _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
+                       p_cell(r.get("pvalue_diff")) if r.get("pvalue_diff") is not None else "—",
+                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")))
         con.print(dt)
         con.print("Guides: ΔCFI ≤ −0.010 (Cheung & Rensvold 2002) or ΔRMSEA ≥ 0.015 (Chen 2007) suggest non-invariance.")
+        if out.get("partial"):
+            con.print("Partial invariance: left free across groups: " + ", ".join(out["partial"]))
+    if out.get("partial_search"):
+        pt = Table(title="Partial invariance search (score tests, lavaan's lavTestScore)")
+        for c in ("level", "freed", "score", "χ²", "df", "CFI", "RMSEA", "ΔCFI", "ΔRMSEA", "ok"):
+            pt.add_column(c, justify="left" if c in ("level", "freed") else "right")
+        for r in out["partial_search"]:
+            pt.add_row(r["level"], r.get("freed") or "", _fmt(r.get("score_X2"), 1),
+                       _fmt(r["chisq"], 1), str(r["df"]), _fmt(r["cfi"]), _fmt(r["rmsea"]),
+                       _fmt(r.get("delta_cfi")), _fmt(r.get("delta_rmsea")), "yes" if r["criterion_met"] else "no")
+        con.print(pt)
+    for w in out.get("warnings", []):
+        con.print(f"[yellow]warning: {w}[/yellow]")

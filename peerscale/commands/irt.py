@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import console, data_options, emit_json, read_responses, wave_option
+from ..cli_common import console, data_options, emit_json, p_text, read_responses, wave_option
 from ..errors import PeerscaleError
 
 
@@ -128,7 +128,7 @@ def _progress_cb(bar):
                    "Logistic graded/2PL only.")
 @click.option("--no-se", is_flag=True, help="Skip the standard errors (Oakes observed information).")
 @click.option("--no-fit", is_flag=True, help="Skip M2, S-X2 and local dependence.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write a scoring file with the frozen bank (irt: block).")
+@click.option("-o", "--output", type=click.Path(readable=False), help="Write a scoring file with the frozen bank (irt: block).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--sample", default="", help="A description of the calibration sample, stored in the bank.")
 @click.option("--method", "score_method", type=click.Choice(["EAP", "MAP", "ML", "EAPsum"]), default="EAP",
@@ -167,7 +167,7 @@ def calibrate(wave, model, link, collapse, quadpts, tol, mirt_compatible, no_se,
     if output:
         bank = res.to_bank(scale.name, sample=sample, method=score_method)
         written = write_bank_file(responses._base.full_instrument, bank, output, force=force,
-                                  protect=[responses.source] if responses.source else [])
+                                  protect=responses.inputs)
     result = calibration_json(res, scale, fit, written)
     if opts.get("as_json"):
         emit_json(result)
@@ -233,7 +233,7 @@ def print_calibration(res, scale, fit, written) -> None:
     if fit:
         m2 = fit.get("m2")
         if m2 and m2.get("df"):
-            con.print(f"M2* = {m2['M2']:.3f} on {m2['df']} df (p = {m2['p']:.4f}), RMSEA {m2['RMSEA']:.4f}, "
+            con.print(f"M2* = {m2['M2']:.3f} on {m2['df']} df ({p_text(m2['p'])}), RMSEA {m2['RMSEA']:.4f}, "
                       f"SRMSR {m2['SRMSR']:.4f}")
         else:
             con.print("M2*: too few degrees of freedom (more parameters than first and second moments)")
@@ -306,7 +306,7 @@ def write_bank_file(inst, bank, output, *, force=False, protect=()) -> Path:
 @data_options
 @click.option("--method", type=click.Choice(["EAP", "MAP", "ML", "EAPsum"]), help="Default: the bank's method.")
 @click.option("--allow-absent", is_flag=True, help="Score a short form: bank items that are not columns count as unanswered.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write ids, theta, SE, T and its SE.")
+@click.option("-o", "--output", type=click.Path(readable=False), help="Write ids, theta, SE, T and its SE.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def score_cmd(method, allow_absent, output, force, **opts):
     """Score INPUT from the frozen bank (irt: block) of a scoring file: theta, SE, T = 50 + 10 theta.
@@ -361,7 +361,11 @@ def score_cmd(method, allow_absent, output, force, **opts):
                "mean_theta": float(np.nanmean(res[f"{scale_name}_theta"].replace([np.inf, -np.inf], np.nan)))
                if scored else None}
     if output:
-        written = write_table(out, output, force=force, protect=[path] if path else [])
+        from ..responses import input_files as export_inputs
+
+        written = write_table(out, output, force=force,
+                              protect=export_inputs(path, inst, table, options.get("map"),
+                                                    options.get("redcap_dictionary"), given))
         summary["output"] = str(written)
     if opts.get("as_json"):
         summary["scores"] = None if output else out.to_dict("records")

@@ -13,7 +13,7 @@ from ..errors import PeerscaleError
 
 @click.command("redcap-dictionary")
 @click.argument("instrument", metavar="NAME|PATH")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Data dictionary CSV to write.")
+@click.option("--output", "-o", required=True, type=click.Path(readable=False), help="Data dictionary CSV to write.")
 @click.option("--with-calc", is_flag=True,
               help="Add score fields: calc fields that apply the scoring rules in REDCap (score_<column>, "
                    "hidden on surveys) and read-only fields for peerscale's scores (ps_<column>; "
@@ -21,7 +21,7 @@ from ..errors import PeerscaleError
 @click.option("--required", is_flag=True,
               help="Make every item required. Off by default: respondents may skip items, and the scoring "
                    "file's missing-data rule then decides whether a scale is scored.")
-@click.option("--zip", "zip_path", type=click.Path(dir_okay=False),
+@click.option("--zip", "zip_path", type=click.Path(readable=False),
               help="Also write an instrument zip (instrument.csv inside) for REDCap's 'Upload instrument ZIP'. "
                    "An instrument with several respondent forms gets one zip per form (<name>_<form>.zip).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
@@ -47,14 +47,14 @@ def redcap_dictionary(instrument, output, with_calc, required, zip_path, force):
         zp = Path(zip_path)
         zips = [(zp, forms[0])] if len(forms) == 1 else [
             (zp.with_name(f"{zp.stem}_{form}{zp.suffix or '.zip'}"), form) for form in forms]
-        for z, _form in zips:
-            if z.exists() and not force:
-                raise PeerscaleError("the output file already exists", file=str(z),
-                                     hint="use --force to overwrite it, or choose another path")
-    written = write_dictionary(dictionary, output, force=force)
+    from ..io.write import check_output
+
+    for z, _form in zips:  # all refusals before the first file is written
+        check_output(z, force=force, protect=inst.files)
+    written = write_dictionary(dictionary, output, force=force, protect=inst.files)
     lines = [f"wrote {written}: {len(dictionary.fields)} fields on form(s) {', '.join(forms)}"]
     for z, form in zips:
-        lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force)} (form {form})")
+        lines.append(f"wrote {write_instrument_zip(dictionary, z, form, force=force, protect=inst.files)} (form {form})")
     lines.append(UPLOAD_WARNING)
     click.echo("\n".join(lines), err=True)
 
@@ -66,9 +66,9 @@ UPLOAD_WARNING = ("warning: uploading a data dictionary in REDCap (Project Setup
 
 
 @click.command("redcap-mapping")
-@click.argument("dictionary", type=click.Path(dir_okay=False))
+@click.argument("dictionary", type=click.Path(readable=False))
 @click.option("--instrument", "-i", required=True, metavar="NAME|PATH", help="Bundled instrument name or scoring-file path.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.option("--output", "-o", type=click.Path(readable=False),
               help="Mapping CSV to write (header 'column,item'; give it to `score --map FILE`). Default: stdout.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def redcap_mapping(dictionary, instrument, output, force):
@@ -87,13 +87,15 @@ def redcap_mapping(dictionary, instrument, output, force):
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["column", "item"])
+    from ..io.write import escape_formula_text
+
     for field, iid, _how in result.matched:
-        w.writerow([field, iid])
+        w.writerow([escape_formula_text(field), iid])
     text = buf.getvalue()
     if output:
         from ..io.write import atomic_write
         atomic_write(output, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""),
-                     force=force, protect=[dictionary])
+                     force=force, protect=[dictionary, *inst.files])
     else:
         click.echo(text, nl=False)
     hows = {}

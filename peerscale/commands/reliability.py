@@ -31,7 +31,7 @@ from ..errors import PeerscaleError
               help="Factor extraction for omega (psych's fm).")
 @click.option("--icc", "retest_icc", is_flag=True,
               help="Test-retest ICC across the waves of the design (people matched by the respondent column).")
-@click.option("--retest", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+@click.option("--retest", type=click.Path(readable=False), metavar="FILE",
               help="Test-retest ICC: a second wave in its own file (same layout), people matched by the respondent column.")
 @click.option("--rater-column", metavar="COLUMN",
               help="Inter-rater ICC: COLUMN names the rater, targets matched by the respondent column "

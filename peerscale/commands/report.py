@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli_common import data_options, emit_json, read_responses, to_json, wave_option
+from ..cli_common import data_options, emit_json, input_files, read_responses, to_json, wave_option
 from ..errors import PeerscaleError
 
 
@@ -31,7 +31,7 @@ def output_kind(output: str, fmt: str | None) -> str:
 @click.command()
 @_report_options
 @wave_option
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(readable=False),
               help="Where to write the report (.html; .md with its figures in <name>_files/; or .json: the same "
                    "numbers, keyed as the reliability, items, efa and cfa commands' --json).")
 @click.option("--format", "report_format", type=click.Choice(["html", "md", "json"]),
@@ -66,20 +66,12 @@ def report(**opts):
       peerscale report export.csv -i pbr-y -o report.md
       peerscale report export.csv -i pbr-y -o report.json --validate
     """
-    from ..io.write import atomic_write
+    from ..io.write import atomic_write, check_output
     from ..report.methods import reproduce_command
 
     kind = output_kind(opts["output"], opts["report_format"])
     out = Path(opts["output"])
-    if out.exists() and not opts["force"]:
-        raise PeerscaleError("the output file already exists", file=str(out),
-                             hint="use --force to overwrite it, or choose another path")
-    if not out.parent.is_dir():
-        raise PeerscaleError("the output directory does not exist", file=str(out),
-                             hint=f"create {str(out.parent)!r} first")
-    if Path(opts["input"]).exists() and out.resolve() == Path(opts["input"]).resolve():
-        raise PeerscaleError("refusing to write the report over the input file", file=str(out),
-                             hint="choose a different output path")
+    check_output(out, force=opts["force"], protect=input_files(opts))  # before the work; again when written
     responses = read_responses(opts)
     rep = responses.report(validate=opts["validate"], wave=opts["wave"],
                            min_answered=opts["min_answered"] if opts.get("instrument") else None,
@@ -90,14 +82,14 @@ def report(**opts):
     if kind in ("html", "json"):
         text = rep.to_html() if kind == "html" else to_json(rep.to_dict())
         written = atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=opts["force"],
-                               protect=[opts["input"]])
+                               protect=responses.inputs)
     else:
         from ..report.markdown import write_markdown
 
-        written, figures = write_markdown(rep, out, force=opts["force"], protect=[opts["input"]])
+        written, figures = write_markdown(rep, out, force=opts["force"], protect=responses.inputs)
     size = written.stat().st_size
     result = {"output": str(written), "format": kind, "bytes": size, "figures": None if figures is None else str(figures),
-              "sections": ["sample", "scoring", "items"] + (["validation"] if rep.validation is not None else [])
+              "sections": ["findings", "sample", "scoring", "items"] + (["validation"] if rep.validation is not None else [])
               + ["methods"], "n_records": rep.sample["n_in_scope"], "notes": rep.notes}
     if opts["as_json"]:
         emit_json(result)

@@ -53,13 +53,13 @@ def read_parquet(path: Path, *, instrument=None, missing_codes=None) -> Table:
     return table
 
 
-def read_jsonl(path: Path, *, instrument=None, missing_codes=None) -> Table:
+def read_jsonl(path: Path, *, instrument=None, missing_codes=None, data: bytes | None = None) -> Table:
     import pandas as pd
 
     from .text import decode, read_bytes
 
     warnings: list[str] = []
-    data = decode(read_bytes(path), None, str(path), warnings).decode("utf-8")
+    data = decode(read_bytes(path) if data is None else data, None, str(path), warnings).decode("utf-8")
     if not data.strip():
         raise PeerscaleError("the file is empty", file=str(path))
     records, columns = [], {}
@@ -68,6 +68,9 @@ def read_jsonl(path: Path, *, instrument=None, missing_codes=None) -> Table:
             continue
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise PeerscaleError(f"line {n} is nested too deeply", file=str(path), row=n,
+                                 hint="JSON lines means one flat JSON object per line") from None
         except json.JSONDecodeError as exc:
             raise PeerscaleError(f"line {n} is not valid JSON ({exc.msg})", file=str(path), row=n,
                                  hint="JSON lines means one JSON object per line") from None

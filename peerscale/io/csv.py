@@ -192,7 +192,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
         row = first.number - skip if first.number and first.number > 0 else _find_bad_row(data, delimiter, len(names), skip)
         raise PeerscaleError(
             f"a row has {first.actual_columns} fields where the header has {first.expected_columns}"
-            f"{' (' + str(len(bad_rows)) + ' such rows)' if len(bad_rows) > 1 else ''}: {first.text[:80]!r}",
+            f"{' (' + str(len(bad_rows)) + ' such rows)' if len(bad_rows) > 1 else ''}",
             file=file, row=row,
             hint=f"check the delimiter ({delimiter!r} was used) and quoting; a field holding the delimiter must be quoted")
     if table.num_rows == 0:

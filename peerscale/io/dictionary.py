@@ -40,6 +40,7 @@ FIELD_TYPES = {"text", "notes", "dropdown", "radio", "checkbox", "yesno", "truef
                "file", "descriptive", "sql"}
 CHOICE_TYPES = {"dropdown", "radio", "checkbox", "yesno", "truefalse"}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_DICTIONARY_BYTES = 64 << 20  # REDCap dictionaries are kilobytes; this refuses /dev/zero-like inputs
 _ITEM_TAG = re.compile(r"peerscale:\s*item=([A-Za-z][A-Za-z0-9_.]*)")
 
 
@@ -121,7 +122,7 @@ def read_dictionary(path: str | Path) -> Dictionary:
     from .text import decode, read_bytes
 
     p = Path(path)
-    raw = read_bytes(p)
+    raw = read_bytes(p, "REDCap data dictionary", limit=MAX_DICTIONARY_BYTES)
     warnings: list[str] = []
     if raw.startswith(b"PK\x03\x04"):
         try:
@@ -130,6 +131,9 @@ def read_dictionary(path: str | Path) -> Dictionary:
                 if not names:
                     raise PeerscaleError("the zip holds no instrument.csv", file=str(path),
                                          hint="give REDCap's data dictionary CSV or an instrument zip")
+                if zf.getinfo(names[0]).file_size > MAX_DICTIONARY_BYTES:
+                    raise PeerscaleError("the zip's instrument.csv unpacks to more than any data dictionary can be",
+                                         file=str(path))
                 raw = zf.read(names[0])
         except zipfile.BadZipFile:
             raise PeerscaleError("not a readable zip file", file=str(path)) from None

@@ -46,9 +46,10 @@ def _blank(series):
 
 
 def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_codes: dict | None = None,
-                 key_columns=()) -> None:
+                 key_columns=(), check_duplicates: bool = True) -> None:
     """Set REDCap ids, ``in_scope``, label→code mapping and checks on ``table`` in place.
-    ``key_columns`` (e.g. a study's own wave column) also tell records apart in the duplicate check."""
+    ``key_columns`` (e.g. a study's own wave column) also tell records apart in the duplicate check;
+    ``check_duplicates=False`` leaves duplicates to the caller (``validate`` lists them all)."""
     df = table.data
     if not is_redcap(df.columns, dictionary):
         return
@@ -71,7 +72,8 @@ def apply_redcap(table: Table, *, instrument=None, dictionary=None, missing_code
         table.in_scope = mine if mine.any() else blank
         table.in_scope.name = "in_scope"
 
-    _check_duplicates(table, ids + [c for c in key_columns if c in df.columns and c not in ids])
+    if check_duplicates:
+        _check_duplicates(table, ids + [c for c in key_columns if c in df.columns and c not in ids])
 
     if dictionary is not None:
         apply_dictionary(table, dictionary, instrument, missing_codes)
@@ -100,11 +102,12 @@ def _check_duplicates(table: Table, ids: list[str]) -> None:
     listing = "; ".join(", ".join(f"{c}={v}" for c, v in zip(ids, row) if v not in ("", "None", "nan"))
                         for row in shown.itertuples(index=False))
     rows = [int(i) + 1 for i in df.index[dup][:10]]
-    where = "within one event/instance" if len(ids) > 1 else ""
+    where = " within one event/instance" if len(ids) > 1 else ""
     raise PeerscaleError(
-        f"duplicate record ids {where}: {listing}" + (" ..." if keys.drop_duplicates().shape[0] > 10 else ""),
+        f"duplicate record ids{where}: {listing}" + (" ..." if keys.drop_duplicates().shape[0] > 10 else ""),
         file=table.path, row=", ".join(map(str, rows)), column=ids[0],
-        hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows")
+        hint="each record (per event and repeat instance) must appear once; remove or merge the duplicate rows "
+             "(`peerscale validate` lists them all)")
 
 
 def _labels_to_codes(table: Table, col: str, labels: dict[float, str]) -> None:

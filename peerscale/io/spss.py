@@ -271,6 +271,7 @@ def read_redcap_sps(path: Path, *, instrument=None, missing_codes: dict | None =
                            delimiter=spec["delimiter"], column_names=spec["variables"], fmt="redcap-sps",
                            text_columns=text_cols)
     table.path = str(path)
+    table.sources = [str(path), str(data_file)]
     table.warnings = warnings + table.warnings + [f"{path}: read data from {data_file}"]
     df = table.data
     table.variable_labels.update({k: v for k, v in spec["variable_labels"].items() if k in df.columns and v})

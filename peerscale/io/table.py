@@ -40,6 +40,7 @@ class Table:
     id_columns: list[str] = field(default_factory=list)
     suggested_map: dict[str, str] = field(default_factory=dict)
     in_scope: "pd.Series | None" = None
+    sources: list[str] = field(default_factory=list)  # every file read (REDCap's .sps and its CSV)
     event_column: str | None = None  # REDCap's event column (redcap_event_name, or "Event Name" in label headers)
 
 
@@ -49,6 +50,12 @@ class OutputMeta:
 
     ``missing_values``: user-missing codes per numeric column (SPSS allows at most three
     discrete codes). ``measure``: ``"scale"``, ``"ordinal"`` or ``"nominal"``.
+    ``categories``: ordered labels of a text column (e.g. interpretive bands, low to high);
+    formats with value labels (.sav, .zsav, .dta) write it as codes 1, 2, ... labelled with
+    them, so it sorts in order and counts as a category, and a blank cell as
+    ``category_missing[column]`` = (code, label), declared user-missing in SPSS (Stata: ``.``).
+    ``formats``: SPSS print formats (``F8.2``); numeric columns without one get ``F8.0`` when
+    every value is whole, else ``F8.2``.
     """
 
     variable_labels: dict[str, str] = field(default_factory=dict)
@@ -56,6 +63,9 @@ class OutputMeta:
     missing_values: dict[str, list[float]] = field(default_factory=dict)
     measure: dict[str, str] = field(default_factory=dict)
     file_label: str | None = None
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    category_missing: dict[str, tuple[float, str]] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 # Column names that hold identifiers: always read as text so "007" stays "007".

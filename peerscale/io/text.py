@@ -9,16 +9,13 @@ from pathlib import Path
 from ..errors import PeerscaleError
 
 
-def read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise PeerscaleError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise PeerscaleError("is a directory, not a data file", file=str(path)) from None
-    except OSError as exc:
-        raise PeerscaleError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+def read_bytes(path: str | Path, what: str = "data file", limit: int | None = None) -> bytes:
+    """The bytes of a file, standard input (``-``) or a pipe, checked first: a directory, a
+    device or a socket is refused, a pipe read with a first-byte timeout, ``limit`` enforced
+    (see :mod:`.source`)."""
+    from .source import read_bytes as _read
+
+    return _read(path, what, limit)
 
 
 def decode(data: bytes, encoding: str | None, file: str, warnings: list[str]) -> bytes:

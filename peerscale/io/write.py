@@ -10,9 +10,11 @@ gets a leading ``'``; numbers, and text that is a plain number such as ``-1.5``,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -85,25 +87,86 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+_KIND = ((stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+         (stat.S_ISSOCK, "a socket"))
+
+
+def check_output(path, *, force: bool = False, protect=()) -> Path:
+    """The file to write for output ``path``, checked before any work is done.
+
+    Refused, even with ``force``: an input of the run (``protect``: data, scoring file, item
+    bank, mapping, dictionary; compared as files, so links and ``./x`` count), standard
+    output (``-``), a directory, a device, a named pipe or a socket (replacing ``/dev/null``
+    by a regular file broke the machine it ran on). An existing file needs ``force``. A
+    symbolic link is followed: the file it names is replaced, the link stays.
+    """
+    text = str(path)
+    if text == "-":
+        raise PeerscaleError("writing to standard output is not supported: give an output file name", file="-")
+    target = Path(text).expanduser()
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    for p in protect or ():
+        if p is not None and str(p) != "-" and _same_file(target, Path(str(p)).expanduser()):
+            raise PeerscaleError(f"refusing to write the output over an input of this run ({p}), even with `force`",
+                                 file=text, hint="choose a different output path")
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise PeerscaleError(f"cannot use this output path: {exc.strerror or exc}", file=text) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise PeerscaleError("the output path is a directory", file=text, hint="give a file name inside it")
+        for test, kind in _KIND:
+            if test(st.st_mode):
+                raise PeerscaleError(f"the output path is {kind}, not a regular file; refusing to replace it, "
+                                     "even with `force`", file=text, hint="give the name of a regular file")
+        if not force:
+            raise PeerscaleError("the output file already exists", file=text,
+                                 hint="use `force` to overwrite it (re-running a command needs it), or choose another path")
+    if not target.parent.is_dir():
+        raise PeerscaleError("the output directory does not exist", file=text,
+                             hint=f"create {str(target.parent)!r} first")
+    return target
+
+
+_WRITE_ERRORS = {
+    errno.EACCES: ("permission denied", "write into a folder you may write to"),
+    errno.EPERM: ("permission denied", "write into a folder you may write to"),
+    errno.EROFS: ("the folder is on a read-only file system", "write somewhere else"),
+    errno.ENOSPC: ("no space left on the device", "free some space or write somewhere else"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free some space or write somewhere else"),
+    errno.EFBIG: ("the file would be larger than allowed (a file-size limit such as `ulimit -f`, or the file "
+                  "system's maximum)", "raise the limit, or write to another file system"),
+    errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter name"),
+    errno.EIO: ("an input/output error on the device", "check the disk, or write somewhere else"),
+}
+
+
+def write_error(exc: OSError, target: Path | str) -> PeerscaleError:
+    """An OS error while writing ``target`` as one message naming the output (not its temporary file)."""
+    code = exc.errno
+    if code is None:
+        m = re.search(r"errno (\d+)", str(exc), re.IGNORECASE)
+        code = int(m.group(1)) if m else None
+    what, hint = _WRITE_ERRORS.get(code, (exc.strerror or str(exc).split(". Detail")[0], None))
+    return PeerscaleError(f"cannot write the output: {what}", file=str(target), hint=hint)
+
+
 def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) -> Path:
     """Call ``write(tmp_path)`` then move the temporary file to ``path``.
 
-    Refuses when ``path`` is one of ``protect`` (the inputs), or exists and ``force`` is false.
+    Refuses what :func:`check_output` refuses. Any error, Ctrl-C or SIGTERM (the CLI turns
+    it into an exception) leaves no temporary file and the old output, if any, untouched.
     """
-    target = Path(path).expanduser()
-    for p in protect or ():
-        if p is not None and _same_file(target, Path(p).expanduser()):
-            raise PeerscaleError("refusing to write the output over an input file", file=str(target),
-                                 hint="choose a different output path")
-    if target.is_dir():
-        raise PeerscaleError("the output path is a directory", file=str(target))
-    if not target.parent.is_dir():
-        raise PeerscaleError("the output directory does not exist", file=str(target),
-                             hint=f"create {str(target.parent)!r} first")
-    if target.exists() and not force:
-        raise PeerscaleError("the output file already exists", file=str(target),
-                             hint="use `force` to overwrite it, or choose another path")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_output(path, force=force, protect=protect)
+    shown = str(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise write_error(exc, shown) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -112,23 +175,35 @@ def atomic_write(path: str | Path, write, *, force: bool = False, protect=()) ->
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         if force:
+            check_output(path, force=True, protect=protect)  # nothing became a device or an input meanwhile
             os.replace(tmp, target)
         else:
             try:
                 os.link(tmp, target)
             except FileExistsError:
-                raise PeerscaleError("the output file already exists", file=str(target),
+                raise PeerscaleError("the output file already exists", file=shown,
                                      hint="use `force` to overwrite it, or choose another path") from None
-            except OSError:  # file systems without hard links
+            except OSError as exc:  # file systems without hard links
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
                 if target.exists():
-                    raise PeerscaleError("the output file already exists", file=str(target),
+                    raise PeerscaleError("the output file already exists", file=shown,
                                          hint="use `force` to overwrite it") from None
                 os.replace(tmp, target)
-    except PermissionError as exc:
-        raise PeerscaleError(f"cannot write: {exc.strerror}", file=str(target)) from None
+    except PeerscaleError as exc:
+        if exc.file is None or exc.file == str(tmp):
+            exc.file = shown
+        exc.message = exc.message.replace(str(tmp), shown)
+        raise
+    except OSError as exc:
+        raise write_error(exc, shown) from None
     finally:
-        if tmp.exists():
+        try:
             tmp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
     return target
 
 
@@ -247,6 +322,7 @@ def _write_xlsx(df, tmp, meta):
                              "(1,048,576 rows including the header, 16,384 columns)",
                              hint="write .csv, .parquet or .sav instead")
 
+    _check_excel_cells(df)
     data = escape_formulas(df)
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
         data.to_excel(xl, sheet_name="data", index=False)
@@ -261,6 +337,32 @@ def _write_xlsx(df, tmp, meta):
             info.to_excel(xl, sheet_name="variables", index=False)
             if meta.file_label:
                 xl.book["variables"].cell(row=len(rows) + 3, column=1, value=escape_formula_text(meta.file_label))
+
+
+_EXCEL_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+EXCEL_MAX_CHARS = 32_767
+
+
+def _check_excel_cells(df) -> None:
+    """Text an .xlsx cell cannot hold (control characters; more than 32,767 characters) is
+    refused naming the row, column and value, instead of a damaged workbook or a traceback."""
+    for col in df.columns:
+        s = df[col]
+        if s.dtype.kind in "biufcmM":
+            continue
+        text = s.astype("str").where(s.notna(), "")
+        for bad, what in ((text.str.contains(_EXCEL_ILLEGAL, regex=True), "a control character"),
+                          (text.str.len() > EXCEL_MAX_CHARS, f"more than {EXCEL_MAX_CHARS:,} characters")):
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                value = text.iloc[row]
+                raise PeerscaleError(f"holds {what}, which an Excel cell cannot store", row=row + 1, column=str(col),
+                                     value=value,
+                                     hint="write .csv, .parquet or .sav instead, or clean the value")
+    for col in map(str, df.columns):
+        if re.search(_EXCEL_ILLEGAL, col):
+            raise PeerscaleError("a column name holds a control character, which an Excel sheet cannot store",
+                                 value=col)
 
 
 def _code(v) -> str:
@@ -287,12 +389,29 @@ def _spss_frame(df):
     return out
 
 
+# SPSS limits in bytes (UTF-8): variable label 256, value label 120, file label 64.
+SPSS_LABEL_BYTES, SPSS_VALUE_LABEL_BYTES, SPSS_FILE_LABEL_BYTES = 256, 120, 64
+
+
+def label_text(text, max_bytes: int) -> str:
+    """A label as SPSS and Stata can hold it: control characters (newline, tab, NUL...) become
+    spaces, runs of spaces one space, and a label too long is cut at a character boundary with
+    ``…`` (pyreadstat cut bytes, which could split a character and leave invalid UTF-8)."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text))
+    text = re.sub(r" {2,}", " ", text).strip()
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    cut = raw[:max_bytes - len("…".encode("utf-8"))].decode("utf-8", "ignore").rstrip()
+    return cut + "…"
+
+
 def _spss_kwargs(df, meta: OutputMeta):
     cols = set(map(str, df.columns))
     numeric = {str(c) for c in df.columns if df[c].dtype.kind in "biuf"}
-    labels = {c: str(v) for c, v in meta.variable_labels.items() if c in cols}
-    values = {c: {float(k): str(v) for k, v in vl.items()} for c, vl in meta.value_labels.items()
-              if c in numeric and vl}
+    labels = {c: label_text(v, SPSS_LABEL_BYTES) for c, v in meta.variable_labels.items() if c in cols}
+    values = {c: {float(k): label_text(v, SPSS_VALUE_LABEL_BYTES) for k, v in vl.items()}
+              for c, vl in meta.value_labels.items() if c in numeric and vl}
     missing = {}
     for c, codes in meta.missing_values.items():
         if c in numeric and codes:
@@ -318,19 +437,81 @@ def _check_spss_names(df):
                              hint="names must start with a letter, hold letters, digits, '_' or '.', at most 64 bytes")
 
 
+def encode_categories(df, meta: OutputMeta, user_missing: bool = True):
+    """``meta.categories`` columns as numeric codes 1..n with value labels (and the blank code
+    of ``meta.category_missing``, user-missing when ``user_missing``); returns (frame, meta)."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    cats = {c: labels for c, labels in meta.categories.items() if c in df.columns}
+    if not cats:
+        return df, meta
+    out = df.copy(deep=False)
+    value_labels = {k: dict(v) for k, v in meta.value_labels.items()}
+    missing = {k: list(v) for k, v in meta.missing_values.items()}
+    for col, labels in cats.items():
+        s = out[col]
+        cat = pd.Categorical(s.astype("object").where(s.notna(), None), categories=list(labels))
+        unknown = sorted({str(v) for v in s[(cat.codes < 0) & s.notna().to_numpy()]})
+        if unknown:
+            raise PeerscaleError(f"holds values that are not among its categories: {', '.join(unknown[:5])}",
+                                 column=str(col))
+        codes = np.where(cat.codes < 0, np.nan, cat.codes + 1.0)
+        value_labels[col] = {float(k): label for k, label in enumerate(labels, start=1)}
+        blank = meta.category_missing.get(col)
+        if blank is not None and user_missing:
+            codes[np.isnan(codes)] = float(blank[0])
+            value_labels[col][float(blank[0])] = blank[1]
+            missing[col] = sorted(set(missing.get(col, [])) | {float(blank[0])})
+        out[col] = pd.Series(codes, index=out.index)
+    return out, dataclasses.replace(meta, value_labels=value_labels, missing_values=missing)
+
+
+def spss_formats(df, meta: OutputMeta) -> dict[str, str]:
+    """Print formats: ``meta.formats`` where given, else ``F8.0`` for numeric columns of whole
+    numbers and ``F8.2`` otherwise (pyreadstat wrote every number as F8.2); wider when a value
+    needs it."""
+    import numpy as np
+
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if s.dtype.kind not in "biuf":
+            continue
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        x = x[np.isfinite(x)]
+        fmt = meta.formats.get(str(col))
+        if fmt is None:
+            fmt = "F8.0" if (x.size == 0 or np.all(x == np.round(x))) else "F8.2"
+        m = re.match(r"^F(\d+)\.(\d+)$", fmt)
+        if m and x.size:
+            digits = len(str(int(np.max(np.abs(x))))) + (1 if np.any(x < 0) else 0)
+            decimals = int(m.group(2))
+            width = max(int(m.group(1)), digits + (decimals + 1 if decimals else 0))
+            fmt = f"F{min(width, 40)}.{decimals}"
+        out[str(col)] = fmt
+    return out
+
+
 def _write_sav(df, tmp, meta, compress=False):
     import pyreadstat
 
     _check_spss_names(df)
+    df, meta = encode_categories(df, meta)
     labels, values, missing, measure = _spss_kwargs(df, meta)
     frame = _spss_frame(df)
     try:
-        pyreadstat.write_sav(frame, str(tmp), file_label=meta.file_label or "",
+        pyreadstat.write_sav(frame, str(tmp), file_label=label_text(meta.file_label or "", SPSS_FILE_LABEL_BYTES),
                              column_labels=labels or None, variable_value_labels=values or None,
                              missing_ranges=missing or None, variable_measure=measure or None,
-                             compress=compress)
+                             variable_format=spss_formats(df, meta) or None, compress=compress)
     except Exception as exc:  # pyreadstat raises plain exceptions for unwritable data
-        raise PeerscaleError(f"cannot write SPSS file: {exc}") from None
+        detail = str(exc)
+        if "Unable to write" in detail:
+            detail += " (the disk may be full, or a file-size limit such as `ulimit -f` reached)"
+        raise PeerscaleError(f"cannot write SPSS file: {detail}") from None
 
 
 def _write_zsav(df, tmp, meta):
@@ -344,14 +525,15 @@ def _write_dta(df, tmp, meta):
     if bad:
         raise PeerscaleError("column names Stata cannot hold: " + ", ".join(map(repr, bad[:5])),
                              hint="Stata names hold letters, digits and '_', at most 32 characters")
+    df, meta = encode_categories(df, meta, user_missing=False)
     labels, values, _missing, _measure = _spss_kwargs(df, meta)
     # Stata value labels attach to integer codes only.
     values = {c: {int(k): v for k, v in vl.items() if float(k).is_integer()} for c, vl in values.items()}
     values = {c: vl for c, vl in values.items() if vl}
     frame = _spss_frame(df)
     try:
-        pyreadstat.write_dta(frame, str(tmp), file_label=(meta.file_label or "")[:80],
-                             column_labels={c: v[:80] for c, v in labels.items()} or None,
+        pyreadstat.write_dta(frame, str(tmp), file_label=label_text(meta.file_label or "", 80),
+                             column_labels={c: label_text(v, 80) for c, v in labels.items()} or None,
                              variable_value_labels=values or None)
     except Exception as exc:
         raise PeerscaleError(f"cannot write Stata file: {exc}") from None

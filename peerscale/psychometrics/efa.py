@@ -59,6 +59,7 @@ class EFAResult(Summarised):
     structure: np.ndarray
     eigenvalues: np.ndarray
     converged: bool
+    pair_counts: np.ndarray | None = None  # pairwise n (psych's np.obs), from item data only
 
     @property
     def n_factors(self) -> int:
@@ -458,7 +459,19 @@ def fit_efa(data_or_corr, n_factors: int, *, method: str = "minres", rotation: s
                      variance_explained=ve, columns=cols, method=method,
                      rotation="none" if rotation is None else rotation, n_obs=n_obs,
                      correlation=r, structure=lam @ phi, eigenvalues=eig[::-1],
-                     converged=bool(ok and rot_ok))
+                     converged=bool(ok and rot_ok), pair_counts=_pair_counts(data_or_corr, r))
+
+
+def _pair_counts(data_or_corr, r: np.ndarray) -> np.ndarray | None:
+    """Pairwise complete counts of item data (psych's ``pairwiseCount``), None for a
+    correlation-matrix input (then psych, too, has no ``np.obs``)."""
+    if not isinstance(data_or_corr, pd.DataFrame) or data_or_corr.shape[1] != r.shape[0]:
+        return None
+    values = data_or_corr.to_numpy(dtype=float, copy=True)
+    if _is_correlation(values) and values.shape[0] == values.shape[1]:
+        return None
+    answered = np.isfinite(values).astype(float)
+    return answered.T @ answered
 
 
 def _fit_measures(res: EFAResult) -> dict:
@@ -471,7 +484,11 @@ def _fit_measures(res: EFAResult) -> dict:
       ``F0 = tr R − log|R| − p``, ν the correction factor above;
     - ``RMSEA = √max(chisq/(df·N) − 1/(N − 1), 0)`` and its 90% interval from the noncentral χ²
       with ``√(λ/((N − 1)·df))``; ``BIC = chisq − df·log N``;
-    - ``rms`` and ``crms``: root mean square off-diagonal residual, over p(p−1) and over 2·df.
+    - ``rms`` and ``crms``: root mean square off-diagonal residual, over p(p−1) and over 2·df;
+      from item data each squared residual is weighted by its pairwise n (psych's ``np.obs``):
+      ``rms = √(Σ n_ij e_ij² / (n_h p(p−1)))``, ``crms = √(Σ n_ij e_ij² / (2 n_h df))`` with
+      ``n_h`` the harmonic mean of all pairwise n (equal to the unweighted form without missing
+      answers).
 
     psych smooths non-positive-definite matrices first; here such a model is reported as
     undefined (NaN) instead."""
@@ -483,10 +500,15 @@ def _fit_measures(res: EFAResult) -> dict:
     model = res.loadings @ res.phi @ res.loadings.T
     resid = r - model
     off = ~np.eye(p, dtype=bool)
-    rstar_off = float(np.sum(resid[off] ** 2))
+    counts = res.pair_counts
+    if counts is None:
+        rstar_off, nh = float(np.sum(resid[off] ** 2)), 1.0
+    else:
+        rstar_off = float(np.sum(resid[off] ** 2 * counts[off]))
+        nh = float(counts.size / np.sum(1.0 / counts)) if (counts > 0).all() else np.nan
     df = p * (p - 1) / 2 - p * k + k * (k - 1) / 2
-    out = {"df": df, "rms": float(np.sqrt(rstar_off / (p * (p - 1)))),
-           "crms": float(np.sqrt(rstar_off / (2 * df))) if df > 0 else np.nan}
+    out = {"df": df, "rms": float(np.sqrt(rstar_off / (nh * p * (p - 1)))),
+           "crms": float(np.sqrt(rstar_off / (2 * nh * df))) if df > 0 else np.nan}
     m = model.copy()
     np.fill_diagonal(m, np.diag(r))
     try:

@@ -7,9 +7,7 @@ items o, ``e_i = (x_i − μ)_o``, the casewise normal log-likelihood is
 
 The saturated (h1) model, free means and covariance, is fitted by EM (Dempster, Laird &
 Rubin 1977); :mod:`peerscale.psychometrics.cfa` minimises ``2(ℓ_h1 − ℓ)/N``. Robust (MLR)
-standard errors and the Yuan–Bentler (2000) scaled test under FIML use the casewise scores
-``∂ℓ_i/∂(μ, vech Σ)`` and the analytic observed information of the saturated model, as
-lavaan's ``estimator="MLR", missing="ml"`` (Mplus variant of the scaling factor).
+corrections under FIML are in :mod:`peerscale.psychometrics.cfa_robust`.
 
 References: Rosseel, Y. (2012). lavaan. Journal of Statistical Software, 48(2). Yuan, K.-H.
 & Bentler, P. M. (2000). Sociological Methodology, 30, 165-200.
@@ -18,14 +16,8 @@ References: Rosseel, Y. (2012). lavaan. Journal of Statistical Software, 48(2). 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-from ..errors import PeerscaleError
-
-if TYPE_CHECKING:
-    from .cfa import GroupData, _Engine
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,103 +143,3 @@ def em_saturated(x: np.ndarray, patterns, max_iter: int = 10000, tol: float = 1e
             break
         ll_old = ll
     return mu, sigma, ll
-
-
-# ---------------------------------------------------------------------------------------
-# robust (MLR) corrections
-# ---------------------------------------------------------------------------------------
-
-def _casewise_moment_scores(d: GroupData, engine: _Engine, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Per case, ∂ℓ_i/∂(μ, vech Σ) of the casewise normal log-likelihood on the case's observed
-    items: ``Σ_oo⁻¹ d`` and ``½(Σ_oo⁻¹ d d' Σ_oo⁻¹ − Σ_oo⁻¹)`` (off-diagonals counted twice)."""
-    p = engine.p
-    x = d.raw
-    miss = np.isnan(x)
-    out = np.zeros((x.shape[0], p + len(engine.vi)))
-    keys, inverse = np.unique(miss, axis=0, return_inverse=True)
-    for k, key in enumerate(keys):
-        rows = np.flatnonzero(inverse.ravel() == k)
-        o = np.flatnonzero(~key)
-        si = np.linalg.inv(sigma[np.ix_(o, o)])
-        a = (x[np.ix_(rows, o)] - mu[o]) @ si
-        g = np.zeros((len(rows), p))
-        g[:, o] = a
-        full = np.zeros((len(rows), p, p))
-        full[:, o[:, None], o[None, :]] = 0.5 * (a[:, :, None] * a[:, None, :] - si[None, :, :])
-        out[rows, :p] = g
-        out[rows, p:] = engine.f * full[:, engine.vi, engine.vj]
-    return out
-
-
-def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int) -> tuple[np.ndarray, dict]:
-    """MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
-    ``H⁻¹ B0 H⁻¹/N`` with H the observed information and B0 the mean outer product of the
-    casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
-    ``c = [Σ_g tr(A1_g⁻¹ B1_g) − tr(H⁻¹ B0)]/df`` with A1, B1 the observed and first-order
-    information of the saturated model at its EM estimates."""
-    k = engine.spec.n_free
-    hobs = engine.observed_information(theta)
-    b0 = np.zeros((k, k))
-    trace_h1 = 0.0
-    for g, d in enumerate(engine.data):
-        sigma, mu, *_ = engine.implied(theta, g)
-        sc = _casewise_moment_scores(d, engine, mu, sigma) @ engine.delta(theta, g)
-        b0 += sc.T @ sc / engine.ntot
-        # saturated model at the EM estimates: first-order and observed information (the
-        # same for every model of these data, so kept with them)
-        if d.h1_trace is None:
-            m1 = _casewise_moment_scores(d, engine, d.mean, d.cov)
-            a1 = _h1_observed_information(d, engine)
-            d.h1_trace = float(np.sum(np.linalg.inv(a1) * (m1.T @ m1 / d.n).T))
-        trace_h1 += d.h1_trace
-    vcov, info = sandwich(hobs, b0, trace_h1, engine.ntot, df, "check the model's identification")
-    return vcov, {**info, "fiml": True}
-
-
-def sandwich(hobs: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int, hint: str):
-    """Huber–White ``vcov = H⁻¹ B0 H⁻¹ / N`` and the Yuan–Bentler scaling factor
-    ``c = (trace_h1 − tr(H⁻¹ B0)) / df``, shared by MLR with complete data and with FIML."""
-    try:
-        hinv = np.linalg.inv(hobs)
-    except np.linalg.LinAlgError:
-        raise PeerscaleError("the observed information matrix is singular, so robust standard errors "
-                             "are undefined", hint=hint) from None
-    trace_h0 = float(np.sum(hinv * b0.T))
-    c = (trace_h1 - trace_h0) / df if df > 0 else np.nan
-    return hinv @ b0 @ hinv / n, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
-
-
-def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
-    """Observed information per case of the saturated model at its EM estimates, in
-    (μ, vech Σ) coordinates, analytically. With, per pattern, K = Σ_oo⁻¹ (zero-padded),
-    u_i = K e_i, M = Σ_i u_i u_i' and s = Σ_i u_i over its cases:
-    ``−∂²ℓ/∂μ∂μ' = Σ n_p K``, ``−∂²ℓ/∂μ_r∂Σ_ab = Σ K_ra s_b``,
-    ``−∂²ℓ/∂Σ_ab∂Σ_cd = ½ Σ (K_bc M_ad + M_bc K_ad − n_p K_bc K_ad)``, symmetrised over
-    (a, b) and (c, d) for the vech parameters, all divided by n."""
-    b = d.batch
-    p = engine.p
-    vi, vj = engine.vi, engine.vj
-    k_all, _ = b.inverses(d.cov, logdet=False)
-    u = b.residual_scores(d.mean, k_all)
-    npat = len(b.n)
-    m_all = np.zeros((npat, p, p))
-    np.add.at(m_all, b.case, u[:, :, None] * u[:, None, :])
-    s_all = np.zeros((npat, p))
-    np.add.at(s_all, b.case, u)
-    kf = k_all.reshape(npat, p * p)
-    # T[b, c, a, d] = Σ_p X_p[b, c] Y_p[a, d]
-    t = (0.5 * (kf.T @ m_all.reshape(npat, p * p) + m_all.reshape(npat, p * p).T @ kf)
-         - 0.5 * (kf * b.n[:, None]).T @ kf).reshape(p, p, p, p)
-    a_, b_ = vi[:, None], vj[:, None]
-    c_, d_ = vi[None, :], vj[None, :]
-    mult = np.where(vi == vj, 2.0, 1.0)
-    sym = (t[b_, c_, a_, d_] + t[a_, c_, b_, d_] + t[b_, d_, a_, c_] + t[a_, d_, b_, c_]) \
-        / np.outer(mult, mult)
-    t3 = np.einsum("pra,pb->rab", k_all, s_all)
-    mixed = (t3[:, vi, vj] + t3[:, vj, vi]) / mult[None, :]
-    info = np.zeros((p + len(vi), p + len(vi)))
-    info[:p, :p] = np.einsum("p,pij->ij", b.n, k_all)
-    info[:p, p:] = mixed
-    info[p:, :p] = mixed.T
-    info[p:, p:] = sym
-    return info / d.n

@@ -1,8 +1,9 @@
-"""Fit measures of a fitted CFA, computed as ``lavaan::fitMeasures`` (lavaan 0.6-14).
+"""Fit measures of a fitted CFA/SEM, computed as ``lavaan::fitMeasures`` (lavaan 0.6-14).
 
 With N the total sample size, G the number of groups, T = χ² = N·F_ML (lavaan uses N, not
 N − 1), df, and the baseline (independence) model T_b, df_b (all variances and, with a mean
-structure, intercepts free; every covariance zero, per group):
+structure, intercepts free; every covariance zero, per group; exogenous covariates keep
+their fixed block):
 
 - ``CFI = 1 − max(T − df, 0) / max(T − df, T_b − df_b, 0)`` (Bentler 1990);
 - ``TLI = (T_b/df_b − T/df) / (T_b/df_b − 1)`` (Tucker & Lewis 1973);
@@ -14,7 +15,7 @@ structure, intercepts free; every covariance zero, per group):
   structure, the p standardised mean residuals ``(x̄_i − μ_i)/√s_ii``), combined across groups
   as ``Σ_g n_g SRMR_g / N``;
 - ``logl`` (normal log-likelihood), ``AIC = −2 logl + 2k``, ``BIC = −2 logl + k ln N``
-  with k free parameters.
+  with k free parameters (net of equality constraints).
 
 For ``estimator="MLR"`` (Yuan–Bentler, Mplus variant) with scaling factors c (model) and
 c_b (baseline): ``chisq_scaled = T/c``, ``cfi_scaled``/``tli_scaled``/``rmsea_scaled`` are the
@@ -24,8 +25,14 @@ Savalei & Li (2012) and Brosseau-Liard & Savalei (2014) as lavaan:
 from T/c; the *scaled* RMSEA interval inverts T on ``c·df`` degrees of freedom (lavaan's
 treatment of ``yuan.bentler.mplus``),
 ``CFI_robust = 1 − max(T − c·df, 0)/max(T − c·df, T_b − c_b·df_b, 0)`` and likewise TLI.
-Under FIML the robust (not the scaled) versions are left undefined: lavaan corrects them
-further for missing data, which is not implemented here.
+Under FIML (``missing="fiml"``) the robust versions use lavaan's missing-data correction
+(Zhang & Savalei 2020, ``lav_fit_fiml_corrected``): the same formulas on ``XX3``, the
+complete-data statistic at the estimates against the EM moments, with its own c
+(see :func:`peerscale.psychometrics.cfa_robust.fiml_corrected`).
+
+For DWLS (WLSMV) T is ``Σ_g (n_g − 1)·F_g``, N in RMSEA is ``N − G``, the SRMR is over the
+correlations only, and the ``*_scaled`` measures use the scaled-shifted statistics of model
+and baseline (thresholds free, correlations 0).
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from .cfa import CFAResult
+from .blas import single_threaded
+from .cfa_engine import _Engine, constrained_inverse
+from .cfa_model import ModelSpec, Param
+from .cfa_robust import _robust, _robust_fiml, dwls_baseline, fiml_corrected
+
 
 FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci", "srmr", "aic", "bic")
 
@@ -42,6 +53,8 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
              c_hat: float = 1.0) -> tuple[float, float]:
     """Confidence interval for RMSEA by noncentral χ² inversion, as lavaan's
     ``lav_fit_rmsea_ci``: ``√G·√(c·λ/(N·df))`` (df may be fractional)."""
+    if df == 0 and np.isfinite(chisq):
+        return (0.0, 0.0)  # a saturated model, as lavaan reports it
     if df <= 0 or not np.isfinite(chisq):
         return (np.nan, np.nan)
     lo_p, hi_p = 1 - (1 - level) / 2, (1 - level) / 2
@@ -59,7 +72,7 @@ def rmsea_ci(chisq: float, df: float, n: int, n_groups: int = 1, level: float = 
     return lower, upper
 
 
-def srmr(res: CFAResult) -> float:
+def srmr(res) -> float:
     """lavaan's ``srmr`` (Bentler's version; see module docstring)."""
     total = 0.0
     for g, d in enumerate(res.data):
@@ -68,36 +81,69 @@ def srmr(res: CFAResult) -> float:
         r = (d.cov - sigma) / np.outer(sd, sd)
         vi, vj = np.tril_indices(len(sd))
         sq = list(r[vi, vj] ** 2)
-        if res.spec.meanstructure:
+        if res.spec.meanstructure and not res.spec.categorical:
             sq += list(((d.mean - mu) / sd) ** 2)
         total += d.n * np.sqrt(np.mean(sq))
     return float(total / res.n)
 
 
-def baseline_model(res: CFAResult) -> str:
+def baseline_model(res) -> str:
     return "\n".join(f"{v} ~~ {v}" for v in res.spec.observed)
 
 
-def _baseline(res: CFAResult, data=None) -> tuple[float, int, float | None]:
+def baseline_spec(spec: ModelSpec) -> ModelSpec:
+    """The independence model of ``spec``'s observed variables: free variances (and
+    intercepts with a mean structure) of the non-exogenous ones, the exogenous block fixed."""
+    p = len(spec.observed)
+    params, n_free = [], 0
+    for g in range(spec.n_groups):
+        for i, v in enumerate(spec.observed):
+            exo = v in spec.exogenous
+            if not exo:
+                params.append(Param(v, "~~", v, g, "S", i, i, n_free, np.nan, plabel=f".b{len(params)}."))
+                n_free += 1
+        for a in range(p):
+            for b in range(a, p):
+                va, vb = spec.observed[a], spec.observed[b]
+                if va in spec.exogenous and vb in spec.exogenous:
+                    params.append(Param(va, "~~", vb, g, "S", b, a, -1, np.nan, exo=True, plabel=f".b{len(params)}."))
+        if spec.meanstructure:
+            for i, v in enumerate(spec.observed):
+                if v in spec.exogenous:
+                    params.append(Param(v, "~1", "", g, "m", i, 0, -1, np.nan, exo=True, plabel=f".b{len(params)}."))
+                else:
+                    params.append(Param(v, "~1", "", g, "m", i, 0, n_free, np.nan, plabel=f".b{len(params)}."))
+                    n_free += 1
+    return ModelSpec(list(spec.observed), [], params, spec.n_groups, spec.meanstructure, n_free,
+                     exogenous=list(spec.exogenous))
+
+
+def baseline_fit(res):
+    """(engine, estimates, df) of the fitted independence model (closed form: each item's own
+    mean and variance, over its answers under FIML)."""
+    spec = baseline_spec(res.spec)
+    engine = _Engine(spec, res.data)
+    theta = np.zeros(spec.n_free)
+    for pr in spec.params:
+        if pr.free < 0:
+            continue
+        col = res.data[pr.group].raw[:, pr.i]
+        col = col[np.isfinite(col)]
+        theta[pr.free] = col.var() if pr.mat == "S" else col.mean()
+    return engine, theta, spec.ndat() - spec.n_free
+
+
+def _baseline(res, data=None) -> tuple[float, int, float | None]:
     """Baseline χ², df and (MLR) scaling factor. The independence model has the closed form
     ``T_b = Σ_g n_g (Σ log s_ii − log|S_g|)`` (under FIML: twice the saturated minus the
     per-item normal log-likelihoods); the scaling factor needs a fit."""
     tb = float(sum(2.0 * (d.h1_loglik - d.baseline_loglik) for d in res.data))
     p = len(res.spec.observed)
-    dfb = res.spec.n_groups * p * (p - 1) // 2
+    py = p - len(res.spec.exogenous)
+    dfb = res.spec.n_groups * (py * (py - 1) // 2 + py * (p - py))
     cb = None
     if res.estimator == "MLR":
-        from .cfa import _Engine, _robust, build_model
-        from .fiml import _robust_fiml
-        spec = build_model(baseline_model(res), n_groups=res.spec.n_groups,
-                           meanstructure=res.spec.meanstructure)
-        engine = _Engine(spec, res.data)
-        theta = np.zeros(spec.n_free)
-        for pr in spec.params:
-            # the independence model's estimates: each item's own (available-case) mean and variance
-            col = res.data[pr.group].raw[:, pr.i]
-            col = col[np.isfinite(col)]
-            theta[pr.free] = col.var() if pr.mat == "S" else col.mean()
+        engine, theta, _ = baseline_fit(res)
         fiml = bool(res.scaling and res.scaling.get("fiml"))
         _, sc = (_robust_fiml if fiml else _robust)(engine, theta, dfb)
         cb = sc["c"]
@@ -120,9 +166,15 @@ def _rmsea(t, df, n, g):
     return float(np.sqrt(max(t - df, 0.0) / (n * df)) * np.sqrt(g)) if df > 0 else 0.0
 
 
-def fit_measures(res: CFAResult) -> dict:
+@single_threaded
+def fit_measures(res) -> dict:
     """All fit measures of ``res`` as a dict (names follow lavaan with ``_`` for ``.``;
-    ``rmsea_ci`` is ``[lower, upper]``)."""
+    ``rmsea_ci`` is ``[lower, upper]``).
+
+    Examples
+    --------
+    >>> fit_measures(fit)["cfi"]  # fitMeasures(fit, "cfi")  # doctest: +SKIP
+    """
     if res.estimator == "DWLS":
         return _dwls_measures(res)
     n, g, t, df = res.n, res.spec.n_groups, res.chisq, res.df
@@ -150,44 +202,61 @@ def fit_measures(res: CFAResult) -> dict:
             "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(t, c * df, n, g)),
         })
         if res.scaling.get("fiml"):
-            # lavaan's robust CFI/RMSEA under missing data use a further correction
-            # (lav_fit_fiml_corrected) that peerscale does not implement
-            out.update({k: np.nan for k in ("cfi_robust", "tli_robust", "rmsea_robust")})
-            out["rmsea_ci_robust"] = [np.nan, np.nan]
-            return out
+            t, tb, c, cb = _fiml_corrected(res, df, dfb)
+            out["chisq_fiml_corrected"] = t
+            out["scaling_factor_fiml_corrected"] = c
+            if not np.isfinite(c) or df <= 0:
+                out.update({k_: np.nan for k_ in ("cfi_robust", "tli_robust", "rmsea_robust")})
+                out["rmsea_ci_robust"] = [np.nan, np.nan]
+                return out
         out.update({
             "cfi_robust": _cfi(t, c * df, tb, cb * dfb),
-            "tli_robust": 1.0 - ((t - c * df) / df) / ((tb - cb * dfb) / dfb),
-            "rmsea_robust": float(np.sqrt(max(t - c * df, 0.0) / (n * df)) * np.sqrt(g)),
-            "rmsea_ci_robust": list(rmsea_ci(ts, df, n, g, c_hat=c)),
+            "tli_robust": 1.0 - ((t - c * df) / df) / ((tb - cb * dfb) / dfb) if df > 0 else 1.0,
+            "rmsea_robust": float(np.sqrt(max(t - c * df, 0.0) / (n * df)) * np.sqrt(g)) if df > 0 else 0.0,
+            "rmsea_ci_robust": list(rmsea_ci(t / c, df, n, g, c_hat=c)),
         })
     return out
 
 
-def _dwls_measures(res: CFAResult) -> dict:
-    """Fit of an ordinal (DWLS/WLSMV) model as lavaan reports it: ``T`` on the polychoric
-    correlations (see :func:`peerscale.psychometrics.cfa_ordinal.fit_dwls`), RMSEA with N − 1,
-    SRMR over the p(p+1)/2 elements of the correlation matrix (the diagonal residuals are 0), no
-    likelihood (AIC, BIC are undefined); ``npar`` counts the thresholds as lavaan does;
-    ``*_scaled`` use the mean-and-variance adjusted
-    statistics ``a·T + b`` of the model and the baseline (lavaan's ``scaled.shifted``)."""
+def _fiml_corrected(res, df, dfb):
+    engine, theta, base_df = baseline_fit(res)
+    cons = res.constraints
+    invert = (lambda info: constrained_inverse(info, cons, res.theta, res.active)) if cons is not None and cons.any \
+        else np.linalg.inv
+    out = fiml_corrected(res._engine, res.theta, df, engine, theta, base_df, invert=invert)
+    return out["XX3"], out["XX3_null"], out["c3"], out["c3_null"]
+
+
+def _dwls_measures(res) -> dict:
+    """Fit of an ordinal (DWLS/WLSMV) model as lavaan reports it: ``T = Σ_g (n_g − 1) F_g``
+    on the thresholds and polychoric correlations, RMSEA with N − G, SRMR over the p(p+1)/2
+    elements of each group's correlation matrix (the diagonal residuals are 0), no likelihood
+    (AIC, BIC are undefined); ``*_scaled`` use the mean-and-variance adjusted statistics
+    ``a·T + b`` of the model and the baseline (lavaan's ``scaled.shifted``)."""
     sc = res.scaling
-    n, t, df, tb, dfb = res.n, sc["chisq"], sc["df"], sc["baseline_chisq"], sc["baseline_df"]
+    g = res.spec.n_groups
+    n, t, df = res.n, res.chisq, res.df
+    base = dwls_baseline(res.data, g)
+    tb, dfb = base["chisq"], base["df"]
     ts = sc["a"] * t + sc["b"]
-    tbs = sc["baseline_a"] * tb + sc["baseline_b"]
-    p = len(res.spec.observed)
-    srmr_val = float(np.sqrt(np.sum(sc["resid"] ** 2) / (p * (p + 1) / 2)))
+    tbs = base["a"] * tb + base["b"]
+    total = 0.0
+    for gg, d in enumerate(res.data):
+        sigma, _ = res.implied(gg)
+        vi, vj = np.tril_indices(len(res.spec.observed))
+        total += d.n * np.sqrt(np.mean((d.cov - sigma)[vi, vj] ** 2))
+    n_eff = n - g
     return {
-        "npar": res.npar + sc["n_thresholds"], "n": n, "chisq": t, "df": df,
+        "npar": res.npar, "n": n, "chisq": t, "df": df,
         "pvalue": float(special.chdtrc(df, t)) if df > 0 else np.nan,
         "baseline_chisq": tb, "baseline_df": dfb,
         "cfi": _cfi(t, df, tb, dfb), "tli": _tli(t, df, tb, dfb),
         "logl": np.nan, "unrestricted_logl": np.nan, "aic": np.nan, "bic": np.nan,
-        "rmsea": _rmsea(t, df, n - 1, 1), "rmsea_ci": list(rmsea_ci(t, df, n - 1)),
-        "srmr": srmr_val,
+        "rmsea": _rmsea(t, df, n_eff, g), "rmsea_ci": list(rmsea_ci(t, df, n_eff, g)),
+        "srmr": float(total / n),
         "chisq_scaled": ts, "scaling_factor": 1.0 / sc["a"], "shift_parameter": sc["b"],
         "pvalue_scaled": float(special.chdtrc(df, ts)) if df > 0 else np.nan,
         "baseline_chisq_scaled": tbs,
         "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
-        "rmsea_scaled": _rmsea(ts, df, n - 1, 1), "rmsea_ci_scaled": list(rmsea_ci(ts, df, n - 1)),
+        "rmsea_scaled": _rmsea(ts, df, n_eff, g), "rmsea_ci_scaled": list(rmsea_ci(ts, df, n_eff, g)),
     }

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import PeerscaleError
+from ..errors import PeerscaleError, columns_hint, plain
 from .data import Summarised, table_text
 
 TYPES = {
@@ -159,7 +159,7 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: f
     for col in (targets, raters, ratings):
         if col not in data.columns:
             raise PeerscaleError(f"column {col!r} not found", column=col,
-                                 hint="columns: " + ", ".join(map(str, data.columns[:20])))
+                                 hint=columns_hint(data.columns))
     if not 0 < level < 1:
         raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
     long = data[[targets, raters, ratings]].copy()
@@ -167,7 +167,7 @@ def icc(data: pd.DataFrame, *, targets: str, raters: str, ratings: str, level: f
     dup = long.duplicated([targets, raters])
     if dup.any():
         row = long[dup].iloc[0]
-        raise PeerscaleError(f"{row[targets]!r} has more than one row for {raters} {row[raters]!r}",
+        raise PeerscaleError(f"{plain(row[targets])} has more than one row for {raters} {plain(row[raters])}",
                              column=raters, hint="each person needs one score per wave or rater")
     wide = long.pivot(index=targets, columns=raters, values=ratings)
     k = wide.shape[1]

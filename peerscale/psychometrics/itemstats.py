@@ -279,9 +279,9 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
         elif row["r_drop"] < min_r_drop:
             found.append(("low_r_drop", f"r_drop = {row['r_drop']:.3f} < {min_r_drop:.2f}"))
         if row["floor_pct"] > max_floor:
-            found.append(("floor", f"{row['floor_pct']:.0f}% at the lowest code"))
+            found.append(("floor", f"{row['floor_pct']:.1f}% at the lowest code (more than {max_floor:g}%)"))
         if row["ceiling_pct"] > max_ceiling:
-            found.append(("ceiling", f"{row['ceiling_pct']:.0f}% at the highest code"))
+            found.append(("ceiling", f"{row['ceiling_pct']:.1f}% at the highest code (more than {max_ceiling:g}%)"))
         if found:
             flags[str(item)] = found
     table["flags"] = [", ".join(f for f, _ in flags.get(c, [])) for c in cols]

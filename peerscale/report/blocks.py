@@ -49,6 +49,11 @@ class Figure:
 
 
 @dataclass
+class Bullets:
+    items: list[str]  # each may use the inline markup of Para
+
+
+@dataclass
 class Code:
     text: str
     summary: str | None = None  # collapsible with this summary (HTML <details>)

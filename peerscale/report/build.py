@@ -41,6 +41,7 @@ class Report:
     command: str = ""
     notes: list[str] = field(default_factory=list)
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
+    scale_alpha: dict = field(default_factory=dict)  # {scale: {"alpha", "n"}} from the item analysis
 
     def to_dict(self) -> dict:
         """The report's numbers as plain data (``peerscale report -o report.json``): the same
@@ -81,14 +82,58 @@ def score_range(instrument: Instrument, scale: Scale) -> tuple[float, float] | N
     return (k * lo, k * hi) if scale.prorate else (min(0.0, k * lo), k * hi)
 
 
-def _histogram(values: np.ndarray, rng: tuple[float, float] | None) -> dict:
+MAX_BINS = 40
+
+
+def score_step(instrument: Instrument, scale: Scale) -> float | None:
+    """How far apart the scores a scale can take lie when every item is answered: the step
+    between response codes (1 for 1..5) divided by the number of items for a mean (a mean of 7
+    items moves in sevenths), the code step for a sum; None when the items have no discrete codes."""
+    from fractions import Fraction
+    from math import gcd
+
+    num, den = 0, 1
+    for iid in scale.items:
+        rs = instrument.items[iid].response_scale
+        if rs.codes:
+            codes = sorted(rs.codes)
+        elif rs.has_range and float(rs.min).is_integer() and float(rs.max).is_integer() and rs.max - rs.min <= 100:
+            codes = [float(c) for c in range(int(rs.min), int(rs.max) + 1)]
+        else:
+            return None
+        for a, b in zip(codes, codes[1:]):
+            f = Fraction(b - a).limit_denominator(1000)
+            # gcd of fractions: gcd(n1/d1, n2/d2) = gcd(n1*d2, n2*d1) / (d1*d2)
+            num, den = gcd(num * f.denominator, f.numerator * den), den * f.denominator
+            g = gcd(num, den) or 1
+            num, den = num // g, den // g
+    if num == 0:
+        return None
+    step = num / den
+    return step / len(scale.items) if scale.method == "mean" else step
+
+
+def _histogram(values: np.ndarray, rng: tuple[float, float] | None, step: float | None = None) -> dict:
+    """Bins centred on the scores the scale can take (``step`` apart), ``m`` of them per bar so
+    that there are at most :data:`MAX_BINS` bars, with ``m`` dividing their number where it
+    can: equal bars never hold 1 and 2 possible scores by turns (fixed 0.25-wide bins on means
+    of 7 items did, which drew dips beside the mean). Without a step: 16 equal bins."""
     if rng is None:
         rng = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
     lo, hi = rng
+    if step is not None and hi > lo:
+        n_values = int(round((hi - lo) / step)) + 1
+        fitting = [m for m in range(1, n_values + 1) if -(-n_values // m) <= MAX_BINS]
+        divisors = [m for m in fitting if n_values % m == 0 and n_values // m >= 8]
+        per_bin = divisors[0] if divisors else fitting[0]
+        n_bins = -(-n_values // per_bin)
+        edges = lo - step / 2 + per_bin * step * np.arange(n_bins + 1)
+        counts, _ = np.histogram(values, bins=edges)
+        return {"counts": counts.tolist(), "edges": edges.tolist(), "step": step, "per_bin": per_bin}
     if hi <= lo:
         hi = lo + 1.0
     counts, edges = np.histogram(values, bins=HIST_BINS, range=(lo, hi))
-    return {"counts": counts.tolist(), "edges": edges.tolist()}
+    return {"counts": counts.tolist(), "edges": edges.tolist(), "step": None, "per_bin": None}
 
 
 def _describe(values: np.ndarray) -> dict:
@@ -119,7 +164,7 @@ def _scale_rows(result: ScoreResult, mask: np.ndarray) -> list[dict]:
             "n_too_few": int(((answered > 0) & ~scored).sum()),
             "range": score_range(inst, scale), **{"stats": _describe(finite)},
         }
-        row["histogram"] = _histogram(finite, row["range"])
+        row["histogram"] = _histogram(finite, row["range"], score_step(inst, scale))
         if scale.name in inst.bands:
             on, bands = inst.bands[scale.name]
             col = scores[f"{scale.name}_band"][mask]
@@ -342,6 +387,9 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
     report.item_analysis = flags.to_dict()
     report.flag_rules = flags.rules
     report.flags_note = flags.sample["note"]
+    for name, a in (report.item_analysis or {}).get("scales", {}).items():  # for the Findings
+        if isinstance(a, dict) and a.get("alpha") is not None:
+            report.scale_alpha[name] = {"alpha": float(a["alpha"]), "n": a.get("n_rows")}
     if validate:
         from .validation import collect_validation
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .blocks import DASH, Code, Figure, Heading, Para, Section, Table, _slug, count, f2, pct
+from .blocks import DASH, Bullets, Code, Figure, Heading, Para, Section, Table, _slug, count, f2, pct
 from .validation_section import validation_section
 
 
@@ -85,6 +85,25 @@ def _summary_table(r) -> Table:
                  rows, set(range(1, 9)))
 
 
+def _fraction(x: float) -> str:
+    from fractions import Fraction
+
+    f = Fraction(x).limit_denominator(1000)
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
+
+
+def _bins_text(sc, h) -> str:
+    """How the bars were binned, in words (the scores a scale can take, not arbitrary widths)."""
+    if not h.get("step"):
+        return "Bars are equal-width bins."
+    kind = f"means of {sc['n_items']} items" if sc["method"] == "mean" else "sums"
+    step = _fraction(h["step"])
+    if h["per_bin"] == 1:
+        return f"One bar per possible score ({kind} move in steps of {step})."
+    return (f"Each bar holds {h['per_bin']} neighbouring possible scores ({kind} move in steps of {step}), "
+            "so every bar covers the same number of them.")
+
+
 def _histograms(r) -> list:
     figs = []
     for sc in r.scales:
@@ -97,7 +116,7 @@ def _histograms(r) -> list:
         else:
             desc = "No respondent was scored on this scale."
         cap = f"{sc['name']}: {sc['label']} (n = {st['n']:,}); solid line: mean" + (
-            "; dashed lines: band boundaries." if cuts else ".")
+            "; dashed lines: band boundaries" if cuts else "") + f". {_bins_text(sc, h)}"
         figs.append(Figure("histogram", {"counts": h["counts"], "edges": h["edges"], "cuts": cuts,
                                          "mean": st["mean"], "xlabel": f"{sc['name']} score"},
                            f"Histogram of {sc['name']} scores", desc, cap, f"scores_{_slug(sc['name'])}", grid=True))
@@ -180,13 +199,13 @@ def _item_figures(r) -> list:
         for it in its:
             n = sum(it["counts"])
             dist = ", ".join(f"{c} {100 * k / n:.0f}%" for c, k in zip(g["categories"], it["counts"])) if n else "none"
-            parts.append(f"{it['id']}{' (reverse-keyed)' if it['reverse'] else ''}: {dist}")
+            parts.append(f"{it['id']} (“{it['text']}”){' (reverse-keyed)' if it['reverse'] else ''}: {dist}")
         n_r = sum(it["reverse"] for it in its)
         cap = (f"{g['label']}: percentage of answers per category, as answered (not reversed), missing answers "
                "excluded; lower categories to the left of zero, higher to the right, a middle category split."
                + (f" (R) marks the {n_r} reverse-keyed item{'s' if n_r > 1 else ''}, where agreement means a lower "
                   "score." if n_r else ""))
-        out.append(Figure("diverging", {"rows": [(it["id"], it["counts"], it["reverse"]) for it in its],
+        out.append(Figure("diverging", {"rows": [(it["id"], it["counts"], it["reverse"], it["text"]) for it in its],
                                         "categories": g["categories"]},
                           f"Response distribution of the {g['label']} items", "; ".join(parts) + ".", cap,
                           f"items_{_slug(g['group'])}"))
@@ -226,6 +245,13 @@ def items_section(r) -> Section:
               [[it["id"], it["group_label"], "yes" if it["reverse"] else "", it["text"]] for it in r.items])])
 
 
+def findings_section(r) -> Section:
+    """Plain-language findings first, for readers who stop after one page (see .findings)."""
+    from .findings import findings
+
+    return Section("findings", "Findings", [Bullets(findings(r))])
+
+
 def methods_section(r) -> Section:
     b = [Para(r.methods, "methods"), Heading(3, "Reproduce this report", "reproduce")]
     b.append(Code(r.command) if r.command else Para("Made from the Python API; no command line to show.", "note"))
@@ -236,7 +262,7 @@ def document(r) -> tuple[str, list, list[Section]]:
     """(title, blocks under the title, sections) of the report."""
     title, head = title_blocks(r)
     head += [Para(n, "note") for n in r.notes]
-    sections = [sample_section(r), scoring_section(r), items_section(r)]
+    sections = [findings_section(r), sample_section(r), scoring_section(r), items_section(r)]
     if getattr(r, "irt", None):
         from .irt_section import irt_section
 

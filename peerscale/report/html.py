@@ -13,7 +13,7 @@ import re
 from html import escape
 
 from . import svg
-from .blocks import Code, Figure, Heading, Para, Table
+from .blocks import Bullets, Code, Figure, Heading, Para, Table
 from .document import document
 
 CSS = """
@@ -48,17 +48,30 @@ svg.chart { width: 100%; height: auto; display: block; }
 figure.diverging svg.chart, figure.scree svg.chart { max-width: 50rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 0 1.5rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f3f3f3; padding: .75rem 1rem; font-size: .9rem; }
+ul.findings { padding-left: 1.25rem; max-width: 48rem; }
+ul.findings li { margin: .4rem 0; }
 .methods { background: #f7f7f7; padding: .75rem 1rem; border-left: .35rem solid var(--accent); }
 footer { color: var(--muted); font-size: .9rem; margin-top: 3rem; padding-bottom: 2rem; }
 @media print {
+  @page { size: A4; margin: 14mm 12mm; }
   nav, .skip { display: none; }
-  body { font-size: 10pt; }
-  header, main, footer { max-width: none; }
-  h2 { break-before: page; }
-  h2, h3 { break-after: avoid; }
-  figure, table, tr, .methods { break-inside: avoid; }
-  .table-wrap { overflow: visible; }
-  .grid { display: block; }
+  html { font-size: 9.5pt; }
+  body { line-height: 1.35; }
+  header, main, footer { max-width: none; padding: 0; }
+  header { padding-top: 0; }
+  h1 { font-size: 17pt; }
+  h2 { font-size: 13pt; margin: 1.2rem 0 .4rem; }
+  h3 { font-size: 11pt; margin: .9rem 0 .3rem; }
+  h2, h3, caption { break-after: avoid; page-break-after: avoid; }
+  figure, tr, .methods, .draft { break-inside: avoid; page-break-inside: avoid; }
+  .table-wrap { overflow: visible; margin: .4rem 0 .8rem; }
+  table { font-size: 8.5pt; }
+  th, td { padding: .1rem .35rem; }
+  figure { margin: .4rem 0 .8rem; }
+  .grid { grid-template-columns: 1fr 1fr; gap: 0 .8rem; }
+  .grid figure { break-inside: avoid; }
+  svg.chart { max-height: 7cm; }
+  pre { white-space: pre-wrap; }
 }
 """
 
@@ -113,6 +126,8 @@ def block_html(b) -> str:
         return f"<p{cls}>{inline(b.text)}</p>"
     if isinstance(b, Table):
         return table_html(b)
+    if isinstance(b, Bullets):
+        return '<ul class="findings">' + "".join(f"<li>{inline(x)}</li>" for x in b.items) + "</ul>"
     if isinstance(b, Figure):
         return figure_svg(b)
     if isinstance(b, Code):

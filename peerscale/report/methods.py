@@ -68,7 +68,7 @@ def methods_paragraph(report, instrument: Instrument) -> str:
         + (f", a {status} instrument whose items have not yet been validated" if status == "DRAFT" else "") + ".",
         f"Following its scoring file, {_rules(instrument)}; otherwise the "
         "score is missing."
-        + (f" {n_rev} reverse-keyed items were scored as (minimum + maximum) − response using the declared "
+        + (f" {n_rev} reverse-keyed item{'s were' if n_rev != 1 else ' was'} scored as (minimum + maximum) − response using the declared "
            "response range." if n_rev else ""),
         "Missing-data codes were treated as missing and counted by reason"
         + ("; values outside the response scales were set to missing and counted."

@@ -126,44 +126,78 @@ def _ramp(a: str, b: str, k: int) -> list[str]:
     return out
 
 
+def wrap_label(text: str, width: int, max_lines: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters (on spaces), at most ``max_lines``, the
+    last cut with ``…`` if the text is longer."""
+    import textwrap
+
+    lines = textwrap.wrap(" ".join(str(text).split()), width, break_long_words=True) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(width - 1, 1)].rstrip() + "…"
+    return lines
+
+
+LABEL_CHARS, LABEL_LINES = 46, 3
+
+
 def diverging_bars(rows, categories, *, label: str, desc: str) -> str:
     """Diverging stacked bars: one row per item, percentages of answers per category, the
     categories below the middle to the left of zero, those above to the right, a middle
     category split across zero (Robbins & Heiberger 2011).
 
-    ``rows``: (row label, counts per category, marked) where marked rows (reverse-keyed items)
-    get an "R" badge. ``categories``: category labels, low to high.
+    ``rows``: (item id, counts per category, marked[, wording]) where marked rows (reverse-keyed
+    items) get an "(R)" badge; with wording, each row is labelled with the item's words (wrapped,
+    at most three lines) and its id below them, so a reader sees what was asked.
+    ``categories``: category labels, low to high.
     """
     n = len(categories)
     colours = diverging_palette(n)
-    label_w, right, top = 170, 16, 58
-    row_h, bar_h = 24, 16
-    w = 720
+    worded = any(len(r) > 3 and r[3] for r in rows)
+    label_w = 330 if worded else 170
+    right, top, bar_h, line_h = 16, 58, 16, 13
+    w = 720 + (label_w - 170)
     pw = w - label_w - right
-    h = top + row_h * len(rows) + 30
+    labels = []
+    for r in rows:
+        name, marked = r[0], r[2]
+        tag = f"{name} (R)" if marked else name
+        lines = wrap_label(r[3], LABEL_CHARS, LABEL_LINES) if worded and len(r) > 3 and r[3] else []
+        labels.append((lines, tag))
+    heights = [max(24, line_h * (len(lines) + 1) + 8) if worded else 24 for lines, _ in labels]
+    h = top + sum(heights) + 30
     cx = label_w + pw / 2
     scale = pw / 2 / 100.0
     head, _ = _open(w, h, label, desc, "div")
     out = [head]
     # legend, wrapped over two lines when long
-    lx, ly = label_w - 150, 14
+    lx0 = max(label_w - 150, 8)
+    lx, ly = lx0, 14
     for text, col in zip(categories, colours):
         item_w = 18 + 6.5 * len(text) + 14
         if lx + item_w > w - right:
-            lx, ly = label_w - 150, ly + 18
+            lx, ly = lx0, ly + 18
         out.append(f'<rect x="{lx:.1f}" y="{ly - 10}" width="12" height="12" fill="{col}" stroke="#666" '
                    f'stroke-width="0.5"/><text x="{lx + 16:.1f}" y="{ly}" fill="{INK}">{escape(text)}</text>')
         lx += item_w
     mid = n // 2
-    for r, (name, counts, marked) in enumerate(rows):
+    y0 = top
+    for r, ((name, counts, marked, *_), (lines, tag), row_h) in enumerate(zip(rows, labels, heights)):
         total = sum(counts)
-        y0 = top + r * row_h
-        tag = f"{name} (R)" if marked else name
+        by = y0 + (row_h - bar_h) / 2 - (2 if worded else 0)
         weight = ' font-weight="bold"' if marked else ""
-        out.append(f'<text x="{label_w - 8}" y="{y0 + bar_h - 3}" text-anchor="end" fill="{INK}"{weight}>'
-                   f'{escape(tag)}</text>')
+        if lines:
+            for k, line in enumerate(lines):
+                out.append(f'<text x="{label_w - 8}" y="{y0 + 12 + k * line_h:.1f}" text-anchor="end" '
+                           f'fill="{INK}">{escape(line)}</text>')
+            out.append(f'<text x="{label_w - 8}" y="{y0 + 12 + len(lines) * line_h:.1f}" text-anchor="end" '
+                       f'font-size="10" fill="#555"{weight}>{escape(tag)}</text>')
+        else:
+            out.append(f'<text x="{label_w - 8}" y="{by + bar_h - 3:.1f}" text-anchor="end" fill="{INK}"{weight}>'
+                       f'{escape(tag)}</text>')
         if not total:
-            out.append(f'<text x="{cx + 4:.1f}" y="{y0 + bar_h - 3}" fill="{INK}">no answers</text>')
+            out.append(f'<text x="{cx + 4:.1f}" y="{by + bar_h - 3:.1f}" fill="{INK}">no answers</text>')
+            y0 += row_h
             continue
         pct = [100.0 * c / total for c in counts]
         below = sum(pct[:mid]) + (pct[mid] / 2 if n % 2 else 0.0)
@@ -172,14 +206,17 @@ def diverging_bars(rows, categories, *, label: str, desc: str) -> str:
             if p <= 0:
                 continue
             wd = p * scale
-            out.append(f'<rect x="{pos:.1f}" y="{y0}" width="{wd:.1f}" height="{bar_h}" fill="{colours[j]}">'
+            out.append(f'<rect x="{pos:.1f}" y="{by:.1f}" width="{wd:.1f}" height="{bar_h}" fill="{colours[j]}">'
                        f'<title>{escape(name)}: {escape(categories[j])} {p:.0f}% ({counts[j]})</title></rect>')
             if wd >= 22:
                 text_col = "#FFFFFF" if colours[j] == BLUE else INK  # the higher-contrast choice per fill
-                out.append(f'<text x="{pos + wd / 2:.1f}" y="{y0 + bar_h - 4}" text-anchor="middle" '
+                out.append(f'<text x="{pos + wd / 2:.1f}" y="{by + bar_h - 4:.1f}" text-anchor="middle" '
                            f'font-size="10" fill="{text_col}">{p:.0f}</text>')
             pos += wd
-    base = top + row_h * len(rows)
+        if worded and r < len(rows) - 1:
+            out.append(f'<line x1="8" x2="{w - right}" y1="{y0 + row_h:.1f}" y2="{y0 + row_h:.1f}" stroke="#eeeeee"/>')
+        y0 += row_h
+    base = y0
     out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{top - 4}" y2="{base}" stroke="{INK}"/>')
     for t in (-100, -50, 0, 50, 100):
         xt = cx + t * scale

@@ -66,7 +66,8 @@ def _collect(view, bootstrap, iterations, n_factors, seed, missing, quiet) -> di
                                                  top_mi=0, quiet=quiet), notes)
     out["cfa"] = None if cfa is None else cfa.to_dict()
     if cfa is not None:
-        for name, row in cfa.comparison.items():
+        notes.extend(cfa.notes)
+        for name, row in (cfa.comparison or {}).items():
             if "error" in row:
                 notes.append(f"CFA {name} model could not be fitted: {row['error']}")
     out["methods"] = _methods_sentences(out)
@@ -108,11 +109,18 @@ def _methods_sentences(v: dict) -> list[str]:
         how = {"fiml": "full-information maximum likelihood (FIML: every respondent with an answer)",
                "listwise": "maximum likelihood with listwise deletion",
                "none": "maximum likelihood (no answers were missing)"}[c["missing"]]
-        s.append("Confirmatory factor analyses of a one-factor model"
-                 + (f", the correlated {k}-factor model of the instrument's dimensions (first loading fixed to 1)"
-                    if k else "")
-                 + " and a bifactor model (a general factor plus one specific factor per dimension, orthogonal, "
-                 f"variances fixed to 1) were estimated by {how} (N = {c['n']}), with fit "
+        fitted = list((c.get("comparison") or {c.get("structure") or "correlated": {}}).keys())
+        parts = []
+        if "one-factor" in fitted or (k == 1 and "correlated" in fitted):
+            parts.append("a one-factor model")
+        if "correlated" in fitted and k > 1:
+            parts.append(f"the correlated {k}-factor model of the instrument's dimensions (first loading fixed to 1)")
+        if "bifactor" in fitted:
+            parts.append("a bifactor model (a general factor plus one specific factor per dimension, orthogonal, "
+                         "variances fixed to 1)")
+        models = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        s.append(f"Confirmatory factor {'analyses' if len(parts) > 1 else 'analysis'} of {models} "
+                 f"{'were' if len(parts) > 1 else 'was'} estimated by {how} (N = {c['n']}), with fit "
                  "measures computed as lavaan 0.6-14 computes them, and judged against the conventional cut-offs "
                  "CFI and TLI ≥ .95, RMSEA ≤ .06 and SRMR ≤ .08 (Hu & Bentler, 1999).")
     return s

@@ -40,6 +40,7 @@ def _omega(v) -> list:
     structure = (v.get("reliability") or {}).get("omega") or {}
     if not rel and not structure:
         return []
+    header = ["scale", "which omega", "omega total", "omega hierarchical", "omega limit", "ECV", "items flipped"]
     rows = []
     for name, e in rel.items():
         if name in structure:
@@ -48,12 +49,15 @@ def _omega(v) -> list:
     for name, o in structure.items():
         rows.append([name, o["label"], f2(o["omega_total"]), f2(o["omega_hierarchical"]), f2(o["omega_limit"]),
                      f2(o["ecv"]), ", ".join(o["flipped"]) or ""])
+    # a column with nothing in any row (no composite: no hierarchical omega; no item flipped) is left out
+    keep = [j for j in range(len(header)) if j < 3 or any(r[j] not in ("", DASH) for r in rows)]
+    header, rows = [header[j] for j in keep], [[r[j] for j in keep] for r in rows]
+    numeric = {k for k, j in enumerate(keep) if 2 <= j <= 5}
     return [Para("Which omega: for a dimension scale, **omega total from one factor** (McDonald 1999); for a "
                  "composite, **omega total and omega hierarchical from a Schmid–Leiman solution** with one group "
                  "factor per dimension (Zinbarg et al. 2005), as psych::omega. Omega hierarchical is the share of "
                  "total-score variance due to the general factor; it is undefined for one factor."),
-            Table("McDonald's omega per scale", ["scale", "which omega", "omega total", "omega hierarchical",
-                                                 "omega limit", "ECV", "items flipped"], rows, {2, 3, 4, 5})]
+            Table("McDonald's omega per scale", header, rows, numeric)]
 
 
 def _item_total(v) -> list:
