@@ -6,14 +6,19 @@ imports excluded). Tasks:
 
 1. calibration of the graded response model, 42 items x 2,000 respondents, 5 categories, 3%
    missing (tests/fixtures/irt/sim_grm.csv): peerscale ``fit_grm`` (61 nodes, SQUAREM EM to
-   1e-6, with and without Oakes SEs) and mirt ``fit_mirt(model="GRM")`` (its default 21
-   Gauss-Hermite nodes, tol 1e-4; and 61 nodes);
+   1e-6, with and without Oakes SEs; and ``mirt_compatible=True``, R mirt's own EM path) and
+   mirt ``fit_mirt(model="GRM")`` (its default 21 Gauss-Hermite nodes, tol 1e-4; and 61 nodes);
 2. EAP scoring of 1,000,000 respondents x 42 items from frozen parameters (simulated from the
-   same generating values, 3% missing): peerscale ``score_bank`` (121 nodes on [-6, 6], 20,000
-   rows per chunk) and mirt ``fscores(method="EAP")`` (its default 49 nodes, and 121);
-3. DIF, 42 items, 3 groups, 2,000 respondents: peerscale ``dif_lordif`` (ordinal logistic
-   regression with purification) and ``dif_lrt`` (multigroup IRT LR test, all other items as
-   anchors); mirt's ``multigroup_dif(model="GRM", scheme="drop")``.
+   same generating values, 3% missing): peerscale ``score_bank`` (121 nodes on [-6, 6],
+   single-precision log-likelihood blocks of 1,024 rows) and mirt ``fscores(method="EAP")``
+   (its default 49 nodes, and 121);
+3. DIF with 3 groups and 2,000 respondents, the IRT likelihood-ratio test with every other item
+   anchoring the studied one (mirt's ``scheme="drop"``): peerscale ``dif_lrt`` and mirt
+   ``multigroup_dif(model="GRM", scheme="drop")`` on the first 10 items (both finish), and on
+   all 42 items (peerscale in full; mirt testing 1 and 3 of the 42 items, which separates its
+   all-items-equal base fit from the time per tested item, so the full 42-item job is
+   base + 42 x per item, an extrapolation stated as such); peerscale ``dif_lordif`` (ordinal
+   logistic regression with purification) on 42 items.
 
 Usage: ``python benchmarks/bench_irt.py [--runs N]`` (writes nothing; paste into RESULTS-irt.md).
 """
@@ -94,26 +99,41 @@ def child(task: str) -> None:
         x = pd.read_csv(DATA)
         rng = np.random.default_rng(3)
         groups = np.array(["A", "B", "C"])[rng.integers(0, 3, len(x))]
+        if task.endswith("10"):
+            x = x.iloc[:, :10]
         t = time.perf_counter()
         if task == "dif_peerscale_lordif":
             from peerscale.irt import dif_lordif
             r = dif_lordif(x, groups)
             out["flagged"] = len(r.flagged)
             out["iterations"] = r.iterations
-        elif task == "dif_peerscale_lrt":
+        elif task.startswith("dif_peerscale_lrt"):
             from peerscale.irt import dif_lrt
             r = dif_lrt(x, groups)
             out["flagged"] = len(r.flagged)
+            out["X2_first3"] = [round(v, 3) for v in r.table["X2"].iloc[:3]]
         else:
             from mirt.multigroup import multigroup_dif
-            r = multigroup_dif(x.to_numpy(float) - 1, groups, model="GRM", scheme="drop", n_categories=5)
+            tested = {"dif_mirt42_k1": [0], "dif_mirt42_k3": [0, 1, 2]}.get(task)
+            r = multigroup_dif(x.to_numpy(float) - 1, groups, model="GRM", scheme="drop", n_categories=5,
+                               items=tested)
+            out["tested"] = len(r)
+            out["X2_first3"] = [round(float(v), 3) for v in r["chi2"].iloc[:3]]
         out["seconds"] = time.perf_counter() - t
+    elif task == "calib_peerscale_mirtpath":
+        from peerscale.irt import fit_grm
+
+        x = pd.read_csv(DATA)
+        t = time.perf_counter()
+        res = fit_grm(x, se=False, mirt_compatible=True)
+        out.update(seconds=time.perf_counter() - t, loglik=res.loglik, iterations=res.iterations)
     print(json.dumps(out))
 
 
-TASKS = ["calib_peerscale", "calib_peerscale_nose", "calib_mirt", "calib_mirt61",
+TASKS = ["calib_peerscale", "calib_peerscale_nose", "calib_peerscale_mirtpath", "calib_mirt", "calib_mirt61",
          "eap_peerscale", "eap_mirt", "eap_mirt121",
-         "dif_peerscale_lordif", "dif_peerscale_lrt", "dif_mirt"]
+         "dif_peerscale_lrt10", "dif_mirt10", "dif_peerscale_lrt", "dif_peerscale_lordif",
+         "dif_mirt42_k1", "dif_mirt42_k3"]
 
 
 def main():
@@ -123,11 +143,18 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", nargs="*")
     args = ap.parse_args()
+    seconds = {}
     for task in args.only or TASKS:
         r = best([sys.executable, __file__, "--child", task], args.runs)
+        seconds[task] = r["seconds"]
         extra = {k: v for k, v in r.items() if k not in ("task", "seconds", "wall", "rss_mb")}
-        print(f"{task:24s} {r['seconds']:9.2f} s   wall {r['wall']:8.2f} s   peak RSS {r['rss_mb']:7.0f} MB   {extra}",
+        print(f"{task:26s} {r['seconds']:9.2f} s   wall {r['wall']:8.2f} s   peak RSS {r['rss_mb']:7.0f} MB   {extra}",
               flush=True)
+    if "dif_mirt42_k1" in seconds and "dif_mirt42_k3" in seconds:
+        per_item = (seconds["dif_mirt42_k3"] - seconds["dif_mirt42_k1"]) / 2
+        base = seconds["dif_mirt42_k1"] - per_item
+        print(f"mirt multigroup_dif, 42 items, extrapolated: base fit {base:.1f} s + 42 x {per_item:.1f} s per tested "
+              f"item = {base + 42 * per_item:.0f} s")
 
 
 if __name__ == "__main__":

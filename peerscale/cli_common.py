@@ -31,7 +31,8 @@ PARAMETER_FLAGS = {
     "n_factors": "--factors", "method": "--method", "rotation": "--rotation", "iterations": "--iterations",
     "polychoric": "--polychoric", "model": "--model", "structure": "--structure", "compare": "--compare",
     "estimator": "--estimator", "missing": "--missing", "std_lv": "--std-lv", "group": "--group",
-    "top_mi": "--top-mi", "bootstrap": "--bootstrap",
+    "top_mi": "--top-mi", "bootstrap": "--bootstrap", "mirt_compatible": "--mirt-compatible", "link": "--link",
+    "tol": "--tol", "collapse": "--collapse", "allow_absent": "--allow-absent",
 }
 # where a command spells a parameter differently
 COMMAND_FLAGS = {

@@ -42,6 +42,18 @@ def test_calibrate_json_and_bank(run_cli, tmp_path, bank_file):
     assert inst.irt["sci"].item_ids == ["Comfort", "Work", "Future", "Benefit"]
 
 
+def test_calibrate_mirt_compatible(run_cli):
+    code, out, err = run_cli("irt", "calibrate", FIX / "Science.csv", "--scale", SCI, "--json", "--no-se", "--no-fit",
+                             "--mirt-compatible")
+    assert code == 0, err
+    res = json.loads(out)
+    # mirt(Science, 1), mirt 1.43: Future a = 2.2933717 (the maximum is 2.3006)
+    assert res["items"]["Future"]["slope_intercept"]["a"] == pytest.approx(2.2933717, abs=1e-6)
+    assert res["mirt_compatible"] and res["iterations"] == 36
+    code, _, err = run_cli("irt", "calibrate", FIX / "Science.csv", "--scale", SCI, "--mirt-compatible", "--link", "probit")
+    assert code == 1 and "--mirt-compatible" in err and "--link logistic" in err and "Traceback" not in err
+
+
 def test_score_adds_theta_columns(run_cli, tmp_path, bank_file):
     out = tmp_path / "s.csv"
     code, _, err = run_cli("score", FIX / "Science.csv", "-i", bank_file, "-o", out, "-q")
@@ -204,6 +216,68 @@ def test_dif_needs_two_groups():
     df = _dif_data(n=200)
     with pytest.raises(PeerscaleError, match="at least two groups"):
         dif_lordif(df[[f"I{j}" for j in range(8)]], ["A"] * len(df))
+
+
+def test_dif_group_with_one_or_unused_categories():
+    # a group that answered an item with one category: the item cannot be freed across groups, so
+    # the LR test does not test it (and keeps it free in every fit, so it biases nothing); a group
+    # that left a category unused: the free model has no threshold for it, df one less
+    from peerscale.irt import dif_lordif, dif_lrt
+
+    df = _dif_data(seed=8, n=900, J=6)
+    items = [f"I{j}" for j in range(6)]
+    df.loc[df["site"] == "C", "I0"] = 3
+    df.loc[(df["site"] == "B") & (df["I1"] == 4), "I1"] = 3
+    r = dif_lrt(df[items], df["site"])
+    t = r.table
+    assert np.isnan(t.loc["I0", "X2"]) and not t.loc["I0", "flag"]
+    assert any(n.startswith("I0 not tested: group C used only 3 (1 of 4 categories)") for n in r.notes)
+    assert t.loc["I1", "df"] == 8 - 1 and t.loc["I1", "flag"]  # B never used 4: real DIF, 7 df
+    assert t.loc["I2", "flag"]  # the simulated DIF is still found
+    assert not t.loc[["I3", "I4", "I5"], "flag"].any()
+    ra = dif_lrt(df[items], df["site"], anchors=["I4", "I5"])
+    assert np.isnan(ra.table.loc["I0", "X2"]) and ra.table.loc["I2", "flag"]
+    assert "I0" in dif_lordif(df[items], df["site"]).flagged  # lordif's regression still tests it
+    df.loc[df["site"] == "B", items] = 2
+    with pytest.raises(PeerscaleError, match="no item can be tested"):
+        dif_lrt(df[items], df["site"])
+
+
+def test_dif_many_small_groups_message(run_cli, tmp_path):
+    df = _dif_data(n=300)
+    df["person"] = [f"P{i}" for i in range(len(df))]
+    p = tmp_path / "d.csv"
+    df.to_csv(p, index=False)
+    code, _, err = run_cli("irt", "dif", p, "--scale", "s=I0,I1,I2,I3", "--group", "person", "--method", "lrt")
+    assert code == 1 and "300 of the 300 groups have fewer than 10" in err and "and 292 more" in err
+
+
+def test_calibrate_new_user_files(run_cli, tmp_path):
+    rng = np.random.default_rng(4)
+    th = rng.normal(size=300)
+    x = np.column_stack([np.clip(np.round(2.5 + 1.2 * th + rng.normal(size=300)), 1, 5) for _ in range(5)])
+    df = pd.DataFrame(x.astype(int), columns=[f"Q{j}" for j in range(1, 6)])
+    df.loc[3, "Q2"] = 9  # a "don't know" code nobody declared
+    p = tmp_path / "u.csv"
+    df.to_csv(p, index=False)
+    scale = "s=Q1,Q2,Q3,Q4,Q5"
+    code, out, err = run_cli("irt", "calibrate", p, "--scale", scale, "--json", "--no-se", "--no-fit")
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    assert any("Q2: the codes 1, 2, 3, 4, 5, 9 are taken as 6 ordered categories; 6, 7, 8 never occur" in n
+               for n in notes)
+    code, _, err = run_cli("irt", "calibrate", p, "--scale", scale, "--range", "1:5")
+    assert code == 1 and "row 4, column 'Q2': 9" in err  # the value as written, not np.float64(9.0)
+    code, out, err = run_cli("irt", "calibrate", p, "--scale", scale, "--missing-code", "9=Don't know", "--no-fit",
+                             "--no-se", "--json")
+    assert code == 0 and json.loads(out)["items"]["Q2"]["categories"] == [[1], [2], [3], [4], [5]]
+    pd.DataFrame({f"Q{j}": [1, 2, 1, 2] for j in range(1, 6)}).to_csv(p, index=False)
+    code, _, err = run_cli("irt", "calibrate", p, "--scale", scale)
+    assert code == 1 and "4 respondents with answers for 10 item parameters: too few to calibrate" in err
+    df.iloc[:40].to_csv(p, index=False)
+    code, out, err = run_cli("irt", "calibrate", p, "--scale", scale, "--no-se")
+    assert code == 0 and "fewer than 5 per parameter" in out and "RuntimeWarning" not in err
+    assert "…" not in out  # tables written to a file are not cut to 80 columns
 
 
 def test_help_lists_irt(run_cli):

@@ -90,6 +90,15 @@ def _fmt(x, nd=3):
     return f"{x:.{nd}f}"
 
 
+def _console():
+    """The result console; written to a file or pipe it is 160 columns wide, so the wide IRT
+    tables (slopes, thresholds and their SEs; lordif's statistics) are not cut to 80."""
+    con = console()
+    if not con.is_terminal:
+        con.width = max(con.width, 160)
+    return con
+
+
 def _progress_cb(bar):
     last = [0]
 
@@ -111,7 +120,12 @@ def _progress_cb(bar):
 @click.option("--collapse", is_flag=True, help="Merge response categories nobody chose into the adjacent category "
                                                "(default: stop with a message). The merge is recorded in the bank.")
 @click.option("--quadpts", type=click.IntRange(5, 1001), default=61, show_default=True, help="EM quadrature nodes on [-6, 6].")
-@click.option("--tol", type=float, default=1e-6, show_default=True, help="EM stops when no parameter changes by more.")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="EM stops when no parameter changes by more (default 1e-6; 1e-4 with --mirt-compatible).")
+@click.option("--mirt-compatible", is_flag=True,
+              help="Follow R mirt's own EM path and stopping rule (BFGS M-steps, Ramsay acceleration, tol 1e-4) "
+                   "so the estimates equal mirt(data, 1)'s digit for digit; default: the maximum of the likelihood. "
+                   "Logistic graded/2PL only.")
 @click.option("--no-se", is_flag=True, help="Skip the standard errors (Oakes observed information).")
 @click.option("--no-fit", is_flag=True, help="Skip M2, S-X2 and local dependence.")
 @click.option("-o", "--output", type=click.Path(readable=False), help="Write a scoring file with the frozen bank (irt: block).")
@@ -119,7 +133,8 @@ def _progress_cb(bar):
 @click.option("--sample", default="", help="A description of the calibration sample, stored in the bank.")
 @click.option("--method", "score_method", type=click.Choice(["EAP", "MAP", "ML", "EAPsum"]), default="EAP",
               show_default=True, help="Scoring method the bank asks `peerscale score` to use.")
-def calibrate(wave, model, link, collapse, quadpts, tol, no_se, no_fit, output, force, sample, score_method, **opts):
+def calibrate(wave, model, link, collapse, quadpts, tol, mirt_compatible, no_se, no_fit, output, force, sample,
+              score_method, **opts):
     """Calibrate a scale's items (GRM/2PL/Rasch by marginal ML, as mirt) and optionally freeze them.
 
     Uses the first wave unless --wave says otherwise, so each respondent counts once.
@@ -141,7 +156,8 @@ def calibrate(wave, model, link, collapse, quadpts, tol, no_se, no_fit, output, 
     frame = responses.wave(wave).items()[list(scale.items)].reset_index(drop=True)
     with progress(None, f"calibrating {scale.name}", quiet=opts.get("quiet")) as bar:
         res = fit_irt(frame, model=model, link=link, declared=_declared(inst, scale, frame), collapse=collapse,
-                      quadpts=quadpts, tol=tol, se=not no_se, progress=_progress_cb(bar), file=responses.source)
+                      quadpts=quadpts, tol=tol, mirt_compatible=mirt_compatible, se=not no_se,
+                      progress=_progress_cb(bar), file=responses.source)
     fit = {}
     if not no_fit:
         fit["m2"] = res.m2() if len(scale.items) >= 3 else None
@@ -164,7 +180,8 @@ def calibration_json(res, scale, fit, written) -> dict:
     irt_form = res.to_frame("irt")
     out = {"scale": scale.name, "model": res.model, "link": res.link, "n": res.n, "n_left_out": res.data.n_empty,
            "loglik": res.loglik, "aic": res.aic, "bic": res.bic, "n_parameters": res.n_par,
-           "iterations": res.iterations, "converged": res.converged, "latent_variance": res.latent_var,
+           "iterations": res.iterations, "converged": res.converged, "mirt_compatible": res.mirt_compatible,
+           "latent_variance": res.latent_var,
            "se_method": res.se_method, "notes": res.notes,
            "items": {iid: {"slope_intercept": {k: v for k, v in si.loc[iid].items() if k != "categories"},
                            "irt": {k: v for k, v in irt_form.loc[iid].items() if k != "categories"},
@@ -181,11 +198,12 @@ def calibration_json(res, scale, fit, written) -> dict:
 def print_calibration(res, scale, fit, written) -> None:
     from rich.table import Table
 
-    con = console()
+    con = _console()
     con.print(f"{res._model_name()} for {scale.name} ({res.link} link): {len(res.item_ids)} items, {res.n} respondents"
               + (f", {res.data.n_empty} rows without answers left out" if res.data.n_empty else ""))
     con.print(f"log-likelihood {res.loglik:.3f}   AIC {res.aic:.2f}   BIC {res.bic:.2f}   parameters {res.n_par}   "
-              f"EM {'converged' if res.converged else 'NOT converged'} ({res.iterations} cycles)")
+              f"EM{' (mirt path)' if res.mirt_compatible else ''} {'converged' if res.converged else 'NOT converged'} "
+              f"({res.iterations} cycles)")
     if res.model == "rasch":
         con.print(f"latent variance {res.latent_var:.4f}" + (f" (SE {res.se_var:.4f})" if res.se_var else ""))
     si = res.to_frame()
@@ -432,7 +450,7 @@ def info(instrument, scale_name, theta_grid, svg_dir, as_json, quiet):
         return
     from rich.table import Table
 
-    con = console()
+    con = _console()
     t = Table(title=f"{scale_name}: information ({bank.model}, {bank.link} link)")
     t.add_column("theta", justify="right")
     for iid in ids:
@@ -518,7 +536,7 @@ def dif(wave, group, method, criterion, alpha, r2_change, pseudo_r2, beta_change
         return
     from rich.table import Table
 
-    con = console()
+    con = _console()
     for r in results:
         con.print(f"[bold]{r.method}[/bold]: groups {', '.join(map(str, r.groups))}; flagged: "
                   f"{', '.join(r.flagged) if r.flagged else 'none'}")

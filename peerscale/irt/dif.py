@@ -156,18 +156,57 @@ def _lordif_item(y, theta, g, G, K):
     return out
 
 
-def _split(codes, n_cat, g, G, split_items):
-    """Flagged items become one column per group (answered only by that group)."""
-    cols, ncs = [], []
+def _split(codes, n_cat, g, G, split_items, compact: bool = False):
+    """Flagged items become one column per group (answered only by that group).
+
+    ``compact``: a group's column keeps only the categories that group used (renumbered), and
+    is left out when the group used a single category: for estimating theta, where a category
+    nobody in the group chose has no threshold to estimate."""
+    cols, ncs, owners = [], [], []
     for j in range(codes.shape[1]):
         if j in split_items:
             for k in range(G):
-                cols.append(np.where(g == k, codes[:, j], -1))
-                ncs.append(n_cat[j])
+                col = np.where(g == k, codes[:, j], -1)
+                K = n_cat[j]
+                if compact:
+                    used = np.unique(col[col >= 0])
+                    if len(used) < 2:
+                        continue
+                    remap = np.full(K, -1)
+                    remap[used] = np.arange(len(used))
+                    col = np.where(col >= 0, remap[np.maximum(col, 0)], -1)
+                    K = len(used)
+                cols.append(col)
+                ncs.append(K)
+                owners.append((j, k))
         else:
             cols.append(codes[:, j])
             ncs.append(n_cat[j])
-    return np.column_stack(cols).astype(np.int16), np.array(ncs)
+            owners.append((j, None))
+    return np.column_stack(cols).astype(np.int16), np.array(ncs), owners
+
+
+def _group_usage(data, g, labels):
+    """Per item: the number of its categories each group used, and a description of the
+    groups that left some unused ({item: (counts per group, text)} for those items only)."""
+    out = {}
+    for j in range(len(data.item_ids)):
+        counts, parts = [], []
+        for k, lab in enumerate(labels):
+            col = data.codes[g == k, j]
+            used = np.unique(col[col >= 0])
+            counts.append(len(used))
+            if len(used) < data.n_cat[j]:
+                names = ["/".join(_code(c) for c in data.categories[j][int(u)]) for u in used]
+                parts.append(f"group {lab} used " + (f"only {', '.join(names)} ({len(used)} of {data.n_cat[j]} "
+                                                     "categories)" if names else "none of its categories"))
+        if parts:
+            out[j] = (counts, "; ".join(parts))
+    return out
+
+
+def _code(c) -> str:
+    return str(int(c)) if float(c).is_integer() else f"{c:g}"
 
 
 def _prepare_groups(frame, group, items, declared):
@@ -186,8 +225,12 @@ def _prepare_groups(frame, group, items, declared):
     g = g_all[data.rows]
     counts = np.bincount(g, minlength=len(labels))
     if counts.min() < 10:
-        small = [str(lab) for lab, c in zip(labels, counts) if c < 10]
-        raise PeerscaleError(f"group(s) {', '.join(small)} have fewer than 10 respondents with answers: too few for DIF")
+        small = [f"{lab} ({c})" for lab, c in zip(labels, counts) if c < 10]
+        listed = ", ".join(small[:8]) + (f" and {len(small) - 8} more" if len(small) > 8 else "")
+        raise PeerscaleError(f"{len(small)} of the {len(labels)} groups have fewer than 10 respondents with answers, "
+                             f"too few for DIF: {listed}",
+                             hint="group by a column with fewer, larger groups, or leave the small groups out "
+                                  "(set their group value empty)")
     return data, g, labels, int((~known).sum())
 
 
@@ -215,7 +258,7 @@ def dif_lordif(frame, group, items=None, *, declared: dict | None = None, criter
         rows = None
         it = 0
         for it in range(1, max_iter + 1):
-            codes, ncat = _split(data.codes, data.n_cat, g, G, flagged)
+            codes, ncat, _ = _split(data.codes, data.n_cat, g, G, flagged, compact=True)
             eng = EMEngine(codes, ncat)
             a0, d0 = eng.start(codes)
             res = eng.fit(a0, d0, np.zeros(1), np.ones(1), tol=1e-5, accelerate="squarem")
@@ -273,29 +316,29 @@ def _mg_fit(codes, ncat, g, G, start=None):
     return eng.fit(a, d, mean, var, tol=1e-5, accelerate="squarem")
 
 
-def _expand_start(res, split_old, split_new, n_cat, G, J):
-    """Start values for a split pattern from a fit with another split pattern."""
-    def per_item(split):
-        out, c = {}, 0
-        for j in range(J):
-            if j in split:
-                out[j] = list(range(c, c + G))
-                c += G
-            else:
-                out[j] = [c]
-                c += 1
-        return out
-    old, new = per_item(split_old), per_item(split_new)
-    K1 = res.d.shape[1]
-    ncols = sum(len(v) for v in new.values())
-    a = np.ones(ncols)
-    d = np.full((ncols, max(K1, int(max(n_cat)) - 1)), -np.inf)
-    for j in range(J):
-        src = old[j]
-        for k, col in enumerate(new[j]):
-            s = src[min(k, len(src) - 1)] if len(src) > 1 else src[0]
-            a[col] = res.a[s]
-            d[col, :K1] = res.d[s]
+def _expand_start(res, owners_old, owners_new, n_cat):
+    """Start values for one column layout (``owners_new``: (item, group or None) per column,
+    ``n_cat`` its categories) from a fit with another layout: each column starts from the same
+    item's column for the same group, else its common column (a column with fewer categories
+    than its source takes the source's first thresholds)."""
+    where = {o: c for c, o in enumerate(owners_old)}
+    any_col = {}
+    for c, (j, _) in enumerate(owners_old):
+        any_col.setdefault(j, c)
+    n_cat = np.asarray(n_cat)
+    a = np.ones(len(owners_new))
+    d = np.full((len(owners_new), int(n_cat.max()) - 1), -np.inf)
+    for col, (j, k) in enumerate(owners_new):
+        s = where.get((j, k), where.get((j, None), any_col[j]))
+        a[col] = res.a[s]
+        need = int(n_cat[col]) - 1
+        have = res.d[s][np.isfinite(res.d[s])]
+        if len(have) >= need:
+            d[col, :need] = have[:need]
+        elif len(have):
+            d[col, :need] = np.concatenate([have, have[-1] - np.arange(1, need - len(have) + 1)])
+        else:
+            d[col, :need] = np.linspace(1, -1, need)
     return a, d, res.mean.copy(), res.var.copy()
 
 
@@ -324,37 +367,59 @@ def dif_lrt(frame, group, items=None, *, anchors=None, declared: dict | None = N
         studied = [j for j in range(J) if j not in anchor_idx]
         if not studied:
             raise PeerscaleError("every item is an anchor: nothing left to test")
+        usage = {j: u for j, u in _group_usage(data, g, labels).items() if j in studied}
+        untested = sorted(j for j, (counts, _) in usage.items() if min(counts) < 2)
+        studied = [j for j in studied if j not in untested]
+        if not studied:
+            raise PeerscaleError("no item can be tested: " + "; ".join(f"{ids[j]}: {usage[j][1]}" for j in untested),
+                                 hint="an item that a group answered with a single category (or not at all) has no "
+                                      "group-specific parameters; merge sparse categories or use the lordif method")
+        # a category a group left unused: the free model's threshold for it sits at its bound, so
+        # that group's column keeps only the categories it used (the supremum of the likelihood)
+        df_of = {j: (sum(usage[j][0]) if j in usage else int(data.n_cat[j]) * G) - int(data.n_cat[j]) for j in studied}
+
+        def split(items):
+            return _split(data.codes, data.n_cat, g, G, items, compact=True)
+
         rows = []
+        free = set(untested)  # never tested, and free across groups in every fit: no anchor
         if anchors:
-            base_split = set(studied)
-            codes, ncat = _split(data.codes, data.n_cat, g, G, base_split)
+            codes, ncat, base_owners = split(set(studied) | free)
             base = _mg_fit(codes, ncat, g, G)
             for j in studied:
-                sp = base_split - {j}
-                codes, ncat = _split(data.codes, data.n_cat, g, G, sp)
-                r = _mg_fit(codes, ncat, g, G, _expand_start(base, base_split, sp, data.n_cat, G, J))
+                codes, ncat, owners = split((set(studied) | free) - {j})
+                r = _mg_fit(codes, ncat, g, G, _expand_start(base, base_owners, owners, ncat))
                 rows.append((j, 2 * (base.loglik - r.loglik)))
                 if progress is not None:
                     progress(1)
         else:
-            codes, ncat = _split(data.codes, data.n_cat, g, G, set())
+            codes, ncat, base_owners = split(free)
             base = _mg_fit(codes, ncat, g, G)
             for j in studied:
-                codes, ncat = _split(data.codes, data.n_cat, g, G, {j})
-                r = _mg_fit(codes, ncat, g, G, _expand_start(base, set(), {j}, data.n_cat, G, J))
+                codes, ncat, owners = split(free | {j})
+                r = _mg_fit(codes, ncat, g, G, _expand_start(base, base_owners, owners, ncat))
                 rows.append((j, 2 * (r.loglik - base.loglik)))
                 if progress is not None:
                     progress(1)
     out = []
-    for j, stat in rows:
-        df = int(data.n_cat[j]) * (G - 1)
-        stat = max(stat, 0.0)
-        p = float(stats.chi2.sf(stat, df))
-        out.append({"item": ids[j], "flag": p < alpha, "X2": stat, "df": df, "p": p})
-    table = pd.DataFrame(out).set_index("item")
+    for j, stat in rows + [(j, np.nan) for j in untested]:
+        df = df_of.get(j, int(data.n_cat[j]) * (G - 1))
+        stat = max(stat, 0.0) if np.isfinite(stat) else np.nan
+        p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else np.nan
+        out.append({"item": ids[j], "flag": bool(p < alpha), "X2": stat, "df": df, "p": p})
+    table = pd.DataFrame(out).set_index("item").reindex([i for i in ids if i in {r["item"] for r in out}])
     notes = [f"items flagged when p < {alpha:g}; reference group {labels[0]} N(0, 1), other groups' mean and "
              f"variance estimated: " + ", ".join(f"{lab}: mean {base.mean[k]:.3f}, var {base.var[k]:.3f}"
                                                  for k, lab in enumerate(labels))]
+    for j in untested:
+        notes.append(f"{ids[j]} not tested: {usage[j][1]}, so its group-specific parameters cannot all be "
+                     "estimated; it is free across groups in every fit (never an anchor), with no parameters for "
+                     "a group that used one category")
+    for j in studied:
+        if j in usage:
+            notes.append(f"{ids[j]}: {usage[j][1]}; the free model has no threshold for an unused category "
+                         f"(its likelihood is the bound it tends to), so df = {df_of[j]} instead of "
+                         f"{int(data.n_cat[j]) * (G - 1)}")
     if dropped:
         notes.append(f"{dropped} respondent(s) without a group were left out")
     scheme = "add (anchors fixed, each studied item constrained in turn)" if anchors else \

@@ -86,14 +86,15 @@ class EMEngine:
         Y[r, self.offsets[j] + codes[r, j]] = 1.0
         return Y
 
-    def start(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def start(self, codes: np.ndarray, n_total: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """mirt's start values: loading 0.5 on the normal-ogive metric, i.e. a = 0.5 * 1.702
         (0.5 with the probit link), and d_k = z(P(X >= k)) / sqrt(1 - 0.5^2) on the same
-        metric, with proportions over all rows (the Rasch slope stays at 1)."""
+        metric, with proportions over all ``n_total`` rows (default: the rows of ``codes``;
+        mirt counts rows without any answer too). The Rasch slope stays at 1."""
         scale = 1.702 if self.link == "logistic" else 1.0
         from scipy.special import ndtri
 
-        n = codes.shape[0]
+        n = codes.shape[0] if n_total is None else int(n_total)
         d = np.full((self.J, self.Kmax - 1), -np.inf)
         for j in range(self.J):
             col = codes[:, j]
@@ -141,6 +142,11 @@ class EMEngine:
         P = category_probs(a, d, self.theta, self.link)
         Q = len(self.theta)
         logP = np.log(np.maximum(P, FLOOR)).reshape(-1, Q)[self.valid]
+        return self.estep_logp(logP, mean, var, want_post)
+
+    def estep_logp(self, logP, mean, var, want_post=False):
+        """The E-step from log category probabilities (valid categories x nodes)."""
+        Q = len(self.theta)
         LL = self.Y @ logP
         logw = np.stack([self.grid.log_weights(mean[g], var[g]) for g in range(self.G)])
         LL += logw[self.pgroup]
@@ -166,12 +172,14 @@ class EMEngine:
     def item_gradient(self, a, d, r, info=False):
         P, dP = prob_derivatives(a, d, self.theta, self.link)
         pos = P > 0
-        ratio = np.where(pos, r / np.where(pos, P, 1.0), 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            ratio = np.where(pos, r / np.where(pos, P, 1.0), 0.0)
         grad = np.einsum("jkq,jkpq->jp", ratio, dP)
         if not info:
             return grad
         n = r.sum(axis=1)
-        wts = np.where(pos, n[:, None, :] / np.where(pos, P, 1.0), 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            wts = np.where(pos, n[:, None, :] / np.where(pos, P, 1.0), 0.0)
         inf = np.einsum("jkq,jkpq,jkrq->jpr", wts, dP, dP)
         return grad, inf
 
@@ -265,11 +273,11 @@ class EMEngine:
             accelerate: str = "ramsay") -> EMResult:
         """EM cycles until the largest change of any parameter in one cycle is below ``tol``.
 
-        ``accelerate="ramsay"`` (mirt's default): every third cycle the item parameters are
-        extrapolated along the last step (Ramsay 1975), as mirt does, so that with mirt's start
-        values and ``tol=1e-4`` the estimates stop where mirt's do. ``"squarem"``: SQUAREM
-        (Varadhan & Roland 2008) with a monotone fallback, to converge tightly to the maximum.
-        ``"none"``: plain EM.
+        ``accelerate="ramsay"``: every third cycle the item parameters are extrapolated along
+        the last step (Ramsay 1975), mirt's acceleration rule; the M-steps here are solved to
+        convergence, so this does not stop where mirt stops (for mirt's own path see
+        :mod:`peerscale.irt.mirt_em`). ``"squarem"``: SQUAREM (Varadhan & Roland 2008) with a
+        monotone fallback, to converge tightly to the maximum. ``"none"``: plain EM.
         """
         base = (a, d, mean, var)
         x = self.pack(a, d, mean, var)

@@ -32,7 +32,7 @@ def _pairs(J):
     return np.triu_indices(J, 1)
 
 
-def m2(codes, a, d, n_cat, link="logistic", *, free_a=True, n_latent_free=0, grid: Grid | None = None,
+def _m2_impl(codes, a, d, n_cat, link="logistic", *, free_a=True, n_latent_free=0, grid: Grid | None = None,
        mean=0.0, var=1.0, equal_a=False):
     """M2* statistic, df, p-value, RMSEA and SRMSR (see the module notes)."""
     from scipy import stats
@@ -230,7 +230,7 @@ def _collapse(O: np.ndarray, E: np.ndarray, mincell: float = 1.0):
     return O, E
 
 
-def sx2(codes, a, d, n_cat, link="logistic", *, n_item_par=None, n_latent_free=0, grid: Grid | None = None,
+def _sx2_impl(codes, a, d, n_cat, link="logistic", *, n_item_par=None, n_latent_free=0, grid: Grid | None = None,
         mean=0.0, var=1.0, mincell: float = 1.0):
     """S-X2 per item: dict of arrays S_X2, df, p, RMSEA and the number of complete rows used."""
     from scipy import stats
@@ -293,7 +293,7 @@ def _gamma(tab: np.ndarray) -> float:
     return (conc - disc) / (conc + disc) if conc + disc > 0 else np.nan
 
 
-def ld_x2(codes, a, d, n_cat, link="logistic", *, grid: Grid | None = None, mean=0.0, var=1.0):
+def _ld_x2_impl(codes, a, d, n_cat, link="logistic", *, grid: Grid | None = None, mean=0.0, var=1.0):
     """Chen–Thissen LD X2 for every item pair: (X2, df, p, signed Cramér's V) as J x J arrays
     (upper triangle filled)."""
     from scipy import stats
@@ -341,3 +341,19 @@ def q3(codes, a, d, n_cat, theta, link="logistic") -> np.ndarray:
             out[i, j] = out[j, i] = np.nan
     return out
 
+
+
+def _quiet(fn):
+    """Small samples leave empty cells (0/0): the statistics are NaN there, without warnings."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+m2 = _quiet(_m2_impl)
+sx2 = _quiet(_sx2_impl)
+ld_x2 = _quiet(_ld_x2_impl)

@@ -27,7 +27,9 @@ class IRTResult:
     Attributes: ``item_ids``, ``model``, ``link``, ``a``, ``d`` (J x (Kmax-1), ``-inf`` padded),
     ``n_cat``, ``categories`` (raw codes per category), ``se_a``, ``se_d``, ``cov`` (parameter
     covariance, Oakes observed information), ``loglik``, ``aic``, ``bic``, ``n`` (respondents
-    used), ``n_par``, ``latent_mean``, ``latent_var``, ``iterations``, ``converged``, ``grid``.
+    used), ``n_par``, ``latent_mean``, ``latent_var``, ``iterations``, ``converged``, ``grid``,
+    ``mirt_compatible`` (True when the estimates follow mirt's EM path and stopping point
+    rather than the maximum; see :mod:`peerscale.irt.mirt_em`).
     """
 
     item_ids: list[str]
@@ -53,6 +55,7 @@ class IRTResult:
     se_method: str = ""
     notes: list[str] = field(default_factory=list)
     tol: float = 1e-6
+    mirt_compatible: bool = False
     _index: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ summaries
@@ -116,7 +119,8 @@ class IRTResult:
         head = (f"{self._model_name()} ({self.link} link), {len(self.item_ids)} items, {self.n} respondents"
                 f"{f' ({self.data.n_empty} with no answers left out)' if self.data.n_empty else ''}\n"
                 f"log-likelihood {self.loglik:.3f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}, {self.n_par} parameters; "
-                f"EM {'converged' if self.converged else 'NOT converged'} in {self.iterations} cycles "
+                f"EM{' (mirt path)' if self.mirt_compatible else ''} "
+                f"{'converged' if self.converged else 'NOT converged'} in {self.iterations} cycles "
                 f"({len(self.grid.nodes)} nodes on [{self.grid.nodes[0]:g}, {self.grid.nodes[-1]:g}])\n")
         if self.model == "rasch":
             head += f"latent variance {self.latent_var:.4f}" + (f" (SE {self.se_var:.4f})" if self.se_var else "") + "\n"
@@ -223,7 +227,8 @@ class IRTResult:
                "software": f"peerscale {__version__}", "loglik": round(float(self.loglik), 4),
                "converged": bool(self.converged),
                "estimation": f"Bock-Aitkin EM, {len(self.grid.nodes)} nodes on [{self.grid.nodes[0]:g}, "
-                             f"{self.grid.nodes[-1]:g}], tolerance {self.tol:g}"}
+                             f"{self.grid.nodes[-1]:g}], tolerance {self.tol:g}"
+                             + (", mirt's EM path (BFGS M-steps, Ramsay acceleration)" if self.mirt_compatible else "")}
         if self.notes:
             cal["notes"] = list(self.notes)
         sd = float(np.sqrt(self.latent_var))
@@ -313,15 +318,16 @@ def _score_bank(data, bank: IRTBank, *, method: str | None = None, min_answered:
         raise PeerscaleError(f"{len(absent)} of the {len(ids)} items of the {bank.scale!r} IRT bank are not columns "
                              f"of the data: {listed}", file=file,
                              hint="map export columns to item ids (--map COLUMN=ITEM), or score a short form with "
-                                  "only the items it has (allow_absent=True, CLI --allow-absent)")
+                                  "only the items it has (`allow_absent`)")
     present = [i for i in ids if i in cols]
-    x = np.full((len(data), len(ids)), np.nan)
-    if present:
-        xp, _ = as_matrix(data, present)
-        for k, iid in enumerate(present):
-            x[:, ids.index(iid)] = xp[:, k]
+    xp, _ = as_matrix(data, present)
+    cats = {i.id: list(i.categories) for i in bank.items}
+    codes = recode(xp, present, [cats[i] for i in present], file=file)
+    if absent:  # a short form: the bank's other items are unanswered by everyone
+        full = np.full((len(codes), len(ids)), -1, dtype=codes.dtype)
+        full[:, [ids.index(i) for i in present]] = codes
+        codes = full
     a, d, n_cat = bank.arrays()
-    codes = recode(x, ids, [list(i.categories) for i in bank.items], file=file)
     method = method or bank.method
     out = _score_codes(codes, a, d, n_cat, bank.link, method, Grid.make(bank.points, *bank.range), bank.mean,
                        bank.sd ** 2, index=getattr(data, "index", None))
@@ -340,9 +346,9 @@ def fit_irt(frame, items=None, **kwargs) -> IRTResult:
 
 
 def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic", declared: dict | None = None,
-            collapse: bool = False, quadpts: int = 61, theta_range=(-6.0, 6.0), tol: float = 1e-6,
-            max_iter: int = 5000, accelerate: str = "squarem", se: bool = True, progress=None,
-            file: str | None = None) -> IRTResult:
+            collapse: bool = False, quadpts: int = 61, theta_range=(-6.0, 6.0), tol: float | None = None,
+            max_iter: int | None = None, accelerate: str = "squarem", mirt_compatible: bool = False,
+            se: bool = True, progress=None, file: str | None = None) -> IRTResult:
     """Calibrate a unidimensional IRT model by marginal maximum likelihood.
 
     Parameters
@@ -365,8 +371,15 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
         EM quadrature grid: ``quadpts`` equally spaced nodes with N(0, 1) weights (mirt: 61 on
         [-6, 6]).
     tol, max_iter, accelerate
-        EM stops when no parameter changes by more than ``tol`` in one accelerated step
-        (``"squarem"``; ``"ramsay"`` with ``tol=1e-4`` follows mirt's own rule; ``"none"``).
+        EM stops when no parameter changes by more than ``tol`` (default 1e-6) in one
+        accelerated cycle (``"squarem"``, default; ``"ramsay"``; ``"none"``), at most
+        ``max_iter`` (5000) cycles: the maximum of the likelihood to about 1e-6.
+    mirt_compatible : bool
+        Follow R mirt's own EM path instead (BFGS M-steps that are not solved to convergence,
+        Ramsay acceleration, stop at a change below ``tol`` = 1e-4, at most 500 cycles; see
+        :mod:`peerscale.irt.mirt_em`), so that the estimates equal ``mirt(data, 1)`` to
+        about 1e-7 rather than the maximum, which can lie 1e-2 away along a flat direction of
+        the likelihood (Science: item Future). Logistic link only; ``accelerate`` is ignored.
     se : bool
         Standard errors from the Oakes observed information.
 
@@ -404,20 +417,53 @@ def _fit_irt(frame, items=None, *, model: str = "graded", link: str = "logistic"
         bad = [i for i, k in zip(ids, data.n_cat) if k != 2]
         raise PeerscaleError(f"the 2PL model needs binary items; {', '.join(bad[:5])} have more categories",
                              hint="use model='graded' (the graded response model is the 2PL for binary items)")
-    if len(data.rows) < 2:
-        raise PeerscaleError("too few respondents to calibrate")
+    if mirt_compatible and link != "logistic":
+        raise PeerscaleError("`mirt_compatible` follows mirt's logistic model; use `link='logistic'` "
+                             "(the probit model is not one of mirt's item types)")
+    if mirt_compatible and model == "rasch":
+        raise PeerscaleError("`mirt_compatible` does not cover the Rasch model: mirt estimates its latent variance "
+                             "with a different optimiser (nlminb), whose path is not reproduced",
+                             hint="fit the Rasch model to its maximum without `mirt_compatible`; it agrees with mirt "
+                                  "to 2e-3")
+    if tol is None:
+        tol = 1e-4 if mirt_compatible else 1e-6
+    if max_iter is None:
+        max_iter = 500 if mirt_compatible else 5000
+    if not (np.isfinite(tol) and tol > 0):
+        raise PeerscaleError(f"`tol` must be a positive number, got {tol!r}")
+    if int(max_iter) < 1:
+        raise PeerscaleError(f"`max_iter` must be at least 1, got {max_iter!r}")
     grid = Grid.make(quadpts, *theta_range)
     rasch = model == "rasch"
     eng = EMEngine(data.codes, data.n_cat, link=link, grid=grid, fixed_a=np.full(len(ids), rasch),
                    free_var=np.array([rasch]))
-    a, d = eng.start(data.codes)
-    res = eng.fit(a, d, np.zeros(1), np.ones(1), tol=tol, max_iter=max_iter, progress=progress, accelerate=accelerate)
+    n_resp, n_par = len(data.rows), eng.n_free()
+    if n_resp <= n_par:
+        raise PeerscaleError(f"{n_resp} respondents with answers for {n_par} item parameters: too few to calibrate",
+                             file=file, hint="IRT calibration needs many more respondents than parameters (a few "
+                                             "hundred for a graded model); collect more data, or use fewer items or "
+                                             "categories")
+    if mirt_compatible:
+        from .mirt_em import fit_mirt_path
+
+        a, d = eng.start(data.codes, n_total=data.n_input)
+        res = fit_mirt_path(eng, a, d, tol=tol, max_cycles=int(max_iter), progress=progress)
+    else:
+        a, d = eng.start(data.codes)
+        res = eng.fit(a, d, np.zeros(1), np.ones(1), tol=tol, max_iter=int(max_iter), progress=progress,
+                      accelerate=accelerate)
     notes = list(data.notes)
+    if n_resp < 5 * n_par:
+        notes.append(f"{n_resp} respondents for {n_par} parameters (fewer than 5 per parameter): estimates, standard "
+                     "errors and fit statistics are unstable")
+    if mirt_compatible:
+        notes.append(f"estimates follow mirt's EM path (BFGS M-steps, Ramsay acceleration, tolerance {tol:g}): "
+                     "they equal mirt's, which stop short of the maximum")
     if not res.converged:
         notes.append(f"EM did not converge in {max_iter} cycles (tolerance {tol:g}); estimates are provisional")
     out = IRTResult(ids, model, link, res.a, res.d, data.n_cat, data.categories, res.loglik, len(data.rows),
                     res.n_par, float(res.mean[0]), float(res.var[0]), res.iterations, res.converged, grid, data,
-                    notes=notes, tol=tol)
+                    notes=notes, tol=tol, mirt_compatible=mirt_compatible)
     out._index = _param_index(eng)
     if se:
         _add_se(out, eng, res)
