@@ -783,14 +783,16 @@ class Responses:
 
     def report(self, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-               quiet: bool = True, command: str = ""):
+               quiet: bool = True, command: str = "", partner: "Responses | None" = None):
         """The numbers of ``peerscale report`` (a :class:`~peerscale.report.build.Report`: render
-        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`)."""
+        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`).
+        ``partner``: the other form of the same relationships (e.g. the worker's pbr-p export),
+        for the dyad section."""
         from .report.build import build_report
 
         return build_report(self, validate=validate, wave=wave, min_answered=min_answered, bootstrap=bootstrap,
                             iterations=iterations, n_factors=n_factors, seed=seed, missing=missing, quiet=quiet,
-                            command=command)
+                            command=command, partner=partner)
 
     # ------------------------------------------------------------------ display
 
