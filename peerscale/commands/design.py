@@ -154,12 +154,13 @@ def nesting(wave, **opts):
     print_nesting(res.to_dict(), opts.get("quiet"))
 
 
-def print_nesting(out, quiet=False, con=None):
+def print_nesting(out, quiet=False, con=None, sample=True):
     from rich import box
     from rich.table import Table
 
     con = con or console(quiet=quiet)
-    print_sample(con, out["sample"])
+    if sample:
+        print_sample(con, out["sample"])
     c = out["clusters"]
     con.print(f"Workers ({out['worker_column']}): {c['n_clusters']}, with {c['min']} to {c['max']} young people each "
               f"(mean {_fmt(c['mean'], 2)}, median {_fmt(c['median'], 1)}).")

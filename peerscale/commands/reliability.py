@@ -87,10 +87,20 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
         second = read_responses(opts, retest)
         out["computed_on"] = {"file": str(opts["input"])}
         out["icc"] = retest_iccs(view, second, level=level).to_dict()
+    nested = None
+    if alpha_view.design.worker:  # young people share workers: how much the scales cluster (issue 9)
+        from ..design_analyses import nesting
+
+        nested = nesting(alpha_view)
+        out["nesting"] = nested.to_dict()
     if opts.get("as_json"):
         emit_json(out)
     else:
         _print_reliability(out, responses.instrument, quiet)
+        if nested is not None:
+            from .design import print_nesting
+
+            print_nesting(out["nesting"], quiet, sample=False)
     if res.failed:
         raise PeerscaleError(f"{len(res.failed)} scale(s) could not be analysed (the others are reported above): "
                              + "; ".join(f"{name}: {msg}" for name, msg in res.failed.items()))
