@@ -36,6 +36,19 @@ def _listed(values, limit: int = 10) -> str:
     return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
+def _chosen(instrument, scales, names):
+    """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
+    if names is None:
+        return scales
+    names = [names] if isinstance(names, str) else list(names)
+    known = {s.name for s in instrument.scales}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PeerscaleError(f"`scales` names {unknown[0]!r}, which is not a scored scale",
+                             hint="scales: " + ", ".join(s.name for s in instrument.scales))
+    return [s for s in scales if s.name in names]
+
+
 class _Result:
     def summary(self) -> str:  # pragma: no cover - every result overrides it
         raise NotImplementedError
@@ -367,7 +380,6 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
     >>> res.worker_column, res.scales["share"]["n_clusters"]
     ('worker_id', 40)
     """
-    from .analyses import _chosen
     from .psychometrics.nesting import nesting_icc
 
     col = worker_column or view.design.worker
@@ -508,7 +520,6 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
     import numpy as np
     import pandas as pd
 
-    from .analyses import _chosen
     from .psychometrics.change import RCI_CUT, reliable_change
     from .psychometrics.reliability import cronbach_alpha
 

@@ -87,12 +87,7 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
         second = read_responses(opts, retest)
         out["computed_on"] = {"file": str(opts["input"])}
         out["icc"] = retest_iccs(view, second, level=level).to_dict()
-    nested = None
-    if alpha_view.design.worker:  # young people share workers: how much the scales cluster (issue 9)
-        from ..design_analyses import nesting
-
-        nested = nesting(alpha_view)
-        out["nesting"] = nested.to_dict()
+    nested = res.nesting  # with a worker column in the design: ICC(1) within workers (issue 9)
     if opts.get("as_json"):
         emit_json(out)
     else:
