@@ -38,6 +38,7 @@ COMMANDS = {
     "items": ("peerscale.commands.reliability:items_cmd", "Item analysis: distributions, floor/ceiling, flags."),
     "efa": ("peerscale.commands.factor:efa", "KMO, Bartlett, parallel analysis and exploratory factor analysis."),
     "cfa": ("peerscale.commands.factor:cfa", "Confirmatory factor analysis, lavaan-style fit, invariance."),
+    "mediation": ("peerscale.commands.mediation:mediation", "Mediation (activities -> relationship -> outcomes) as lavaan sem()."),
     "irt": ("peerscale.commands.irt:irt", "Item response theory: calibrate a bank, score from it, information, DIF."),
     "report": ("peerscale.commands.report:report", "A self-contained HTML (or Markdown) report."),
     "redcap-dictionary": ("peerscale.commands.redcap:redcap_dictionary", "Write a REDCap data dictionary for an instrument."),

@@ -38,6 +38,8 @@ PARAMETER_FLAGS = {
 COMMAND_FLAGS = {
     "report": {"input_format": "--input-format", "n_factors": "--factors"},
     "reliability": {"method": "--omega-method"},
+    "mediation": {"x": "--x", "m": "--m", "y": "--y", "baseline": "--baseline", "latent": "--latent",
+                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument"},
 }
 _PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
 
