@@ -73,8 +73,8 @@ class _Sources:
         from .responses import Responses
 
         s = self.items[k]
-        if isinstance(s, Responses):
-            return s.instrument.name == inst.name and scale.name in [x.name for x in s.instrument.scales]
+        if isinstance(s, Responses) and s.instrument.name == inst.name:
+            return scale.name in [x.name for x in s.instrument.scales]
         from .io.table import item_columns
 
         have = set(item_columns(self.columns(k), inst).values())
@@ -85,10 +85,16 @@ class _Sources:
 
         s = self.items[k]
         if isinstance(s, Responses):
-            return s
+            if s.instrument.name == inst.name:
+                return s
+            # another form in the same export: read it with this export's design
+            opts = {"design": s.design, **self.read_options}
+            s = s.source if s.source is not None else s.data
+        else:
+            opts = self.read_options
         key = (k, inst.name)
         if key not in self._read:
-            self._read[key] = read(s, inst, **self.read_options)
+            self._read[key] = read(s, inst, **opts)
         return self._read[key]
 
 

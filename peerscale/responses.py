@@ -759,6 +759,14 @@ class Responses:
 
         return retest(self, other, level=level)
 
+    def mediation(self, x: str, m: str, y: str, *, others=(), **options):
+        """The mediation model X → M → Y (as ``lavaan::sem()`` with ``:=``) on this export and
+        ``others`` (more Responses or paths, linked by dyad or respondent id); the other forms
+        of this export's file are read as needed. See :func:`peerscale.analyses_mediation.mediation`."""
+        from .analyses_mediation import mediation
+
+        return mediation([self, *others], x, m, y, **options)
+
     def report(self, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
                quiet: bool = True, command: str = ""):
