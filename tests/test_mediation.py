@@ -296,3 +296,13 @@ def test_baseline_needs_two_waves(tmp_path):
     d[d["redcap_event_name"] == "baseline_arm_1"].to_csv(f, index=False)
     with pytest.raises(PeerscaleError, match="two waves"):
         peerscale.mediation(f, x="act_total", m="pbr_core", y="out_total", baseline=True)
+
+
+def test_cli_cfa_cluster(run_cli):
+    code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["cluster"] == {"column": "worker_id", "n_clusters": 40} and d["missing"] in ("listwise", "none")
+    assert d["fit_robust"]["scaling_factor"] > 0
+    code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0")
+    assert code == 0 and "cluster-robust" in out
