@@ -42,6 +42,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
     scale_alpha: dict = field(default_factory=dict)  # {scale: {"alpha", "n"}} from the item analysis
+    mediation: dict | None = None  # the theory-of-change model (report/mediation_section.py)
 
     def to_dict(self) -> dict:
         """The report's numbers as plain data (``peerscale report -o report.json``): the same
@@ -52,7 +53,8 @@ class Report:
                 "waves": self.waves, "item_groups": self.item_groups, "items": self.items,
                 "item_analysis": self.item_analysis, "reliability": v.get("reliability"), "efa": v.get("efa"),
                 "cfa": v.get("cfa"), "validation": None if not v else {k: v[k] for k in ("sample", "notes")},
-                "methods": self.methods, "command": self.command, "notes": self.notes}
+                "methods": self.methods, "command": self.command, "notes": self.notes,
+                "mediation": self.mediation}
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page."""
@@ -330,7 +332,7 @@ def _item_flags(items: list[dict], analysis) -> None:
 
 def build_report(responses, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                  iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-                 quiet: bool = True, command: str = "") -> Report:
+                 quiet: bool = True, command: str = "", mediation: bool | None = None) -> Report:
     """Score ``responses`` (a :class:`~peerscale.responses.Responses`) and collect the report's numbers.
 
     Scores, distributions, missingness and change cover every wave (the design's wave column,
@@ -338,6 +340,8 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
     and the validation analyses (``validate``) use ``wave`` (default the first, so each
     respondent counts once), with the defaults of the ``items``, ``reliability``, ``efa`` and
     ``cfa`` commands (``bootstrap``, ``iterations``, ``seed``, ``n_factors``, ``missing`` as there).
+    ``mediation`` (default: when the export holds the activity, relationship and outcome forms)
+    adds the section "Does the relationship carry the outcomes?" on the same wave.
     """
     from .._version import __version__
     from ..analyses import item_analysis
@@ -395,6 +399,12 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
 
         report.validation = collect_validation(view, bootstrap=bootstrap, iterations=iterations,
                                                n_factors=n_factors, seed=seed, missing=missing, quiet=quiet)
+    if mediation is not False and responses.source is not None:
+        from .mediation_section import collect_mediation
+
+        report.mediation, note = collect_mediation(responses, wave=wave, bootstrap=bootstrap, seed=seed, quiet=quiet)
+        if note:
+            report.notes.append(note)
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)
