@@ -16,7 +16,7 @@ __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc
            "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "mediation", "__version__"]
 
 _LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
-         "keyed_items": "scoring", "mediation": "analyses_mediation"}
+         "keyed_items": "scoring", "mediation": "responses"}
 _SUBMODULES = ("analyses", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
 
 

@@ -28,14 +28,19 @@ def _split_role(spec: str, instrument, role: str) -> tuple[str | None, str]:
     return (str(instrument) if instrument is not None else None), spec
 
 
+def _is_responses(obj) -> bool:
+    """A :class:`~peerscale.responses.Responses` (duck-typed: this module does not import
+    responses, which imports it)."""
+    return hasattr(obj, "_base") and hasattr(obj, "score") and hasattr(obj, "instrument")
+
+
 class _Sources:
     """The inputs: paths (read per instrument when needed) or Responses objects."""
 
-    def __init__(self, sources, read_options):
-        from .responses import Responses
-
-        if isinstance(sources, (str, Path, pd.DataFrame)) or isinstance(sources, Responses):
+    def __init__(self, sources, read_options, reader):
+        if isinstance(sources, (str, Path, pd.DataFrame)) or _is_responses(sources):
             sources = [sources]
+        self.reader = reader
         self.items = list(sources)
         if not self.items:
             raise PeerscaleError("give at least one export")
@@ -45,35 +50,27 @@ class _Sources:
 
     def name(self, k) -> str:
         s = self.items[k]
-        from .responses import Responses
-
-        if isinstance(s, Responses):
+        if _is_responses(s):
             return s.source or f"input {k + 1}"
         return str(s) if not isinstance(s, pd.DataFrame) else f"data frame {k + 1}"
 
     def columns(self, k) -> list:
-        from .responses import Responses
-
         if k not in self._columns:
             s = self.items[k]
-            if isinstance(s, Responses):
+            if _is_responses(s):
                 cols = [str(c) for c in s.data.columns]
             elif isinstance(s, pd.DataFrame):
                 cols = [str(c) for c in s.columns]
             else:
                 from .io import read_table
-                from .responses import _check_source
 
-                _check_source(s)
                 cols = [str(c) for c in read_table(s, check_duplicates=False).data.columns]
             self._columns[k] = cols
         return self._columns[k]
 
     def has_items(self, k, inst, scale) -> bool:
-        from .responses import Responses
-
         s = self.items[k]
-        if isinstance(s, Responses) and s.instrument.name == inst.name:
+        if _is_responses(s) and s.instrument.name == inst.name:
             return scale.name in [x.name for x in s.instrument.scales]
         from .io.table import item_columns
 
@@ -81,10 +78,8 @@ class _Sources:
         return any(i in have for i in scale.items)
 
     def responses(self, k, inst):
-        from .responses import Responses, read
-
         s = self.items[k]
-        if isinstance(s, Responses):
+        if _is_responses(s):
             if s.instrument.name == inst.name:
                 return s
             # another form in the same export: read it with this export's design
@@ -94,7 +89,7 @@ class _Sources:
             opts = self.read_options
         key = (k, inst.name)
         if key not in self._read:
-            self._read[key] = read(s, inst, **opts)
+            self._read[key] = self.reader(s, inst, **opts)
         return self._read[key]
 
 
@@ -102,7 +97,6 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
     """(source index, Responses) of the one instrument in the inputs that defines
     ``scale_name`` (restricted to ``inst_name`` when given)."""
     from .spec import bundled_instruments, load_instrument
-    from .responses import Responses
 
     flag = f"--{role}-instrument"
     if inst_name is not None:
@@ -114,7 +108,7 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
     else:
         candidates = list(bundled_instruments())
         for s in sources.items:
-            if isinstance(s, Responses) and all(c.name != s.instrument.name for c in candidates):
+            if _is_responses(s) and all(c.name != s.instrument.name for c in candidates):
                 candidates.append(s.instrument)
     found, defined_by = [], []
     for inst in candidates:
@@ -177,7 +171,7 @@ def _scores(r):
     return cache
 
 
-def mediation(source, x: str, m: str, y: str, *, x_instrument=None, m_instrument=None, y_instrument=None,
+def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None, m_instrument=None, y_instrument=None,
               covariates=(), baseline: bool = False, latent: bool = False, cluster=None, wave=None,
               link: str | None = None, missing: str = "listwise", bootstrap: int = 0, seed: int | None = None,
               workers: int | None = None, level: float = 0.95, quiet: bool = True, **read_options):
@@ -215,6 +209,8 @@ def mediation(source, x: str, m: str, y: str, *, x_instrument=None, m_instrument
         when every file has it, else the respondent column).
     missing, bootstrap, seed, workers, level, quiet
         As :func:`~peerscale.psychometrics.mediation.fit_mediation`.
+    reader : callable
+        :func:`peerscale.read` (passed by :func:`peerscale.responses.mediation`).
     read_options
         Passed to :func:`peerscale.read` (``map``, ``design``, ``missing_codes``...).
 
@@ -240,7 +236,9 @@ def mediation(source, x: str, m: str, y: str, *, x_instrument=None, m_instrument
     """
     from .psychometrics.mediation import fit_mediation
 
-    sources = _Sources(source, read_options)
+    if reader is None:
+        raise PeerscaleError("internal: call peerscale.mediation (it passes peerscale.read)")
+    sources = _Sources(source, read_options, reader)
     specs = {"x": _split_role(x, x_instrument, "x"), "m": _split_role(m, m_instrument, "m"),
              "y": _split_role(y, y_instrument, "y")}
     roles = {}

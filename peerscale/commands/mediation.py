@@ -62,7 +62,7 @@ def mediation(inputs, x, m, y, x_instrument, m_instrument, y_instrument, covaria
       peerscale mediation youth_export.csv worker_export.csv --x act_total --m pbr_core --y out_total \\
           --x-instrument act-y --m-instrument pbr-p
     """
-    from ..analyses_mediation import mediation as analyse
+    from ..responses import mediation as analyse
 
     design = {role: v for role, v in (("respondent", respondent_column), ("wave", wave_column),
                                        ("worker", worker_column), ("dyad", dyad_column)) if v}

@@ -18,10 +18,8 @@ def collect_mediation(responses, *, wave=None, bootstrap: int = 1000, seed: int 
     """``(numbers, note)``: the mediation result as a dict when the export holds the activity,
     relationship and outcome forms (None when it does not), and a note when it does but the
     model could not be fitted."""
-    from ..analyses_mediation import mediation
-
     try:
-        res = mediation([responses], **THEORY, wave=wave, cluster=True if responses.design.worker else None,
+        res = responses.mediation(**THEORY, wave=wave, cluster=True if responses.design.worker else None,
                         bootstrap=max(int(bootstrap or 0), 1000), seed=seed, quiet=quiet, workers=1)
     except PeerscaleError as exc:
         msg = exc.message
@@ -41,9 +39,7 @@ def path_svg(d: dict, label: str, desc: str) -> str:
     uid = _uid("pd")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="{escape(label)}" '
            f'aria-labelledby="{uid}-t {uid}-d" class="chart" font-family="system-ui, sans-serif" font-size="12">'
-           f'<title id="{uid}-t">{escape(label)}</title><desc id="{uid}-d">{escape(desc)}</desc>',
-           f'<defs><marker id="{uid}-a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
-           f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#222222"/></marker></defs>']
+           f'<title id="{uid}-t">{escape(label)}</title><desc id="{uid}-d">{escape(desc)}</desc>']
     for k, (x0, y0) in pos.items():
         out.append(f'<rect x="{x0}" y="{y0}" width="{box_w}" height="{box_h}" rx="4" fill="#ffffff" '
                    f'stroke="#222222" stroke-width="1.5"/>')
@@ -54,8 +50,14 @@ def path_svg(d: dict, label: str, desc: str) -> str:
 
     def arrow(x1, y1, x2, y2, text, tx, ty, dashed=False):
         dash = ' stroke-dasharray="6 4"' if dashed else ""
-        out.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#222222" stroke-width="1.6"{dash} '
-                   f'marker-end="url(#{uid}-a)"/>')
+        # the arrowhead as a polygon (no url() references: the report loads nothing, even by id)
+        import math
+        ang = math.atan2(y2 - y1, x2 - x1)
+        hx, hy = x2 - 11 * math.cos(ang), y2 - 11 * math.sin(ang)
+        px, py = 5 * math.sin(ang), -5 * math.cos(ang)
+        out.append(f'<line x1="{x1}" y1="{y1}" x2="{hx:.1f}" y2="{hy:.1f}" stroke="#222222" stroke-width="1.6"{dash}/>')
+        out.append(f'<polygon points="{x2},{y2} {hx + px:.1f},{hy + py:.1f} {hx - px:.1f},{hy - py:.1f}" '
+                   f'fill="#222222"/>')
         out.append(f'<text x="{tx}" y="{ty}" text-anchor="middle">{escape(text)}</text>')
 
     def coef(key, sym):
