@@ -38,6 +38,7 @@ COMMANDS = {
     "items": ("peerscale.commands.reliability:items_cmd", "Item analysis: distributions, floor/ceiling, flags."),
     "efa": ("peerscale.commands.factor:efa", "KMO, Bartlett, parallel analysis and exploratory factor analysis."),
     "cfa": ("peerscale.commands.factor:cfa", "Confirmatory factor analysis, lavaan-style fit, invariance."),
+    "mediation": ("peerscale.commands.mediation:mediation", "Mediation (activities -> relationship -> outcomes) as lavaan sem()."),
     "irt": ("peerscale.commands.irt:irt", "Item response theory: calibrate a bank, score from it, information, DIF."),
     "dyads": ("peerscale.commands.design:dyads", "Young person vs worker: agreement on the same relationships."),
     "nesting": ("peerscale.commands.design:nesting", "Clustering within workers: ICC(1), design effect, effective n."),

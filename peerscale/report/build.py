@@ -43,6 +43,7 @@ class Report:
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
     scale_alpha: dict = field(default_factory=dict)  # {scale: {"alpha", "n"}} from the item analysis
     design: dict = field(default_factory=dict)  # dyads, nesting, reliable change (report/design_section.py)
+    mediation: dict | None = None  # the theory-of-change model (report/mediation_section.py)
 
     def to_dict(self) -> dict:
         """The report's numbers as plain data (``peerscale report -o report.json``): the same
@@ -54,6 +55,7 @@ class Report:
                 "item_analysis": self.item_analysis, "reliability": v.get("reliability"), "efa": v.get("efa"),
                 "cfa": v.get("cfa"), "validation": None if not v else {k: v[k] for k in ("sample", "notes")},
                 "methods": self.methods, "command": self.command, "notes": self.notes,
+                "mediation": self.mediation,
                 **({"design": self.design} if self.design else {})}
 
     def to_html(self) -> str:
@@ -332,7 +334,7 @@ def _item_flags(items: list[dict], analysis) -> None:
 
 def build_report(responses, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                  iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-                 quiet: bool = True, command: str = "", partner=None) -> Report:
+                 quiet: bool = True, command: str = "", partner=None, mediation: bool | None = None) -> Report:
     """Score ``responses`` (a :class:`~peerscale.responses.Responses`) and collect the report's numbers.
 
     Scores, distributions, missingness and change cover every wave (the design's wave column,
@@ -343,6 +345,8 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
     With a worker column in the design, clustering within workers; with two or more waves,
     reliable change per pair of consecutive waves; with ``partner`` (the other form's
     Responses), the agreement of the two forms (``peerscale dyads``).
+    ``mediation`` (default: when the export holds the activity, relationship and outcome forms)
+    adds the section "Does the relationship carry the outcomes?" on the same wave.
     """
     from .._version import __version__
     from ..analyses import item_analysis
@@ -405,6 +409,12 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
 
         report.validation = collect_validation(view, bootstrap=bootstrap, iterations=iterations,
                                                n_factors=n_factors, seed=seed, missing=missing, quiet=quiet)
+    if mediation is not False and responses.source is not None:
+        from .mediation_section import collect_mediation
+
+        report.mediation, note = collect_mediation(responses, wave=wave, bootstrap=bootstrap, seed=seed, quiet=quiet)
+        if note:
+            report.notes.append(note)
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)
