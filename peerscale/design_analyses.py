@@ -116,9 +116,11 @@ class DyadAnalysis(_Result):
         self.scales, self.results, self.unmatched, self.link = scales, results, unmatched, link
         self.forms, self.notes, self.level = forms, notes, level
 
+    item_pairs: dict = {}
+
     def to_dict(self) -> dict:
         return {"link": self.link, "forms": self.forms, "scales": self.scales, "unmatched": self.unmatched,
-                "level": self.level, "notes": list(self.notes)}
+                "item_pairs": self.item_pairs, "level": self.level, "notes": list(self.notes)}
 
     def to_frame(self):
         """One row per compared scale: n pairs, ICCs, r, mean difference, its interval and the
@@ -300,12 +302,39 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                   "n_items": [len(entry["a"].items), len(entry["b"].items)], "of_items": entry["of"],
                   "pairs": entry["pairs"], "composite": entry["a"].composite})
         scales[entry["name"]] = d
+    item_pairs = _item_agreement(vy, vp, iy, ip, level)
     basis = sorted({e["basis"] for e in scales.values()})
     link_info = {"columns": link, "n_linked": len(common), "wave_y": wave_y, "wave_p": wave_p,
                  "how_y": how_y, "how_p": how_p, "basis": basis}
     forms = {"a": {"instrument": young.instrument.name, "file": young.source, "role": "young person"},
              "b": {"instrument": worker.instrument.name, "file": worker.source, "role": "worker"}}
-    return DyadAnalysis(scales, results, unmatched, link_info, forms, notes, level)
+    res = DyadAnalysis(scales, results, unmatched, link_info, forms, notes, level)
+    res.item_pairs = item_pairs
+    return res
+
+
+def _item_agreement(vy, vp, iy, ip, level) -> dict:
+    """Agreement of each pair of twin items (keyed answers) over the linked records:
+    ``{young person item: {worker item, kind, n_pairs, icc_a1, icc_c1, r, mean_diff}}``; ``kind``
+    says what agreement means (:attr:`peerscale.spec.ItemPair.kind`: shared, self-other...)."""
+    from .psychometrics.agreement import agreement
+    from .spec import item_pairs
+
+    pairs = [p for p in item_pairs(vy.instrument, vp.instrument)
+             if p.a in vy.instrument.scale_items() and p.b in vp.instrument.scale_items()]
+    if not pairs:
+        return {}
+    ya, pa = vy.items(keyed=True), vp.items(keyed=True)
+    out = {}
+    for p in pairs:
+        if p.a not in ya.columns or p.b not in pa.columns:
+            continue
+        res = agreement(ya[p.a].to_numpy()[iy], pa[p.b].to_numpy()[ip], level=level)
+        d = res.to_dict()
+        out[p.a] = {"worker_item": p.b, "kind": p.kind, "dimension": p.dimension_a, "n_pairs": d["n_pairs"],
+                    "icc_a1": d["icc_a1"], "icc_c1": d["icc_c1"], "r": d["r"], "mean_diff": d["mean_diff"],
+                    "reason": d["reason"]}
+    return out
 
 
 # --------------------------------------------------------------------------- nesting

@@ -352,3 +352,40 @@ def test_cli_json_keys(run_cli):
     assert code == 0, err
     e = json.loads(out)["scales"]["out_total"]
     assert {"icc1", "icc1_anova", "design_effect", "n_clusters", "mean_cluster_size"} <= set(e)
+
+
+def test_dyads_item_pairs(youth, worker):
+    """Every pair of twin items, with what agreement means (kind) and the keyed answers' agreement."""
+    pairs = youth.dyads(worker).item_pairs
+    assert len(pairs) == 36 and pairs["pbr_y_share_03"]["worker_item"] == "pbr_p_share_06"
+    assert {e["kind"] for e in pairs.values()} <= {"shared", "self-other", "same-view", "unspecified"}
+    ya = youth.wave("first").items(keyed=True).set_index(youth.wave("first").column("dyad_id"))
+    pa = worker.wave("first").items(keyed=True).set_index(worker.wave("first").column("dyad_id"))
+    both = pd.concat([ya["pbr_y_share_03"], pa["pbr_p_share_06"]], axis=1, join="inner").dropna()
+    ref = agreement(both.iloc[:, 0], both.iloc[:, 1])
+    assert pairs["pbr_y_share_03"]["n_pairs"] == ref.n_pairs and abs(pairs["pbr_y_share_03"]["r"] - ref.r) < 1e-12
+
+
+@pytest.mark.slow
+def test_report_and_reliability_carry_the_design(youth, worker, run_cli):
+    full = youth.report(partner=worker)
+    rep = full.to_dict()["design"]
+    assert rep["dyads"]["link"]["n_linked"] == 289 and rep["nesting"]["worker_column"] == "worker_id"
+    assert [(c["waves"]["from"], c["waves"]["to"]) for c in rep["change"]] == [("baseline_arm_1", "followup_arm_1")]
+    hint = youth.report().to_dict()["design"]
+    assert "dyads" not in hint and hint["dyad_hint"] == "dyad_id"  # the section asks for --partner
+    from peerscale.report.document import document
+
+    _, _, sections = document(full)
+    design = next(s for s in sections if s.id == "design")
+    titles = [b.text for b in design.blocks if type(b).__name__ == "Heading"]
+    assert titles[0].startswith("Young person and worker") and "Young people within workers" in titles
+    code, out, err = run_cli("reliability", YOUTH, "-i", "out-y", "--json")
+    assert code == 0 and json.loads(out)["nesting"]["scales"]["out_total"]["n_clusters"] == 40
+    assert json.loads(out)["nesting"] == _jsonable(peerscale.read(YOUTH, "out-y").reliability().nesting.to_dict())
+
+
+def _jsonable(obj):
+    from peerscale.cli_common import _jsonable as j
+
+    return j(obj)
