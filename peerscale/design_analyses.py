@@ -619,18 +619,26 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         a = np.where(i1 >= 0, a_all[np.maximum(i1, 0)], np.nan)
         b = np.where(i2 >= 0, b_all[np.maximum(i2, 0)], np.nan)
         given = _reliability_for(reliability, scale.name)
+        why = None
         if given is not None:
             rxx, source = float(given), "given (--reliability)"
-        elif len(scale.items) < 2:
-            rxx, source = math.nan, "none: a one-item scale has no alpha; give `reliability`"
-        else:
-            alpha = cronbach_alpha(v1.keyed(scale.name))
-            rxx, source = float(alpha.alpha), f"each scale's Cronbach's alpha at {from_wave}"
-        n_pairs = len(both)
-        if math.isfinite(rxx):
             if not 0 <= rxx < 1:
-                raise PeerscaleError(f"the reliability of {scale.name!r} ({source}) is {rxx:.3f}; the RCI needs a "
-                                     "value in [0, 1)", hint="give `reliability` (--reliability)")
+                raise PeerscaleError(f"`reliability` for {scale.name!r} is {rxx:g}; the RCI needs a value in [0, 1)")
+        elif len(scale.items) < 2:
+            rxx, source = math.nan, "none: a one-item scale has no alpha"
+            why = "a one-item scale has no alpha: give `reliability` for the reliable change index"
+        else:
+            source = f"each scale's Cronbach's alpha at {from_wave}"
+            try:
+                rxx = float(cronbach_alpha(v1.keyed(scale.name)).alpha)
+            except PeerscaleError as exc:
+                rxx, why = math.nan, f"no alpha at {from_wave} ({exc.message}): no reliable change index"
+            if math.isfinite(rxx) and not 0 <= rxx < 1:
+                why = (f"alpha at {from_wave} is {rxx:.3f}, outside [0, 1): no reliable change index; give "
+                       "`reliability`")
+                rxx = math.nan
+        n_pairs = len(both)
+        if why is None and math.isfinite(rxx):
             res = reliable_change(a[:n_pairs], b[:n_pairs], rxx=rxx, higher_is_better=scale.higher_is_better,
                                   level=level)
         else:
@@ -639,7 +647,7 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
             res.se_diff, res.rxx = math.nan, math.nan
             res.rci[:] = np.nan
             res.rci_improved = res.rci_unchanged = res.rci_deteriorated = 0
-            res.reason = source
+            res.reason = why or source
         results[scale.name] = res
         entry = {"label": scale.label, "composite": scale.composite, **res.to_dict(), "rxx_source": source}
         entries[scale.name] = entry

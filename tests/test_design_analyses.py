@@ -389,3 +389,27 @@ def _jsonable(obj):
     from peerscale.cli_common import _jsonable as j
 
     return j(obj)
+
+
+def test_change_constant_scale_and_bad_alpha_give_reasons_not_a_crash(run_cli, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [{"id": f"P{i}", "wave": w, "q1": 3, "q2": 3, "q3": 3,
+             **{f"r{k}": int(rng.integers(1, 6)) for k in (1, 2, 3)}} for i in range(30) for w in ("t1", "t2")]
+    df = pd.DataFrame(rows)
+    inst = peerscale.adhoc_instrument(["S=q1,q2,q3", "R=r1,r2,r3"], value_range=(1, 5))
+    out = peerscale.read(df, inst, design={"respondent": "id", "wave": "wave"}).change("t1", "t2").to_dict()
+    s = out["scales"]["S"]
+    assert s["n"] == 30 and s["se_diff"] is None and "no variance" in s["reason"]
+    assert s["rci_improved"] == s["rci_unchanged"] == s["rci_deteriorated"] == 0
+    assert out["scales"]["R"]["se_diff"] is not None  # the other scale is still analysed
+    path = tmp_path / "c.csv"
+    df.to_csv(path, index=False)
+    code, stdout, err = run_cli("change", path, "--scale", "S=q1,q2,q3", "--scale", "R=r1,r2,r3", "--range", "1:5",
+                                "--respondent-column", "id", "--wave-column", "wave", "--from", "t1", "--to", "t2")
+    assert code == 0 and "no variance" in stdout
+
+
+def test_dyads_constant_rater_gives_a_reason():
+    res = agreement([3, 3, 3, 3], [2, 4, 3, 5])
+    assert math.isnan(res.icc_a1) and "same" in res.reason and res.n_pairs == 4
+    assert "at least 3" in agreement([1, 2], [2, 3]).reason
