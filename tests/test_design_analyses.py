@@ -413,3 +413,23 @@ def test_dyads_constant_rater_gives_a_reason():
     res = agreement([3, 3, 3, 3], [2, 4, 3, 5])
     assert math.isnan(res.icc_a1) and "same" in res.reason and res.n_pairs == 4
     assert "at least 3" in agreement([1, 2], [2, 3]).reason
+
+
+def test_dyads_without_item_pairs_compare_whole_scales():
+    """Banks that record no pairs: scales of the same name are compared whole, and said so."""
+    rng = np.random.default_rng(5)
+    t = rng.normal(3, 0.7, 40)
+
+    def form(prefix, shift):
+        return pd.DataFrame({"dyad": [f"D{i}" for i in range(40)],
+                             **{f"{prefix}{k}": np.clip(np.round(t + shift + rng.normal(0, .6, 40)), 1, 5)
+                                for k in (1, 2, 3)}})
+
+    a = peerscale.read(form("a", 0), peerscale.adhoc_instrument(["S=a1,a2,a3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    b = peerscale.read(form("b", .3).iloc[5:], peerscale.adhoc_instrument(["S=b1,b2,b3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    res = a.dyads(b).to_dict()
+    assert res["scales"]["S"]["basis"] == "whole scales" and res["scales"]["S"]["n_pairs"] == 35
+    assert res["unmatched"]["y"] == ["D0", "D1", "D2", "D3", "D4"] and res["item_pairs"] == {}
+    assert res["link"]["how_y"].startswith("no wave column")
