@@ -202,7 +202,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     state = {"rows": 0, "columns": 0, "first": None}
 
     def frames():
-        for table in reader.tables():
+        for table in prefetch(reader.tables()):
             r = responses_from_table(table, inst, file, given, scales=scales, id_columns=id_columns,
                                      on_invalid=on_invalid, map=map, redcap_dictionary=redcap_dictionary,
                                      row_offset=table.first_row)
@@ -235,6 +235,47 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     return written, s
 
 
+def prefetch(iterable, depth: int = 1):
+    """Iterate ``iterable`` in a background thread, ``depth`` items ahead: the next chunk is
+    parsed (pyarrow releases the GIL) while this one is scored and written. Exceptions reach
+    the consumer in order; a consumer that stops (an error, Ctrl-C, SIGTERM) stops the thread
+    at its next item."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    thread = threading.Thread(target=run, name="peerscale-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
 def _read_no_further(exc: PeerscaleError, last_row: int) -> PeerscaleError:
     """An invalid-values error from one chunk says how far the file was read."""
     m = re.match(r"^(\d+) value\(s\) are not valid answers", exc.message or "")
@@ -250,13 +291,24 @@ def _write_chunks(frames, tmp, fmt: str) -> None:
     from .io import write as w
 
     if fmt in ("csv", "tsv"):
+        from concurrent.futures import ThreadPoolExecutor
+
         delimiter = "," if fmt == "csv" else "\t"
-        with open(tmp, "wb") as fh:
-            header = True
+
+        def put(fh, frame, header):
+            for buf in w.render_delimited(frame, delimiter, header=header):
+                fh.write(buf)
+
+        # one chunk is formatted and written while the next is scored
+        with open(tmp, "wb") as fh, ThreadPoolExecutor(1, thread_name_prefix="peerscale-write") as pool:
+            pending = None
             for frame, _meta in frames:
-                for buf in w.render_delimited(frame, delimiter, header=header):
-                    fh.write(buf)
-                header = False
+                job = pool.submit(put, fh, frame, pending is None)
+                if pending is not None:
+                    pending.result()
+                pending = job
+            if pending is not None:
+                pending.result()
         return
     if fmt == "jsonl":
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:

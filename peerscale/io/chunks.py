@@ -70,7 +70,12 @@ class _Meta:
 
 
 def _has_quote(path: Path, block: int = 16 << 20) -> bool:
+    """Does a quote occur after the header line (the header is parsed apart: a quoted header
+    with a quoted newline is handled by the sample parser)?"""
     with open(path, "rb") as fh:
+        first = fh.readline()
+        if first.count(b'"') % 2:  # a header cell holds a newline: be safe
+            return True
         while True:
             b = fh.read(block)
             if not b:
