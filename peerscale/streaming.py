@@ -145,7 +145,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     instrument, scales, map, redcap_dictionary, missing_codes, design, encoding, sheet, input_format, on_invalid
         As :func:`peerscale.read`.
     chunk_rows : int, optional
-        Rows per chunk (default: up to 1,000,000 rows and about 128 MiB of input).
+        Rows per chunk (default: up to 250,000 rows and about 32 MiB of input).
     include_items, format, force, min_answered, id_columns, protect
         As :meth:`peerscale.Responses.write_scores`.
     on_start : callable, optional

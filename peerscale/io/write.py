@@ -286,6 +286,7 @@ def render_delimited(df, delimiter: str, header: bool = True) -> list:
 
 
 MAX_DISTINCT = 4096  # a numeric column with more distinct values goes through pyarrow's writer
+FUSE_LIMIT = 1 << 16  # neighbouring numeric columns share one code while their value pairs are this few
 FAST_ROWS = 1 << 20  # rows rendered at once by the fast path (its text stays under 2 GiB)
 
 
@@ -301,6 +302,7 @@ def _fast_render(table, delimiter: str, header: bool):
     CPU time of formatting every number. Returns None (use pyarrow's writer) for a column with
     many distinct numbers or of another type.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -337,14 +339,14 @@ def _fast_render(table, delimiter: str, header: bool):
     try:
         for start in range(0, table.num_rows, FAST_ROWS):
             part = table.slice(start, FAST_ROWS)
-            pieces = []
+            pieces = []  # ("text", array) or ("codes", numpy codes, text of each code)
             for j, (kind, col) in enumerate(zip(kinds, part.columns)):
                 col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
                 if kind == "text":
                     if pa.types.is_large_string(col.type):
                         col = col.cast(pa.string())
                     quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
-                    pieces.append(pc.fill_null(quoted, ""))
+                    pieces.append(("text", pc.fill_null(quoted, "")))
                     continue
                 enc = pc.dictionary_encode(col)
                 if len(enc.dictionary) > MAX_DISTINCT:
@@ -352,9 +354,20 @@ def _fast_render(table, delimiter: str, header: bool):
                 text = lookup(j, enc.dictionary)
                 if text is None:
                     return None
-                pieces.append(pc.take(text, pc.fill_null(enc.indices, len(enc.dictionary))))
-            pieces[-1] = pc.binary_join_element_wise(pieces[-1], "\n", "")
-            rows = pc.binary_join_element_wise(*pieces, delimiter) if len(pieces) > 1 else pieces[0]
+                codes = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy().astype(np.int64)
+                prev = pieces[-1] if pieces else None
+                if prev is not None and prev[0] == "codes" and len(prev[2]) * len(text) <= FUSE_LIMIT:
+                    # neighbouring numbers fused: one code for the pair, its text "a,b" made once
+                    left, right = prev[2], text
+                    ia = np.repeat(np.arange(len(left)), len(right))
+                    ib = np.tile(np.arange(len(right)), len(left))
+                    both = pc.binary_join_element_wise(left.take(pa.array(ia)), right.take(pa.array(ib)), delimiter)
+                    pieces[-1] = ("codes", prev[1] * len(right) + codes, both)
+                else:
+                    pieces.append(("codes", codes, text))
+            arrays = [p[1] if p[0] == "text" else p[2].take(pa.array(p[1])) for p in pieces]
+            arrays[-1] = pc.binary_join_element_wise(arrays[-1], "\n", "")
+            rows = pc.binary_join_element_wise(*arrays, delimiter) if len(arrays) > 1 else arrays[0]
             if isinstance(rows, pa.ChunkedArray):
                 rows = rows.combine_chunks()
             bufs = rows.buffers()
