@@ -70,16 +70,12 @@ class _Summary:
         self.s: dict | None = None
         self.moments: dict[str, tuple[int, float, float]] = {}
 
-    def add(self, summary: dict, scores) -> None:
-        import numpy as np
-
-        for name in summary["scales"]:
-            x = scores[name].to_numpy(dtype="float64", na_value=np.nan)
-            x = x[~np.isnan(x)]
-            n_b = x.size
+    def add(self, summary: dict) -> None:
+        for name, sc in summary["scales"].items():
+            n_b = sc["n_scored"]
             if n_b:
-                mean_b = float(x.mean())
-                m2_b = float(((x - mean_b) ** 2).sum())
+                mean_b = sc["mean"]
+                m2_b = sc["sd"] ** 2 * (n_b - 1) if n_b > 1 else 0.0
                 n_a, mean_a, m2_a = self.moments.get(name, (0, 0.0, 0.0))
                 n = n_a + n_b
                 delta = mean_b - mean_a
@@ -221,7 +217,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
                 mask = r._base.scope
                 out = pd.concat([out, item_columns(result, r.data.reset_index(drop=True), include_items, fmt, mask)],
                                 axis=1)
-            summary.add(result.summary, result.scores)
+            summary.add(result.summary)
             state["rows"] += len(out)
             state["columns"] = out.shape[1]
             yield out, output_meta(result, include_items, fmt) if state["rows"] == len(out) else None
