@@ -323,3 +323,28 @@ def test_sigterm_while_scoring_in_chunks_leaves_no_output(tmp_path):
     assert p.returncode == 143, p.stderr
     assert "terminated" in p.stderr and "Traceback" not in p.stderr
     assert sorted(q.name for q in tmp_path.iterdir()) == ["bfi.csv"]
+
+
+@pytest.mark.parametrize("export, extra", [
+    ("export_labels.csv", ["--redcap-dictionary", FIX / "project_dictionary.csv"]),
+    ("export_labels_headers.csv", []),
+    ("export_raw.csv", []),
+    ("MiniProject_SPSS_2026-01-10_1200.sps", []),
+])
+def test_redcap_exports_score_the_same_in_chunks(run_cli, tmp_path, export, extra):
+    """Label mode with a dictionary, label headers, raw codes and REDCap's SPSS pair (read
+    whole, scored in chunks), with project missing codes, two rows a chunk."""
+    args = ["-i", MINI, "--missing-code=-999=Not asked", "--missing-code", "UNK=Unknown", *extra]
+    whole, chunked = _score_both(run_cli, tmp_path, FIX / export, args, chunk=2)
+    assert whole.read_bytes() == chunked.read_bytes()
+
+
+def test_cp1252_text_scores_the_same_in_chunks(run_cli, tmp_path):
+    df = _bfi_like(tmp_path / "bfi.csv", 300, seed=11)
+    df["id"] = [f"Zoë-{i}" if i % 50 == 49 else f"p{i}" for i in range(300)]
+    src = tmp_path / "cp.csv"
+    src.write_bytes(df.to_csv(index=False, float_format="%.0f").encode("cp1252"))
+    whole, chunked = _score_both(run_cli, tmp_path, src, [*_scale_args(), "--range", "1:6", "--id-column", "id"],
+                                 chunk=40)
+    assert whole.read_bytes() == chunked.read_bytes()
+    assert "Zoë-49" in chunked.read_text(encoding="utf-8")
