@@ -194,13 +194,14 @@ def _describe_invalid(examples, total, file) -> str:
 def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str] | None = None, *,
                 on_invalid: str = "error", value_labels: dict | None = None,
                 missing_values: dict | None = None, file: str | None = None,
-                row_mask: np.ndarray | None = None) -> CleanItems:
+                row_mask: np.ndarray | None = None, row_offset: int = 0) -> CleanItems:
     """Convert the instrument's item columns to numeric codes (NaN = missing).
 
     ``value_labels`` / ``missing_values``: per item id, extra ``{code: label}`` and
     ``{code: reason}`` from the input file (SPSS labels and user-missing values, REDCap
     dictionary choices and project missing codes). ``row_mask`` limits checking to rows in
-    scope (REDCap rows of other repeating forms are ignored). Rows are reported 1-based.
+    scope (REDCap rows of other repeating forms are ignored). Rows are reported 1-based, counted
+    from ``row_offset`` (the rows before this chunk of a file read in chunks).
     """
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"on_invalid must be 'error' or 'missing', got {on_invalid!r}")
@@ -231,7 +232,7 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
             bad = np.flatnonzero(invalid)
             total_invalid += len(bad)
             for r in bad[: max(0, MAX_LISTED - len(examples))]:
-                examples.append((int(r) + 1, iid, data[iid].iloc[r]))
+                examples.append((int(r) + 1 + row_offset, iid, data[iid].iloc[r]))
             invalid_masks.append((j, invalid))
         columns[iid] = x
         missing[iid] = counts
