@@ -125,6 +125,11 @@ class ItemMoments:
             return
         k = x.shape[1]
         m = vals.size
+        if m == 0:  # nothing answered in this chunk
+            self.values, self.counts = vals, np.zeros((k, 0), np.int64)
+            if joint:
+                self.joint = np.zeros((k, 0, k, 0), np.int64)
+            return
         idx = np.searchsorted(vals, np.where(obs, x, vals[0] if m else 0.0))
         counts = np.zeros((k, m), np.int64)
         for j in range(k):
