@@ -15,7 +15,7 @@ from .spec import Instrument, adhoc_instrument, bundled_instruments, item_pairs,
 __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
            "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "read_chunked", "__version__"]
 
-_LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
+_LAZY = {"read": "api", "Responses": "responses", "score": "api", "score_data": "scoring",
          "keyed_items": "scoring", "read_chunked": "chunked"}
 _SUBMODULES = ("analyses", "chunked", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
 

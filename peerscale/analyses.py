@@ -291,7 +291,7 @@ def reliability_specs(inst, scales=None, *, listwise: bool = False, ordinal: boo
                       omega: bool = False) -> dict:
     """The statistics :func:`reliability_from_stats` needs, as
     :class:`~peerscale.chunked.Spec` per scale (and per omega structure)."""
-    from .chunked import Spec
+    from .psychometrics.moments import Spec
 
     specs = {}
     for scale in _chosen(inst, list(inst.scales), scales):
@@ -509,7 +509,7 @@ def item_analysis(view, *, scales=None, listwise: bool = False, min_r_drop: floa
 def item_specs(inst, scales=None, *, listwise: bool = False) -> dict:
     """The statistics :func:`item_analysis_from_stats` needs: per dimension scale the items as
     answered (with frequency tables) and keyed (with the total column)."""
-    from .chunked import Spec
+    from .psychometrics.moments import Spec
 
     specs = {}
     for scale in _plain_scales(inst, scales):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import PeerscaleError
+from .psychometrics.moments import Spec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,21 +42,6 @@ _NA = "\x00no wave"  # the key of rows without a wave value
 
 
 # --------------------------------------------------------------------------- what is accumulated
-
-@dataclass(frozen=True)
-class Spec:
-    """One set of statistics to keep: ``items`` (keyed with ``keys`` when ``keyed``), and the
-    :meth:`ItemMoments.from_array` options."""
-
-    items: tuple
-    keys: tuple
-    keyed: bool = True
-    total: bool = False
-    tables: bool = False
-    joint: bool = False
-    listwise: bool = False
-    check_range: bool = False  # refuse answers outside the declared range (item analysis)
-
 
 @dataclass
 class WaveStats:

@@ -295,6 +295,22 @@ class ItemMoments:
         return self.values, self.joint
 
 
+@dataclass(frozen=True)
+class Spec:
+    """One set of statistics a chunked analysis keeps: ``items`` (reverse-keyed where ``keys``
+    says −1 when ``keyed``) and the :meth:`ItemMoments.from_array` options."""
+
+    items: tuple
+    keys: tuple
+    keyed: bool = True
+    total: bool = False
+    tables: bool = False
+    joint: bool = False
+    listwise: bool = False
+    check_range: bool = False  # refuse answers outside the declared range (item analysis)
+
+
+
 def _pair_moments(x: np.ndarray, obs: np.ndarray):
     """N, MU, S, C of one chunk via four k × k matrix products of the chunk centred at its
     column means (for numerical stability)."""
@@ -340,4 +356,4 @@ def moments_of_chunks(chunks: Iterable, columns: Sequence[str] | None = None, **
     return out
 
 
-__all__ = ["ItemMoments", "merge_all", "moments_of_chunks"]
+__all__ = ["ItemMoments", "Spec", "merge_all", "moments_of_chunks"]
