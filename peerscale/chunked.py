@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 ROLES = ("respondent", "worker", "dyad", "group")
+ANALYSIS_CHUNK_ROWS = 100_000  # default rows per chunk: the statistics need no more, memory stays small
 _NA = "\x00no wave"  # the key of rows without a wave value
 
 
@@ -53,11 +54,11 @@ class WaveStats:
     stats: dict = field(default_factory=dict)
 
     def merge(self, other: "WaveStats") -> "WaveStats":
-        import numpy as np
 
-        ids = dict(self.ids)
+        ids = {role: list(v) for role, v in self.ids.items()}
         for role, h in other.ids.items():
-            ids[role] = np.union1d(ids[role], h) if role in ids else h
+            ids.setdefault(role, []).extend(h)
+        ids = {role: _compact(v) for role, v in ids.items()}
         stats = dict(self.stats)
         for name, m in other.stats.items():
             stats[name] = stats[name].merge(m) if name in stats else m
@@ -133,21 +134,25 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
     d = ctx.design
     if d.wave is not None and d.wave in data.columns:
         col = data[d.wave].astype("string").str.strip()
-        wave = col.mask(col == "").fillna(_NA).to_numpy(dtype=object)
+        codes, names = pd.factorize(col.mask(col == ""), use_na_sentinel=False)
+        names = [_NA if pd.isna(v) else str(v) for v in names]
     else:
-        wave = np.full(n, _NA, dtype=object)
-    wave = np.where(scope, wave, None)
-    keys_in_order = [k for k in pd.unique(wave[scope])] if n else []
+        codes, names = np.zeros(n, np.int64), [_NA]
+    codes = np.where(scope, codes, -1)
+    present = [int(c) for c in pd.unique(codes) if c >= 0] if n else []
     out = ChunkStats(n_rows=n)
-    for key in keys_in_order:
-        rows = wave == key
-        ws = WaveStats(rows=int(rows.sum()))
+    for code in present:
+        every = len(present) == 1 and bool(scope.all())
+        rows = slice(None) if every else codes == code
+        n_here = n if every else int(rows.sum())
+        key = names[code]
+        ws = WaveStats(rows=n_here)
         for role in ROLES:
             c = getattr(d, role)
             if c and c in data.columns:
-                ws.ids[role] = _hashes(data[c][rows])
+                ws.ids[role] = [_hashes(data[c] if every else data[c][rows])]
         for name, spec in specs.items():
-            x = np.empty((int(rows.sum()), len(spec.items)))
+            x = np.empty((n_here, len(spec.items)))
             for j, (iid, sign) in enumerate(zip(spec.items, spec.keys)):
                 v = clean.column(iid)[rows]
                 if spec.keyed and sign < 0:
@@ -156,7 +161,7 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
             if spec.check_range:
                 lo = np.array([inst.items[i].response_scale.min for i in spec.items], float)
                 hi = np.array([inst.items[i].response_scale.max for i in spec.items], float)
-                pos = np.flatnonzero(rows)
+                pos = np.arange(n) if every else np.flatnonzero(rows)
                 outside = np.isfinite(x) & ((x < lo) | (x > hi))
                 if outside.any():
                     r = int(np.argwhere(outside)[0][0])
@@ -168,15 +173,57 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
     return out
 
 
-def _hashes(col) -> "np.ndarray":
-    """Sorted distinct 64-bit hashes of the non-missing values of an id column (as text)."""
+def _hashes(col):
+    """The distinct non-missing values of an id column, compactly: a float64 NumPy array for a
+    numeric column (numbers by value), else a pyarrow string array."""
     import numpy as np
     import pandas as pd
 
-    s = col.astype("string").dropna()
-    if s.empty:
-        return np.empty(0, np.uint64)
-    return np.unique(pd.util.hash_array(s.to_numpy(dtype=object)))
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        v = col.to_numpy(dtype="float64", na_value=np.nan)
+        return pd.unique(v[~np.isnan(v)] + 0.0)  # -0.0 counts as 0.0
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(col, from_pandas=True)
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pa.array(col.astype("string"), from_pandas=True)
+    return pc.unique(arr.cast(pa.large_string()).drop_null())
+
+
+def count_distinct(parts) -> int:
+    """How many distinct ids the per-chunk arrays hold together."""
+    return len(_dedupe(parts))
+
+
+def _dedupe(parts):
+    import numpy as np
+    import pandas as pd
+
+    numeric = [p for p in parts if isinstance(p, np.ndarray) and len(p)]
+    text = [p for p in parts if not isinstance(p, np.ndarray) and len(p)]
+    out = []
+    if numeric:
+        out.append(pd.unique(np.concatenate(numeric)))
+    if text:
+        import pyarrow as pa
+
+        out.append(pa.chunked_array(text, type=pa.large_string()).unique())
+    if len(out) == 2:  # a column typed as numbers in some chunks, text in others: compare as text
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        as_text = pa.array([repr(float(v)) if float(v) != int(v) else str(int(v)) for v in out[0]],
+                           type=pa.large_string())
+        out = [pc.unique(pa.concat_arrays([as_text, out[1]]))]
+    return out[0] if out else []
+
+
+def _compact(parts: list, limit: int = 64) -> list:
+    """Per-chunk distinct ids, deduplicated into one array once there are many."""
+    if len(parts) <= limit:
+        return parts
+    return [_dedupe(parts)]
 
 
 # --------------------------------------------------------------------------- sources of chunks
@@ -239,7 +286,7 @@ class ChunkedResponses:
 
             given = study_design(self._design, self._source)
             o = self._opts
-            reader = ChunkReader(self._source, self._instrument, chunk_rows=o["chunk_rows"],
+            reader = ChunkReader(self._source, self._instrument, chunk_rows=o["chunk_rows"] or ANALYSIS_CHUNK_ROWS,
                                  input_format=o["input_format"], encoding=o["encoding"], sheet=o["sheet"],
                                  map=o["map"], redcap_dictionary=o["redcap_dictionary"],
                                  missing_codes=o["missing_codes"], key_columns=[given.wave])
@@ -410,11 +457,11 @@ def select_wave(stats: ChunkStats, ctx: Context, which=None) -> WaveView:
         merged = stats.waves[k] if merged is None else merged.merge(stats.waves[k])
     merged = merged or WaveStats()
     rows = merged.rows
-    out = {"rows": rows, "respondents": int(len(merged.ids["respondent"])) if d.respondent else rows,
+    out = {"rows": rows, "respondents": count_distinct(merged.ids.get("respondent", ())) if d.respondent else rows,
            "waves": waves, "wave_column": d.wave, "respondent_column": d.respondent, "selection": selection}
     for role in ("worker", "dyad", "group"):
         if getattr(d, role):
-            out[f"{role}s"] = int(len(merged.ids.get(role, ())))
+            out[f"{role}s"] = count_distinct(merged.ids.get(role, ()))
     out["note"] = sample_note(out, len(order) if d.wave else 0)
     return WaveView(merged.stats, out)
 
@@ -431,7 +478,7 @@ def read_chunked(source, instrument=None, *, chunk_rows: int | None = None, **op
     instrument : str, pathlib.Path or Instrument, optional
         As :func:`peerscale.read` (required for DataFrame chunks).
     chunk_rows : int, optional
-        Rows per chunk of a file (default: up to 1,000,000 rows and about 128 MiB of input).
+        Rows per chunk of a file (default 100,000: merged statistics need no larger chunks, and memory stays near 300 MB).
     **options
         ``scales``, ``map``, ``redcap_dictionary``, ``missing_codes``, ``design``, ``encoding``,
         ``sheet``, ``input_format``, ``on_invalid``, ``id_columns``: as :func:`peerscale.read`.

@@ -88,27 +88,26 @@ class ItemMoments:
         cols = [str(c) for c in columns] if columns is not None else [f"V{j + 1}" for j in range(k)]
         n_rows_seen = x.shape[0]
         obs = np.isfinite(x)
+        if not obs.all() and np.isinf(x).any():
+            x = np.where(obs, x, np.nan)
         if listwise:
-            x = x[obs.all(axis=1)]
-            obs = np.ones(x.shape, bool)
+            keep = obs.all(axis=1)
+            x, obs = x[keep], obs[keep]
         n_rows = x.shape[0]
         any_obs = obs.any(axis=1)
-        full = x
-        fobs = obs
+        full, fobs = x, obs
         if total:
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = np.where(obs, x, 0.0).sum(axis=1) / obs.sum(axis=1)
             full = np.column_stack([x, t])
             fobs = np.column_stack([obs, any_obs])
-        N, MU, S, C = _pair_moments(full, fobs)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.diag(MU)[:k]
-            d = np.where(obs, x - mean, 0.0)
-            d2 = d * d
-            M3 = (d2 * d).sum(axis=0)
-            M4 = (d2 * d2).sum(axis=0)
-            vmin = np.where(obs, x, np.inf).min(axis=0) if n_rows else np.full(k, np.inf)
-            vmax = np.where(obs, x, -np.inf).max(axis=0) if n_rows else np.full(k, -np.inf)
+        N, MU, S, C, M3, M4 = _chunk_moments(full, fobs, k)
+        if n_rows:
+            with np.errstate(invalid="ignore"):
+                vmin = np.where(obs.any(axis=0), np.fmin.reduce(x, axis=0), np.inf)
+                vmax = np.where(obs.any(axis=0), np.fmax.reduce(x, axis=0), -np.inf)
+        else:
+            vmin, vmax = np.full(k, np.inf), np.full(k, -np.inf)
         out = cls(cols, n_rows, int(any_obs.sum()), N, MU, S, C, M3, M4, vmin, vmax, total=total,
                   listwise=listwise, options={"tables": tables, "joint": joint, "max_codes": max_codes})
         out.n_rows = n_rows  # listwise: the complete rows; pairwise: every row
@@ -311,24 +310,42 @@ class Spec:
 
 
 
-def _pair_moments(x: np.ndarray, obs: np.ndarray):
-    """N, MU, S, C of one chunk via four k × k matrix products of the chunk centred at its
-    column means (for numerical stability)."""
-    o = obs.astype(float)
+BLOCK_ROWS = 1 << 16  # rows per matrix product (bounds the temporaries: 64 Ki rows × 3 columns per item)
+
+
+def _chunk_moments(x: np.ndarray, obs: np.ndarray, k: int):
+    """N, MU, S, C (all columns) and M3, M4 (the first ``k``) of one chunk: the chunk centred at
+    its column means (numerical stability), then one Gram matrix of ``[o, x0, x0²]`` per block
+    of rows, whose blocks hold every pairwise count, sum, sum of squares and cross-product."""
+    o_all = obs
     with np.errstate(invalid="ignore", divide="ignore"):
-        cnt = o.sum(axis=0)
-        centre = np.where(cnt > 0, np.where(obs, x, 0.0).sum(axis=0) / np.where(cnt > 0, cnt, 1.0), 0.0)
-    x0 = np.where(obs, x - centre, 0.0)
-    N = o.T @ o
-    SX = x0.T @ o
-    SXX = (x0 * x0).T @ o
-    SXY = x0.T @ x0
+        cnt = obs.sum(axis=0)
+        centre = np.where(cnt > 0, np.where(obs, x, 0.0).sum(axis=0) / np.where(cnt > 0, cnt, 1), 0.0)
+    K = x.shape[1]
+    G = np.zeros((3 * K, 3 * K))
+    for i in range(0, x.shape[0], BLOCK_ROWS):
+        xb, ob = x[i:i + BLOCK_ROWS], o_all[i:i + BLOCK_ROWS]
+        x0 = np.where(ob, xb - centre, 0.0)
+        a = np.concatenate([ob.astype(float), x0, x0 * x0], axis=1)
+        G += a.T @ a
+    N = np.rint(G[:K, :K]).astype(np.int64)
+    SX = G[K:2 * K, :K]
+    SXX = G[2 * K:, :K]
+    SXY = G[K:2 * K, K:2 * K]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_dev = np.where(N > 0, SX / np.where(N > 0, N, 1.0), 0.0)
+        mean_dev = np.where(N > 0, SX / np.where(N > 0, N, 1), 0.0)
     MU = np.where(N > 0, centre[:, None] + mean_dev, 0.0)
     S = np.where(N > 0, SXX - SX * mean_dev, 0.0)
     C = np.where(N > 0, SXY - SX * mean_dev.T, 0.0)
-    return np.rint(N).astype(np.int64), MU, S, C
+    # third and fourth moments about each item's own mean (centre + d): expand (x0 − d)^3, ^4
+    n = np.diag(N)[:k].astype(float)
+    d = np.diag(mean_dev)[:k]
+    s1, s2 = np.diag(SX)[:k], np.diag(SXX)[:k]
+    s3 = np.diag(G[2 * K:, K:2 * K])[:k]
+    s4 = np.diag(G[2 * K:, 2 * K:])[:k]
+    M3 = s3 - 3 * d * s2 + 3 * d * d * s1 - n * d ** 3
+    M4 = s4 - 4 * d * s3 + 6 * d * d * s2 - 4 * d ** 3 * s1 + n * d ** 4
+    return N, MU, S, C, M3, M4
 
 
 def merge_all(parts: Iterable[ItemMoments]) -> ItemMoments:
