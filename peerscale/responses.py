@@ -210,7 +210,8 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
     source : str, pathlib.Path or pandas.DataFrame
         A data file in any format :func:`peerscale.io.read_table` reads (CSV/TSV, SPSS ``.sav``,
         Stata, SAS, Excel, Parquet, JSON lines, REDCap raw and label exports and REDCap's SPSS
-        pair), or a DataFrame. The source is never modified.
+        pair), or a DataFrame. The source is never modified. (``peerscale.read`` also takes a
+        ``dask.dataframe.DataFrame``: see :func:`peerscale.api.read`.)
     instrument : str, pathlib.Path or Instrument, optional
         A bundled instrument name (``"pbr-y"``), the path of a scoring file, or an
         :class:`~peerscale.spec.Instrument` (e.g. :func:`~peerscale.spec.adhoc_instrument`).
