@@ -433,3 +433,18 @@ def test_dyads_without_item_pairs_compare_whole_scales():
     assert res["scales"]["S"]["basis"] == "whole scales" and res["scales"]["S"]["n_pairs"] == 35
     assert res["unmatched"]["y"] == ["D0", "D1", "D2", "D3", "D4"] and res["item_pairs"] == {}
     assert res["link"]["how_y"].startswith("no wave column")
+
+
+def test_nesting_from_cluster_stats_equals_the_rows():
+    """The summaries a chunked reader can merge (n, mean, within SS per cluster) give the same fit."""
+    from peerscale.psychometrics.nesting import nesting_from_cluster_stats
+
+    d = pd.read_csv(DESIGN / "nest_moderate.csv")
+    g = d.groupby("worker")["score"]
+    ss = g.apply(lambda x: float(((x - x.mean()) ** 2).sum()))
+    a = nesting_icc(d["score"], d["worker"])
+    b = nesting_from_cluster_stats(g.size(), g.mean(), ss)
+    for key in ("icc1", "icc1_anova", "tau2", "sigma2", "intercept", "design_effect"):
+        assert abs(getattr(a, key) - getattr(b, key)) < 1e-12, key
+    assert (a.n, a.n_clusters, a.n_singletons) == (b.n, b.n_clusters, b.n_singletons)
+    assert "same" in nesting_from_cluster_stats([2, 3], [3.0, 3.0], [0.0, 0.0]).reason
