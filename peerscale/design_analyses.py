@@ -661,7 +661,7 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         frame[f"{scale.name}_{to_wave}"] = b
         frame[f"{scale.name}_change"] = b - a
         frame[f"{scale.name}_rci"] = rci
-        frame[f"{scale.name}_reliable_change"] = category
+        frame[f"{scale.name}_reliable_change"] = pd.Series(category, dtype=object).replace("", None)
     waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent}
     return ChangeAnalysis(waves_info, people, entries, results, frame, notes, level)
 
@@ -670,8 +670,25 @@ def write_change(analysis: ChangeAnalysis, path, *, force: bool = False, protect
     """Write the per-respondent change table atomically (any output format of
     :func:`peerscale.io.write_table`); the inputs in ``protect`` are never overwritten."""
     from .io import write_table
+    from .io.table import OutputMeta
 
-    return write_table(analysis.per_respondent(), path, format=format, force=force, protect=protect)
+    w = analysis.waves
+    labels = {w["respondent_column"]: "Respondent",
+              "present": f"Seen at both waves or at one only ({w['from']}, {w['to']})"}
+    categories, measure = {"present": ["both", f"{w['from']} only", f"{w['to']} only"]}, {}
+    for name, e in analysis.scales.items():
+        labels[f"{name}_{w['from']}"] = f"{name} at {w['from']}"
+        labels[f"{name}_{w['to']}"] = f"{name} at {w['to']}"
+        labels[f"{name}_change"] = f"{name}: change, {w['to']} minus {w['from']}"
+        labels[f"{name}_rci"] = f"{name}: reliable change index (Jacobson-Truax), S_diff = {e['se_diff'] or 0:.4f}"
+        labels[f"{name}_reliable_change"] = (f"{name}: reliable change (|RCI| > 1.96; "
+                                             f"{'higher' if e['higher_is_better'] else 'lower'} is better)")
+        categories[f"{name}_reliable_change"] = ["deteriorated", "unchanged", "improved"]
+        for col in (f"{name}_{w['from']}", f"{name}_{w['to']}", f"{name}_change", f"{name}_rci"):
+            measure[col] = "scale"
+    meta = OutputMeta(variable_labels=labels, categories=categories, measure=measure,
+                      file_label=f"Change from {w['from']} to {w['to']} (peerscale change)")
+    return write_table(analysis.per_respondent(), path, format=format, force=force, protect=protect, meta=meta)
 
 
 __all__ = ["dyads", "nesting", "change", "write_change", "paired_scales", "DyadAnalysis", "NestingAnalysis",

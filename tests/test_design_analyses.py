@@ -315,6 +315,17 @@ def test_change_cli_json_and_output(tmp_path, run_cli):
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "-o", out_path)
     assert code == 1 and "--force" in err  # never overwritten silently
+    sav = tmp_path / "change.sav"
+    code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
+                             "-o", sav, "-q")
+    assert code == 0, err
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(sav))
+    assert meta.variable_value_labels["out_total_reliable_change"] == {1.0: "deteriorated", 2.0: "unchanged",
+                                                                       3.0: "improved"}
+    assert "Jacobson-Truax" in meta.column_names_to_labels["out_total_rci"]
+    assert (df["out_total_reliable_change"] == 3).sum() == (frame["out_total_reliable_change"] == "improved").sum()
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "--reliability", "0.8")
     assert code == 0 and "given (--reliability)" in out
