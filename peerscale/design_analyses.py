@@ -36,6 +36,13 @@ def _listed(values, limit: int = 10) -> str:
     return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
+def _natural(key: str):
+    """Sort key for ids: numbers inside compare as numbers (2 before 10, Y2 before Y10)."""
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(key)) if t]
+
+
 def _chosen(instrument, scales, names):
     """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
     if names is None:
@@ -89,16 +96,19 @@ def _wave_view(responses, wave, role: str):
 
 
 def _keys(view, columns, role: str):
-    """Text keys (columns joined by '/') of ``view``'s rows; None where a key column is blank."""
+    """Text keys (columns joined by '/') of ``view``'s rows; None where a key column is blank.
+    Ids are compared as :func:`peerscale.design.id_text` writes them: ``7``, ``7.0`` (a numeric
+    column from SPSS, Excel or a CSV column with a blank) and ``"007"`` are one id."""
     import pandas as pd
+
+    from .design import id_text
 
     parts = []
     for col in columns:
         if col not in view.data.columns:
             raise PeerscaleError(f"the link column {col!r} is not in the {role} data", file=view.source,
                                  column=col, hint="columns are: " + ", ".join(map(str, view.data.columns[:20])))
-        s = view.column(col).astype("string").str.strip()
-        parts.append(s.mask(s == ""))
+        parts.append(id_text(view.column(col)))
     key = parts[0]
     for p in parts[1:]:
         key = key + "/" + p
@@ -266,7 +276,7 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                                  hint="each relationship needs one record per form and wave; choose a wave "
                                       "(--wave) or check the ids")
     set_y, set_p = set(ky.dropna()), set(kp.dropna())
-    unmatched = {"y": sorted(set_y - set_p), "p": sorted(set_p - set_y)}
+    unmatched = {"y": sorted(set_y - set_p, key=_natural), "p": sorted(set_p - set_y, key=_natural)}
     notes = []
     for role, keys, side in (("young person", ky, "y"), ("worker", kp, "p")):
         blank = int(keys.isna().sum())
@@ -277,7 +287,7 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
     for side, role in (("y", young.instrument.name), ("p", worker.instrument.name)):
         if unmatched[side]:
             notes.append(f"{len(unmatched[side])} {role} record(s) without a partner: {_listed(unmatched[side])}")
-    common = sorted(set_y & set_p)
+    common = sorted(set_y & set_p, key=_natural)
     if not common:
         raise PeerscaleError(f"no record links the two forms by {', '.join(link)} ({how_y}; {how_p})",
                              hint="check the link columns and the waves of the two files")
@@ -416,8 +426,9 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
         raise PeerscaleError("nesting needs the column naming each young person's worker",
                              key="design.worker", hint="name it with `worker_column` (--worker-column) or "
                                                        "worker: in study.yaml")
-    workers = view.column(col).astype("string").str.strip()
-    workers = workers.mask(workers == "")
+    from .design import id_text
+
+    workers = id_text(view.column(col))
     sizes = workers.dropna().value_counts()
     if sizes.empty:
         raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=view.source)
@@ -562,15 +573,20 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
                              hint="name it with --respondent-column or respondent: in study.yaml")
     waves = list(responses.waves)
     declared = list(d.waves or [])
+    shown = ", ".join(responses._base.wave_labels(waves))
+    resolved = []
     for name, which in ((from_wave, "from_wave"), (to_wave, "to_wave")):
         if name is None:
-            raise PeerscaleError(f"`{which}` is required", hint="waves: " + ", ".join(waves))
-        if str(name) not in waves:
-            if str(name) in declared:
+            raise PeerscaleError(f"`{which}` is required", hint="waves: " + shown)
+        found = responses._base.wave_name(name, waves)
+        if found is None:
+            if str(name).strip() in declared:
                 raise PeerscaleError(f"wave {name!r} has no rows in the data: there is no measurement to compare",
-                                     file=responses.source, column=d.wave, hint="waves with data: " + ", ".join(waves))
+                                     file=responses.source, column=d.wave, hint="waves with data: " + shown)
             raise PeerscaleError(f"`{which}` {name!r} is not a wave of column {d.wave!r}", file=responses.source,
-                                 hint="waves: " + ", ".join(waves))
+                                 hint="waves: " + shown)
+        resolved.append(found)
+    from_wave, to_wave = resolved
     if str(from_wave) == str(to_wave):
         raise PeerscaleError(f"`from_wave` and `to_wave` are the same wave ({from_wave!r})",
                              hint="waves: " + ", ".join(waves))

@@ -1,0 +1,102 @@
+"""Issue 9 under inputs from other tools (review branch issue-9c): ids written as numbers by one
+tool and as text by another, numeric wave columns with value labels (SPSS), designs given by flags
+with no study.yaml, small and degenerate samples, JSON that stays valid.
+
+Each test names the defect it guards against.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+import peerscale
+
+EXAMPLES = ROOT / "examples"
+YOUTH, WORKER = EXAMPLES / "youth_export.csv", EXAMPLES / "worker_export.csv"
+IDS = ("record_id", "redcap_event_name", "dyad_id", "worker_id")
+
+
+def plain_export(path, *, n=None, wave=True):
+    """An example export as a non-REDCap tool writes it: ids pid / visit (1, 2) / pair (number)
+    / staff first, items after, no ``_complete`` columns."""
+    df = pd.read_csv(path)
+    items = [c for c in df.columns if c not in IDS and not c.endswith("_complete")]
+    out = pd.DataFrame({"pid": df["record_id"], "pair": df["dyad_id"].str[1:].astype(int), "staff": df["worker_id"]})
+    if wave:
+        out.insert(1, "visit", df["redcap_event_name"].map({"baseline_arm_1": 1, "followup_arm_1": 2}))
+    out = pd.concat([out, df[items]], axis=1)
+    return out if n is None else out.head(n)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return plain_export(YOUTH), plain_export(WORKER)
+
+
+# --------------------------------------------------------------------------- ids written differently
+
+def test_dyads_link_ids_written_as_007_and_7_0(plain, tmp_path, run_cli):
+    """Defect: the young person file held pair "007" (text, zero-padded) and the worker file 7.0
+    (a numeric column with one blank cell): no record linked, or only the ids >= 100 did."""
+    y, p = plain[0].copy(), plain[1].copy()
+    y["pair"] = y["pair"].map(lambda v: f"{v:03d}")
+    p["pair"] = p["pair"].astype(float)
+    p.loc[5, "pair"] = np.nan
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.to_csv(tmp_path / "p.csv", index=False)
+    code, out, err = run_cli("dyads", tmp_path / "y.csv", tmp_path / "p.csv", "-y", "pbr-y", "-p", "pbr-p",
+                             "--dyad-column", "pair", "--wave-column", "visit", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    n_y = int((y["visit"] == 1).sum())
+    assert res["link"]["n_linked"] == len(p) - 1  # every worker record with a key links
+    assert len(res["unmatched"]["y"]) + res["link"]["n_linked"] == n_y  # counts add up
+    assert res["unmatched"]["p"] == ["(row 7: no pair)"]
+
+
+def test_unmatched_ids_in_natural_order(plain, tmp_path):
+    """Unmatched ids were sorted as text (1, 10, 11, ..., 2, 20): listed 2 before 10 now."""
+    y, p = plain[0], plain[1]
+    p = p[~p["pair"].isin([2, 10, 30])]
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.to_csv(tmp_path / "p.csv", index=False)
+    d = {"wave": "visit", "dyad": "pair"}
+    res = peerscale.read(tmp_path / "y.csv", "pbr-y", design=d).dyads(peerscale.read(tmp_path / "p.csv", "pbr-p",
+                                                                                     design=d))
+    assert [u for u in res.unmatched["y"] if u in ("2", "10", "30")] == ["2", "10", "30"]
+
+
+# --------------------------------------------------------------------------- numeric waves, value labels
+
+@pytest.fixture(scope="module")
+def youth_sav(plain, tmp_path_factory):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    y = plain[0].copy()
+    y["pair"] = y["pair"].astype(float)
+    path = tmp_path_factory.mktemp("sav") / "y.sav"
+    pyreadstat.write_sav(y, str(path), variable_value_labels={"visit": {1: "Baseline", 2: "Follow-up"}})
+    return path
+
+
+@pytest.mark.parametrize("frm,to", [("1", "2"), ("Baseline", "follow-up"), ("1.0", "Follow-up")])
+def test_change_waves_by_code_or_value_label_in_sav(youth_sav, run_cli, frm, to):
+    """Defect: an SPSS file's numeric wave column gave waves '1.0' and '2.0'; --from 1 and
+    --from Baseline (the value label) were 'not a wave'."""
+    code, out, err = run_cli("change", youth_sav, "-i", "pbr-y", "--wave-column", "visit", "--respondent-column",
+                             "pid", "--from", frm, "--to", to, "--scales", "share", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["waves"]["from"] == "1" and res["waves"]["to"] == "2"
+    assert res["people"]["both"] == 259 and res["people"]["from_only"] == 41
+
+
+def test_unknown_wave_lists_codes_with_labels(youth_sav, run_cli):
+    code, out, err = run_cli("change", youth_sav, "-i", "pbr-y", "--wave-column", "visit", "--respondent-column",
+                             "pid", "--from", "1", "--to", "3")
+    assert code != 0 and "Traceback" not in err
+    assert "--to '3' is not a wave" in err and "1 (Baseline), 2 (Follow-up)" in err
