@@ -43,6 +43,15 @@ def _natural(key: str):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(key)) if t]
 
 
+def _case_twins(a_only, b_only) -> list[str]:
+    """Unmatched ids of one side that equal an unmatched id of the other side apart from letter
+    case (``Y001`` and ``y001``): ids are compared as written, so these are said, not merged."""
+    folded = {}
+    for k in b_only:
+        folded.setdefault(str(k).casefold(), k)
+    return [f"{k} ~ {folded[str(k).casefold()]}" for k in a_only if str(k).casefold() in folded]
+
+
 def _chosen(instrument, scales, names):
     """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
     if names is None:
@@ -288,8 +297,13 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
         if unmatched[side]:
             notes.append(f"{len(unmatched[side])} {role} record(s) without a partner: {_listed(unmatched[side])}")
     common = sorted(set_y & set_p, key=_natural)
+    twins = _case_twins(unmatched["y"], [k for k in unmatched["p"] if not k.startswith("(row ")])
+    if twins:
+        notes.append(f"{len(twins)} unmatched id(s) differ from an id of the other file only in letter case (ids "
+                     f"are compared as written): {_listed(twins)}")
     if not common:
-        raise PeerscaleError(f"no record links the two forms by {', '.join(link)} ({how_y}; {how_p})",
+        raise PeerscaleError(f"no record links the two forms by {', '.join(link)} ({how_y}; {how_p})"
+                             + (f"; {len(twins)} id(s) differ only in letter case, e.g. {twins[0]}" if twins else ""),
                              hint="check the link columns and the waves of the two files")
     pos_y = {k: i for i, k in enumerate(ky.tolist()) if not pd.isna(k)}
     pos_p = {k: i for i, k in enumerate(kp.tolist()) if not pd.isna(k)}
@@ -501,6 +515,20 @@ class ChangeAnalysis(_Result):
         return "\n".join(lines + self.notes)
 
 
+def _wave_tags(from_wave, to_wave, scale_names) -> tuple[str, str]:
+    """The wave parts of the per-respondent table's column names (``<scale>_<tag>``): the wave
+    names made into names SPSS and Stata accept (``Baseline (Arm 1: Arm 1)`` ->
+    ``Baseline_Arm_1_Arm_1``), or ``t1``/``t2`` when those are alike or a name would pass Stata's
+    32 characters; the variable labels keep the wave names."""
+    import re
+
+    tags = [re.sub(r"[^0-9A-Za-z]+", "_", str(w)).strip("_") for w in (from_wave, to_wave)]
+    longest = max((len(n) for n in scale_names), default=0) + 1
+    if not all(tags) or tags[0] == tags[1] or longest + max(len(t) for t in tags) > 32:
+        return "t1", "t2"
+    return tags[0], tags[1]
+
+
 def _reliability_for(reliability, name):
     if reliability is None:
         return None
@@ -609,10 +637,16 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
     to_only = [k for k in ids2 if k not in s1]
     people = {"both": len(both), "from_only": len(from_only), "to_only": len(to_only),
               "from_only_ids": from_only, "to_only_ids": to_only}
+    twins = _case_twins(from_only, to_only)
     if not both:
         raise PeerscaleError(f"no respondent has rows at both {from_wave} and {to_wave}: there is no second "
-                             "measurement to compare", file=responses.source, column=d.respondent,
+                             "measurement to compare"
+                             + (f"; {len(twins)} id(s) differ only in letter case, e.g. {twins[0]}" if twins else ""),
+                             file=responses.source, column=d.respondent,
                              hint="check the waves and that the respondent ids match across waves")
+    if twins:
+        notes.append(f"{len(twins)} id(s) seen at one wave only differ from an id at the other wave only in letter "
+                     f"case (ids are compared as written): {_listed(twins)}")
     if from_only:
         notes.append(f"{len(from_only)} respondent(s) at {from_wave} only (no second measurement; not in the "
                      f"statistics, kept in the per-respondent table): {_listed(from_only)}")
@@ -625,6 +659,8 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
     frame = pd.DataFrame({d.respondent: order,
                           "present": ["both"] * len(both) + [f"{from_wave} only"] * len(from_only)
                                      + [f"{to_wave} only"] * len(to_only)})
+    tags = _wave_tags(from_wave, to_wave, [s.name for s in _chosen(responses.instrument,
+                                                                   list(responses.instrument.scales), scales)])
     i1 = np.array([pos1.get(k, -1) for k in order])
     i2 = np.array([pos2.get(k, -1) for k in order])
     inst = responses.instrument
@@ -673,12 +709,13 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         worse = rci < -RCI_CUT if scale.higher_is_better else rci > RCI_CUT
         category = np.where(np.isnan(rci), "", np.where(better, "improved", np.where(worse, "deteriorated",
                                                                                       "unchanged")))
-        frame[f"{scale.name}_{from_wave}"] = a
-        frame[f"{scale.name}_{to_wave}"] = b
+        frame[f"{scale.name}_{tags[0]}"] = a
+        frame[f"{scale.name}_{tags[1]}"] = b
         frame[f"{scale.name}_change"] = b - a
         frame[f"{scale.name}_rci"] = rci
         frame[f"{scale.name}_reliable_change"] = pd.Series(category, dtype=object).replace("", None)
-    waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent}
+    waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent,
+                  "column_tags": list(tags)}
     return ChangeAnalysis(waves_info, people, entries, results, frame, notes, level)
 
 
@@ -692,15 +729,16 @@ def write_change(analysis: ChangeAnalysis, path, *, force: bool = False, protect
     labels = {w["respondent_column"]: "Respondent",
               "present": f"Seen at both waves or at one only ({w['from']}, {w['to']})"}
     categories, measure = {"present": ["both", f"{w['from']} only", f"{w['to']} only"]}, {}
+    t1, t2 = w.get("column_tags") or (w["from"], w["to"])
     for name, e in analysis.scales.items():
-        labels[f"{name}_{w['from']}"] = f"{name} at {w['from']}"
-        labels[f"{name}_{w['to']}"] = f"{name} at {w['to']}"
+        labels[f"{name}_{t1}"] = f"{name} at {w['from']}"
+        labels[f"{name}_{t2}"] = f"{name} at {w['to']}"
         labels[f"{name}_change"] = f"{name}: change, {w['to']} minus {w['from']}"
         labels[f"{name}_rci"] = f"{name}: reliable change index (Jacobson-Truax), S_diff = {e['se_diff'] or 0:.4f}"
         labels[f"{name}_reliable_change"] = (f"{name}: reliable change (|RCI| > 1.96; "
                                              f"{'higher' if e['higher_is_better'] else 'lower'} is better)")
         categories[f"{name}_reliable_change"] = ["deteriorated", "unchanged", "improved"]
-        for col in (f"{name}_{w['from']}", f"{name}_{w['to']}", f"{name}_change", f"{name}_rci"):
+        for col in (f"{name}_{t1}", f"{name}_{t2}", f"{name}_change", f"{name}_rci"):
             measure[col] = "scale"
     meta = OutputMeta(variable_labels=labels, categories=categories, measure=measure,
                       file_label=f"Change from {w['from']} to {w['to']} (peerscale change)")

@@ -100,3 +100,33 @@ def test_unknown_wave_lists_codes_with_labels(youth_sav, run_cli):
                              "pid", "--from", "1", "--to", "3")
     assert code != 0 and "Traceback" not in err
     assert "--to '3' is not a wave" in err and "1 (Baseline), 2 (Follow-up)" in err
+
+
+# --------------------------------------------------------------------------- change -o with label waves
+
+@pytest.mark.parametrize("suffix", ["sav", "dta"])
+def test_change_output_with_redcap_label_waves(tmp_path, run_cli, suffix):
+    """Defect: a REDCap label export's events ('Baseline (Arm 1: Arm 1)') made per-respondent
+    columns SPSS/Stata cannot hold, and `change -o out.sav` stopped after the analysis."""
+    text = YOUTH.read_text().replace(",baseline_arm_1,", ",Baseline (Arm 1: Arm 1),").replace(
+        ",followup_arm_1,", ",Follow-up (Arm 1: Arm 1),")
+    (tmp_path / "y.csv").write_text(text)
+    out = tmp_path / f"change.{suffix}"
+    code, _, err = run_cli("change", tmp_path / "y.csv", "-i", "pbr-y", "--scales", "share,pbr_core", "--from",
+                           "Baseline (Arm 1: Arm 1)", "--to", "follow-up (arm 1: arm 1)", "-o", out, "-q")
+    assert code == 0, err
+    back = pd.read_stata(out) if suffix == "dta" else pd.read_spss(out)
+    assert "share_Baseline_Arm_1_Arm_1" in back.columns and "pbr_core_Follow_up_Arm_1_Arm_1" in back.columns
+    assert len(back) == 300  # every respondent, both waves or one
+
+
+def test_change_ids_differing_in_case_are_named(plain, tmp_path, run_cli):
+    """Ids differing only in letter case across waves ('Y001' vs ' y001 ') are not merged, but the
+    message says so instead of only 'no respondent has rows at both'."""
+    y = plain[0].copy()
+    y["pid"] = y["pid"].where(y["visit"] == 1, " " + y["pid"].str.lower() + " ")
+    y.to_csv(tmp_path / "y.csv", index=False)
+    code, _, err = run_cli("change", tmp_path / "y.csv", "-i", "pbr-y", "--scales", "share", "--wave-column",
+                           "visit", "--respondent-column", "pid", "--from", "1", "--to", "2")
+    assert code != 0 and "Traceback" not in err
+    assert "differ only in letter case, e.g. Y001 ~ y001" in err
