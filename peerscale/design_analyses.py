@@ -30,6 +30,10 @@ def _fmt(x, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _count(k) -> str:
+    return "—" if k is None else str(k)
+
+
 def _listed(values, limit: int = 10) -> str:
     values = list(values)
     text = ", ".join(str(v) for v in values[:limit])
@@ -511,7 +515,8 @@ class ChangeAnalysis(_Result):
             ci = e["ci"]
             lines.append(f"{name:<12}{e['n']:>5}{_fmt(e['mean_change']):>9}"
                          f"{_fmt(ci[0]) + ' to ' + _fmt(ci[1]):>18}{_fmt(e['dz'], 2):>7}{_fmt(e['se_diff']):>8}"
-                         f"{_fmt(e['rxx'], 2):>7}{e['rci_improved']:>8}{e['rci_unchanged']:>6}{e['rci_deteriorated']:>7}")
+                         f"{_fmt(e['rxx'], 2):>7}{_count(e['rci_improved']):>8}{_count(e['rci_unchanged']):>6}"
+                         f"{_count(e['rci_deteriorated']):>7}")
         return "\n".join(lines + self.notes)
 
 

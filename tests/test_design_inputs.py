@@ -130,3 +130,26 @@ def test_change_ids_differing_in_case_are_named(plain, tmp_path, run_cli):
                            "visit", "--respondent-column", "pid", "--from", "1", "--to", "2")
     assert code != 0 and "Traceback" not in err
     assert "differ only in letter case, e.g. Y001 ~ y001" in err
+
+
+def test_change_counts_are_null_without_an_rci(tmp_path, run_cli):
+    """Defect: a scale with no RCI (constant at the first wave, so S_diff = 0 or no alpha) gave
+    0 improved, 0 unchanged, 0 deteriorated of n people: read as 'nobody changed'. Now null (JSON)
+    and a dash, and the counts that are given add up to n."""
+    rng = np.random.default_rng(3)
+    rows = [{"id": f"{i:03d}", "wave": w, "q1": 3 if w == 1 else int(rng.integers(1, 6)),
+             **{f"r{k}": int(rng.integers(1, 6)) for k in (1, 2, 3)}} for i in range(25) for w in (1, 2)]
+    path = tmp_path / "c.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    args = ("change", path, "--scale", "Q=q1", "--scale", "R=r1,r2,r3", "--range", "1:5", "--respondent-column",
+            "id", "--wave-column", "wave", "--from", "1", "--to", "2", "--reliability", "0.8")
+    code, out, err = run_cli(*args, "--json")
+    assert code == 0, err
+    res = json.loads(out, parse_constant=lambda c: pytest.fail(f"JSON holds {c}"))
+    q, r = res["scales"]["Q"], res["scales"]["R"]
+    assert q["n"] == 25 and q["rci_improved"] is None and q["rci_unchanged"] is None and q["reason"]
+    assert r["rci_improved"] + r["rci_unchanged"] + r["rci_deteriorated"] == r["n"] == 25
+    code, out, err = run_cli(*args)
+    assert code == 0 and "Traceback" not in err
+    line = next(x for x in out.splitlines() if x.strip().startswith("Q "))
+    assert line.split()[-3:] == ["—", "—", "—"]

@@ -128,7 +128,7 @@ def _change_blocks(ch: dict) -> list:
         n = e["n"] or 0
 
         def share(k):
-            return f"{count(k)} ({100 * k / n:.0f}%)" if n and e["se_diff"] is not None else DASH
+            return f"{count(k)} ({100 * k / n:.0f}%)" if n and k is not None and e["se_diff"] is not None else DASH
 
         ci = e["ci"]
         rows.append([name + ("" if e["higher_is_better"] else " (lower is better)"), count(n), f2(e["mean_change"]),
@@ -203,7 +203,7 @@ def design_findings(r) -> list[str]:
     for ch in d.get("change") or []:
         name = _main_scale(ch["scales"])
         e = ch["scales"].get(name) if name else None
-        if not e or not e["n"] or e.get("se_diff") is None:
+        if not e or not e["n"] or e.get("se_diff") is None or e.get("rci_improved") is None:
             continue
         w = ch["waves"]
         out.append(f"**Reliable change, {w['from']} to {w['to']}.** On {name}, {e['rci_improved']} of {e['n']} "
