@@ -153,3 +153,38 @@ def test_change_counts_are_null_without_an_rci(tmp_path, run_cli):
     assert code == 0 and "Traceback" not in err
     line = next(x for x in out.splitlines() if x.strip().startswith("Q "))
     assert line.split()[-3:] == ["—", "—", "—"]
+
+
+# --------------------------------------------------------------------------- a worker file without a wave column
+
+def test_dyads_worker_file_without_the_wave_column(plain, tmp_path, run_cli):
+    """Defect: --wave-column applied to both files, and a worker export without a wave column
+    (workers rate once) stopped with 'the design's wave column is not in the data'; the library
+    already uses every row of such a file. Now the same, with a note."""
+    y, p = plain
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.drop(columns=["visit"]).to_csv(tmp_path / "p.csv", index=False)
+    code, out, err = run_cli("dyads", tmp_path / "y.csv", tmp_path / "p.csv", "-y", "pbr-y", "-p", "pbr-p",
+                             "--dyad-column", "pair", "--wave-column", "visit", "--json")
+    assert code == 0, err
+    assert "p.csv has no wave column 'visit'" in err
+    res = json.loads(out)
+    assert res["link"]["n_linked"] == 289 and res["link"]["how_p"].startswith("no wave column")
+    code, out, err = run_cli("dyads", tmp_path / "y.csv", tmp_path / "p.csv", "-y", "pbr-y", "-p", "pbr-p",
+                             "--dyad-column", "nosuch", "--wave-column", "visit")
+    assert code != 0 and "'nosuch'" in err and "Traceback" not in err
+
+
+def test_report_change_anchor_is_an_html_id(tmp_path, run_cli):
+    """The reliable-change heading's id held the wave names as written ('rci-Baseline (Arm 1...')."""
+    text = YOUTH.read_text().replace(",baseline_arm_1,", ",Baseline (Arm 1),").replace(",followup_arm_1,",
+                                                                                      ",Follow-up (Arm 1),")
+    (tmp_path / "y.csv").write_text(text)
+    out = tmp_path / "r.html"
+    code, _, err = run_cli("report", tmp_path / "y.csv", "-i", "pbr-y", "--scales", "share", "--bootstrap", "0",
+                           "-o", out, "-q")
+    assert code == 0, err
+    html = out.read_text()
+    import re
+
+    assert re.search(r'id="rci-Baseline-Arm-1-+Follow-up-Arm-1"', html) and 'id="rci-Baseline (' not in html

@@ -71,7 +71,7 @@ def dyads(y_input, p_input, y_instrument, p_instrument, dyad_column, link, respo
     base = {"respondent_column": respondent_column, "worker_column": worker_column, "wave_column": wave_column,
             "dyad_column": dyad_column, "input_format": input_format, "on_invalid": on_invalid, "quiet": quiet}
     young = read_responses({**base, "input": y_input, "instrument": y_instrument})
-    worker = read_responses({**base, "input": p_input, "instrument": p_instrument})
+    worker = read_responses({**base, "input": p_input, "instrument": p_instrument}, partner=True)
     res = analyse(young, worker, wave=wave, link=list(link) or None, level=level)
     if as_json:
         emit_json(res.to_dict())

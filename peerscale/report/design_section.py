@@ -6,6 +6,8 @@ are those of ``peerscale dyads``, ``nesting`` and ``change`` (:mod:`peerscale.de
 
 from __future__ import annotations
 
+import re
+
 from .blocks import DASH, Heading, Para, Section, Table, count, f2
 
 
@@ -160,7 +162,8 @@ def design_section(r) -> Section:
         blocks += [Heading(3, "Young people within workers", "nesting"), *_nesting_blocks(d["nesting"])]
     for ch in d.get("change") or []:
         w = ch["waves"]
-        blocks += [Heading(3, f"Reliable change, {w['from']} to {w['to']}", f"rci-{w['from']}-{w['to']}"),
+        anchor = re.sub(r"[^0-9A-Za-z_-]+", "-", f"rci-{w['from']}-{w['to']}").strip("-")  # an HTML id: no spaces
+        blocks += [Heading(3, f"Reliable change, {w['from']} to {w['to']}", anchor),
                    *_change_blocks(ch)]
     return Section("design", "Relationships, workers and change", blocks)
 
