@@ -471,7 +471,12 @@ class _Export:
         if hit and len(hit) == 1:
             return hit.pop()
         folded = [w for w in waves if w.casefold() == text.casefold()]
-        return folded[0] if len(folded) == 1 else None
+        if len(folded) == 1:
+            return folded[0]
+        # a REDCap label export holds 'Baseline (Arm 1: Arm 1)' where the raw export and the
+        # study.yaml say baseline_arm_1: compare both as letters and digits only
+        event = [w for w in waves if _redcap_event_key(w) == _redcap_event_key(text)]
+        return event[0] if len(event) == 1 else None
 
     def wave_labels(self, waves) -> list[str]:
         """``waves`` with their value labels where the file declares them (``1 (Baseline)``)."""
@@ -504,6 +509,18 @@ class _Export:
             else:
                 self._wave_order = seen
         return self._wave_order
+
+
+def _redcap_event_key(name: str) -> str:
+    """A REDCap event as letters and digits: ``Follow-up (Arm 1: Arm 1)`` (label export) and
+    ``followup_arm_1`` (unique event name, raw export) both give ``followuparm1``."""
+    import re
+
+    text = str(name).strip()
+    m = re.fullmatch(r"(.*?)\s*\(Arm\s*(\d+)\s*:.*\)", text, flags=re.IGNORECASE)
+    if m:
+        text = f"{m.group(1)} arm {m.group(2)}"
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
 
 
 # --------------------------------------------------------------------------- Responses

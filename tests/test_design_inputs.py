@@ -188,3 +188,22 @@ def test_report_change_anchor_is_an_html_id(tmp_path, run_cli):
     import re
 
     assert re.search(r'id="rci-Baseline-Arm-1-+Follow-up-Arm-1"', html) and 'id="rci-Baseline (' not in html
+
+
+def test_redcap_label_export_waves_by_unique_event_name(run_cli):
+    """A REDCap label export names events 'Baseline (Arm 1: Arm 1)'; the raw export, the
+    study.yaml and the user say baseline_arm_1: --from/--to and --wave take either."""
+    from conftest import FIXTURES
+
+    f = FIXTURES / "redcap"
+    opts = ("-i", f / "mini-y.yaml", "--redcap-dictionary", f / "project_dictionary.csv", "--on-invalid", "missing")
+    code, out, err = run_cli("change", f / "export_labels_headers.csv", *opts, "--from", "baseline_arm_1", "--to",
+                             "followup_arm_1", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["waves"]["from"] == "Baseline (Arm 1: Arm 1)" and res["people"]["both"] == 2
+    r = peerscale.read(f / "export_labels_headers.csv", f / "mini-y.yaml", redcap_dictionary=f / "project_dictionary.csv",
+                       on_invalid="missing")
+    assert r.wave("followup_arm_1").waves == ["Follow-up (Arm 1: Arm 1)"]
+    with pytest.raises(peerscale.PeerscaleError, match="not a wave"):
+        r.wave("month6_arm_1")
