@@ -294,7 +294,7 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
     for role, keys, side in (("young person", ky, "y"), ("worker", kp, "p")):
         blank = int(keys.isna().sum())
         if blank:
-            rows = [int(i) + 2 for i in keys.index[keys.isna()]]  # file rows: header is row 1
+            rows = [int(i) + 1 for i in keys.index[keys.isna()]]  # data rows from 1, as every message names rows
             unmatched[side] += [f"(row {r}: no {'/'.join(link)})" for r in rows]
             notes.append(f"{blank} {role} record(s) without a link key (rows {_listed(rows)}): not linked")
     for side, role in (("y", young.instrument.name), ("p", worker.instrument.name)):

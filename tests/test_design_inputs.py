@@ -56,7 +56,7 @@ def test_dyads_link_ids_written_as_007_and_7_0(plain, tmp_path, run_cli):
     n_y = int((y["visit"] == 1).sum())
     assert res["link"]["n_linked"] == len(p) - 1  # every worker record with a key links
     assert len(res["unmatched"]["y"]) + res["link"]["n_linked"] == n_y  # counts add up
-    assert res["unmatched"]["p"] == ["(row 7: no pair)"]
+    assert res["unmatched"]["p"] == ["(row 6: no pair)"]  # the 6th record, as validation and scoring count rows
 
 
 def test_unmatched_ids_in_natural_order(plain, tmp_path):
