@@ -30,7 +30,9 @@ dy <- list(
   ties = {t <- sample(1:5, 60, TRUE); data.frame(y = pmin(5, pmax(1, t + sample(-1:1, 60, TRUE))),
                                                p = pmin(5, pmax(1, t + sample(c(0, 0, 1), 60, TRUE))))},
   # targets with less variance than the error: MSB < MSE, ICCs below zero
-  negative_icc = {y <- rnorm(30, 3, .8); data.frame(y = round(y, 3), p = round(3.3 - 0.5 * (y - 3) + rnorm(30, 0, .5), 3))}
+  negative_icc = {y <- rnorm(30, 3, .8); data.frame(y = round(y, 3), p = round(3.3 - 0.5 * (y - 3) + rnorm(30, 0, .5), 3))},
+  # the worker rates every relationship exactly 0.25 higher: no residual variance
+  constant_shift = {y <- round(runif(25, 1.5, 4.5), 2); data.frame(y = y, p = y + 0.25)}
 )
 res <- list()
 for (name in names(dy)) {
@@ -39,13 +41,14 @@ for (name in names(dy)) {
   a <- ICC(d, lmer = FALSE)$results
   dflt <- suppressMessages(suppressWarnings(ICC(d)$results))
   diff <- d$p - d$y
-  tt <- t.test(d$p, d$y, paired = TRUE)
+  # t.test() stops on constant differences; the interval then has width 0
+  ci <- if (sd(diff) > 1e-12) unname(t.test(d$p, d$y, paired = TRUE)$conf.int[1:2]) else rep(mean(diff), 2)
   res[[name]] <- list(n_pairs = nrow(d),
     icc_a1 = a$ICC[a$type == "ICC2"], icc_c1 = a$ICC[a$type == "ICC3"],
     icc_a1_ci = c(a$`lower bound`[a$type == "ICC2"], a$`upper bound`[a$type == "ICC2"]),
     icc_c1_ci = c(a$`lower bound`[a$type == "ICC3"], a$`upper bound`[a$type == "ICC3"]),
     icc_a1_lmer = dflt$ICC[dflt$type == "ICC2"], icc_c1_lmer = dflt$ICC[dflt$type == "ICC3"],
-    r = cor(d$y, d$p), mean_diff = mean(diff), mean_diff_ci = unname(tt$conf.int[1:2]),
+    r = cor(d$y, d$p), mean_diff = mean(diff), mean_diff_ci = ci,
     loa = c(mean(diff) - 1.96 * sd(diff), mean(diff) + 1.96 * sd(diff)))
 }
 put(res, "psych_icc.json")
