@@ -89,3 +89,20 @@ def test_cfa_cluster_matches_lavaan_with_missing_and_singletons():
                          ("rmsea_robust", "rmsea.robust"), ("srmr", "srmr")):
         assert abs(fm[ours] - ref[theirs]) < 1e-4, ours
     assert fit.n == ref["nobs"]  # listwise: 195 of 200 rows
+
+
+@pytest.mark.parametrize("ids,expected", [("each", "every cluster of 'worker' has one row"),
+                                          ("five", "only 5 clusters of 'worker'")])
+def test_cfa_cluster_says_when_clusters_cannot_carry_it(tmp_path, run_cli, ids, expected):
+    """Defect: with every row its own cluster (lavaan refuses) or 5 clusters, `cfa --cluster`
+    printed cluster-robust results with no word of warning; the CFA's notes were never printed."""
+    d = pd.read_csv(FIX / "cfa_cluster.csv")
+    d["worker"] = range(len(d)) if ids == "each" else d["worker"] % 5
+    path = tmp_path / "d.csv"
+    d.to_csv(path, index=False)
+    args = ("cfa", path, "--model", "A =~ a1 + a2 + a3; B =~ b1 + b2 + b3", "--cluster", "worker")
+    code, out, err = run_cli(*args, "--json")
+    assert code == 0, err
+    assert any(expected in n for n in json.loads(out)["notes"])
+    code, out, err = run_cli(*args)
+    assert code == 0 and f"note: {expected}" in out
