@@ -269,6 +269,8 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
             if link is None:
                 raise PeerscaleError(f"the two files name different dyad columns ({dy.dyad!r}, {dp.dyad!r})",
                                      hint="give the link columns with `link` (--dyad-column)")
+        elif dy.dyad or dp.dyad:  # one file's study.yaml names it (the other file lies elsewhere)
+            link = [dy.dyad or dp.dyad]
         elif dy.respondent and dy.worker and dp.worker:
             link = [dy.respondent, dy.worker]
         else:

@@ -207,3 +207,15 @@ def test_redcap_label_export_waves_by_unique_event_name(run_cli):
     assert r.wave("followup_arm_1").waves == ["Follow-up (Arm 1: Arm 1)"]
     with pytest.raises(peerscale.PeerscaleError, match="not a wave"):
         r.wave("month6_arm_1")
+
+
+def test_dyads_dyad_column_from_one_files_study_yaml(tmp_path, run_cli):
+    """Defect: the youth export's study.yaml names dyad_id, the worker export (another folder, no
+    study.yaml) has the column too: 'no column links the two forms'."""
+    import shutil
+
+    shutil.copy(WORKER, tmp_path / "worker.csv")
+    code, out, err = run_cli("dyads", YOUTH, tmp_path / "worker.csv", "-y", "pbr-y", "-p", "pbr-p", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["link"]["columns"] == ["dyad_id"] and res["link"]["n_linked"] == 289
