@@ -149,14 +149,27 @@ def _wave_rows(r, wave_name):
     return np.flatnonzero(rows)
 
 
-def _role_frame(r, scale, pos, latent: bool):
-    """Score (and keyed items) of ``scale`` at export rows ``pos``, indexed by position."""
+def _indicators(r, scale, latent) -> list[str]:
+    """The indicators of ``scale`` as a latent variable: its keyed items, or with
+    ``latent="subscales"`` the scores of a composite's subscales (parcels)."""
+    sc = r.instrument.scale(scale)
+    if latent == "subscales" and sc.composite and sc.of_scales:
+        return [f"{scale}.{sub}" for sub in sc.of_scales]
+    return list(sc.items)
+
+
+def _role_frame(r, scale, pos, latent):
+    """Score (and the latent indicators) of ``scale`` at export rows ``pos``, indexed by position."""
     scores = _scores(r)
     out = pd.DataFrame({scale: scores[scale].to_numpy(dtype=float)[pos]}, index=pos)
     if latent:
-        items = r.items(keyed=True)
-        sc = r.instrument.scale(scale)
-        out = out.join(items.loc[pos, list(sc.items)])
+        ind = _indicators(r, scale, latent)
+        if ind[0].startswith(scale + "."):
+            subs = [i.split(".", 1)[1] for i in ind]
+            part = pd.DataFrame(scores[subs].to_numpy(dtype=float)[pos], columns=ind, index=pos)
+        else:
+            part = r.items(keyed=True).loc[pos, ind]
+        out = out.join(part)
     return out
 
 
@@ -197,8 +210,10 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         Two waves: X and M at the first wave (or ``wave``), Y at the next wave, with Y at the
         first wave as a covariate (``y_t2 ~ b*m_t1 + c*x_t1 + y_t1``). Rows are linked by
         respondent id.
-    latent : bool
-        Each construct a latent factor of its (keyed) items.
+    latent : bool or {"items", "subscales"}
+        Each construct a latent factor of its keyed items (``True`` or ``"items"``), or, with
+        ``"subscales"``, a composite scale a factor of its subscale scores (parcels: e.g.
+        pbr_core of its six dimension scores; a scale without subscales keeps its items).
     cluster : str or True, optional
         Column of cluster ids for cluster-robust SEs (lavaan's ``cluster=``); ``True``: the
         design's worker column.
@@ -235,6 +250,10 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     ['a', 'b', 'c_prime']
     """
     from .psychometrics.mediation import fit_mediation
+
+    if latent not in (False, True, None, "items", "subscales"):
+        raise PeerscaleError(f"`latent` must be items or subscales, got {latent!r}", value=latent)
+    latent = "items" if latent is True else (latent or False)
 
     if reader is None:
         raise PeerscaleError("internal: call peerscale.mediation (it passes peerscale.read)")
@@ -404,7 +423,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     n_before = len(merged) + sum(excluded.values())
     latent_items = None
     if latent:
-        latent_items = {col[k]: list(rs[k].instrument.scale(roles[k][2]).items) for k in ("x", "m", "y")}
+        latent_items = {col[k]: _indicators(rs[k], roles[k][2], latent) for k in ("x", "m", "y")}
     res = fit_mediation(merged.reset_index(drop=True), col["x"], col["m"], col["y"], covariates=list(covariates),
                         baseline=base_col, latent=latent_items, cluster=cluster_col, missing=missing,
                         bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet)
