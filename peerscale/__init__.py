@@ -17,7 +17,7 @@ __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc
 
 _LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
          "keyed_items": "scoring", "mediation": "responses"}
-_SUBMODULES = ("analyses", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
+_SUBMODULES = ("analyses", "design_analyses", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
 
 
 def __getattr__(name):

@@ -85,6 +85,7 @@ class ReliabilityResults(_Result):
         self.sample, self.scales, self.alpha, self.omega = sample, scales, alpha, omega
         self.failed, self.notes, self.level = failed, notes, level
         self.icc = None
+        self.nesting = None  # ICC(1) within workers when the design names them (design_analyses.nesting)
 
     def to_dict(self) -> dict:
         out = {"sample": self.sample, "scales": self.scales}
@@ -92,6 +93,8 @@ class ReliabilityResults(_Result):
             out["omega"] = self.omega
         if self.icc is not None:
             out["icc"] = self.icc.to_dict()
+        if self.nesting is not None:
+            out["nesting"] = self.nesting.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -194,7 +197,15 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
             entries[scale.name] = {"label": scale.label, "composite": scale.composite, "error": exc.message}
     structure = structure_omega(view, listwise=listwise, method=omega_method, ordinal=ordinal,
                                 scales=scales) if omega else {}
-    return ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    result = ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    if view.design.worker:  # young people share workers: how much each scale clusters within them
+        from .design_analyses import nesting
+
+        try:
+            result.nesting = nesting(view, scales=scales)
+        except PeerscaleError as exc:
+            notes.append(f"nesting within workers not computed: {exc.message}")
+    return result
 
 
 def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_method, quiet):

@@ -759,6 +759,28 @@ class Responses:
 
         return retest(self, other, level=level)
 
+    def dyads(self, other: "Responses", *, wave=None, link=None, level: float = 0.95):
+        """Agreement with ``other``, the other form of the same relationships (this export is the
+        young person's, ``other`` the worker's); see :func:`peerscale.design_analyses.dyads`."""
+        from .design_analyses import dyads
+
+        return dyads(self, other, wave=wave, link=link, level=level)
+
+    def nesting(self, *, wave=None, worker_column: str | None = None, scales=None):
+        """ICC(1) of each scale within workers (REML as ``lme4::lmer``, and ANOVA), design effect
+        and effective n; see :func:`peerscale.design_analyses.nesting`."""
+        from .design_analyses import nesting
+
+        return nesting(self._view(wave), worker_column=worker_column, scales=scales)
+
+    def change(self, from_wave: str, to_wave: str, *, reliability=None, scales=None, level: float = 0.95):
+        """Change of each scale between two waves with the Jacobson–Truax reliable change index;
+        see :func:`peerscale.design_analyses.change`."""
+        from .design_analyses import change
+
+        return change(self, from_wave=from_wave, to_wave=to_wave, reliability=reliability, scales=scales,
+                      level=level)
+
     def mediation(self, x: str, m: str, y: str, *, others=(), **options):
         """The mediation model X → M → Y (as ``lavaan::sem()`` with ``:=``) on this export and
         ``others`` (more Responses or paths, linked by dyad or respondent id); the other forms
@@ -767,14 +789,16 @@ class Responses:
 
     def report(self, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-               quiet: bool = True, command: str = ""):
+               quiet: bool = True, command: str = "", partner: "Responses | None" = None):
         """The numbers of ``peerscale report`` (a :class:`~peerscale.report.build.Report`: render
-        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`)."""
+        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`).
+        ``partner``: the other form of the same relationships (e.g. the worker's pbr-p export),
+        for the dyad section."""
         from .report.build import build_report
 
         return build_report(self, validate=validate, wave=wave, min_answered=min_answered, bootstrap=bootstrap,
                             iterations=iterations, n_factors=n_factors, seed=seed, missing=missing, quiet=quiet,
-                            command=command)
+                            command=command, partner=partner)
 
     # ------------------------------------------------------------------ display
 

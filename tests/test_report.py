@@ -287,7 +287,9 @@ def test_cli_writes_html_and_refuses_to_overwrite(run_cli, tmp_path):
     code, stdout, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out, "--json")
     assert code == 0, err
     info = json.loads(stdout)
-    assert info["bytes"] == out.stat().st_size and info["sections"] == ["findings", "sample", "scoring", "items", "methods"]
+    # the example's study.yaml names workers and two waves: the design section (issue 9) follows the items
+    assert info["bytes"] == out.stat().st_size and info["sections"] == ["findings", "sample", "scoring", "items",
+                                                                         "design", "methods"]
     before = out.read_bytes()
     code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out)
     assert code == 1 and "already exists" in err and "Traceback" not in err
