@@ -105,6 +105,10 @@ def test_bundled_example_parity(csv, cluster):
     import peerscale
 
     res = peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", cluster=cluster)
+    scores = pd.read_csv(FIX / "example_scores.csv").dropna(subset=["act_total", "pbr_core", "out_total"])
+    used = res.fit.data[0].raw[:, res.fit.spec.observed.index("pbr_core")]
+    assert np.allclose(np.sort(used), np.sort(scores["pbr_core"]), atol=1e-9), \
+        "the bundled example changed: rerun tests/r/mediation_example_scores.py and tests/r/mediation.R"
     dev = max_dev(res.fit, csv)
     assert dev["est"] < TOL and dev["se"] < TOL, dev
     assert res.n == 290 and res.n_excluded == 10
@@ -306,3 +310,15 @@ def test_cli_cfa_cluster(run_cli):
     assert d["fit_robust"]["scaling_factor"] > 0
     code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0")
     assert code == 0 and "cluster-robust" in out
+
+
+def test_latent_subscales_on_the_example():
+    import peerscale
+
+    res = peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", latent="subscales", missing="fiml")
+    assert res.latent and res.n == 300 and res.n_excluded == 0
+    assert len(res.fit.spec.observed) == 7 + 6 + 5  # activity, relationship and outcome subscale scores
+    assert "pbr_core =~ pbr_core.share" in res.model
+    assert 0 < res.indirect["est"] < 1
+    with pytest.raises(PeerscaleError, match="missing='fiml'"):
+        peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", latent="items")
