@@ -98,7 +98,6 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
     ``scale_name`` (restricted to ``inst_name`` when given)."""
     from .spec import bundled_instruments, load_instrument
 
-    flag = f"--{role}-instrument"
     if inst_name is not None:
         try:
             candidates = [load_instrument(inst_name)]
@@ -126,11 +125,12 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
                                  hint="scales of the instruments: " + ", ".join(names[:40]))
         raise PeerscaleError(f"scale {scale_name!r} (of {', '.join(defined_by)}) has none of its items in the "
                              "input(s)", value=scale_name,
-                             hint="give the export that holds that form, or the instrument with " + flag)
+                             hint=f"give the export that holds that form, or the instrument with `{role}_instrument`")
     if len(found) > 1:
         which = ", ".join(f"{inst.name} in {sources.name(k)}" for k, inst in found)
         raise PeerscaleError(f"scale {scale_name!r} for `{role}` is in more than one form: {which}",
-                             value=scale_name, hint=f"say which with {flag} NAME (or {role} = 'NAME:{scale_name}')")
+                             value=scale_name,
+                             hint=f"say which with `{role}_instrument='NAME'` (or `{role}='NAME:{scale_name}'`)")
     k, inst = found[0]
     r = sources.responses(k, inst)
     if scale_name not in [sc.name for sc in r.instrument.scales]:
