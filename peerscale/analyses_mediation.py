@@ -46,7 +46,16 @@ class _Sources:
             raise PeerscaleError("give at least one export")
         self.read_options = read_options
         self._columns: dict[int, list] = {}
+        self._bundled = None
         self._read: dict[tuple, object] = {}
+
+    def bundled(self) -> list:
+        """The bundled instruments, loaded once per analysis (their YAML is slow to parse)."""
+        if self._bundled is None:
+            from .spec import bundled_instruments
+
+            self._bundled = list(bundled_instruments())
+        return self._bundled
 
     def name(self, k) -> str:
         s = self.items[k]
@@ -96,7 +105,7 @@ class _Sources:
 def _resolve(sources: _Sources, role, inst_name, scale_name):
     """(source index, Responses) of the one instrument in the inputs that defines
     ``scale_name`` (restricted to ``inst_name`` when given)."""
-    from .spec import bundled_instruments, load_instrument
+    from .spec import load_instrument
 
     if inst_name is not None:
         try:
@@ -105,7 +114,7 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
             raise PeerscaleError(f"unknown instrument {inst_name!r} for `{role}`", value=inst_name,
                                  hint=exc.hint or "use a bundled name (peerscale instruments) or a scoring file") from None
     else:
-        candidates = list(bundled_instruments())
+        candidates = list(sources.bundled())
         for s in sources.items:
             if _is_responses(s) and all(c.name != s.instrument.name for c in candidates):
                 candidates.append(s.instrument)

@@ -322,3 +322,26 @@ def test_latent_subscales_on_the_example():
     assert 0 < res.indirect["est"] < 1
     with pytest.raises(PeerscaleError, match="missing='fiml'"):
         peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", latent="items")
+
+
+@pytest.mark.slow
+def test_report_section(tmp_path):
+    import peerscale
+    from peerscale.report.document import document
+    from peerscale.report.markdown import write_markdown
+
+    rep = peerscale.read(EXAMPLE, "pbr-y").report(bootstrap=1000, seed=1)
+    assert rep.mediation["n"] == 290 and rep.mediation["cluster"] == "worker_id"
+    _, _, sections = document(rep)
+    sec = next(s for s in sections if s.id == "mediation")
+    assert sec.title == "Does the relationship carry the outcomes?"
+    html = rep.to_html()
+    assert "Does the relationship carry the outcomes?" in html and "cross-sectional" in html
+    assert "drafts under validation" in html and "a = 0.53 (SE 0.04)" in html  # coefficient on the arrow
+    assert "indirect effect a·b) is 0.29 points" in html.replace("**", "")
+    assert "mediation model" in rep.methods
+    md, files = write_markdown(rep, tmp_path / "r.md")
+    assert (files / "mediation-paths.png").exists()
+    # an export without the three forms has no section and no note
+    rep2 = peerscale.read(WORKER, "pbr-p").report(bootstrap=0)
+    assert rep2.mediation is None and not any("mediation" in n for n in rep2.notes)
