@@ -165,6 +165,13 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
     sol, tried = _estimate(engine, cons, spec, groups, starts, seed, max_iter)
     res = _finish(spec, groups, engine, cons, sol, est, missing, group, tried, len(data))
     res.cluster = cluster
+    if cluster is not None:
+        ncl = min(res.scaling.get("n_clusters", [0]) or [0])
+        if res.npar > ncl - 1:
+            res.warnings.append(f"{res.npar} free parameters and {ncl} clusters: the cluster-robust covariance matrix "
+                                f"has rank at most {ncl - 1}, so it is singular (lavaan warns that vcov is not positive "
+                                "definite); each SE is still computed, but joint tests of many parameters are not "
+                                "reliable: more clusters are needed")
     return res
 
 
