@@ -446,14 +446,23 @@ def _n_workers(workers, n) -> int:
     return max(1, min(int(workers), max(1, n // 50)))
 
 
-def _resample(b: int, seed: int, n: int, groups) -> np.ndarray:
-    """Row indices of resample ``b``: its own generator seeded by (seed, b), so a resample does
-    not depend on which process draws it or in which order."""
-    rng = np.random.default_rng([seed, b])
-    if groups is None:
-        return rng.integers(0, n, n)
-    pick = rng.integers(0, len(groups), len(groups))
-    return np.concatenate([groups[k] for k in pick])
+BLOCK = 10  # resamples per generator; chunks of work are whole blocks
+
+
+def _resamples(lo: int, hi: int, seed: int, n: int, groups) -> list[np.ndarray]:
+    """Row indices of resamples ``lo..hi-1`` (``lo`` a multiple of BLOCK). Block ``k`` (resamples
+    10k..10k+9) draws from its own generator seeded by (seed, k), so a resample does not depend
+    on which process draws it or on how the resamples are shared out."""
+    out = []
+    for start in range(lo, hi, BLOCK):
+        rng = np.random.default_rng([seed, start // BLOCK])
+        for _ in range(start, min(start + BLOCK, hi)):
+            if groups is None:
+                out.append(rng.integers(0, n, n))
+            else:
+                pick = rng.integers(0, len(groups), len(groups))
+                out.append(np.concatenate([groups[k] for k in pick]))
+    return out
 
 
 def _ols_indirect(arrs: np.ndarray) -> np.ndarray:
@@ -461,7 +470,7 @@ def _ols_indirect(arrs: np.ndarray) -> np.ndarray:
     least-squares regressions, which are the ML estimates of the saturated observed-variable
     model, solved for all resamples at once from their centred cross-products."""
     c = arrs - arrs.mean(axis=1, keepdims=True)  # centring replaces the intercept
-    cov = np.einsum("bni,bnj->bij", c, c)
+    cov = np.matmul(c.transpose(0, 2, 1), c)
     k = arrs.shape[2]
     pm = [0] + list(range(3, k))  # m ~ x + covariates
     py = [1, 0] + list(range(3, k))  # y ~ m + x + covariates
@@ -485,19 +494,18 @@ def _chunk(job) -> np.ndarray:
     kind, arr, columns, model, groups, missing = payload
     out = np.full(hi - lo, np.nan)
     n = arr.shape[0]
+    draws = _resamples(lo, hi, seed, n, groups)
     if kind == "ols":
         if groups is None:
-            idx = np.stack([_resample(b, seed, n, groups) for b in range(lo, hi)])
-            return _ols_indirect(arr[idx])
-        for k, b in enumerate(range(lo, hi)):  # cluster resamples differ in size
-            out[k] = _ols_indirect(arr[_resample(b, seed, n, groups)][None])[0]
+            return _ols_indirect(arr[np.stack(draws)])
+        for k, idx in enumerate(draws):  # cluster resamples differ in size
+            out[k] = _ols_indirect(arr[idx][None])[0]
         return out
     import warnings
 
     from .cfa import fit_cfa
     frame = pd.DataFrame(arr, columns=columns)
-    for k, b in enumerate(range(lo, hi)):
-        idx = _resample(b, seed, n, groups)
+    for k, idx in enumerate(draws):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
