@@ -158,22 +158,24 @@ def _wave_rows(r, wave_name):
     return np.flatnonzero(rows)
 
 
-def _indicators(r, scale, latent) -> list[str]:
+def _indicators(r, scale, latent, prefix) -> list[str]:
     """The indicators of ``scale`` as a latent variable: its keyed items, or with
-    ``latent="subscales"`` the scores of a composite's subscales (parcels)."""
+    ``latent="subscales"`` the scores of a composite's subscales (parcels), named
+    ``prefix.subscale``."""
     sc = r.instrument.scale(scale)
     if latent == "subscales" and sc.composite and sc.of_scales:
-        return [f"{scale}.{sub}" for sub in sc.of_scales]
+        return [f"{prefix}.{sub}" for sub in sc.of_scales]
     return list(sc.items)
 
 
-def _role_frame(r, scale, pos, latent):
+def _role_frame(r, scale, pos, latent, prefix=None):
     """Score (and the latent indicators) of ``scale`` at export rows ``pos``, indexed by position."""
     scores = _scores(r)
     out = pd.DataFrame({scale: scores[scale].to_numpy(dtype=float)[pos]}, index=pos)
     if latent:
-        ind = _indicators(r, scale, latent)
-        if ind[0].startswith(scale + "."):
+        prefix = prefix or scale
+        ind = _indicators(r, scale, latent, prefix)
+        if ind[0].startswith(prefix + "."):
             subs = [i.split(".", 1)[1] for i in ind]
             part = pd.DataFrame(scores[subs].to_numpy(dtype=float)[pos], columns=ind, index=pos)
         else:
@@ -306,6 +308,16 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             raise PeerscaleError(f"`baseline`: wave {wave_name!r} is the last wave; there is no later outcome",
                                  hint="choose an earlier --wave")
         next_wave = waves[k + 1]
+    if latent:
+        seen = {}
+        for k in ("x", "m", "y"):
+            for i in _indicators(rs[k], roles[k][2], latent, col[k]):
+                if i in seen:
+                    raise PeerscaleError(f"`{seen[i]}` and `{k}` share the item {i!r}: a construct cannot be "
+                                         "measured by the items of another with latent variables", column=i,
+                                         hint="choose scales with separate items (e.g. not a composite and one of "
+                                              "its own subscales)")
+                seen[i] = k
     src = {k: roles[k][0] for k in roles}
     same = len(set(src.values())) == 1
     # -- the linking key -------------------------------------------------------------------------
@@ -332,7 +344,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         f = pd.DataFrame(index=pos)
         for role in ("x", "m", "y"):
             if src[role] == key:
-                part = _role_frame(rs[role], roles[role][2], pos, latent)
+                part = _role_frame(rs[role], roles[role][2], pos, latent, col[role])
                 f = f.join(part.rename(columns={roles[role][2]: col[role]}))
         lk = link if not same else None
         if lk is not None:
@@ -410,7 +422,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             d = ids2.index[ids2.index.duplicated()][0]
             raise PeerscaleError(f"{person} {d!r} appears on more than one row at wave {next_wave!r}",
                                  column=person, value=d)
-        y2 = _role_frame(yr, roles["y"][2], p2, latent)
+        y2 = _role_frame(yr, roles["y"][2], p2, latent, col["y"])
         y2.index = pd.Index(pid[p2])
         who = pd.Index(pid[pos1])
         if latent:
@@ -432,7 +444,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     n_before = len(merged) + sum(excluded.values())
     latent_items = None
     if latent:
-        latent_items = {col[k]: _indicators(rs[k], roles[k][2], latent) for k in ("x", "m", "y")}
+        latent_items = {col[k]: _indicators(rs[k], roles[k][2], latent, col[k]) for k in ("x", "m", "y")}
     res = fit_mediation(merged.reset_index(drop=True), col["x"], col["m"], col["y"], covariates=list(covariates),
                         baseline=base_col, latent=latent_items, cluster=cluster_col, missing=missing,
                         bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet)

@@ -345,3 +345,14 @@ def test_report_section(tmp_path):
     # an export without the three forms has no section and no note
     from peerscale.report.mediation_section import collect_mediation
     assert collect_mediation(peerscale.read(WORKER, "pbr-p")) == (None, None)
+
+
+def test_same_scale_name_from_two_forms_and_shared_items():
+    import peerscale
+
+    res = peerscale.mediation([EXAMPLE, WORKER], x="pbr-p:pbr_core", m="pbr-y:pbr_core", y="out_total",
+                              latent="subscales", missing="fiml")
+    assert res.x == "pbr_p__pbr_core" and res.m == "pbr_y__pbr_core"
+    assert "pbr_p__pbr_core.share" in res.model and "pbr_y__pbr_core.share" in res.model
+    with pytest.raises(PeerscaleError, match="share the item"):
+        peerscale.mediation(EXAMPLE, x="share", m="pbr_core", y="out_total", latent="items", missing="fiml")

@@ -253,6 +253,14 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
     unknown = [k for k in latent if k not in (x, m, y)]
     if unknown:
         raise PeerscaleError(f"latent names {unknown[0]!r}, which is not x, m or y")
+    seen: dict = {}
+    for role, inds in latent.items():
+        for i in inds:
+            if i in seen and seen[i] != role:
+                raise PeerscaleError(f"{role!r} and {seen[i]!r} share the indicator {i!r}", column=i,
+                                     hint="x, m and y must be measured by different items (e.g. not a composite "
+                                          "and one of its own subscales)")
+            seen[i] = role
     extra = covariates + ([baseline] if baseline else [])
     observed_roles = [v for v in (x, m, y) if v not in latent]
     items = [i for v in (x, m, y) if v in latent for i in latent[v]]
