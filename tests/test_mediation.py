@@ -70,6 +70,28 @@ def test_lavaan_parity(data, csv, cov, latent, cluster):
     assert res.n == 300 and res.n_excluded == 0
 
 
+@pytest.mark.parametrize("csv,latent,cluster", [("obs_fiml.csv", False, None), ("obs_fiml_cluster.csv", False, "worker"),
+                                                 ("latent_fiml_cluster.csv", True, "worker")])
+def test_lavaan_parity_fiml(csv, latent, cluster):
+    """Missing answers, lavaan's missing = "ml" (FIML), with and without cluster=."""
+    from peerscale.psychometrics.fit import fit_measures
+
+    d = pd.read_csv(FIX / "data_missing.csv")
+    names = ("X", "M", "Y") if latent else ("x", "m", "y")
+    res = fit_mediation(d, *names, latent=ITEMS if latent else None, cluster=cluster, missing="fiml")
+    dev = max_dev(res.fit, csv)
+    assert dev["est"] < TOL and dev["se"] < TOL, dev
+    assert res.n == 300 and res.missing == "fiml"
+    if latent:
+        fm = fit_measures(res.fit)
+        ref = pd.read_csv(FIX / "latent_fiml_cluster_fit.csv").set_index("measure")["value"]
+        assert fm["scaling_factor"] == pytest.approx(ref["chisq.scaling.factor"], abs=TOL)
+        assert fm["chisq_scaled"] == pytest.approx(ref["chisq.scaled"], abs=TOL)
+        assert fm["baseline_chisq_scaled"] == pytest.approx(ref["baseline.chisq.scaled"], abs=1e-3)
+    listwise = fit_mediation(d, *names, latent=ITEMS if latent else None, cluster=cluster)
+    assert listwise.n < 300 and listwise.n + listwise.n_excluded == 300
+
+
 def test_latent_cluster_scaled_test(data):
     from peerscale.psychometrics.fit import fit_measures
 
@@ -288,8 +310,6 @@ def test_same_variable_twice_and_bad_options(data):
         fit_mediation(data, "x", "x", "y")
     with pytest.raises(PeerscaleError, match="too few"):
         fit_mediation(data, "x", "m", "y", bootstrap=10)
-    with pytest.raises(PeerscaleError, match="listwise"):
-        fit_mediation(data, "x", "m", "y", cluster="worker", missing="fiml")
 
 
 def test_baseline_needs_two_waves(tmp_path):
@@ -306,8 +326,11 @@ def test_cli_cfa_cluster(run_cli):
     code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0", "--json")
     assert code == 0, err
     d = json.loads(out)
-    assert d["cluster"] == {"column": "worker_id", "n_clusters": 40} and d["missing"] in ("listwise", "none")
-    assert d["fit_robust"]["scaling_factor"] > 0
+    assert d["cluster"] == {"column": "worker_id", "n_clusters": 40} and d["missing"] == "fiml"
+    assert d["fit_robust"]["scaling_factor"] > 0 and d["n"] > 290
+    code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--missing", "listwise", "--top-mi", "0",
+                             "--json")
+    assert code == 0 and json.loads(out)["missing"] == "listwise" and json.loads(out)["n"] < 290
     code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0")
     assert code == 0 and "cluster-robust" in out
 

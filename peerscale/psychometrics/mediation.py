@@ -184,7 +184,7 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
         fully latent model.
     cluster : column of cluster ids (the worker): cluster-robust standard errors as
         lavaan's ``cluster=`` (``se="robust.cluster"``); the bootstrap then resamples whole
-        clusters. Needs ``missing="listwise"``.
+        clusters.
     missing : ``"listwise"`` (rows with any model variable missing are left out and counted)
         or ``"fiml"`` (every row with an answer; rows missing X or a covariate are still left
         out, as lavaan's ``fixed.x``).
@@ -246,9 +246,6 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
     if 0 < bootstrap < 100:
         raise PeerscaleError(f"{bootstrap} bootstrap resamples are too few for an interval",
                              hint="use 1000 or more (5000 for a final analysis), or 0 for none")
-    if cluster is not None and missing != "listwise":
-        raise PeerscaleError("cluster-robust standard errors are implemented with listwise deletion only",
-                             hint="leave out missing='fiml' (--missing fiml) with cluster (--cluster)")
     latent = dict(latent or {})
     unknown = [k for k in latent if k not in (x, m, y)]
     if unknown:
@@ -303,7 +300,7 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
     else:
         for c in ([x] if x not in latent else []) + extra:  # fixed.x: exogenous variables must be present
             drop(frame[c].isna().to_numpy(), f"{c} missing (exogenous)")
-        drop(frame[[c for c in observed_roles + items if c != x]].isna().all(axis=1).to_numpy(), "nothing answered")
+        drop(frame[observed_roles + items].isna().all(axis=1).to_numpy(), "nothing answered")
     sub = frame[keep].reset_index(drop=True)
     n = len(sub)
     n_vars = len(observed_roles) + len(items) + len(extra)
