@@ -885,7 +885,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         Extra random starts of the optimiser and their seed.
     cluster : str, optional
         A column of cluster ids (the worker): cluster-robust SEs and the Yuan–Bentler (Mplus)
-        scaled test, as lavaan's ``cluster=`` (ML, listwise deletion).
+        scaled test, as lavaan's ``cluster=`` (ML; FIML or listwise as ``missing``).
 
     Examples
     --------
@@ -945,14 +945,11 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
-    if cluster:  # lavaan's cluster= with listwise deletion (the engine's clustered FIML is not built)
+    if cluster:  # lavaan's cluster=, with FIML or listwise as without it
         if group or compare:
             raise PeerscaleError("`cluster` is not combined with `group` or `compare`")
-        if missing == "fiml":
-            raise PeerscaleError("`cluster` works with listwise deletion only", hint="use `missing='listwise'`")
         data = data.copy()
         data[cluster] = view.column(cluster)
-        reported, method = ("listwise" if reported != "none" else "none"), "listwise"
         options["cluster"] = cluster
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):

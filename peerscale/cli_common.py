@@ -42,7 +42,8 @@ COMMAND_FLAGS = {
     "dyads": {"link": "--link/--dyad-column", "level": "--ci"},
     "nesting": {"worker_column": "--worker-column"},
     "mediation": {"x": "--x", "m": "--m", "y": "--y", "baseline": "--baseline", "latent": "--latent",
-                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument"},
+                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument",
+                  "m_instrument": "--m-instrument", "y_instrument": "--y-instrument", "covariates": "--covariate"},
 }
 _PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
 

@@ -757,13 +757,14 @@ class Responses:
 
     def cfa(self, model: str | None = None, *, wave=None, structure: str | None = None, compare: bool = False,
             estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
-            top_mi: int = 10):
+            top_mi: int = 10, cluster: str | None = None):
         """A CFA (as ``lavaan::cfa``) of ``model`` or of the instrument's own ``structure``;
-        FIML when answers are missing (ML, MLR); see :func:`peerscale.analyses.cfa`."""
+        FIML when answers are missing (ML, MLR); ``cluster`` (a column, e.g. the design's
+        worker) for cluster-robust SEs as lavaan's ``cluster=``; see :func:`peerscale.analyses.cfa`."""
         from .analyses import cfa
 
         return cfa(self._view(wave), model=model, structure=structure, compare=compare, estimator=estimator,
-                   missing=missing, std_lv=std_lv, group=group, top_mi=top_mi)
+                   missing=missing, std_lv=std_lv, group=group, top_mi=top_mi, cluster=cluster)
 
     def retest(self, other: "Responses | None" = None, *, level: float = 0.95):
         """Test-retest ICCs of the scale scores across the waves (or between this export and
