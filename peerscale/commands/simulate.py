@@ -1,0 +1,124 @@
+"""``peerscale simulate`` and ``peerscale plan``: practice data from a population model, and
+Monte Carlo planning of a validation study. Thin shells over :mod:`peerscale.simulation`."""
+
+from __future__ import annotations
+
+import click
+
+from ..cli_common import console, emit_json
+from ..errors import PeerscaleError
+
+
+def _protect(instruments) -> tuple:
+    from ..spec import load_instrument
+
+    out = []
+    for name in instruments:
+        try:
+            out.extend(load_instrument(name).files)
+        except PeerscaleError:
+            pass
+    return tuple(out)
+
+
+@click.command()
+@click.option("-i", "--instrument", "instruments", multiple=True, metavar="NAME",
+              help="Instrument to simulate (bundled name or scoring file; repeat for several forms in one file). "
+                   "Its population: block is the model.")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="A model file: forms, design, latent structure with the mediation paths, messiness "
+                   "(see examples/population.yaml). Options given on the command line override it.")
+@click.option("--n", "n", type=click.IntRange(1, 10_000_000), default=None, help="Respondents (young people).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed: the same seed gives the same file.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file (.csv, .sav, .xlsx, ...).")
+@click.option("--output-format", "output_format", default=None, help="Output format when the extension does not say.")
+@click.option("--dyad-output", type=click.Path(dir_okay=False), default=None,
+              help="With dyad forms (--dyad-instrument or the model file): the worker file.")
+@click.option("--dyad-instrument", "dyad_instruments", multiple=True, metavar="NAME",
+              help="The worker's form of each dyad (e.g. pbr-p), written to --dyad-output; needs --workers.")
+@click.option("--mcar", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of answers left blank completely at random.")
+@click.option("--page-skip", type=click.FloatRange(0, 1), default=None,
+              help="Share of forms with one dimension's page of items skipped.")
+@click.option("--not-relevant", type=click.FloatRange(0, 0.5, max_open=True), default=None,
+              help="Share of answers given as the response scale's 'not relevant' code (e.g. 9), where it has one.")
+@click.option("--workers", type=click.IntRange(0, 1_000_000), default=None, help="Number of workers respondents are nested in.")
+@click.option("--icc", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Share of latent variance due to the worker (with --workers).")
+@click.option("--waves", type=click.IntRange(1, 50), default=None, help="Measurement waves (events).")
+@click.option("--change", type=float, default=None, help="Latent gain per wave, in SD units.")
+@click.option("--stability", type=click.FloatRange(-1, 1, min_open=True, max_open=True), default=None,
+              help="Correlation of a person's latent scores between waves (default 0.6).")
+@click.option("--follow-up", "follow_up", type=click.FloatRange(0, 1), default=None,
+              help="Share of respondents present at each later wave (default 1).")
+@click.option("--agreement", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Latent correlation of the worker's view with the young person's (dyads; default 0.5).")
+@click.option("--redcap", is_flag=True, default=None,
+              help="REDCap layout: redcap_event_name (baseline_arm_1, ...) and <form>_complete columns.")
+@click.option("--irt", is_flag=True, default=None, help="Draw scales that have an irt: bank from the graded response model.")
+@click.option("--truth", "truth_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the true values (loadings, correlations, ICCs, mediation effects) as JSON.")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary line.")
+def simulate(instruments, model_file, n, seed, output, output_format, dyad_output, dyad_instruments, mcar, page_skip,
+             not_relevant, workers, icc, waves, change, stability, follow_up, agreement, redcap, irt, truth_path,
+             force, quiet):
+    """Simulate ordinal answers from a population model (practice data, or data of known truth).
+
+    \b
+    Examples:
+      peerscale simulate -i pbr-y --n 300 --seed 1 -o practice.csv
+      peerscale simulate -i pbr-y --n 300 --workers 30 --icc 0.1 --waves 2 --change 0.3 --redcap -o p.csv
+      peerscale simulate --model examples/population.yaml --seed 20240111 -o youth.csv --dyad-output worker.csv
+    """
+    from ..io.write import output_format as check_format, write_table
+    from ..simulation.generate import Design, _override, simulate_study
+
+    if not instruments and not model_file:
+        raise click.UsageError("give -i/--instrument or --model")
+    if model_file:
+        from ..simulation.model import load_model
+
+        design = load_model(model_file)
+        if instruments:
+            design.forms = list(instruments)
+        if dyad_instruments:
+            design.dyad_forms = list(dyad_instruments)
+    else:
+        if n is None:
+            raise click.UsageError("give --n (the number of respondents), or --model")
+        design = Design(n=n, forms=list(instruments), dyad_forms=list(dyad_instruments))
+        if dyad_instruments:
+            design.agreement = {"*": 0.5}
+    _override(design, n=n, mcar=mcar, page_skip=page_skip, not_relevant=not_relevant, workers=workers, icc=icc,
+              waves=waves, change=change, stability=stability, follow_up=follow_up, redcap=redcap, irt=irt)
+    if agreement is not None:
+        design.agreement = {"*": agreement}
+    if design.dyad_forms and not dyad_output:
+        raise click.UsageError("dyad forms need --dyad-output (the worker file)")
+    if dyad_output and not design.dyad_forms:
+        raise click.UsageError("--dyad-output needs dyad forms (--dyad-instrument, or dyads: in the model file)")
+    check_format(output, output_format)
+    if dyad_output:
+        check_format(dyad_output, output_format)
+    study = simulate_study(design, seed)
+    protect = _protect(list(design.forms) + list(design.dyad_forms)) + ((model_file,) if model_file else ())
+    write_table(study.data, output, format=output_format, force=force, protect=protect)
+    written = [output]
+    if dyad_output:
+        write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,))
+        written.append(dyad_output)
+    if truth_path:
+        import json
+
+        from ..io.write import atomic_write
+
+        text = json.dumps(study.truth, indent=1)
+        from pathlib import Path
+
+        atomic_write(truth_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"), force=force,
+                     protect=protect + tuple(written))
+    if not quiet:
+        con = console(stderr=True)
+        rows = len(study.data) + (len(study.dyads) if study.dyads is not None else 0)
+        con.print(f"wrote {', '.join(written)} ({rows} rows, seed {seed})")
