@@ -72,7 +72,8 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
       peerscale simulate --model examples/population.yaml --seed 20240111 -o youth.csv --dyad-output worker.csv
     """
     from ..io.write import output_format as check_format, write_table
-    from ..simulation.generate import Design, _override, simulate_study
+    from ..simulation.generate import _override, simulate_study
+    from ..simulation.study import Design
 
     if not instruments and not model_file:
         raise click.UsageError("give -i/--instrument or --model")
@@ -122,3 +123,104 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
         con = console(stderr=True)
         rows = len(study.data) + (len(study.dyads) if study.dyads is not None else 0)
         con.print(f"wrote {', '.join(written)} ({rows} rows, seed {seed})")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in str(text).replace(" ", "").split(",") if x]
+    except ValueError:
+        raise click.BadParameter(f"give whole numbers separated by commas, e.g. 150,300,500 (got {text!r})",
+                                 param_hint="--n") from None
+    if not out or min(out) < 1:
+        raise click.BadParameter("give sample sizes of at least 1", param_hint="--n")
+    return out
+
+
+@click.command()
+@click.option("-i", "--instrument", required=True, metavar="NAME", help="Instrument with a population: block.")
+@click.option("--n", "sizes", default="150,300,500", show_default=True, metavar="N1,N2,...",
+              help="Sample sizes (with --groups: in total, split equally).")
+@click.option("--reps", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Replications per n.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed: replication r of the k-th n uses SeedSequence(seed, spawn_key=(k, r)).")
+@click.option("--estimator", type=click.Choice(["ml", "mlr", "wlsmv"]), default="ml", show_default=True,
+              help="As the analysis: ML, MLR (robust), WLSMV (ordinal).")
+@click.option("--scales", "scale_names", metavar="A,B,...", default=None,
+              help="Dimension scales to model (default: those of the instrument's first composite).")
+@click.option("--syntax", "syntax_file", type=click.Path(dir_okay=False), default=None,
+              help="A file with lavaan syntax to fit instead (regressions and := parameters get power).")
+@click.option("--groups", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Equal groups for the invariance tests (metric, scalar).")
+@click.option("--dif", type=float, default=0.0, show_default=True,
+              help="With --groups: threshold shift (latent SD) of --dif-items in the last group (0: type I error).")
+@click.option("--dif-items", metavar="A,B,...", default=None, help="Items with DIF (default: the first of each scale).")
+@click.option("--mcar", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of answers missing completely at random (FIML under ml/mlr).")
+@click.option("--processes", type=click.IntRange(1, 512), default=None, help="Worker processes (default: all cores).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Keep finished replications here (default: OUTPUT.checkpoint.jsonl with -o, else "
+                   "peerscale-plan.checkpoint.jsonl); removed when the run completes.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
+@click.option("--truth-n", type=click.IntRange(1000, 10_000_000), default=100_000, show_default=True,
+              help="Size of the one large sample whose estimates are the pseudo-true values.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the tidy results (n, measure, parameter, value, mc_se) to a table file.")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None, help="Power and coverage by n, as SVG.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="A report (.html or .md) with the table and the figure.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def plan(instrument, sizes, reps, seed, estimator, scale_names, syntax_file, groups, dif, dif_items, mcar, processes,
+         checkpoint, resume, truth_n, output, svg_path, report_path, as_json, force, quiet):
+    """Plan a validation study by Monte Carlo: convergence, fit, bias, coverage and power by n.
+
+    \b
+    Examples:
+      peerscale plan -i pbr-y --n 150,300,500 --reps 500 --seed 1
+      peerscale plan -i pbr-p --n 200,400 --reps 200 --estimator wlsmv --groups 2 --dif 0.3 --svg plan.svg
+    """
+    from pathlib import Path
+
+    from ..io.write import atomic_write, check_output, output_format as check_format, write_table
+    from ..simulation.plan import plan as run_plan
+    from ..simulation.plot import plan_report, plan_svg
+
+    ns = _sizes(sizes)
+    syntax = None
+    if syntax_file:
+        from ..io.source import read_bytes
+
+        syntax = read_bytes(syntax_file, "syntax file", limit=1 << 20).decode("utf-8", errors="replace")
+    if output:
+        check_format(output)
+        check_output(output, force=force)
+    for p in (svg_path, report_path):
+        if p:
+            check_output(p, force=force)
+    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md"):
+        raise click.BadParameter("the report is .html or .md", param_hint="--report")
+    if checkpoint is None:
+        checkpoint = f"{output}.checkpoint.jsonl" if output else "peerscale-plan.checkpoint.jsonl"
+    if resume and not Path(checkpoint).exists():
+        raise PeerscaleError("no checkpoint to resume from", file=checkpoint,
+                             hint="run without --resume (or give --checkpoint FILE)")
+    res = run_plan(instrument, ns, reps, seed, estimator=estimator,
+                   scales=[s.strip() for s in scale_names.split(",") if s.strip()] if scale_names else None,
+                   model=syntax, groups=groups, dif=dif,
+                   dif_items=[s.strip() for s in dif_items.split(",") if s.strip()] if dif_items else None,
+                   mcar=mcar, processes=processes, checkpoint=checkpoint, resume=resume, quiet=quiet, truth_n=truth_n)
+    if output:
+        write_table(res.to_frame(), output, force=force)
+    if svg_path:
+        text = plan_svg(res)
+        atomic_write(svg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+    if report_path:
+        text = plan_report(res, "md" if report_path.lower().endswith(".md") else "html")
+        atomic_write(report_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    con = console()
+    con.print(res.summary(), markup=False)
+    con.print(f"{res.seconds:.1f} s on {res.processes} process(es)", markup=False)

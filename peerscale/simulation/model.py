@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import PeerscaleError
 from ..spec import _Checker, _read_yaml
-from .generate import Design
+from .study import Design
 
 MODEL_KEYS = {"description", "n", "forms", "redcap", "irt", "record", "events", "workers", "dyads", "latent",
               "missing"}
