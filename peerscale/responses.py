@@ -11,9 +11,9 @@ this, so a notebook gets the same numbers as the CLI.
 >>> from peerscale.examples import path
 >>> r = peerscale.read(path("youth_export.csv"), "pbr-y")
 >>> r.score().scores.shape  # every row: ids, then <scale>, <scale>_n and bands
-(559, 43)
+(562, 43)
 >>> round(float(r.reliability().scales["share"]["alpha"]), 2)  # the first wave, as `peerscale reliability`
-0.81
+0.75
 """
 
 from __future__ import annotations
