@@ -18,7 +18,8 @@ returns the worker (dyad) file and the true values. The latent model, per respon
   REDCap's branching logic leaves them;
 * missing answers: blank with a per-respondent propensity (a constant rate, or Beta(a, b)),
   a whole page (one dimension's items) skipped, forms never opened, the response scale's own
-  "not relevant" code (twice as often when the latent score is below 0, half as often above).
+  "not relevant" code (at the requested rate on average: 1.6 times it when the latent score is
+  below 0, 0.4 times it above).
 
 Everything is drawn from one ``numpy.random.default_rng(seed)`` in a fixed order, so a seed
 gives byte-identical files on every run and machine.
@@ -45,6 +46,7 @@ class Study:
     data: pd.DataFrame
     dyads: pd.DataFrame | None
     truth: dict
+    latent: pd.DataFrame | None = None   # the latent scores behind each row of ``data`` (factors as columns)
 
 
 def _by_bank(values: dict, bank: str, default: float = 0.0) -> float:
@@ -178,7 +180,7 @@ def _answers(items: list[_Item], eta: np.ndarray, rng, design: Design, not_relev
             keyed = it.codes[np.searchsorted(it.cuts, xstar)]
             out[:, j] = it.rs.reverse(keyed) if it.reverse else keyed
         if it.missing_code is not None and not_relevant > 0:
-            p = np.where(score < 0, 2 * not_relevant, not_relevant / 2)
+            p = np.where(score < 0, 1.6 * not_relevant, 0.4 * not_relevant)  # mean: the rate; 4 times as often below 0
             out[rng.random(n) < p, j] = it.missing_code
     return out
 
@@ -340,7 +342,8 @@ def simulate_study(design: Design, seed: int | None = None) -> Study:
              "icc": dict(zip([f"{b}.{d}" for b, d in factors], icc.tolist()))}
     if design.latent is not None:
         truth["mediation"] = design.latent.effects()
-    return Study(frame, dyad_frame, truth)
+    latent = pd.DataFrame(eta, columns=truth["factors"])
+    return Study(frame, dyad_frame, truth, latent)
 
 
 def _frame(ids: dict, forms: list, eta: np.ndarray, index: dict, rng, design: Design) -> pd.DataFrame:

@@ -165,8 +165,8 @@ def _fit_values(cfg: PlanConfig, res) -> dict:
 
 
 def _param_table(res) -> pd.DataFrame:
-    t = res.to_frame()
-    t = t[(t["free"] > 0) | (t["op"] == ":=")] if "free" in t else t
+    t = res.params  # parameterEstimates() without the standardized solution (not needed here)
+    t = t[(t["free"] > 0) | (t["op"] == ":=")]
     t = t.assign(name=t["lhs"] + " " + t["op"] + " " + np.where(t["op"] == ":=", "", t["rhs"]))
     return t.drop_duplicates("name")
 
