@@ -272,3 +272,14 @@ def test_coverage_of_loading_intervals_at_n_500():
     cov = t[(t.measure == "coverage") & t.parameter.str.contains("=~")]["value"]
     assert len(cov) == 8
     assert 0.93 <= cov.mean() <= 0.97, cov.mean()
+
+
+def test_plan_from_the_example_model_file_has_mediation_power():
+    res = peerscale.plan(model=str(Path(peerscale.examples.folder()) / "population.yaml"), n=[200], reps=2, seed=3,
+                         processes=1, truth_n=5000, complete=True)
+    t = res.to_frame()
+    power = t[t.measure == "power"].set_index("parameter")["value"]
+    assert {"pbr_core ~ act_total", "out_total ~ pbr_core", "out_total ~ act_total", "indirect := ",
+            "total := "} <= set(power.index)
+    assert power["indirect := "] == 1.0  # a*b about .17 on the totals with n = 200
+    assert 0.10 < res.truth["indirect := "] < 0.25

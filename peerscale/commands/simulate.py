@@ -137,7 +137,12 @@ def _sizes(text: str) -> list[int]:
 
 
 @click.command()
-@click.option("-i", "--instrument", required=True, metavar="NAME", help="Instrument with a population: block.")
+@click.option("-i", "--instrument", default=None, metavar="NAME",
+              help="Instrument with a population: block (with --model: default the model file's first form).")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="A model file (as simulate --model): each replication is its study; with a mediation, the power "
+                   "of a, b, c', the indirect and the total effect on the forms' total scores.")
+@click.option("--complete", is_flag=True, help="With --model: leave out its missing answers (no FIML; faster).")
 @click.option("--n", "sizes", default="150,300,500", show_default=True, metavar="N1,N2,...",
               help="Sample sizes (with --groups: in total, split equally).")
 @click.option("--reps", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Replications per n.")
@@ -171,7 +176,7 @@ def _sizes(text: str) -> list[int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def plan(instrument, sizes, reps, seed, estimator, scale_names, syntax_file, groups, dif, dif_items, mcar, processes,
+def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_names, syntax_file, groups, dif, dif_items, mcar, processes,
          checkpoint, resume, truth_n, output, svg_path, report_path, as_json, force, quiet):
     """Plan a validation study by Monte Carlo: convergence, fit, bias, coverage and power by n.
 
@@ -179,7 +184,10 @@ def plan(instrument, sizes, reps, seed, estimator, scale_names, syntax_file, gro
     Examples:
       peerscale plan -i pbr-y --n 150,300,500 --reps 500 --seed 1
       peerscale plan -i pbr-p --n 200,400 --reps 200 --estimator wlsmv --groups 2 --dif 0.3 --svg plan.svg
+      peerscale plan --model examples/population.yaml --n 150,300 --reps 200 --complete
     """
+    if not instrument and not model_file:
+        raise click.UsageError("give -i/--instrument or --model")
     from pathlib import Path
 
     from ..io.write import atomic_write, check_output, output_format as check_format, write_table
@@ -207,7 +215,7 @@ def plan(instrument, sizes, reps, seed, estimator, scale_names, syntax_file, gro
                              hint="run without --resume (or give --checkpoint FILE)")
     res = run_plan(instrument, ns, reps, seed, estimator=estimator,
                    scales=[s.strip() for s in scale_names.split(",") if s.strip()] if scale_names else None,
-                   model=syntax, groups=groups, dif=dif,
+                   syntax=syntax, model=model_file, complete=complete, groups=groups, dif=dif,
                    dif_items=[s.strip() for s in dif_items.split(",") if s.strip()] if dif_items else None,
                    mcar=mcar, processes=processes, checkpoint=checkpoint, resume=resume, quiet=quiet, truth_n=truth_n)
     if output:

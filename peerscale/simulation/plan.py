@@ -68,6 +68,9 @@ class PlanConfig:
     dif_items: tuple = ()
     mcar: float = 0.0
     truth_n: int = 100_000
+    model_file: str = ""      # a model file: the study design, and the mediation among composites
+    mediation: tuple = ()     # ((x, form), (m, form), (y, form)): composite scores and their forms
+    complete: bool = False    # leave out the model file's missing answers (faster: no FIML)
 
     def key(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True, default=list)
@@ -112,6 +115,11 @@ def _context(cfg: PlanConfig) -> dict:
         _CONTEXT.clear()
         _CONTEXT.update(key=cfg.key(), inst=inst, chol=np.linalg.cholesky(phi),
                         items=[items[i] for i in cfg.items])
+        if cfg.model_file:
+            from .model import load_model
+
+            _CONTEXT["design"] = load_model(cfg.model_file)
+            _CONTEXT["forms"] = {f: load_instrument(f) for _, f in cfg.mediation}
     return _CONTEXT
 
 
@@ -123,6 +131,8 @@ def draw_sample(cfg: PlanConfig, n: int, rng) -> pd.DataFrame:
     from .study import Design
 
     ctx = _context(cfg)
+    if cfg.model_file:
+        return _draw_study(cfg, ctx, n, rng)
     chol, items = ctx["chol"], ctx["items"]
     sizes = [n // cfg.groups + (1 if g < n % cfg.groups else 0) for g in range(cfg.groups)]
     blocks = []
@@ -149,11 +159,72 @@ def draw_sample(cfg: PlanConfig, n: int, rng) -> pd.DataFrame:
     return pd.concat(blocks, ignore_index=True) if len(blocks) > 1 else blocks[0]
 
 
+def _composite(inst, name: str, data: pd.DataFrame) -> np.ndarray:
+    """The composite's score as the scoring rules give it: mean of keyed answered items, when
+    at least ``required`` are answered (codes outside the response scale, e.g. 9, are missing)."""
+    scale = inst.scale(name)
+    cols = []
+    for item, key in zip(scale.items, scale.keys):
+        rs = inst.items[item].response_scale
+        x = data[item].to_numpy(dtype=float)
+        x = np.where(np.isin(x, list(rs.codes)), x, np.nan) if rs.codes else x
+        cols.append(rs.reverse(x) if key < 0 else x)
+    x = np.column_stack(cols)
+    answered = np.isfinite(x).sum(axis=1)
+    total = np.where(np.isfinite(x), x, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(answered >= scale.required, total / np.maximum(answered, 1), np.nan)
+
+
+def _draw_study(cfg: PlanConfig, ctx: dict, n: int, rng) -> pd.DataFrame:
+    """A model file's study of ``n``: the first event's rows, the keyed items of the CFA's form
+    and the mediation's composite scores."""
+    from dataclasses import replace
+
+    from .generate import simulate_study
+
+    design = replace(ctx["design"], n=n, dyad_forms=[])
+    if cfg.complete:
+        design = replace(design, mcar=0.0, page_skip=0.0, not_opened=0.0, not_relevant=0.0)
+    study = simulate_study(design, rng)
+    data = study.data
+    if design.waves > 1:
+        col = design.event_column or ("redcap_event_name" if design.redcap else "wave")
+        data = data[data[col] == data[col].iloc[0]].reset_index(drop=True)
+    inst = ctx["inst"]
+    out = pd.DataFrame({i: data[i].to_numpy(dtype=float) for i in cfg.items})
+    for i in cfg.items:
+        rs = inst.items[i].response_scale
+        x = out[i].to_numpy()
+        x = np.where(np.isin(x, list(rs.codes)), x, np.nan) if rs.codes else x
+        out[i] = rs.reverse(x) if inst.items[i].reverse else x
+    for name, form in cfg.mediation:
+        out[name] = _composite(ctx["forms"][form], name, data)
+    return out
+
+
+def mediation_syntax(cfg: PlanConfig) -> str:
+    (x, _), (m, _), (y, _) = cfg.mediation
+    return f"{m} ~ a*{x}\n{y} ~ b*{m} + c*{x}\nindirect := a*b\ntotal := c + a*b"
+
+
 def _fit(cfg: PlanConfig, data: pd.DataFrame):
     from ..psychometrics.cfa import fit_cfa
 
-    missing = "fiml" if cfg.mcar and cfg.estimator != "DWLS" else "listwise"
+    data = data[list(cfg.items)]
+    missing = "listwise"
+    if cfg.estimator != "DWLS" and data.isna().to_numpy().any():
+        missing = "fiml"
     return fit_cfa(cfg.syntax, data, std_lv=True, estimator=cfg.estimator, missing=missing)
+
+
+def _fit_mediation(cfg: PlanConfig, data: pd.DataFrame):
+    """The theory's path model on the composite scores (ML, complete cases, as ``lavaan::sem``)."""
+    from ..psychometrics.cfa import fit_cfa
+
+    cols = [name for name, _ in cfg.mediation]
+    return fit_cfa(mediation_syntax(cfg), data[cols].dropna(), estimator="ML" if cfg.estimator == "DWLS"
+                   else cfg.estimator)
 
 
 def _fit_values(cfg: PlanConfig, res) -> dict:
@@ -202,6 +273,16 @@ def replicate(cfg: PlanConfig, ni: int, rep: int) -> dict:
     out["p"] = dict(zip(t["name"], t["pvalue"].astype(float)))
     if cfg.groups > 1:
         out.update(_invariance(cfg, data))
+    if cfg.mediation:
+        try:
+            med = _fit_mediation(cfg, data)
+        except (PeerscaleError, np.linalg.LinAlgError, ValueError):
+            out["mediation_failed"] = True
+            return out
+        t = _param_table(med)
+        t = t[t["op"].isin(["~", ":="])]
+        for key, col in (("est", "est"), ("se", "se"), ("p", "pvalue")):
+            out[key].update(dict(zip(t["name"], t[col].astype(float))))
     return out
 
 
@@ -326,7 +407,7 @@ class PlanResult:
                 return float({"mean": vals.mean(), "min": vals.min(), "max": vals.max(), "absmean": vals.mean()}[how])
 
             power = d[d["measure"] == "power"]
-            structural = power[kind[power.index] == "structural"]
+            structural = power[(kind[power.index] == "structural") & power["parameter"].str.contains(" ~~ ")]
             row = {"n": n, "convergence": one("convergence", param=""), "admissible": one("admissible", param=""),
                    "cfi_ok": one("cfi_ok", param=""), "rmsea_ok": one("rmsea_ok", param=""),
                    "srmr_ok": one("srmr_ok", param=""), "all_fit_ok": one("all_fit_ok", param=""),
@@ -334,6 +415,8 @@ class PlanResult:
                    "loading_coverage": one("coverage"), "loading_coverage_min": one("coverage", "min"),
                    "power_structural_min": float(structural["value"].min()) if len(structural) else np.nan,
                    "alpha_ci_width": one("alpha_ci_width"), "omega_ci_width": one("omega_ci_width")}
+            for _, r in power[(kind[power.index] == "structural") & power["parameter"].str.contains(" ~ ")].iterrows():
+                row[f"power {r['parameter'].replace(' ', '')}"] = r["value"]
             for _, r in power[kind[power.index] == "defined"].iterrows():
                 if not r["parameter"].startswith("omega_"):
                     row[f"power {r['parameter'].split(' ')[0]}"] = r["value"]
@@ -441,17 +524,18 @@ def _restore(rec: dict) -> dict:
     return fix(rec)
 
 
-def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estimator: str = "ml",
-         scales: list | None = None, model: str | None = None, groups: int = 1, dif: float = 0.0,
+def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estimator: str = "ml",
+         scales: list | None = None, syntax: str | None = None, model=None, groups: int = 1, dif: float = 0.0,
          dif_items: list | None = None, mcar: float = 0.0, processes: int | None = None,
          checkpoint: str | Path | None = None, resume: bool = False, quiet: bool = True,
-         truth_n: int = 100_000) -> PlanResult:
+         truth_n: int = 100_000, complete: bool = False) -> PlanResult:
     """Monte Carlo planning of a validation study from an instrument's population model.
 
     Parameters
     ----------
     instrument : str or Instrument
-        Bundled name or scoring file with a ``population:`` block.
+        Bundled name or scoring file with a ``population:`` block (with ``model``: default the
+        model file's first form).
     n : int or sequence of int
         Sample sizes (with ``groups``: in total, split equally).
     reps : int
@@ -463,9 +547,15 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
         As the analysis (``peerscale cfa --estimator``); WLSMV treats the items as ordinal.
     scales : list of str, optional
         The dimension scales to model (default: those of the first composite, as ``cfa``).
-    model : str, optional
+    syntax : str, optional
         lavaan syntax instead of one factor per scale (``~`` regressions and ``:=`` parameters
         get power; variables are the keyed items).
+    model : str or Path, optional
+        A model file (as ``simulate(model=)``): each replication is the study it describes, with
+        n young people; the CFA is fitted to the first event's answers to ``instrument``, and
+        when the file states a mediation, the theory's path model on the forms' composite
+        scores (``m ~ a*x; y ~ b*m + c*x; indirect := a*b; total := c + a*b``, ML, complete
+        cases) gives the power of a, b, c', the indirect and the total effect.
     groups, dif, dif_items : int, float, list
         Invariance: ``groups`` equal groups, the last with thresholds of ``dif_items`` (default:
         the first item of each scale) shifted by ``dif`` latent SDs (0 gives the type I error).
@@ -477,6 +567,8 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
         File that keeps finished replications; with ``resume`` a run continues from it.
     truth_n : int
         Size of the one large sample whose estimates are the pseudo-true values.
+    complete : bool
+        With ``model``: leave out the model file's missing answers (no FIML; several times faster).
 
     Returns
     -------
@@ -504,6 +596,31 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
     from ..spec import load_instrument
 
     t0 = time.perf_counter()
+    design = None
+    mediation: tuple = ()
+    if model is not None:
+        from .model import load_model
+
+        design = load_model(model)
+        if groups > 1:
+            raise PeerscaleError("`groups` (invariance) is planned from an instrument, not a model file",
+                                 hint="leave out `model`, or `groups`")
+        if instrument is None:
+            instrument = design.forms[0]
+        forms = {f: load_instrument(f) for f in design.forms}
+        med = design.latent.mediation if design.latent is not None else None
+        if med:
+            picked = []
+            for role in ("x", "m", "y"):
+                form = next((f for f, i in forms.items() if i.bank == med[role]), None)
+                comp = next((c for c in forms[form].scales if c.composite), None) if form else None
+                if comp is None:
+                    raise PeerscaleError(f"no form of the main file measures construct {med[role]!r} with a total score",
+                                         file=str(model), key="latent.mediation")
+                picked.append((comp.name, forms[form].path or form))
+            mediation = tuple(picked)
+    if instrument is None:
+        raise PeerscaleError("give `instrument` (or `model`, a model file)")
     inst = load_instrument(instrument)
     if inst.population is None:
         raise PeerscaleError(f"instrument {inst.name!r} has no population: block to plan from", file=inst.path,
@@ -531,10 +648,10 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
             raise PeerscaleError(f"no dimension scale {bad[0]!r} in {inst.name!r}", hint="scales: " + ", ".join(names))
         chosen = [names[s] for s in scales]
     scale_items = {s.name: tuple(s.items) for s in chosen}
-    if model:
+    if syntax:
         from ..psychometrics.lavaan_syntax import model_variables, parse_model
 
-        observed, _ = model_variables(parse_model(model))
+        observed, _ = model_variables(parse_model(syntax))
         unknown = [v for v in observed if v not in inst.items or v not in inst.population.factor_of]
         if unknown:
             raise PeerscaleError(f"the model's variable {unknown[0]!r} is not a modelled item of {inst.name!r}")
@@ -546,7 +663,7 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
         raise PeerscaleError(f"n = {min(ns)}{f' ({per_group} per group)' if groups > 1 else ''} is not more than the "
                              f"{len(items)} items: the sample covariance matrix is singular and the CFA cannot be fitted",
                              hint=f"plan with n above {len(items) * groups} (several times more for stable estimates)")
-    syntax = model_syntax(scale_items, est, model)
+    syntax = model_syntax(scale_items, est, syntax)
     if groups > 1:
         if dif_items is None:
             dif_items = [s.items[0] for s in chosen]
@@ -555,7 +672,9 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
             raise PeerscaleError(f"`dif_items`: {bad[0]!r} is not a modelled item")
     cfg = PlanConfig(instrument=inst.path or inst.name, name=inst.name, ns=ns, reps=int(reps), seed=int(seed), estimator=est,
                      syntax=syntax, scales=tuple(scale_items.items()), items=items, groups=int(groups),
-                     dif=float(dif), dif_items=tuple(dif_items or ()), mcar=float(mcar), truth_n=int(truth_n))
+                     dif=float(dif), dif_items=tuple(dif_items or ()), mcar=float(mcar), truth_n=int(truth_n),
+                     model_file=str(model) if model is not None else "", mediation=mediation,
+                     complete=bool(complete))
     truth = _truth(cfg)
     generating = {f"{f} =~ {i}": inst.population.loadings[i] for f, its in scale_items.items() for i in its}
 
@@ -624,10 +743,11 @@ def plan(instrument, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, estim
 def _truth(cfg: PlanConfig) -> dict:
     """Pseudo-true values: the estimates from one sample of ``truth_n`` (its own seed stream)."""
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2 ** 32 - 1, 0)))
-    big = PlanConfig(**{**asdict(cfg), "groups": 1, "mcar": 0.0,
+    big = PlanConfig(**{**asdict(cfg), "groups": 1, "mcar": 0.0, "complete": True,
                         "estimator": "ML" if cfg.estimator == "MLR" else cfg.estimator})
     big = PlanConfig(**{**asdict(big), "ns": tuple(big.ns), "scales": tuple((s, tuple(i)) for s, i in big.scales),
-                        "items": tuple(big.items), "dif_items": tuple(big.dif_items)})
+                        "items": tuple(big.items), "dif_items": tuple(big.dif_items),
+                        "mediation": tuple((a, b) for a, b in big.mediation)})
     data = draw_sample(big, cfg.truth_n, rng)
     try:
         res = _fit(big, data)
@@ -635,4 +755,9 @@ def _truth(cfg: PlanConfig) -> dict:
         raise PeerscaleError(f"the population model could not be fitted to a large sample: {exc.message}",
                              hint="check the population: block (loadings, correlations)") from None
     t = _param_table(res)
-    return dict(zip(t["name"], t["est"].astype(float)))
+    truth = dict(zip(t["name"], t["est"].astype(float)))
+    if cfg.mediation:
+        m = _param_table(_fit_mediation(big, data))
+        m = m[m["op"].isin(["~", ":="])]
+        truth.update(dict(zip(m["name"], m["est"].astype(float))))
+    return truth
