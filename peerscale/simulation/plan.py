@@ -321,6 +321,7 @@ class PlanResult:
     generating: dict = field(default_factory=dict)
     seconds: float = float("nan")
     processes: int = 1
+    truth_seconds: float = float("nan")
 
     @property
     def latent(self) -> frozenset:
@@ -432,7 +433,8 @@ class PlanResult:
                            "seed": self.config.seed, "estimator": self.config.estimator, "groups": self.config.groups,
                            "dif": self.config.dif, "dif_items": list(self.config.dif_items), "mcar": self.config.mcar,
                            "truth_n": self.config.truth_n},
-                "truth": self.truth, "seconds": self.seconds, "processes": self.processes,
+                "truth": self.truth, "seconds": self.seconds, "truth_seconds": self.truth_seconds,
+                "processes": self.processes,
                 "by_n": _records(self.table()), "results": _records(self.to_frame())}
 
     def summary(self) -> str:
@@ -675,7 +677,9 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
                      dif=float(dif), dif_items=tuple(dif_items or ()), mcar=float(mcar), truth_n=int(truth_n),
                      model_file=str(model) if model is not None else "", mediation=mediation,
                      complete=bool(complete))
+    t_truth = time.perf_counter()
     truth = _truth(cfg)
+    t_truth = time.perf_counter() - t_truth
     generating = {f"{f} =~ {i}": inst.population.loadings[i] for f, its in scale_items.items() for i in its}
 
     ckpt = Path(checkpoint) if checkpoint else None
@@ -734,7 +738,7 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
         if fh is not None:
             fh.close()
     ordered = [_restore(_jsonable(records[(ni, r)])) for ni in range(len(ns)) for r in range(cfg.reps)]
-    res = PlanResult(cfg, ordered, truth, generating, time.perf_counter() - t0, procs)
+    res = PlanResult(cfg, ordered, truth, generating, time.perf_counter() - t0, procs, t_truth)
     if ckpt is not None and ckpt.exists():
         ckpt.unlink()
     return res
