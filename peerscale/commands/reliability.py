@@ -87,10 +87,15 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
         second = read_responses(opts, retest)
         out["computed_on"] = {"file": str(opts["input"])}
         out["icc"] = retest_iccs(view, second, level=level).to_dict()
+    nested = res.nesting  # with a worker column in the design: ICC(1) within workers (issue 9)
     if opts.get("as_json"):
         emit_json(out)
     else:
         _print_reliability(out, responses.instrument, quiet)
+        if nested is not None:
+            from .design import print_nesting
+
+            print_nesting(out["nesting"], quiet, sample=False)
     if res.failed:
         raise PeerscaleError(f"{len(res.failed)} scale(s) could not be analysed (the others are reported above): "
                              + "; ".join(f"{name}: {msg}" for name, msg in res.failed.items()))
