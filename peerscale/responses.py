@@ -844,7 +844,7 @@ def mediation(source, x: str, m: str, y: str, **options):
     >>> from peerscale.examples import path
     >>> res = peerscale.mediation(path("youth_export.csv"), x="act_total", m="pbr_core", y="out_total")
     >>> round(res.indirect["est"], 3), res.n
-    (0.294, 290)
+    (0.114, 289)
     """
     from .analyses_mediation import mediation as analyse
 
