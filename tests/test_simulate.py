@@ -309,10 +309,10 @@ def test_irt_block_graded_response_model_is_recovered(tmp_path):
 @pytest.mark.slow
 def test_example_model_indirect_effect_is_recovered_within_monte_carlo_error():
     """The example model's indirect effect on the total scores: the mean over replications of
-    n = 300 lies within 3 Monte Carlo SEs of its pseudo-true value (one sample of 50,000), and
+    n = 300 lies within 3 Monte Carlo SEs of its pseudo-true value (one sample of 30,000), and
     that value is the attenuated version of the stated latent a·b = .225."""
-    res = peerscale.plan(model=str(Path(peerscale.examples.folder()) / "population.yaml"), n=[300], reps=30,
-                         seed=5, processes=2, truth_n=50_000, complete=True)
+    res = peerscale.plan(model=str(Path(peerscale.examples.folder()) / "population.yaml"), n=[300], reps=16,
+                         seed=5, processes=2, truth_n=30_000, complete=True)
     t = res.to_frame()
     bias = t[(t.measure == "bias") & (t.parameter == "indirect := ")].iloc[0]
     assert abs(bias["value"]) < 3 * bias["mc_se"], bias

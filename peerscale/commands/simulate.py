@@ -213,11 +213,13 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
     if resume and not Path(checkpoint).exists():
         raise PeerscaleError("no checkpoint to resume from", file=checkpoint,
                              hint="run without --resume (or give --checkpoint FILE)")
-    res = run_plan(instrument, ns, reps, seed, estimator=estimator,
-                   scales=[s.strip() for s in scale_names.split(",") if s.strip()] if scale_names else None,
-                   syntax=syntax, model=model_file, complete=complete, groups=groups, dif=dif,
-                   dif_items=[s.strip() for s in dif_items.split(",") if s.strip()] if dif_items else None,
-                   mcar=mcar, processes=processes, checkpoint=checkpoint, resume=resume, quiet=quiet, truth_n=truth_n)
+    try:
+        res = _run(run_plan, checkpoint, instrument, ns, reps, seed, estimator, scale_names, syntax, model_file,
+                   complete, groups, dif, dif_items, mcar, processes, resume, quiet, truth_n)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and Path(checkpoint).exists():
+            click.echo(f"note: the finished replications are kept in {checkpoint}; add --resume to continue", err=True)
+        raise
     if output:
         write_table(res.to_frame(), output, force=force)
     if svg_path:
@@ -232,3 +234,12 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
     con = console()
     con.print(res.summary(), markup=False)
     con.print(f"{res.seconds:.1f} s on {res.processes} process(es)", markup=False)
+
+
+def _run(run_plan, checkpoint, instrument, ns, reps, seed, estimator, scale_names, syntax, model_file, complete,
+         groups, dif, dif_items, mcar, processes, resume, quiet, truth_n):
+    return run_plan(instrument, ns, reps, seed, estimator=estimator,
+                   scales=[s.strip() for s in scale_names.split(",") if s.strip()] if scale_names else None,
+                   syntax=syntax, model=model_file, complete=complete, groups=groups, dif=dif,
+                   dif_items=[s.strip() for s in dif_items.split(",") if s.strip()] if dif_items else None,
+                   mcar=mcar, processes=processes, checkpoint=checkpoint, resume=resume, quiet=quiet, truth_n=truth_n)
