@@ -210,7 +210,8 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
     source : str, pathlib.Path or pandas.DataFrame
         A data file in any format :func:`peerscale.io.read_table` reads (CSV/TSV, SPSS ``.sav``,
         Stata, SAS, Excel, Parquet, JSON lines, REDCap raw and label exports and REDCap's SPSS
-        pair), or a DataFrame. The source is never modified.
+        pair), or a DataFrame. The source is never modified. (``peerscale.read`` also takes a
+        ``dask.dataframe.DataFrame``: see :func:`peerscale.api.read`.)
     instrument : str, pathlib.Path or Instrument, optional
         A bundled instrument name (``"pbr-y"``), the path of a scoring file, or an
         :class:`~peerscale.spec.Instrument` (e.g. :func:`~peerscale.spec.adhoc_instrument`).
@@ -258,15 +259,26 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
     >>> r.waves
     ['baseline_arm_1', 'followup_arm_1']
     """
-    import numpy as np
-
-    from .scoring import clean_items
-
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"`on_invalid` must be 'error' or 'missing', got {on_invalid!r}")
     table, inst, file, given = load_export(source, instrument, design=design, map=map,
                                            redcap_dictionary=redcap_dictionary, missing_codes=missing_codes,
                                            encoding=encoding, sheet=sheet, input_format=input_format)
+    return responses_from_table(table, inst, file, given, scales=scales, id_columns=id_columns, on_invalid=on_invalid,
+                                map=map, redcap_dictionary=redcap_dictionary)
+
+
+def responses_from_table(table, inst: Instrument, file, given: Design, *, scales=None, id_columns=None,
+                         on_invalid: str = "error", map=None, redcap_dictionary=None,
+                         row_offset: int = 0) -> "Responses":
+    """The steps of :func:`read` after the export is read and mapped: choose the scales, resolve
+    the design and ids, clean the answers. A file read in chunks (:mod:`peerscale.io.chunks`)
+    runs this per chunk, ``row_offset`` being the rows before the chunk, so messages name the
+    file's row."""
+    import numpy as np
+
+    from .scoring import clean_items
+
     data = table.data
     scored, skipped = select_scales(inst, data.columns, scales, file=file)
     resolved = resolve_design(given, table, inst, id_columns, file)
@@ -274,7 +286,8 @@ def read(source, instrument=None, *, scales=None, map=None, redcap_dictionary=No
     ids = _id_columns(data, table, scored, resolved, id_columns, file)
     scope = None if table.in_scope is None else np.asarray(table.in_scope, dtype=bool)
     clean = clean_items(data, scored, on_invalid=on_invalid, value_labels=_by_item(table.value_labels, scored),
-                        missing_values=_by_item(table.missing_values, scored), file=file, row_mask=scope)
+                        missing_values=_by_item(table.missing_values, scored), file=file, row_mask=scope,
+                        row_offset=row_offset)
     base = _Export(table=table, instrument=scored, full_instrument=inst, design=resolved, clean=clean,
                    scope=scope, skipped=skipped, on_invalid=on_invalid, id_columns=ids, file=file,
                    value_labels=_by_item(table.value_labels, scored),

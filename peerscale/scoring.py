@@ -194,13 +194,14 @@ def _describe_invalid(examples, total, file) -> str:
 def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str] | None = None, *,
                 on_invalid: str = "error", value_labels: dict | None = None,
                 missing_values: dict | None = None, file: str | None = None,
-                row_mask: np.ndarray | None = None) -> CleanItems:
+                row_mask: np.ndarray | None = None, row_offset: int = 0) -> CleanItems:
     """Convert the instrument's item columns to numeric codes (NaN = missing).
 
     ``value_labels`` / ``missing_values``: per item id, extra ``{code: label}`` and
     ``{code: reason}`` from the input file (SPSS labels and user-missing values, REDCap
     dictionary choices and project missing codes). ``row_mask`` limits checking to rows in
-    scope (REDCap rows of other repeating forms are ignored). Rows are reported 1-based.
+    scope (REDCap rows of other repeating forms are ignored). Rows are reported 1-based, counted
+    from ``row_offset`` (the rows before this chunk of a file read in chunks).
     """
     if on_invalid not in ("error", "missing"):
         raise PeerscaleError(f"on_invalid must be 'error' or 'missing', got {on_invalid!r}")
@@ -231,7 +232,7 @@ def clean_items(data: pd.DataFrame, instrument: Instrument, items: Sequence[str]
             bad = np.flatnonzero(invalid)
             total_invalid += len(bad)
             for r in bad[: max(0, MAX_LISTED - len(examples))]:
-                examples.append((int(r) + 1, iid, data[iid].iloc[r]))
+                examples.append((int(r) + 1 + row_offset, iid, data[iid].iloc[r]))
             invalid_masks.append((j, invalid))
         columns[iid] = x
         missing[iid] = counts
@@ -404,7 +405,8 @@ def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) 
 
 def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: Sequence[str] | None = None,
                on_invalid: str = "error", min_answered: float | None = None, value_labels: dict | None = None,
-               missing_values: dict | None = None, in_scope=None, file: str | None = None) -> ScoreResult:
+               missing_values: dict | None = None, in_scope=None, file: str | None = None,
+               row_offset: int = 0) -> ScoreResult:
     """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
     (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined, and
     ``<scale>_theta``, ``<scale>_theta_se``, ``<scale>_t`` from the scale's frozen ``irt:`` bank).
@@ -415,6 +417,9 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     1). Rows with ``in_scope`` False (REDCap rows of other repeating forms) keep their ids and
     get empty scores. :func:`peerscale.read` is the front door: it reads, maps and cleans a
     file once, and :meth:`~peerscale.responses.Responses.score` calls :func:`score_clean`.
+    ``row_offset`` (the rows before this chunk) makes error messages name the row of the whole
+    file. ``peerscale.score`` of a ``dask.dataframe.DataFrame`` runs this function on every
+    partition (:func:`peerscale.dask_support.score_dask`).
     """
     from .spec import with_min_answered
 
@@ -423,7 +428,7 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     ids = resolve_id_columns(data, instrument, id_columns, file)
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
-                        missing_values=missing_values, file=file, row_mask=mask)
+                        missing_values=missing_values, file=file, row_mask=mask, row_offset=row_offset)
     return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid, file=file)
 
 
@@ -495,6 +500,8 @@ def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, i
 
 def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.DataFrame:
     """Score a DataFrame with a bundled instrument name, a spec path or an :class:`Instrument`.
+
+    (``peerscale.score`` also takes a ``dask.dataframe.DataFrame``: see :func:`peerscale.api.score`.)
 
     >>> import peerscale
     >>> scores = peerscale.score(df, "pbr-y")            # doctest: +SKIP

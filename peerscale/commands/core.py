@@ -247,6 +247,9 @@ def print_summary(summary: dict, path: str | None) -> None:
 @click.option("--include-items", type=click.Choice(["answered", "keyed"]), is_flag=False, flag_value="answered",
               default=None, help="Also write the cleaned item responses: as answered (default) or keyed "
                                  "(reverse-keyed items reversed). Variable labels say which.")
+@click.option("--chunk-size", type=click.IntRange(min=1), metavar="ROWS",
+              help="Read, score and write ROWS rows at a time (memory bounded by the chunk). Default: files of "
+                   "256 MB or more (or too large for the memory left) are scored in chunks of up to 250,000 rows.")
 def score(**opts):
     """Score INPUT with an instrument (--instrument) or ad-hoc scales (--scale) and write OUTPUT.
 
@@ -260,6 +263,13 @@ def score(**opts):
       peerscale score bfi.csv --scale A=-A1,A2,A3,A4,A5 --range 1:6 --min-answered 1 -o s.csv
     """
     _check_output(opts)
+    from ..streaming import should_stream
+
+    if opts.get("chunk_size") and opts.get("output_format") == "redcap-import":
+        raise click.UsageError("--chunk-size cannot be used with --output-format redcap-import")
+    if should_stream(opts["input"], opts.get("input_format"), opts.get("chunk_size"), opts.get("output_format")):
+        _score_in_chunks(opts)
+        return
     responses = read_responses(opts)
     written, result = responses.write_scores(
         opts["output"], include_items=opts["include_items"], format=opts.get("output_format"), force=opts["force"],
@@ -270,6 +280,31 @@ def score(**opts):
     if not opts["quiet"]:
         print_summary(result.summary, f"{result.summary['n_rows']} rows x {result.summary['n_columns']} columns "
                                       f"to {written}")
+
+
+def _score_in_chunks(opts) -> None:
+    """``score`` on a file read, scored and written chunk by chunk (see :mod:`peerscale.streaming`)."""
+    from ..cli_common import choose_instrument, flag_text, read_options
+    from ..streaming import score_file
+
+    def on_start(responses):
+        if not opts["quiet"]:
+            for w in responses.warnings:
+                click.echo(f"warning: {w}", err=True)
+            for name, why in responses.skipped_scales.items():
+                click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
+
+    written, summary = score_file(
+        opts["input"], opts["output"], choose_instrument(opts), chunk_rows=opts.get("chunk_size"),
+        include_items=opts["include_items"], format=opts.get("output_format"), force=opts["force"],
+        min_answered=opts["min_answered"] if opts.get("instrument") else None, scales=opts.get("chosen_scales"),
+        on_invalid=opts.get("on_invalid") or "error", on_start=on_start, **read_options(opts))
+    summary.update({"input": opts["input"]})
+    if opts["as_json"]:
+        emit_json(summary)
+    if not opts["quiet"]:
+        print_summary(summary, f"{summary['n_rows']} rows x {summary['n_columns']} columns to {written} "
+                               f"(in chunks)")
 
 
 # --------------------------------------------------------------------------- validate

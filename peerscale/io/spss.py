@@ -34,6 +34,12 @@ def read_stat_file(path: Path, fmt: str, *, instrument=None, missing_codes: dict
         detail = str(exc).strip() or type(exc).__name__
         raise PeerscaleError(f"cannot be read as a {names[fmt]} file ({detail})", file=str(path),
                              hint="the file may be truncated, damaged, or another format with the wrong extension") from None
+    return stat_table(df, meta, path, fmt, instrument, missing_codes)
+
+
+def stat_table(df, meta, path, fmt: str, instrument=None, missing_codes: dict | None = None) -> Table:
+    """The :class:`Table` of rows pyreadstat read (the whole file, or one chunk of
+    ``pyreadstat.read_file_in_chunks``) with their labels and user-missing codes."""
     table = Table(data=df, path=str(path), format=fmt, file_label=(meta.file_label or None))
     labels = meta.column_names_to_labels or {}
     table.variable_labels = {c: l for c, l in labels.items() if l}
