@@ -381,7 +381,7 @@ def test_dyads_item_pairs(youth, worker):
 def test_report_and_reliability_carry_the_design(youth, worker, run_cli):
     full = youth.report(partner=worker)
     rep = full.to_dict()["design"]
-    assert rep["dyads"]["link"]["n_linked"] == 289 and rep["nesting"]["worker_column"] == "worker_id"
+    assert rep["dyads"]["link"]["n_linked"] == 291 and rep["nesting"]["worker_column"] == "worker_id"
     assert [(c["waves"]["from"], c["waves"]["to"]) for c in rep["change"]] == [("baseline_arm_1", "followup_arm_1")]
     hint = youth.report().to_dict()["design"]
     assert "dyads" not in hint and hint["dyad_hint"] == "dyad_id"  # the section asks for --partner
