@@ -317,3 +317,11 @@ def test_example_model_indirect_effect_is_recovered_within_monte_carlo_error():
     bias = t[(t.measure == "bias") & (t.parameter == "indirect := ")].iloc[0]
     assert abs(bias["value"]) < 3 * bias["mc_se"], bias
     assert 0.12 < res.truth["indirect := "] < 0.225
+
+
+def test_plan_with_missing_answers_uses_fiml_and_mlr():
+    res = peerscale.plan(FIXTURE, n=[200], reps=2, seed=4, mcar=0.05, estimator="mlr", processes=1, truth_n=5000)
+    t = res.to_frame()
+    assert t.loc[t.measure == "convergence", "value"].iloc[0] == 1.0
+    assert (t.measure == "alpha_ci_width").sum() == 2 and (t.measure == "omega_ci_width").sum() == 2
+    assert res.config.estimator == "MLR" and "MLR" in res.summary()
