@@ -200,6 +200,8 @@ def _draw_study(cfg: PlanConfig, ctx: dict, n: int, rng) -> pd.DataFrame:
         out[i] = rs.reverse(x) if inst.items[i].reverse else x
     for name, form in cfg.mediation:
         out[name] = _composite(ctx["forms"][form], name, data)
+    if design.workers:  # the mediation's SEs are cluster-robust by worker, as `peerscale mediation --cluster`
+        out["__worker"] = data[design.worker_column].to_numpy()
     return out
 
 
@@ -219,12 +221,15 @@ def _fit(cfg: PlanConfig, data: pd.DataFrame):
 
 
 def _fit_mediation(cfg: PlanConfig, data: pd.DataFrame):
-    """The theory's path model on the composite scores (ML, complete cases, as ``lavaan::sem``)."""
+    """The theory's path model on the composite scores (ML, complete cases, as ``lavaan::sem``;
+    cluster-robust SEs by worker when the study has workers, as lavaan's ``cluster=``)."""
     from ..psychometrics.cfa import fit_cfa
 
     cols = [name for name, _ in cfg.mediation]
-    return fit_cfa(mediation_syntax(cfg), data[cols].dropna(), estimator="ML" if cfg.estimator == "DWLS"
-                   else cfg.estimator)
+    cluster = "__worker" if "__worker" in data.columns else None
+    frame = data[cols + ([cluster] if cluster else [])].dropna()
+    return fit_cfa(mediation_syntax(cfg), frame, estimator="ML" if cfg.estimator == "DWLS" else cfg.estimator,
+                   cluster=cluster)
 
 
 def _fit_values(cfg: PlanConfig, res) -> dict:
@@ -557,7 +562,8 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
         n young people; the CFA is fitted to the first event's answers to ``instrument``, and
         when the file states a mediation, the theory's path model on the forms' composite
         scores (``m ~ a*x; y ~ b*m + c*x; indirect := a*b; total := c + a*b``, ML, complete
-        cases) gives the power of a, b, c', the indirect and the total effect.
+        cases, SEs cluster-robust by worker when the study has workers, as ``peerscale
+        mediation --cluster``) gives the power of a, b, c', the indirect and the total effect.
     groups, dif, dif_items : int, float, list
         Invariance: ``groups`` equal groups, the last with thresholds of ``dif_items`` (default:
         the first item of each scale) shifted by ``dif`` latent SDs (0 gives the type I error).
