@@ -130,8 +130,8 @@ def plan_report(res, fmt: str = "html") -> str:
                    for row in table.itertuples(index=False))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>"
             "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}</style></head><body>"
-            f"<h1>{escape(title)}</h1><p>{escape(note)}</p><table><tr>"
-            + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>" + rows + "</table>"
+            "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}.wide,pre{overflow-x:auto}</style></head><body>"
+            f"<h1>{escape(title)}</h1><p>{escape(note)}</p><div class=\"wide\"><table><tr>"
+            + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>" + rows + "</table></div>"
             + "<figure>" + plan_svg(res) + "<figcaption>Power and coverage by n.</figcaption></figure>"
             + f"<pre>{escape(res.summary())}</pre></body></html>\n")
