@@ -154,6 +154,8 @@ def test_cli_dyads_and_truth(tmp_path):
     ("population:\n  loadings: 0.7\n  thresholds: [-1, 0, 1, 0.5, 2, 2.5]\n", "must increase strictly"),
     ("population:\n  loadings: 0.7\n  thresholds: [-1, 0, 1]\n", "7 response categories need 6 thresholds"),
     ("population:\n  loadings: {fa: [0.7, 0.7]}\n  thresholds: [-1, 0, 1, 1.5, 2, 2.5]\n", "give one loading or 4"),
+    ("population:\n  model: irt\n  loadings: 0.7\n  thresholds: [-1, 0, 1, 1.5, 2, 2.5]\n", "this file has none"),
+    ("population:\n  loadings: -0.5\n  thresholds: [-1, 0, 1, 1.5, 2, 2.5]\n", "keyed direction"),
 ])
 def test_bad_population_blocks_are_refused_with_the_key(tmp_path, population, message):
     path = _fixture_with(tmp_path, population)
