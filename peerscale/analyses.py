@@ -174,8 +174,8 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
     >>> import peerscale
     >>> from peerscale.examples import path
     >>> rel = peerscale.read(path("youth_export.csv"), "pbr-y").reliability()
-    >>> rel.sample["rows"], rel.to_frame().loc["share", ["n", "n_items"]].tolist()  # 3 never opened the form
-    (300, [299, 6])
+    >>> rel.sample["rows"], rel.to_frame().loc["share", ["n", "n_items"]].tolist()  # 2 never opened the form
+    (300, [298, 6])
     """
     if not 0 < level < 1:
         raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
@@ -895,7 +895,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     >>> from peerscale.examples import path
     >>> res = peerscale.read(path("youth_export.csv"), "pbr-y").cfa()
     >>> res.missing, res.fit.n
-    ('fiml', 299)
+    ('fiml', 298)
     """
     from .progress import progress
     from .psychometrics.cfa import fit_cfa, modification_indices, residual_correlations, standardized_solution

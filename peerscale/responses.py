@@ -11,9 +11,9 @@ this, so a notebook gets the same numbers as the CLI.
 >>> from peerscale.examples import path
 >>> r = peerscale.read(path("youth_export.csv"), "pbr-y")
 >>> r.score().scores.shape  # every row: ids, then <scale>, <scale>_n and bands
-(559, 43)
+(562, 43)
 >>> round(float(r.reliability().scales["share"]["alpha"]), 2)  # the first wave, as `peerscale reliability`
-0.81
+0.75
 """
 
 from __future__ import annotations
@@ -858,7 +858,7 @@ def mediation(source, x: str, m: str, y: str, **options):
     >>> from peerscale.examples import path
     >>> res = peerscale.mediation(path("youth_export.csv"), x="act_total", m="pbr_core", y="out_total")
     >>> round(res.indirect["est"], 3), res.n
-    (0.294, 290)
+    (0.114, 289)
     """
     from .analyses_mediation import mediation as analyse
 

@@ -133,8 +133,8 @@ def test_bundled_example_parity(csv, cluster):
         "the bundled example changed: rerun tests/r/mediation_example_scores.py and tests/r/mediation.R"
     dev = max_dev(res.fit, csv)
     assert dev["est"] < TOL and dev["se"] < TOL, dev
-    assert res.n == 290 and res.n_excluded == 10
-    assert sum(res.excluded.values()) == 10
+    assert res.n == 289 and res.n_excluded == 11
+    assert sum(res.excluded.values()) == 11
 
 
 def test_fiml_matches_listwise_when_complete(data):
@@ -242,7 +242,7 @@ def test_cli_json(run_cli):
     for k in ("a", "b", "c_prime"):
         assert set(d["paths"][k]) == {"est", "se", "z", "p"}
     assert {"est", "se", "ci_percentile", "ci_bc"} <= set(d["indirect"])
-    assert {"est", "se"} <= set(d["total"]) and d["n"] == 290
+    assert {"est", "se"} <= set(d["total"]) and d["n"] == 289
     assert d["cluster"] == "worker_id" and d["n_clusters"] == 40
     ref = pd.read_csv(FIX / "example_cluster.csv").fillna({"label": ""}).set_index("label")
     assert d["indirect"]["se"] == pytest.approx(ref.loc["indirect", "se"], abs=TOL)
@@ -251,7 +251,7 @@ def test_cli_json(run_cli):
 def test_cli_tables(run_cli):
     code, out, err = run_cli("mediation", EXAMPLE, "--x", "act_total", "--m", "pbr_core", "--y", "out_total")
     assert code == 0, err
-    assert "indirect" in out and "N used = 290" in out and "not proof" in out
+    assert "indirect" in out and "N used = 289" in out and "not proof" in out
 
 
 # ------------------------------------------------------------------ bad input
