@@ -951,7 +951,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data = data.copy()
         data[cluster] = view.column(cluster)
         options["cluster"] = cluster
-        notes += _cluster_notes(data, cluster, present)
+        notes += _cluster_notes(data, cluster, present, complete=method == "listwise")
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):
         raise PeerscaleError(f"only {n_answered} respondents answered any of the model's {len(present)} items; "
@@ -977,12 +977,17 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
                        comparison=comparison, invariance=table, partial_search=search, notes=notes)
 
 
-def _cluster_notes(data, cluster, items) -> list[str]:
-    """What a reader of cluster-robust results should know about the clusters of the rows used:
-    clusters of one row, and too few clusters for the sandwich estimator to be trusted."""
+def _cluster_notes(data, cluster, items, complete: bool = True) -> list[str]:
+    """What a reader of cluster-robust results should know about the clusters of the rows used
+    (complete rows for listwise deletion, rows with any answer for FIML): clusters of one row,
+    and too few clusters for the sandwich estimator to be trusted."""
     from .design import id_text
 
-    used = data[data[items].notna().all(axis=1)] if items else data
+    if items:
+        answered = data[items].notna()
+        used = data[answered.all(axis=1) if complete else answered.any(axis=1)]
+    else:
+        used = data
     sizes = id_text(used[cluster]).dropna().value_counts()
     if sizes.empty:
         return []

@@ -106,3 +106,27 @@ def test_cfa_cluster_says_when_clusters_cannot_carry_it(tmp_path, run_cli, ids, 
     assert any(expected in n for n in json.loads(out)["notes"])
     code, out, err = run_cli(*args)
     assert code == 0 and f"note: {expected}" in out
+
+
+def test_cfa_cluster_fiml_matches_lavaan(run_cli):
+    """`peerscale cfa --cluster` (FIML by default) on the same data: lavaan cfa(missing = "ml",
+    cluster = "worker"); every row with an answer is used (200), not the 195 complete ones."""
+    from peerscale.psychometrics.cfa import fit_cfa
+    from peerscale.psychometrics.fit import fit_measures
+
+    d = pd.read_csv(FIX / "cfa_cluster.csv")
+    ref = json.loads((FIX / "cfa_cluster_fiml_fit.json").read_text())
+    fit = fit_cfa("A =~ a1 + a2 + a3\nB =~ b1 + b2 + b3", d, cluster="worker", missing="fiml")
+    both = pd.read_csv(FIX / "cfa_cluster_fiml_est.csv").merge(fit.to_frame()[["lhs", "op", "rhs", "est", "se"]],
+                                                              on=["lhs", "op", "rhs"], suffixes=("_r", "_py"))
+    assert len(both) >= 15
+    assert np.abs(both["est_r"] - both["est_py"]).max() < 1e-4
+    assert np.abs(both["se_r"] - both["se_py"]).max() < 1e-4
+    fm = fit_measures(fit)
+    for ours, theirs in (("chisq", "chisq"), ("chisq_scaled", "chisq.scaled"), ("scaling_factor", "chisq.scaling.factor")):
+        assert abs(fm[ours] - ref[theirs]) < 1e-4, ours
+    code, out, err = run_cli("cfa", FIX / "cfa_cluster.csv", "--model", "A =~ a1 + a2 + a3; B =~ b1 + b2 + b3",
+                             "--cluster", "worker", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["n"] == ref["nobs"] and abs(res["fit_robust"]["chisq_scaled"] - ref["chisq.scaled"]) < 1e-4

@@ -126,3 +126,10 @@ put(c(as.list(fm), list(nobs = lavInspect(fit, "nobs"))), "cfa_cluster_fit.json"
 put(list(R = R.version.string, psych = as.character(packageVersion("psych")),
          lme4 = as.character(packageVersion("lme4")), lavaan = as.character(packageVersion("lavaan"))),
     "versions.json")
+
+# the same CFA with FIML (missing = "ml") and cluster=, as `peerscale cfa --cluster` by default
+fit <- cfa("A =~ a1 + a2 + a3\nB =~ b1 + b2 + b3", d, cluster = "worker", missing = "ml")
+p <- parameterEstimates(fit)[, c("lhs", "op", "rhs", "est", "se")]
+write.csv(p, file.path(out, "cfa_cluster_fiml_est.csv"), row.names = FALSE)
+fm <- fitMeasures(fit, c("chisq", "df", "chisq.scaled", "chisq.scaling.factor", "pvalue.scaled"))
+put(c(as.list(fm), list(nobs = lavInspect(fit, "nobs"))), "cfa_cluster_fiml_fit.json")
