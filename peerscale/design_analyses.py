@@ -56,6 +56,25 @@ def _case_twins(a_only, b_only) -> list[str]:
     return [f"{k} ~ {folded[str(k).casefold()]}" for k in a_only if str(k).casefold() in folded]
 
 
+def _blank_wave_note(responses) -> str | None:
+    """A note on the rows (in scope) whose wave cell is blank: no wave view holds them, so they
+    would leave every per-wave analysis unseen."""
+    values = responses._base.wave_values()
+    if values is None:
+        return None
+    blank = responses._base.scope_mask() & values.isna().to_numpy()
+    if not blank.any():
+        return None
+    rows = [int(i) + 1 for i in blank.nonzero()[0]]
+    d = responses.design
+    who = ""
+    if d.respondent:
+        ids = responses._base.table.data[d.respondent][blank].astype("string").tolist()
+        who = " (" + _listed([i for i in ids if i is not None and i == i]) + ")"
+    return (f"{len(rows)} row(s) without a wave in column {d.wave!r} (rows {_listed(rows)}){who}: in no wave, so "
+            "not analysed")
+
+
 def _chosen(instrument, scales, names):
     """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
     if names is None:
@@ -456,7 +475,7 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
     clusters = {"n_clusters": int(len(sizes)), "min": int(sizes.min()), "max": int(sizes.max()),
                 "mean": float(sizes.mean()), "median": float(sizes.median()), "singletons": singles,
                 "rows_without_worker": int(workers.isna().sum())}
-    notes = []
+    notes = [n for n in (_blank_wave_note(view),) if n and view._selection not in (None, "all")]
     if singles:
         notes.append(f"{len(singles)} worker(s) with one young person (kept; they add nothing to the "
                      f"within-worker variance): {_listed(singles)}")
@@ -627,7 +646,7 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
                              hint="waves: " + ", ".join(waves))
     v1, v2 = responses.wave(str(from_wave)), responses.wave(str(to_wave))
     k1, k2 = _keys(v1, [d.respondent], "first-wave"), _keys(v2, [d.respondent], "second-wave")
-    notes = []
+    notes = [n for n in (_blank_wave_note(responses),) if n]
     for keys, view, w in ((k1, v1, from_wave), (k2, v2, to_wave)):
         doubled = keys[keys.duplicated(keep=False) & keys.notna()]
         if len(doubled):

@@ -233,3 +233,20 @@ def test_dyads_dyad_column_from_one_files_study_yaml(tmp_path, run_cli):
     res = json.loads(out)
     code, out, err = run_cli("dyads", YOUTH, WORKER, "-y", "pbr-y", "-p", "pbr-p", "--json")  # both beside study.yaml
     assert res["link"]["columns"] == ["dyad_id"] and res["link"]["n_linked"] == json.loads(out)["link"]["n_linked"]
+
+
+def test_rows_without_a_wave_are_named(plain, tmp_path, run_cli):
+    """Defect: rows whose wave cell is blank belong to no wave and vanished from change and
+    nesting without a word (Y001 was in neither 'both' nor 'one wave only')."""
+    y = plain[0].copy()
+    y["visit"] = y["visit"].astype("Int64")
+    y.loc[[0, 1], "visit"] = pd.NA
+    y.to_csv(tmp_path / "y.csv", index=False)
+    common = ("-i", "pbr-y", "--scales", "share", "--wave-column", "visit", "--json")
+    code, out, err = run_cli("change", tmp_path / "y.csv", *common, "--respondent-column", "pid", "--from", "1",
+                             "--to", "2")
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    assert any(n.startswith("2 row(s) without a wave in column 'visit' (rows 1, 2)") and "Y001" in n for n in notes)
+    code, out, err = run_cli("nesting", tmp_path / "y.csv", *common, "--worker-column", "staff")
+    assert code == 0 and any("2 row(s) without a wave" in n for n in json.loads(out)["notes"])
