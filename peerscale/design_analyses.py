@@ -310,8 +310,12 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                                  hint="each relationship needs one record per form and wave; choose a wave "
                                       "(--wave) or check the ids")
     set_y, set_p = set(ky.dropna()), set(kp.dropna())
+    mixed = wave_y is not None and wave_p is not None and wave_y != wave_p
     unmatched = {"y": sorted(set_y - set_p, key=_natural), "p": sorted(set_p - set_y, key=_natural)}
     notes = []
+    if mixed:
+        notes.append(f"the young person's records are of wave {wave_y} and the worker's of wave {wave_p} (each "
+                     "file's first): ratings from different waves are compared; give `wave` to choose one")
     for role, keys, side in (("young person", ky, "y"), ("worker", kp, "p")):
         blank = int(keys.isna().sum())
         if blank:

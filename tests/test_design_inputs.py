@@ -250,3 +250,16 @@ def test_rows_without_a_wave_are_named(plain, tmp_path, run_cli):
     assert any(n.startswith("2 row(s) without a wave in column 'visit' (rows 1, 2)") and "Y001" in n for n in notes)
     code, out, err = run_cli("nesting", tmp_path / "y.csv", *common, "--worker-column", "staff")
     assert code == 0 and any("2 row(s) without a wave" in n for n in json.loads(out)["notes"])
+
+
+def test_dyads_first_waves_that_differ_are_said(plain, tmp_path, run_cli):
+    """Each file's first wave is compared by default; when those differ (the worker rated at
+    follow-up only), the comparison crossed waves without a word."""
+    y, p = plain[0], plain[1].copy()
+    p["visit"] = 2
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.to_csv(tmp_path / "p.csv", index=False)
+    code, out, err = run_cli("dyads", tmp_path / "y.csv", tmp_path / "p.csv", "-y", "pbr-y", "-p", "pbr-p",
+                             "--dyad-column", "pair", "--wave-column", "visit")
+    assert code == 0, err
+    assert "young person's records are of wave 1 and the worker's of wave 2" in out and "--wave" in out

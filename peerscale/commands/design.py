@@ -18,8 +18,10 @@ def _count(k) -> str:
 
 
 def _notes(con, notes):
-    for note in notes:
-        con.print(f"note: {note}", markup=False)
+    from ..cli_common import flag_text
+
+    for note in notes:  # library notes name parameters (`wave`): show the flags
+        con.print(f"note: {flag_text(note)}", markup=False)
 
 
 # ------------------------------------------------------------------------------ dyads
