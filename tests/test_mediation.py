@@ -354,14 +354,14 @@ def test_report_section(tmp_path):
     from peerscale.report.markdown import write_markdown
 
     rep = peerscale.read(EXAMPLE, "pbr-y").report(bootstrap=1000, seed=1)
-    assert rep.mediation["n"] == 290 and rep.mediation["cluster"] == "worker_id"
+    assert rep.mediation["n"] == 289 and rep.mediation["cluster"] == "worker_id"
     _, _, sections = document(rep)
     sec = next(s for s in sections if s.id == "mediation")
     assert sec.title == "Does the relationship carry the outcomes?"
     html = rep.to_html()
     assert "Does the relationship carry the outcomes?" in html and "cross-sectional" in html
-    assert "drafts under validation" in html and "a = 0.53 (SE 0.04)" in html  # coefficient on the arrow
-    assert "indirect effect a·b) is 0.29 points" in html.replace("**", "")
+    assert "drafts under validation" in html and "a = 0.34 (SE 0.05)" in html  # coefficient on the arrow
+    assert "indirect effect a·b) is 0.11 points" in html.replace("**", "")
     assert "mediation model" in rep.methods
     md, files = write_markdown(rep, tmp_path / "r.md")
     assert (files / "mediation-paths.png").exists()
