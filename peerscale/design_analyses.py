@@ -480,6 +480,13 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
                 "mean": float(sizes.mean()), "median": float(sizes.median()), "singletons": singles,
                 "rows_without_worker": int(workers.isna().sum())}
     notes = [n for n in (_blank_wave_note(view),) if n and view._selection not in (None, "all")]
+    folded: dict = {}
+    for w in sizes.index:
+        folded.setdefault(str(w).casefold(), []).append(str(w))
+    alike = [" ~ ".join(v) for v in folded.values() if len(v) > 1]
+    if alike:
+        notes.append(f"{len(alike)} worker id(s) differ only in letter case and count as different workers: "
+                     f"{_listed(alike)}")
     if singles:
         notes.append(f"{len(singles)} worker(s) with one young person (kept; they add nothing to the "
                      f"within-worker variance): {_listed(singles)}")

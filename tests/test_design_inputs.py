@@ -263,3 +263,13 @@ def test_dyads_first_waves_that_differ_are_said(plain, tmp_path, run_cli):
                              "--dyad-column", "pair", "--wave-column", "visit")
     assert code == 0, err
     assert "young person's records are of wave 1 and the worker's of wave 2" in out and "--wave" in out
+
+
+def test_nesting_worker_ids_differing_in_case_are_named():
+    rng = np.random.default_rng(8)
+    df = pd.DataFrame({"id": range(40), "worker": ["W1", "w1", "W2", "W3"] * 10,
+                       **{f"q{k}": rng.integers(1, 6, 40) for k in (1, 2, 3)}})
+    inst = peerscale.adhoc_instrument(["S=q1,q2,q3"], value_range=(1, 5))
+    res = peerscale.read(df, inst, design={"respondent": "id", "worker": "worker"}).nesting()
+    assert res.clusters["n_clusters"] == 4
+    assert any("differ only in letter case" in n and "W1 ~ w1" in n for n in res.notes)
