@@ -13,12 +13,13 @@ from .errors import PeerscaleError
 from .spec import Instrument, adhoc_instrument, bundled_instruments, item_pairs, load_instrument
 
 __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
-           "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "score_file", "__version__"]
+           "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "mediation", "score_file",
+           "read_chunked", "__version__"]
 
-_LAZY = {"read": "responses", "Responses": "responses", "score": "scoring", "score_data": "scoring",
-         "keyed_items": "scoring", "score_file": "streaming"}
-_SUBMODULES = ("analyses", "examples", "io", "psychometrics", "report", "responses", "scoring", "streaming",
-               "structures")
+_LAZY = {"read": "api", "Responses": "responses", "score": "api", "score_data": "scoring",
+         "keyed_items": "scoring", "mediation": "responses", "score_file": "streaming", "read_chunked": "chunked"}
+_SUBMODULES = ("analyses", "chunked", "design_analyses", "examples", "io", "psychometrics", "report", "responses",
+               "scoring", "streaming", "structures")
 
 
 def __getattr__(name):

@@ -85,6 +85,7 @@ class ReliabilityResults(_Result):
         self.sample, self.scales, self.alpha, self.omega = sample, scales, alpha, omega
         self.failed, self.notes, self.level = failed, notes, level
         self.icc = None
+        self.nesting = None  # ICC(1) within workers when the design names them (design_analyses.nesting)
 
     def to_dict(self) -> dict:
         out = {"sample": self.sample, "scales": self.scales}
@@ -92,6 +93,8 @@ class ReliabilityResults(_Result):
             out["omega"] = self.omega
         if self.icc is not None:
             out["icc"] = self.icc.to_dict()
+        if self.nesting is not None:
+            out["nesting"] = self.nesting.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -194,7 +197,15 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
             entries[scale.name] = {"label": scale.label, "composite": scale.composite, "error": exc.message}
     structure = structure_omega(view, listwise=listwise, method=omega_method, ordinal=ordinal,
                                 scales=scales) if omega else {}
-    return ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    result = ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    if view.design.worker:  # young people share workers: how much each scale clusters within them
+        from .design_analyses import nesting
+
+        try:
+            result.nesting = nesting(view, scales=scales)
+        except PeerscaleError as exc:
+            notes.append(f"nesting within workers not computed: {exc.message}")
+    return result
 
 
 def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_method, quiet):
@@ -213,13 +224,7 @@ def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_meth
                                  progress=bar.advance)
     else:
         res = cronbach_alpha(data, listwise=listwise, level=level)
-    entry = res.to_dict()
-    entry["label"] = scale.label
-    entry["composite"] = scale.composite
-    entry["items"] = {item: {"r_drop": st["r_drop"], "alpha_if_dropped": st["alpha_if_dropped"],
-                             "raw_r": st["raw_r"], "std_r": st["std_r"], "r_cor": st["r_cor"],
-                             "n": st["n"], "mean": st["mean"], "sd": st["sd"], "key": -1 if k < 0 else 1}
-                      for (item, st), k in zip(entry["items"].items(), scale.keys)}
+    entry = _alpha_entry(res, scale)
     omega_input = data.dropna() if listwise else data
     if len(scale.items) >= 3:
         om = omega(omega_input, 1, method=omega_method)
@@ -236,6 +241,140 @@ def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_meth
                             "omega_kind": f"omega total, one-factor ({omega_method}), polychoric",
                             "smoothed": poly.smoothed}
     return entry, res
+
+
+def _alpha_entry(res, scale) -> dict:
+    """The JSON entry of one scale's alpha (shared by the in-memory and the merged-statistics paths)."""
+    entry = res.to_dict()
+    entry["label"] = scale.label
+    entry["composite"] = scale.composite
+    entry["items"] = {item: {"r_drop": st["r_drop"], "alpha_if_dropped": st["alpha_if_dropped"],
+                             "raw_r": st["raw_r"], "std_r": st["std_r"], "r_cor": st["r_cor"],
+                             "n": st["n"], "mean": st["mean"], "sd": st["sd"], "key": -1 if k < 0 else 1}
+                      for (item, st), k in zip(entry["items"].items(), scale.keys)}
+    return entry
+
+
+# ------------------------------------------------------------------- from merged statistics
+
+def pearson_frame(m):
+    """The pairwise Pearson correlations of merged :class:`ItemMoments` as a labelled matrix (what
+    :func:`~peerscale.psychometrics.efa.correlation_input` computes from the rows), with its checks."""
+    import pandas as pd
+
+    cols = list(m.columns)
+    n = m.counts_answered()
+    if (n < 2).any():
+        raise PeerscaleError("item has fewer than two answers", column=cols[int(np.argmax(n < 2))],
+                             hint="drop the item or check the column mapping")
+    r = m.correlation()
+    if not np.isfinite(r).all():
+        i, j = np.argwhere(~np.isfinite(r))[0]
+        raise PeerscaleError(f"correlation of {cols[i]!r} and {cols[j]!r} is undefined "
+                             "(no variance or no pairs answered together)", column=cols[i],
+                             hint="drop constant items or items nobody answered together")
+    return pd.DataFrame(r, index=cols, columns=cols)
+
+
+def _omega_keys(inst, parts) -> dict:
+    """Each item's key as :func:`structure_omega` keys it: by the (last) subscale listing it."""
+    keys = {}
+    for part in parts:
+        s = inst.scale(part)
+        keys.update(zip(s.items, s.keys))
+    return keys
+
+
+def _omega_targets(inst, names) -> list:
+    targets = []
+    for s in _chosen(inst, list(inst.scales), names):
+        if s.composite and len(s.of_scales) >= 2:
+            targets.append((s.name, s.items, len(s.of_scales), s.of_scales))
+    plain = _plain_scales(inst, names)
+    if not targets and len(plain) >= 2:
+        items = [i for s in plain for i in s.items]
+        if len(set(items)) == len(items):
+            targets.append(("all_scales", tuple(items), len(plain), tuple(s.name for s in plain)))
+    return targets
+
+
+def reliability_specs(inst, scales=None, *, listwise: bool = False, ordinal: bool = False,
+                      omega: bool = False) -> dict:
+    """The statistics :func:`reliability_from_stats` needs, as
+    :class:`~peerscale.chunked.Spec` per scale (and per omega structure)."""
+    from .psychometrics.moments import Spec
+
+    specs = {}
+    for scale in _chosen(inst, list(inst.scales), scales):
+        if len(scale.items) >= 2:
+            specs[f"rel:{scale.name}"] = Spec(tuple(scale.items), tuple(scale.keys), total=True, tables=ordinal,
+                                              joint=ordinal, listwise=listwise)
+    if omega:
+        for name, items, _k, parts in _omega_targets(inst, scales):
+            keys = _omega_keys(inst, parts)
+            specs[f"omega:{name}"] = Spec(tuple(items), tuple(keys[i] for i in items), tables=ordinal,
+                                          joint=ordinal, listwise=listwise)
+    return specs
+
+
+def reliability_from_stats(view, inst, *, scales=None, listwise: bool = False, level: float = 0.95,
+                           ordinal: bool = False, omega: bool = False, omega_method: str = "minres",
+                           note: str | None = None) -> ReliabilityResults:
+    """:func:`reliability` from merged statistics (``view``: a :class:`~peerscale.chunked.WaveView`
+    of :func:`reliability_specs`): the same entries, without the bootstrap interval."""
+    if not 0 < level < 1:
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
+    if omega_method not in ("minres", "ml", "pa"):
+        raise PeerscaleError(f"unknown `omega_method` {omega_method!r}", hint="use minres, ml or pa")
+    from .psychometrics.omega import omega as fit_omega
+    from .psychometrics.polychoric import polychoric_from_moments
+    from .psychometrics.reliability import alpha_from_correlation, alpha_from_moments
+
+    entries, alphas, failed = {}, {}, {}
+    for scale in _chosen(inst, list(inst.scales), scales):
+        if len(scale.items) < 2:
+            entries[scale.name] = {"n_items": 1, "label": scale.label, "composite": scale.composite,
+                                   "note": "one item: no internal consistency"}
+            continue
+        try:
+            m = view.stats[f"rel:{scale.name}"]
+            res = alpha_from_moments(m, level=level, listwise=listwise)
+            entry = _alpha_entry(res, scale)
+            if len(scale.items) >= 3:
+                om = fit_omega(pearson_frame(m), 1, method=omega_method)
+                entry["omega_total"] = om.omega_total
+                entry["omega_kind"] = om.label
+            else:
+                entry["omega_total"] = None
+                entry["omega_kind"] = "not estimated: omega needs at least three items"
+            if ordinal:
+                poly = polychoric_from_moments(m)
+                oa = alpha_from_correlation(poly.rho, poly.columns, poly.n_obs)
+                entry["ordinal"] = {"alpha": oa.alpha, "g6": oa.g6, "average_r": oa.average_r,
+                                    "omega_total": fit_omega(poly, 1, method=omega_method).omega_total
+                                    if len(scale.items) >= 3 else None,
+                                    "omega_kind": f"omega total, one-factor ({omega_method}), polychoric",
+                                    "smoothed": poly.smoothed}
+            entries[scale.name] = entry
+            alphas[scale.name] = res
+        except PeerscaleError as exc:
+            failed[scale.name] = exc.message
+            entries[scale.name] = {"label": scale.label, "composite": scale.composite, "error": exc.message}
+    structure = {}
+    if omega:
+        targets = _omega_targets(inst, scales)
+        if not targets:
+            raise PeerscaleError("Schmid-Leiman omega (`omega`) needs a structure: a composite of subscales, or at "
+                                 "least two scales", hint="use an instrument with subscales, or two or more scales")
+        for name, items, k, parts in targets:
+            m = view.stats[f"omega:{name}"]
+            src = polychoric_from_moments(m) if ordinal else pearson_frame(m)
+            om = fit_omega(src, k, method=omega_method)
+            entry = om.to_dict()
+            entry["group_factors_for"] = list(parts)
+            entry["group_labels"] = _group_labels(om, inst, parts)
+            structure[name] = entry
+    return ReliabilityResults(view.sample, entries, alphas, structure, failed, [note] if note else [], level)
 
 
 def structure_omega(view, *, listwise: bool = False, method: str = "minres", ordinal: bool = False,
@@ -376,6 +515,66 @@ def item_analysis(view, *, scales=None, listwise: bool = False, min_r_drop: floa
         labels[scale.name] = scale.label
         rules = res.rules
     return ItemAnalyses(view.sample(), results, labels, errors, rules)
+
+
+def item_specs(inst, scales=None, *, listwise: bool = False) -> dict:
+    """The statistics :func:`item_analysis_from_stats` needs: per dimension scale the items as
+    answered (with frequency tables) and keyed (with the total column)."""
+    from .psychometrics.moments import Spec
+
+    specs = {}
+    for scale in _plain_scales(inst, scales):
+        rss = [inst.items[i].response_scale for i in scale.items]
+        specs[f"dist:{scale.name}"] = Spec(tuple(scale.items), (1,) * len(scale.items), keyed=False, tables=True,
+                                           check_range=all(rs.has_range for rs in rss))
+        specs[f"keyed:{scale.name}"] = Spec(tuple(scale.items), tuple(scale.keys), total=True, listwise=listwise)
+    return specs
+
+
+def item_analysis_from_stats(view, inst, *, scales=None, listwise: bool = False, min_r_drop: float = MIN_R_DROP,
+                             max_floor: float = MAX_FLOOR_PCT, max_ceiling: float = MAX_CEILING_PCT,
+                             second_pass=None) -> ItemAnalyses:
+    """:func:`item_analysis` from merged statistics (``view`` of :func:`item_specs`).
+    ``second_pass(scale, items)`` returns the keyed statistics of some of a scale's items (a scale
+    with a constant item leaves it out of the item-total statistics)."""
+    from .psychometrics.itemstats import (check_keys, check_thresholds, item_analysis_from_moments,
+                                          response_ranges)
+    from .psychometrics.reliability import alpha_from_moments
+
+    check_thresholds(min_r_drop, max_floor, max_ceiling)
+    results, labels, errors, rules = {}, {}, {}, None
+    for scale in _plain_scales(inst, scales):
+        rss = [inst.items[i].response_scale for i in scale.items]
+        ranges = {i: (rs.min, rs.max) for i, rs in zip(scale.items, rss)} if all(rs.has_range for rs in rss) else None
+        declared = sorted({c for rs in rss for c in rs.codes})
+        try:
+            if ranges is None and any(k < 0 for k in scale.keys):
+                raise PeerscaleError(f"scale {scale.name!r} has reverse-keyed items but no declared range",
+                                     hint="declare the response range (`value_range`)")
+            dist = view.stats[f"dist:{scale.name}"]
+            keyed = view.stats[f"keyed:{scale.name}"]
+            cols = list(scale.items)
+            keys = check_keys(scale.keys, cols)
+            if ranges is None and not (dist.counts_answered() > 0).any():
+                raise PeerscaleError("no answered items: every value is missing")
+            lo, hi = response_ranges(cols, ranges, dist.vmin.min(), dist.vmax.max())
+
+            def alpha_of(varies, keyed=keyed, scale=scale):
+                if list(varies) == list(keyed.columns):
+                    return alpha_from_moments(keyed, listwise=listwise)
+                if second_pass is None:
+                    raise PeerscaleError("a scale with a constant item needs a second pass over the data")
+                return alpha_from_moments(second_pass(scale.name, list(varies)), listwise=listwise)
+
+            res = item_analysis_from_moments(dist, keys, lo, hi, alpha_of, codes=declared or None,
+                                             min_r_drop=min_r_drop, max_floor=max_floor, max_ceiling=max_ceiling)
+        except PeerscaleError as exc:
+            errors[scale.name] = exc.message
+            continue
+        results[scale.name] = res
+        labels[scale.name] = scale.label
+        rules = res.rules
+    return ItemAnalyses(view.sample, results, labels, errors, rules)
 
 
 # --------------------------------------------------------------------------- EFA
@@ -565,6 +764,8 @@ class CFAAnalysis(_Result):
             "loadings_std_se": {f"{r.lhs}=~{r.rhs}": r.se for r in loads.itertuples()},
             "converged": res.converged,
         }
+        if getattr(res, "cluster", None):
+            out["cluster"] = {"column": res.cluster, "n_clusters": sum(res.scaling.get("n_clusters", []))}
         if res.estimator in ("MLR", "DWLS"):
             out["fit_robust"] = {k: fm[k] for k in fm
                                  if k.endswith(("_scaled", "_robust")) or k in ("scaling_factor", "shift_parameter")}
@@ -645,7 +846,8 @@ def _missing_method(data, observed, estimator: str, missing: str | None) -> tupl
 def cfa(view, *, model: str | None = None, structure: str | None = None, compare: bool = False,
         estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
         top_mi: int = 10, quiet: bool = True, invariance: str = "scalar", partial=None, criterion: str = "fit",
-        parameterization: str = "delta", starts: int = 0, seed: int | None = None) -> CFAAnalysis:
+        parameterization: str = "delta", starts: int = 0, seed: int | None = None,
+        cluster: str | None = None) -> CFAAnalysis:
     """Confirmatory factor analysis of keyed items, as ``lavaan::cfa``.
 
     Parameters
@@ -681,6 +883,9 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         Ordinal items (DWLS).
     starts, seed : int
         Extra random starts of the optimiser and their seed.
+    cluster : str, optional
+        A column of cluster ids (the worker): cluster-robust SEs and the Yuan–Bentler (Mplus)
+        scaled test, as lavaan's ``cluster=`` (ML, listwise deletion).
 
     Examples
     --------
@@ -740,6 +945,15 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
+    if cluster:  # lavaan's cluster= with listwise deletion (the engine's clustered FIML is not built)
+        if group or compare:
+            raise PeerscaleError("`cluster` is not combined with `group` or `compare`")
+        if missing == "fiml":
+            raise PeerscaleError("`cluster` works with listwise deletion only", hint="use `missing='listwise'`")
+        data = data.copy()
+        data[cluster] = view.column(cluster)
+        reported, method = ("listwise" if reported != "none" else "none"), "listwise"
+        options["cluster"] = cluster
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):
         raise PeerscaleError(f"only {n_answered} respondents answered any of the model's {len(present)} items; "

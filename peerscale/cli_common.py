@@ -38,6 +38,11 @@ PARAMETER_FLAGS = {
 COMMAND_FLAGS = {
     "report": {"input_format": "--input-format", "n_factors": "--factors"},
     "reliability": {"method": "--omega-method"},
+    "change": {"from_wave": "--from", "to_wave": "--to", "reliability": "--reliability", "level": "--ci"},
+    "dyads": {"link": "--link/--dyad-column", "level": "--ci"},
+    "nesting": {"worker_column": "--worker-column"},
+    "mediation": {"x": "--x", "m": "--m", "y": "--y", "baseline": "--baseline", "latent": "--latent",
+                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument"},
 }
 _PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
 
@@ -202,6 +207,45 @@ def read_responses(opts: dict, input_path: str | None = None):
         for name, why in responses.skipped_scales.items():
             click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
     return responses
+
+
+def chunk_option(func):
+    """``--chunk-size ROWS`` of the analyses that run on statistics merged over chunks."""
+    return click.option("--chunk-size", type=click.IntRange(min=1), metavar="ROWS",
+                        help="Read ROWS rows at a time and analyse statistics merged over the chunks (files larger "
+                             "than memory; same numbers). Default: files of 256 MB or more (or too large for the "
+                             "memory left) are read in chunks of up to 1,000,000 rows.")(func)
+
+
+def analyse_in_chunks(opts: dict, needs_rows: str | None = None) -> bool:
+    """Whether an analysis command reads its input in chunks: with --chunk-size, or for a large
+    file (as ``score`` decides). ``needs_rows`` names an option given that needs every row in
+    memory: with --chunk-size that is a usage error, for a large file the file is read whole."""
+    from .streaming import should_stream
+
+    if not should_stream(opts["input"], opts.get("input_format"), opts.get("chunk_size")):
+        return False
+    if needs_rows:
+        if opts.get("chunk_size"):
+            raise click.UsageError(f"{needs_rows} needs every row in memory: it cannot be combined with --chunk-size")
+        return False
+    return True
+
+
+def read_chunked_responses(opts: dict):
+    """:func:`peerscale.read_chunked` with the command's options (skipped scales noted on stderr)."""
+    from .chunked import read_chunked
+
+    chunked = read_chunked(opts["input"], choose_instrument(opts), chunk_rows=opts.get("chunk_size"),
+                           scales=opts.get("chosen_scales"), on_invalid=opts.get("on_invalid") or "error",
+                           **read_options(opts))
+    return chunked
+
+
+def note_skipped(chunked, quiet) -> None:
+    if not quiet:
+        for name, why in chunked.context.skipped.items():
+            click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
 
 
 def _jsonable(obj):

@@ -411,7 +411,8 @@ def duplicate_ids(data: pd.DataFrame, id_columns: Sequence[str], row_mask=None) 
 
 def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: Sequence[str] | None = None,
                on_invalid: str = "error", min_answered: float | None = None, value_labels: dict | None = None,
-               missing_values: dict | None = None, in_scope=None, file: str | None = None) -> ScoreResult:
+               missing_values: dict | None = None, in_scope=None, file: str | None = None,
+               row_offset: int = 0) -> ScoreResult:
     """Score every row of ``data``; returns ids first, then ``<scale>``, ``<scale>_n`` per scale
     (plus ``<scale>_t``, ``<scale>_t_se`` and ``<scale>_band`` where norms/bands are defined, and
     ``<scale>_theta``, ``<scale>_theta_se``, ``<scale>_t`` from the scale's frozen ``irt:`` bank).
@@ -422,6 +423,9 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     1). Rows with ``in_scope`` False (REDCap rows of other repeating forms) keep their ids and
     get empty scores. :func:`peerscale.read` is the front door: it reads, maps and cleans a
     file once, and :meth:`~peerscale.responses.Responses.score` calls :func:`score_clean`.
+    ``row_offset`` (the rows before this chunk) makes error messages name the row of the whole
+    file. ``peerscale.score`` of a ``dask.dataframe.DataFrame`` runs this function on every
+    partition (:func:`peerscale.dask_support.score_dask`).
     """
     from .spec import with_min_answered
 
@@ -430,7 +434,7 @@ def score_data(data: pd.DataFrame, instrument: Instrument | str, *, id_columns: 
     ids = resolve_id_columns(data, instrument, id_columns, file)
     mask = None if in_scope is None else np.asarray(in_scope, dtype=bool)
     clean = clean_items(data, instrument, on_invalid=on_invalid, value_labels=value_labels,
-                        missing_values=missing_values, file=file, row_mask=mask)
+                        missing_values=missing_values, file=file, row_mask=mask, row_offset=row_offset)
     return score_clean(clean, instrument, data, ids, in_scope=mask, on_invalid=on_invalid, file=file)
 
 
@@ -502,6 +506,8 @@ def score_clean(clean: CleanItems, instrument: Instrument, data: pd.DataFrame, i
 
 def score(data: pd.DataFrame, instrument: Instrument | str, **kwargs) -> pd.DataFrame:
     """Score a DataFrame with a bundled instrument name, a spec path or an :class:`Instrument`.
+
+    (``peerscale.score`` also takes a ``dask.dataframe.DataFrame``: see :func:`peerscale.api.score`.)
 
     >>> import peerscale
     >>> scores = peerscale.score(df, "pbr-y")            # doctest: +SKIP

@@ -122,7 +122,7 @@ def test_cycle_finder_finds_a_circle():
 
 def test_import_peerscale_and_the_cli_stay_light():
     code = ("import sys, peerscale, peerscale.cli; "
-            "print(sorted(m for m in ('pandas', 'scipy', 'numpy', 'pingouin', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('pandas', 'scipy', 'numpy', 'pingouin', 'matplotlib', 'dask') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"

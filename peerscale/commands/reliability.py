@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli_common import console, data_options, emit_json, fmt as _fmt, print_sample, read_responses, wave_option
+from ..cli_common import (analyse_in_chunks, chunk_option, console, data_options, emit_json, fmt as _fmt, note_skipped,
+                          print_sample, read_chunked_responses, read_responses, wave_option)
 from ..errors import PeerscaleError
 
 
@@ -36,6 +37,7 @@ from ..errors import PeerscaleError
 @click.option("--rater-column", metavar="COLUMN",
               help="Inter-rater ICC: COLUMN names the rater, targets matched by the respondent column "
                    "(alpha and omega are then computed on the first rater).")
+@chunk_option
 def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_method, retest_icc, retest,
                 rater_column, **opts):
     """Cronbach's alpha (raw and standardized), Guttman's lambda 6, average r, Feldt and bootstrap
@@ -66,6 +68,15 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
         raise click.UsageError("give only one of --icc, --retest and --rater-column")
     if seed is not None and not n_boot:
         raise click.UsageError("--seed is for the bootstrap: give --bootstrap N as well")
+    needs_rows = next((flag for flag, given in (("--bootstrap", n_boot), ("--icc", retest_icc), ("--retest", retest),
+                                                 ("--rater-column", rater_column)) if given), None)
+    if analyse_in_chunks(opts, needs_rows):
+        chunked = read_chunked_responses(opts)
+        res = chunked.reliability(wave=wave, listwise=listwise, level=level, ordinal=ordinal, omega=sl_omega,
+                                  omega_method=omega_method)
+        note_skipped(chunked, opts.get("quiet"))
+        _report_reliability(res, chunked.instrument, opts)
+        return
     responses = read_responses(opts)
     quiet = opts.get("quiet")
     view = responses.wave(wave)
@@ -87,10 +98,20 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
         second = read_responses(opts, retest)
         out["computed_on"] = {"file": str(opts["input"])}
         out["icc"] = retest_iccs(view, second, level=level).to_dict()
+    _report_reliability(res, responses.instrument, opts, out)
+
+
+def _report_reliability(res, instrument, opts, out=None):
+    out = res.to_dict() if out is None else out
+    nested = getattr(res, "nesting", None)  # with a worker column in the design: ICC(1) within workers (issue 9)
     if opts.get("as_json"):
         emit_json(out)
     else:
-        _print_reliability(out, responses.instrument, quiet)
+        _print_reliability(out, instrument, opts.get("quiet"))
+        if nested is not None and out.get("nesting"):
+            from .design import print_nesting
+
+            print_nesting(out["nesting"], opts.get("quiet"), sample=False)
     if res.failed:
         raise PeerscaleError(f"{len(res.failed)} scale(s) could not be analysed (the others are reported above): "
                              + "; ".join(f"{name}: {msg}" for name, msg in res.failed.items()))
@@ -212,6 +233,7 @@ def _print_reliability(out, instrument, quiet):
               help="Flag items with more than this percentage of answers at the lowest code.")
 @click.option("--max-ceiling", default=50.0, show_default=True, type=click.FloatRange(0, 100),
               help="Flag items with more than this percentage of answers at the highest code.")
+@chunk_option
 def items_cmd(wave, listwise, min_r, max_floor, max_ceiling, **opts):
     """Item analysis per scale: response frequencies, mean, SD, skew (type 3, as psych::describe),
     floor and ceiling %, missing %, corrected item-total r and alpha if dropped, with flags.
@@ -228,9 +250,15 @@ def items_cmd(wave, listwise, min_r, max_floor, max_ceiling, **opts):
     """
     from ..analyses import item_analysis
 
-    responses = read_responses(opts)
-    res = item_analysis(responses.wave(wave), listwise=listwise, min_r_drop=min_r, max_floor=max_floor,
-                        max_ceiling=max_ceiling)
+    if analyse_in_chunks(opts):
+        chunked = read_chunked_responses(opts)
+        res = chunked.item_analysis(wave=wave, listwise=listwise, min_r_drop=min_r, max_floor=max_floor,
+                                    max_ceiling=max_ceiling)
+        note_skipped(chunked, opts.get("quiet"))
+    else:
+        responses = read_responses(opts)
+        res = item_analysis(responses.wave(wave), listwise=listwise, min_r_drop=min_r, max_floor=max_floor,
+                            max_ceiling=max_ceiling)
     if res.errors:
         name, msg = next(iter(res.errors.items()))
         raise PeerscaleError(f"scale {name!r} could not be analysed: {msg}")

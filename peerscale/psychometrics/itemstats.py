@@ -201,16 +201,40 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
         bad = [c for c in answered.columns if not pd.api.types.is_numeric_dtype(answered[c])]
         raise PeerscaleError("item analysis needs numeric item codes", column=str(bad[0]) if bad else None) from None
     x[~np.isfinite(x)] = np.nan
+    keys = check_keys(keys, cols)
+    if value_range is None and (keys < 0).any():
+        raise PeerscaleError("reverse-keyed items need the declared response range",
+                             hint="give `value_range` = (min, max)")
+    if value_range is None and not np.isfinite(x).any():
+        raise PeerscaleError("no answered items: every value is missing")
+    lo, hi = response_ranges(cols, value_range, np.nanmin(x) if value_range is None else None,
+                             np.nanmax(x) if value_range is None else None)
+    check_in_range(x, lo, hi, cols)
+    from .moments import ItemMoments
+
+    dist = ItemMoments.from_array(x, cols, tables=True, max_codes=None)
+
+    def alpha_of(varies):
+        keyed = pd.DataFrame(np.where(keys < 0, (lo + hi) - x, x), columns=cols)
+        return cronbach_alpha(keyed[varies], listwise=listwise)
+
+    return item_analysis_from_moments(dist, keys, lo, hi, alpha_of, codes=codes, min_r_drop=min_r_drop,
+                                      max_floor=max_floor, max_ceiling=max_ceiling)
+
+
+def check_keys(keys, cols) -> np.ndarray:
+    """+1 / −1 per item (default all +1)."""
     keys = np.ones(len(cols)) if keys is None else np.asarray(keys, float)
     if keys.shape != (len(cols),) or not np.isin(keys, (-1, 1)).all():
         raise PeerscaleError(f"keys must be one +1 or -1 per item ({len(cols)} items)", value=list(keys))
+    return keys
+
+
+def response_ranges(cols, value_range, observed_min=None, observed_max=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per item (lowest, highest) code: the declared ``value_range`` (one pair or a dict per
+    item), else the observed range over all the items."""
     if value_range is None:
-        if (keys < 0).any():
-            raise PeerscaleError("reverse-keyed items need the declared response range",
-                                 hint="give `value_range` = (min, max)")
-        if not np.isfinite(x).any():
-            raise PeerscaleError("no answered items: every value is missing")
-        value_range = (float(np.nanmin(x)), float(np.nanmax(x)))
+        value_range = (float(np.nanmin(observed_min)), float(np.nanmax(observed_max)))
     if isinstance(value_range, dict):
         absent = [c for c in cols if c not in value_range]
         if absent:
@@ -223,41 +247,62 @@ def item_analysis(answered: pd.DataFrame, keys: Sequence[int] | None = None, *,
         j = int(np.argmax(lo >= hi))
         raise PeerscaleError(f"the response range must run from a lower to a higher code, got {lo[j]:g}:{hi[j]:g}",
                              column=cols[j])
+    return lo, hi
+
+
+def check_in_range(x, lo, hi, cols, row_offset: int = 0, file: str | None = None) -> None:
+    """Refuse an answer outside the declared range, naming its row (1-based, plus ``row_offset``)."""
     outside = np.isfinite(x) & ((x < lo) | (x > hi))
     if outside.any():
         r, c = np.argwhere(outside)[0]
         raise PeerscaleError(f"answer lies outside the declared range {lo[c]:g} to {hi[c]:g}", column=cols[c],
-                             row=int(r) + 1, value=float(x[r, c]))
+                             row=int(r) + 1 + row_offset, value=float(x[r, c]), file=file)
+
+
+def item_analysis_from_moments(dist, keys, lo, hi, alpha_of, *, codes=None, min_r_drop: float = 0.30,
+                               max_floor: float = 50.0, max_ceiling: float = 50.0) -> ItemAnalysis:
+    """:func:`item_analysis` from merged statistics of the items as answered (``dist``, an
+    :class:`~peerscale.psychometrics.moments.ItemMoments` with frequency tables), the keys and
+    ranges, and ``alpha_of(items)``, which returns the :class:`AlphaResult` of those keyed items
+    (in memory, or from statistics merged over chunks)."""
+    check_thresholds(min_r_drop, max_floor, max_ceiling)
+    cols = list(dist.columns)
+    values, counts = dist.frequencies()
     if codes is None:
         whole = all(float(v).is_integer() for v in (*lo, *hi))
-        codes = np.arange(lo.min(), hi.max() + 1) if whole else np.unique(x[np.isfinite(x)])
+        codes = np.arange(lo.min(), hi.max() + 1) if whole else values
     codes = np.asarray(sorted(codes), float)
-    n_rows = x.shape[0]
-    n = np.isfinite(x).sum(axis=0)
-    freq = pd.DataFrame([[int(np.sum(x[:, j] == c)) for c in codes] for j in range(len(cols))],
-                        index=cols, columns=codes)
+
+    def count_of(j, c):
+        pos = np.searchsorted(values, c)
+        return int(counts[j, pos]) if pos < len(values) and values[pos] == c else 0
+
+    n_rows = dist.n_rows
+    n = dist.counts_answered()
+    freq = pd.DataFrame([[count_of(j, c) for c in codes] for j in range(len(cols))], index=cols, columns=codes)
+    skew, kurt = dist.skew_kurtosis()
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
             "key": keys.astype(int),
             "n": n,
             "missing_pct": 100.0 * (n_rows - n) / n_rows if n_rows else np.nan,
-            "mean": [np.nanmean(x[:, j]) if n[j] else np.nan for j in range(len(cols))],
-            "sd": [np.nanstd(x[:, j], ddof=1) if n[j] > 1 else np.nan for j in range(len(cols))],
-            "skew": [skewness(x[:, j]) for j in range(len(cols))],
-            "kurtosis": [kurtosis(x[:, j]) for j in range(len(cols))],
-            "floor_pct": 100.0 * np.sum(x == lo, axis=0) / n,
-            "ceiling_pct": 100.0 * np.sum(x == hi, axis=0) / n,
+            "mean": np.where(n > 0, dist.means(), np.nan),
+            "sd": dist.sds(),
+            "skew": skew,
+            "kurtosis": kurt,
+            "floor_pct": 100.0 * np.array([count_of(j, lo[j]) for j in range(len(cols))]) / n,
+            "ceiling_pct": 100.0 * np.array([count_of(j, hi[j]) for j in range(len(cols))]) / n,
             "min": lo,
             "max": hi,
         }, index=cols)
-    keyed = pd.DataFrame(np.where(keys < 0, (lo + hi) - x, x), columns=cols)
     # constant or (almost) unanswered items get no item-total statistics but do not stop the rest
-    varies = [c for j, c in enumerate(cols) if n[j] >= 2 and np.nanstd(x[:, j]) > 0]
+    flat = dist.no_variance()
+    varies = [c for j, c in enumerate(cols) if n[j] >= 2 and not flat[j]]
     alpha = None
     table["r_drop"] = np.nan
     table["alpha_if_dropped"] = np.nan
     if len(varies) >= 2:
-        alpha = cronbach_alpha(keyed[varies], listwise=listwise)
+        alpha = alpha_of(varies)
         table.loc[varies, "r_drop"] = alpha.items["r_drop"].to_numpy()
         table.loc[varies, "alpha_if_dropped"] = alpha.items["alpha_if_dropped"].to_numpy()
     rules = {

@@ -258,32 +258,82 @@ def polychoric_matrix(data: pd.DataFrame | np.ndarray, *, correct: float = 0.5) 
     if bad:
         raise PeerscaleError(f"item {bad[0]!r} has no variance (every answer is the same, or none)",
                              column=str(bad[0]), hint="leave it out of the polychoric analysis")
-    gmin = np.nanmin(x)
-    xs = x - gmin  # codes 0 .. m-1
-    m = int(np.nanmax(xs)) + 1
+    m = int(np.nanmax(x) - np.nanmin(x)) + 1
     if m > MAX_CATEGORIES:
         raise PeerscaleError(f"items span {m} response categories; polychoric correlations are "
                              f"for at most {MAX_CATEGORIES}", hint="use Pearson correlations")
-    item_max = np.nanmax(xs, axis=0)
-    global_thr = bool(np.all(item_max == item_max[0]))
+    from .moments import ItemMoments
 
-    answered = np.isfinite(xs)
-    codes = np.where(answered, xs, 0).astype(np.int64)
-    onehot = np.zeros((n_obs, p, m))
-    np.put_along_axis(onehot, codes[:, :, None], answered[:, :, None].astype(float), axis=2)
-    freq = onehot.sum(axis=0)  # (p, m)
+    return polychoric_from_moments(ItemMoments.from_array(x, columns, joint=True, max_codes=None), correct=correct)
+
+
+def polychoric_from_moments(stats, *, correct: float = 0.5) -> PolychoricResult:
+    """:func:`polychoric_matrix` from the merged frequency and contingency tables of
+    :class:`~peerscale.psychometrics.moments.ItemMoments` (``joint=True``), e.g. of a file read
+    in chunks or a Dask reduction: the same estimate as from the rows in memory.
+
+    Parameters
+    ----------
+    stats : ItemMoments
+        Statistics of the items with contingency tables.
+    correct : float, default 0.5
+        As in :func:`polychoric_matrix`.
+
+    Returns
+    -------
+    PolychoricResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from peerscale.psychometrics.moments import ItemMoments
+    >>> x = np.random.default_rng(1).integers(1, 5, size=(300, 3)).astype(float)
+    >>> halves = ItemMoments.from_array(x[:150], joint=True).merge(ItemMoments.from_array(x[150:], joint=True))
+    >>> bool(np.allclose(polychoric_from_moments(halves).rho, polychoric_matrix(x).rho, atol=1e-12))
+    True
+    """
+    if correct < 0:
+        raise PeerscaleError(f"correct must be 0 or more, got {correct}")
+    columns = list(stats.columns)
+    p = len(columns)
+    if p < 2:
+        raise PeerscaleError(f"polychoric correlations needs at least two items, got {p}")
+    answered_n = stats.counts_answered()
+    flat = stats.no_variance()
+    for j, c in enumerate(columns):
+        if answered_n[j] < 2:
+            raise PeerscaleError("item has fewer than two answers", column=c,
+                                 hint="drop the item or check the column mapping")
+        if flat[j]:
+            raise PeerscaleError(f"item {c!r} has no variance (every answer is the same, or none)",
+                                 column=c, hint="leave it out of the polychoric analysis")
+    values, joint0 = stats.contingency()
+    nonint = values != np.round(values)
+    if nonint.any():
+        raise PeerscaleError("polychoric correlations need whole-number response codes",
+                             value=float(values[nonint][0]))
+    gmin = values.min()
+    m = int(values.max() - gmin) + 1
+    if m > MAX_CATEGORIES:
+        raise PeerscaleError(f"items span {m} response categories; polychoric correlations are "
+                             f"for at most {MAX_CATEGORIES}", hint="use Pearson correlations")
+    pos = (values - gmin).astype(int)
+    r_ = np.arange(p)
+    joint = np.zeros((p, m, p, m))
+    joint[np.ix_(r_, pos, r_, pos)] = joint0
+    n_obs = int(stats.n_rows)
+    freq = joint[r_, :, r_, :].diagonal(axis1=1, axis2=2)  # (p, m): each item's own answers
+    item_max = np.array([np.flatnonzero(freq[j]).max() for j in range(p)])
+    global_thr = bool(np.all(item_max == item_max[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
         cum = np.cumsum(freq, axis=1)[:, :-1] / freq.sum(axis=1, keepdims=True)
         tau = ndtri(cum)  # (p, m-1), ±inf for unused extreme categories
     thresholds = [tau[j].copy() for j in range(p)]
 
     ii, jj = np.tril_indices(p, -1)
-    # pairwise contingency tables (B, m, m), NaN rows drop out because their one-hot rows are 0
-    flat = onehot.reshape(n_obs, p * m)
-    joint = (flat.T @ flat).reshape(p, m, p, m)
     tabs = joint[ii, :, jj, :]
     n_pair = tabs.sum(axis=(1, 2))
-    n_mat = np.diag(answered.sum(axis=0)).astype(float)
+    n_mat = np.diag(answered_n).astype(float)
     n_mat[ii, jj] = n_mat[jj, ii] = n_pair
     if (n_pair == 0).any():
         k = int(np.argmax(n_pair == 0))

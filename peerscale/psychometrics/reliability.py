@@ -345,16 +345,77 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
         x, cols = _check_items(pd.DataFrame(x, columns=cols))
     else:
         x = x[np.isfinite(x).any(axis=1)]
-    n, k = x.shape
-    c = _covariance(x, cols)
+    from .moments import ItemMoments
+
+    res = alpha_from_moments(ItemMoments.from_array(x, cols, total=True), level=level, listwise=listwise)
+    if n_boot:
+        res.bootstrap = _bootstrap(x, n_boot, seed, level, progress)
+    return res
+
+
+def check_moments(m, listwise: bool = False) -> None:
+    """The checks of :func:`~peerscale.psychometrics.data.check_items` on merged statistics:
+    at least two items, each answered at least twice and not constant (and, listwise, at least
+    three complete rows)."""
+    if m.k < 2:
+        raise PeerscaleError(f"reliability needs at least two items, got {m.k}",
+                             hint="a one-item scale has no internal consistency")
+    if listwise and m.n_any < 3:
+        raise PeerscaleError(f"only {m.n_any} row(s) answered every item; listwise analysis needs at least 3",
+                             hint="use the pairwise default")
+    n = m.counts_answered()
+    flat = m.no_variance()
+    for j, c in enumerate(m.columns):
+        if n[j] < 2:
+            raise PeerscaleError("item has fewer than two answers", column=c,
+                                 hint="drop the item or check the column mapping")
+        if flat[j]:
+            raise PeerscaleError(f"item {c!r} has no variance (everyone gave the same answer)", column=c,
+                                 hint="leave it out of the reliability analysis (an ad-hoc scale without it)")
+
+
+@single_threaded
+def alpha_from_moments(m, *, level: float = 0.95, listwise: bool | None = None) -> AlphaResult:
+    """:func:`cronbach_alpha` from merged :class:`~peerscale.psychometrics.moments.ItemMoments`
+    (with the total column), e.g. of a file read in chunks: the same numbers as in memory.
+
+    Parameters
+    ----------
+    m : ItemMoments
+        Statistics of the keyed items (``total=True``); listwise ones if ``m.listwise``.
+    level : float, default 0.95
+        Confidence level of the Feldt interval.
+
+    Returns
+    -------
+    AlphaResult
+        As :func:`cronbach_alpha` without a bootstrap interval (that needs the rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from peerscale.psychometrics.moments import ItemMoments
+    >>> from peerscale.psychometrics.reliability import alpha_from_moments, cronbach_alpha
+    >>> x = np.random.default_rng(1).integers(1, 6, size=(200, 4)).astype(float)
+    >>> parts = [ItemMoments.from_array(x[i:i + 50], total=True) for i in range(0, 200, 50)]
+    >>> merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    >>> bool(abs(alpha_from_moments(merged).alpha - cronbach_alpha(x).alpha) < 1e-12)
+    True
+    """
+    if not 0 < level < 1:
+        raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
+    listwise = m.listwise if listwise is None else listwise
+    check_moments(m, listwise)
+    cols = list(m.columns)
+    n, k = m.n_any, m.k
+    c = m.covariance()
+    if not np.isfinite(c).all():
+        i, j = np.argwhere(~np.isfinite(c))[0]
+        raise PeerscaleError(f"items {cols[i]!r} and {cols[j]!r} are answered together by fewer than two people",
+                             hint="pairwise statistics need overlap; use more data or `listwise=True`")
     r = cov_to_cor(c)
     s = _matrix_alpha(c, r)
-
-    total = np.nanmean(x, axis=1)  # each person's mean of answered items (psych: rowMeans(na.rm))
-    raw_r = np.empty(k)
-    for j in range(k):
-        ok = np.isfinite(x[:, j])
-        raw_r[j] = np.corrcoef(total[ok], x[ok, j])[0, 1]
+    raw_r = m.total_correlations()
     r_drop = np.empty(k)
     drop = np.full((k, len(DROP_COLUMNS)), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):  # negative sums (badly keyed scales) give NaN
@@ -371,16 +432,15 @@ def cronbach_alpha(data: pd.DataFrame | np.ndarray, *, listwise: bool = False, n
                 drop[i] = [d["alpha"], d["alpha_std"], d["g6"], d["average_r"], d["s_n"],
                            np.sqrt(d["q"] / n), d["var_r"], d["median_r"]]
         ase = float(np.sqrt(s["q"] / n))
-    items = pd.DataFrame({"n": np.isfinite(x).sum(axis=0), "raw_r": raw_r, "std_r": std_r, "r_cor": r_cor,
-                          "r_drop": r_drop, "mean": np.nanmean(x, axis=0), "sd": np.nanstd(x, axis=0, ddof=1)},
-                         index=cols)
+    items = pd.DataFrame({"n": m.counts_answered(), "raw_r": raw_r, "std_r": std_r, "r_cor": r_cor,
+                          "r_drop": r_drop, "mean": m.means(), "sd": m.sds()}, index=cols)
     items[DROP_COLUMNS] = drop
-    boot = _bootstrap(x, n_boot, seed, level, progress) if n_boot else None
+    total_mean, total_sd = m.total_mean_sd()
     return AlphaResult(n=n, n_items=k, alpha=s["alpha"], alpha_std=s["alpha_std"], g6=s["g6"],
                        average_r=s["average_r"], median_r=s["median_r"], var_r=s["var_r"], s_n=s["s_n"],
                        ase=ase, alpha_ci=feldt_ci(s["alpha"], n, k, level), level=level,
-                       total_mean=float(np.mean(total)), total_sd=float(np.std(total, ddof=1)), items=items,
-                       missing="listwise" if listwise else "pairwise", bootstrap=boot)
+                       total_mean=total_mean, total_sd=total_sd, items=items,
+                       missing="listwise" if listwise else "pairwise", bootstrap=None)
 
 
 def bootstrap_alphas(x: np.ndarray, n_boot: int, seed: int | None = None, chunk: int = 200,
