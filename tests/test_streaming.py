@@ -236,6 +236,18 @@ def test_bad_field_count_names_the_files_row(tmp_path):
     assert exc.value.row == 42
 
 
+def test_a_reader_error_in_a_later_chunk_leaves_no_output(run_cli, tmp_path):
+    df = _bfi_like(tmp_path / "bfi.csv", 50, blank=0)
+    text = df.to_csv(index=False, float_format="%.0f").splitlines()
+    text[42] += ",7"
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(text) + "\n")
+    out = tmp_path / "s.csv"
+    code, _o, err = run_cli("score", src, *_scale_args(), "--range", "1:6", "-o", out, "--chunk-size", 10)
+    assert code != 0 and "row 42" in err and "17 fields where the header has 16" in " ".join(err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "bfi.csv"]
+
+
 def test_interrupted_run_leaves_no_output(tmp_path):
     from peerscale.spec import adhoc_instrument
 
