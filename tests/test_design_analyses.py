@@ -146,8 +146,8 @@ def test_dyads_on_the_example(youth, worker):
     res = youth.dyads(worker)
     out = res.to_dict()
     assert out["link"]["columns"] == ["dyad_id"] and out["link"]["wave_y"] == "baseline_arm_1"
-    # 300 young people at baseline, 289 worker ratings: 11 young people without a partner, listed
-    assert out["link"]["n_linked"] == 289 and len(out["unmatched"]["y"]) == 11 and out["unmatched"]["p"] == []
+    # 300 young people at baseline, 291 worker ratings: 9 young people without a partner, listed
+    assert out["link"]["n_linked"] == 291 and len(out["unmatched"]["y"]) == 9 and out["unmatched"]["p"] == []
     e = out["scales"]["share"]
     assert e["basis"] == "paired items" and len(e["pairs"]) == 6
     assert set(e) >= {"n_pairs", "icc_a1", "icc_c1", "r", "mean_diff", "mean_diff_ci", "loa"}
@@ -174,14 +174,14 @@ def test_nesting_on_the_example(youth):
 def test_change_on_the_example(youth, tmp_path):
     res = youth.change("baseline_arm_1", "followup_arm_1")
     out = res.to_dict()
-    assert out["people"]["both"] == 259 and out["people"]["from_only"] == 41 and out["people"]["to_only"] == 0
+    assert out["people"]["both"] == 262 and out["people"]["from_only"] == 38 and out["people"]["to_only"] == 0
     e = out["scales"]["pbr_core"]
     assert {"n", "mean_change", "ci", "dz", "se_diff", "rci_improved", "rci_unchanged", "rci_deteriorated"} <= set(e)
     assert e["rci_improved"] + e["rci_unchanged"] + e["rci_deteriorated"] == e["n"]
     alpha = peerscale.read(YOUTH, "pbr-y").wave("baseline_arm_1").reliability(scales=["pbr_core"])
     assert abs(e["rxx"] - alpha.scales["pbr_core"]["alpha"]) < 1e-12 and "alpha" in e["rxx_source"]
     frame = res.per_respondent()
-    assert len(frame) == 300 and (frame["present"] == "both").sum() == 259  # one-wave people kept, marked
+    assert len(frame) == 300 and (frame["present"] == "both").sum() == 262  # one-wave people kept, marked
     given = youth.change("baseline_arm_1", "followup_arm_1", reliability=0.9, scales=["share"]).to_dict()
     assert given["scales"]["share"]["rxx"] == 0.9 and "given" in given["scales"]["share"]["rxx_source"]
 
@@ -251,7 +251,7 @@ def test_dyads_mismatched_ids_are_listed(tmp_path, run_cli):
     res = json.loads(out)
     assert "D999" in res["unmatched"]["p"] and any("row 3" in k for k in res["unmatched"]["p"])
     assert "D001" in res["unmatched"]["y"] and "D002" in res["unmatched"]["y"]
-    assert res["link"]["n_linked"] == 287
+    assert res["link"]["n_linked"] == 289
     code, out, err = run_cli("dyads", YOUTH, path, "-y", "pbr-y", "-p", "pbr-p", "--dyad-column", "dyad_id",
                              "--wave-column", "redcap_event_name", "--respondent-column", "record_id")
     assert code == 0 and "D999" in out and "Unmatched pbr-p records (2)" in out
@@ -275,7 +275,7 @@ def test_dyads_duplicate_or_no_link_is_an_error(tmp_path, run_cli):
 
 def test_dyads_link_by_respondent_and_worker(youth, worker):
     res = youth.dyads(worker, link=["record_id", "worker_id"]).to_dict()
-    assert res["link"]["columns"] == ["record_id", "worker_id"] and res["link"]["n_linked"] == 289
+    assert res["link"]["columns"] == ["record_id", "worker_id"] and res["link"]["n_linked"] == 291
 
 
 def test_change_bad_waves(youth, tmp_path, run_cli):
@@ -308,13 +308,24 @@ def test_change_cli_json_and_output(tmp_path, run_cli):
                              "-o", out_path, "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert res["people"]["from_only"] == 41 and len(res["people"]["from_only_ids"]) == 41
+    assert res["people"]["from_only"] == 38 and len(res["people"]["from_only_ids"]) == 38
     frame = pd.read_csv(out_path)
     assert len(frame) == 300 and {"out_total_change", "out_total_rci", "out_total_reliable_change"} <= set(frame)
     assert set(frame["out_total_reliable_change"].dropna()) <= {"improved", "unchanged", "deteriorated"}
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "-o", out_path)
     assert code == 1 and "--force" in err  # never overwritten silently
+    sav = tmp_path / "change.sav"
+    code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
+                             "-o", sav, "-q")
+    assert code == 0, err
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(sav))
+    assert meta.variable_value_labels["out_total_reliable_change"] == {1.0: "deteriorated", 2.0: "unchanged",
+                                                                       3.0: "improved"}
+    assert "Jacobson-Truax" in meta.column_names_to_labels["out_total_rci"]
+    assert (df["out_total_reliable_change"] == 3).sum() == (frame["out_total_reliable_change"] == "improved").sum()
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "--reliability", "0.8")
     assert code == 0 and "given (--reliability)" in out
@@ -352,3 +363,99 @@ def test_cli_json_keys(run_cli):
     assert code == 0, err
     e = json.loads(out)["scales"]["out_total"]
     assert {"icc1", "icc1_anova", "design_effect", "n_clusters", "mean_cluster_size"} <= set(e)
+
+
+def test_dyads_item_pairs(youth, worker):
+    """Every pair of twin items, with what agreement means (kind) and the keyed answers' agreement."""
+    pairs = youth.dyads(worker).item_pairs
+    assert len(pairs) == 36 and pairs["pbr_y_share_03"]["worker_item"] == "pbr_p_share_06"
+    assert {e["kind"] for e in pairs.values()} <= {"shared", "self-other", "same-view", "unspecified"}
+    ya = youth.wave("first").items(keyed=True).set_index(youth.wave("first").column("dyad_id"))
+    pa = worker.wave("first").items(keyed=True).set_index(worker.wave("first").column("dyad_id"))
+    both = pd.concat([ya["pbr_y_share_03"], pa["pbr_p_share_06"]], axis=1, join="inner").dropna()
+    ref = agreement(both.iloc[:, 0], both.iloc[:, 1])
+    assert pairs["pbr_y_share_03"]["n_pairs"] == ref.n_pairs and abs(pairs["pbr_y_share_03"]["r"] - ref.r) < 1e-12
+
+
+@pytest.mark.slow
+def test_report_and_reliability_carry_the_design(youth, worker, run_cli):
+    full = youth.report(partner=worker)
+    rep = full.to_dict()["design"]
+    assert rep["dyads"]["link"]["n_linked"] == 291 and rep["nesting"]["worker_column"] == "worker_id"
+    assert [(c["waves"]["from"], c["waves"]["to"]) for c in rep["change"]] == [("baseline_arm_1", "followup_arm_1")]
+    hint = youth.report().to_dict()["design"]
+    assert "dyads" not in hint and hint["dyad_hint"] == "dyad_id"  # the section asks for --partner
+    from peerscale.report.document import document
+
+    _, _, sections = document(full)
+    design = next(s for s in sections if s.id == "design")
+    titles = [b.text for b in design.blocks if type(b).__name__ == "Heading"]
+    assert titles[0].startswith("Young person and worker") and "Young people within workers" in titles
+    code, out, err = run_cli("reliability", YOUTH, "-i", "out-y", "--json")
+    assert code == 0 and json.loads(out)["nesting"]["scales"]["out_total"]["n_clusters"] == 40
+    assert json.loads(out)["nesting"] == _jsonable(peerscale.read(YOUTH, "out-y").reliability().nesting.to_dict())
+
+
+def _jsonable(obj):
+    from peerscale.cli_common import _jsonable as j
+
+    return j(obj)
+
+
+def test_change_constant_scale_and_bad_alpha_give_reasons_not_a_crash(run_cli, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [{"id": f"P{i}", "wave": w, "q1": 3, "q2": 3, "q3": 3,
+             **{f"r{k}": int(rng.integers(1, 6)) for k in (1, 2, 3)}} for i in range(30) for w in ("t1", "t2")]
+    df = pd.DataFrame(rows)
+    inst = peerscale.adhoc_instrument(["S=q1,q2,q3", "R=r1,r2,r3"], value_range=(1, 5))
+    out = peerscale.read(df, inst, design={"respondent": "id", "wave": "wave"}).change("t1", "t2").to_dict()
+    s = out["scales"]["S"]
+    assert s["n"] == 30 and s["se_diff"] is None and "no variance" in s["reason"]
+    assert s["rci_improved"] == s["rci_unchanged"] == s["rci_deteriorated"] == 0
+    assert out["scales"]["R"]["se_diff"] is not None  # the other scale is still analysed
+    path = tmp_path / "c.csv"
+    df.to_csv(path, index=False)
+    code, stdout, err = run_cli("change", path, "--scale", "S=q1,q2,q3", "--scale", "R=r1,r2,r3", "--range", "1:5",
+                                "--respondent-column", "id", "--wave-column", "wave", "--from", "t1", "--to", "t2")
+    assert code == 0 and "no variance" in stdout
+
+
+def test_dyads_constant_rater_gives_a_reason():
+    res = agreement([3, 3, 3, 3], [2, 4, 3, 5])
+    assert math.isnan(res.icc_a1) and "same" in res.reason and res.n_pairs == 4
+    assert "at least 3" in agreement([1, 2], [2, 3]).reason
+
+
+def test_dyads_without_item_pairs_compare_whole_scales():
+    """Banks that record no pairs: scales of the same name are compared whole, and said so."""
+    rng = np.random.default_rng(5)
+    t = rng.normal(3, 0.7, 40)
+
+    def form(prefix, shift):
+        return pd.DataFrame({"dyad": [f"D{i}" for i in range(40)],
+                             **{f"{prefix}{k}": np.clip(np.round(t + shift + rng.normal(0, .6, 40)), 1, 5)
+                                for k in (1, 2, 3)}})
+
+    a = peerscale.read(form("a", 0), peerscale.adhoc_instrument(["S=a1,a2,a3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    b = peerscale.read(form("b", .3).iloc[5:], peerscale.adhoc_instrument(["S=b1,b2,b3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    res = a.dyads(b).to_dict()
+    assert res["scales"]["S"]["basis"] == "whole scales" and res["scales"]["S"]["n_pairs"] == 35
+    assert res["unmatched"]["y"] == ["D0", "D1", "D2", "D3", "D4"] and res["item_pairs"] == {}
+    assert res["link"]["how_y"].startswith("no wave column")
+
+
+def test_nesting_from_cluster_stats_equals_the_rows():
+    """The summaries a chunked reader can merge (n, mean, within SS per cluster) give the same fit."""
+    from peerscale.psychometrics.nesting import nesting_from_cluster_stats
+
+    d = pd.read_csv(DESIGN / "nest_moderate.csv")
+    g = d.groupby("worker")["score"]
+    ss = g.apply(lambda x: float(((x - x.mean()) ** 2).sum()))
+    a = nesting_icc(d["score"], d["worker"])
+    b = nesting_from_cluster_stats(g.size(), g.mean(), ss)
+    for key in ("icc1", "icc1_anova", "tau2", "sigma2", "intercept", "design_effect"):
+        assert abs(getattr(a, key) - getattr(b, key)) < 1e-12, key
+    assert (a.n, a.n_clusters, a.n_singletons) == (b.n, b.n_clusters, b.n_singletons)
+    assert "same" in nesting_from_cluster_stats([2, 3], [3.0, 3.0], [0.0, 0.0]).reason

@@ -206,8 +206,42 @@ def nesting_icc(scores, clusters) -> NestingResult:
     keep = ~no_cluster & ~no_score
     y = y[keep]
     codes, labels = pd.factorize(g[keep].to_numpy())
-    n, k = len(y), len(labels)
-    n_j = np.bincount(codes, minlength=k) if k else np.zeros(0)
+    k = len(labels)
+    if k == 0:
+        return _fit(np.zeros(0), np.zeros(0), 0.0, constant=True, notes=notes)
+    n_j, ybar, ssw = _cluster_sums(y, codes, k)
+    return _fit(n_j, ybar, ssw, constant=bool(np.ptp(y) == 0), notes=notes)
+
+
+def nesting_from_cluster_stats(counts, means, within_ss, *, notes=None) -> NestingResult:
+    """:func:`nesting_icc` from per-cluster summaries, for data read in chunks or merged from
+    parts: each cluster's number of scores, their mean and their sum of squared deviations from
+    that mean (mergeable exactly: Chan, Golub & LeVeque 1979). The REML and ANOVA estimates
+    depend on the data only through these, so the result equals :func:`nesting_icc` on the rows.
+
+    >>> from peerscale.psychometrics.nesting import nesting_from_cluster_stats
+    >>> res = nesting_from_cluster_stats([3, 3, 3], [3.1333, 4.2, 3.2667], [0.1267, 0.08, 0.1867])
+    >>> round(res.icc1, 2)
+    0.83
+    """
+    n_j = np.asarray(counts, dtype=float)
+    ybar = np.asarray(means, dtype=float)
+    m2 = np.asarray(within_ss, dtype=float)
+    if not (n_j.shape == ybar.shape == m2.shape) or n_j.ndim != 1:
+        raise PeerscaleError("`counts`, `means` and `within_ss` need one value per cluster each")
+    if (n_j < 0).any() or (m2 < 0).any() or not np.isfinite(ybar[n_j > 0]).all():
+        raise PeerscaleError("cluster counts and sums of squares must be 0 or more, and means finite")
+    keep = n_j > 0
+    n_j, ybar, m2 = n_j[keep], ybar[keep], m2[keep]
+    constant = bool(m2.sum() == 0 and (ybar.size == 0 or np.ptp(ybar) == 0))
+    return _fit(n_j, ybar, float(m2.sum()), constant=constant, notes=list(notes or []))
+
+
+def _fit(n_j, ybar, ssw, *, constant: bool, notes: list) -> NestingResult:
+    """REML and ANOVA ICC(1) from cluster sizes, cluster means and the pooled within-cluster
+    sum of squares (see :func:`nesting_icc`)."""
+    k = len(n_j)
+    n = int(n_j.sum())
     singletons = int((n_j == 1).sum())
     res = NestingResult(n=n, n_clusters=k, mean_cluster_size=(n / k) if k else math.nan, n_singletons=singletons,
                         notes=notes)
@@ -220,11 +254,10 @@ def nesting_icc(scores, clusters) -> NestingResult:
     if singletons == k:
         res.reason = "every cluster has one person: within- and between-cluster variance cannot be told apart"
         return res
-    if np.ptp(y) == 0:
+    if constant:
         res.reason = "every score is the same (no variance)"
         return res
-    n_j, ybar, ssw = _cluster_sums(y, codes, k)
-    grand = y.mean()
+    grand = float((n_j * ybar).sum() / n)
     ssb = float((n_j * (ybar - grand) ** 2).sum())
     res.msb, res.msw = ssb / (k - 1), ssw / (n - k)
     res.n0 = (n - float((n_j ** 2).sum()) / n) / (k - 1)
