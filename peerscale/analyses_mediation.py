@@ -260,6 +260,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     >>> sorted(res.paths)
     ['a', 'b', 'c_prime']
     """
+    from .design import id_text
     from .psychometrics.mediation import fit_mediation
 
     if latent not in (False, True, None, "items", "subscales"):
@@ -350,7 +351,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         if lk is not None:
             if lk not in r.data.columns:
                 raise PeerscaleError(f"the id column {lk!r} is not in {r.source}", column=lk, file=r.source)
-            ids = r.data[lk].astype("string").str.strip().to_numpy()[pos]
+            ids = id_text(r.data[lk]).to_numpy()[pos]  # '007', 7 and 7.0 link (as dyads, change, nesting)
             f.index = pd.Index(ids, name=lk)
             where = pd.Series(pos, index=f.index)
             blank = f.index.isna()
@@ -415,7 +416,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         base_col = f"{ycol}_{wave_name}"
         later = f"{ycol}_{next_wave}"
         pos1 = frames[src['y']][2].loc[merged.index].to_numpy()
-        pid = yr.data[person].astype("string").str.strip().to_numpy()
+        pid = id_text(yr.data[person]).to_numpy()
         p2 = _wave_rows(yr, next_wave)
         ids2 = pd.Series(p2, index=pd.Index(pid[p2]))
         if ids2.index.duplicated().any():

@@ -1,0 +1,63 @@
+"""``peerscale mediation`` under inputs from other tools (issue 9 review, defects M1-M6 of
+notes/mediation-defects.md): ids written as numbers by one tool and as text by another, waves by
+SPSS value label, worker files without a wave column, degenerate clusters, blank wave cells.
+
+Each test names the defect it guards against. Inputs are the bundled examples rewritten as a
+non-REDCap tool writes them (tests/test_design_inputs.py::plain_export).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_design_inputs import WORKER, YOUTH, plain_export
+
+MODEL = ("--x", "act_total", "--m", "pbr_core", "--y", "out_total")
+TWO_FILES = (*MODEL, "--x-instrument", "act-y", "--m-instrument", "pbr-p", "--wave-column", "visit",
+             "--dyad-column", "pair", "--json", "-q")
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return plain_export(YOUTH), plain_export(WORKER)
+
+
+def _run_json(run_cli, *args):
+    code, out, err = run_cli("mediation", *args)
+    assert code == 0, err
+    return json.loads(out), err
+
+
+@pytest.fixture(scope="module")
+def two_files_reference(plain, tmp_path_factory):
+    """The two-file result with ids written the same way in both files."""
+    from peerscale import mediation
+
+    d = tmp_path_factory.mktemp("ref")
+    plain[0].to_csv(d / "y.csv", index=False)
+    plain[1].to_csv(d / "p.csv", index=False)
+    return mediation([str(d / "y.csv"), str(d / "p.csv")], "act_total", "pbr_core", "out_total",
+                     x_instrument="act-y", m_instrument="pbr-p", design={"wave": "visit", "dyad": "pair"})
+
+
+def test_m1_ids_007_and_7_0_link_across_files(plain, tmp_path, run_cli):
+    """M1: y.csv held pair "001" (text) and p.csv 1.0 (numeric with a blank cell): 'no pair
+    matches between the files'. Now they link as in dyads/change/nesting (design.id_text)."""
+    y, p = plain[0].copy(), plain[1].copy()
+    y["pair"] = y["pair"].map(lambda v: f"{v:03d}")
+    p["pair"] = p["pair"].astype(float)
+    p.loc[5, "pair"] = np.nan
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.to_csv(tmp_path / "p.csv", index=False)
+    res, _ = _run_json(run_cli, tmp_path / "y.csv", tmp_path / "p.csv", *TWO_FILES)
+    assert res["excluded"].get("no pair in p.csv") == 1
+    # every other record links exactly as when both files spell the ids the same way
+    plain[0].to_csv(tmp_path / "y_same.csv", index=False)
+    plain[1].drop(index=5).to_csv(tmp_path / "p_same.csv", index=False)
+    ref, _ = _run_json(run_cli, tmp_path / "y_same.csv", tmp_path / "p_same.csv", *TWO_FILES)
+    assert res["n"] == ref["n"] > 0
+    assert res["paths"]["a"]["est"] == pytest.approx(ref["paths"]["a"]["est"], abs=1e-12)
+
+
