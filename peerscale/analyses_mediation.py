@@ -291,11 +291,12 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             if baseline:
                 raise PeerscaleError("`baseline` links two waves; give `wave` as the first of them, not 'all'")
             wave_name = None
-        elif wave not in waves:
-            raise PeerscaleError(f"`wave` {wave!r} is not a wave of the data", value=wave,
-                                 hint="waves: " + ", ".join(waves))
         else:
-            wave_name = wave
+            # as Responses.wave(): the name, 1 for 1.0, the value label (SPSS 'Baseline'), letter case
+            wave_name = first._base.wave_name(wave, waves)
+            if wave_name is None:
+                raise PeerscaleError(f"`wave` {wave!r} is not a wave of the data", value=wave,
+                                     hint="waves: " + ", ".join(first._base.wave_labels(waves)))
     elif wave not in (None, "first", "all"):
         raise PeerscaleError(f"`wave` {wave!r}: the data have no wave column", value=wave)
     next_wave = None

@@ -61,3 +61,23 @@ def test_m1_ids_007_and_7_0_link_across_files(plain, tmp_path, run_cli):
     assert res["paths"]["a"]["est"] == pytest.approx(ref["paths"]["a"]["est"], abs=1e-12)
 
 
+def test_m2_wave_by_spss_value_label(plain, tmp_path, run_cli):
+    """M2: --wave Baseline on a .sav with visit 1/2 labelled Baseline/Follow-up was refused
+    ("not a wave of the data"); now it is the wave coded 1, as change --from Baseline."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    y = plain[0].copy()
+    y["pair"] = y["pair"].astype(float)
+    path = tmp_path / "y.sav"
+    pyreadstat.write_sav(y, str(path), variable_value_labels={"visit": {1: "Baseline", 2: "Follow-up"}})
+    args = (path, *MODEL, "--wave-column", "visit", "--respondent-column", "pid", "--json", "-q")
+    by_label, _ = _run_json(run_cli, *args, "--wave", "Baseline")
+    by_code, _ = _run_json(run_cli, *args, "--wave", "1")
+    assert by_label["sources"]["wave"] == by_code["sources"]["wave"] == "1"
+    assert by_label["paths"] == by_code["paths"]
+    later, _ = _run_json(run_cli, *args, "--wave", "follow-up")
+    assert later["sources"]["wave"] == "2" and later["n"] != by_code["n"]
+    code, out, err = run_cli("mediation", *args, "--wave", "Week 6")
+    assert code != 0 and "Traceback" not in err
+    assert "1 (Baseline), 2 (Follow-up)" in err  # the hint lists codes with their labels
+
+
