@@ -48,6 +48,7 @@ class _Sources:
         self._columns: dict[int, list] = {}
         self._bundled = None
         self._read: dict[tuple, object] = {}
+        self.notes: list[str] = []
 
     def bundled(self) -> list:
         """The bundled instruments, loaded once per analysis (their YAML is slow to parse)."""
@@ -86,6 +87,30 @@ class _Sources:
         have = set(item_columns(self.columns(k), inst).values())
         return any(i in have for i in scale.items)
 
+    def _partner_options(self, k, opts):
+        """Read options of a second or later file: design columns given once for every file
+        (flags, a dict) that this file lacks are left out with a note, as ``dyads`` and
+        ``report --partner`` do: a worker export often has no wave column (every row of it is
+        then used). The id column that links the files is still required (checked later)."""
+        design = opts.get("design")
+        if not isinstance(design, dict):
+            return opts
+        columns = set(self.columns(k))
+        drop = {role: col for role, col in design.items()
+                if role in ("wave", "worker", "respondent", "group") and isinstance(col, str) and col not in columns}
+        if not drop:
+            return opts
+        name = Path(self.name(k)).name
+        for role, col in drop.items():
+            note = (f"{name} has no {role} column {col!r}"
+                    + (": every row of it is used (one wave)" if role == "wave" else ": not used for this file"))
+            if note not in self.notes:
+                self.notes.append(note)
+        kept = {r: c for r, c in design.items() if r not in drop}
+        if "waves" in kept and "wave" in drop:
+            kept.pop("waves")
+        return {**opts, "design": kept or None}
+
     def responses(self, k, inst):
         s = self.items[k]
         if _is_responses(s):
@@ -96,6 +121,8 @@ class _Sources:
             s = s.source if s.source is not None else s.data
         else:
             opts = self.read_options
+            if k > 0:
+                opts = self._partner_options(k, opts)
         key = (k, inst.name)
         if key not in self._read:
             self._read[key] = self.reader(s, inst, **opts)
@@ -341,6 +368,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         raise PeerscaleError("`baseline` links each person's two waves, and the data have no respondent id column",
                              hint="set respondent: in study.yaml")
     frames, excluded, sources_used = {}, {}, {}
+    extra_notes = list(sources.notes)
     for key, r in bases.items():
         pos = _wave_rows(r, wave_name)
         f = pd.DataFrame(index=pos)
@@ -451,6 +479,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
                         baseline=base_col, latent=latent_items, cluster=cluster_col, missing=missing,
                         bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet)
     res.excluded = {**excluded, **res.excluded}
+    res.notes = extra_notes + list(res.notes)
     res.n_excluded = n_before - res.n
     res.sources = {"files": {k: str(v) for k, v in sources_used.items()},
                    "instruments": {k: rs[k].instrument.name for k in ("x", "m", "y")},

@@ -81,3 +81,17 @@ def test_m2_wave_by_spss_value_label(plain, tmp_path, run_cli):
     assert "1 (Baseline), 2 (Follow-up)" in err  # the hint lists codes with their labels
 
 
+def test_m3_worker_file_without_wave_column(plain, tmp_path, run_cli, two_files_reference):
+    """M3: a worker export without the wave column stopped the run ("the design's wave column
+    'visit' (--wave-column) is not in the data"); now every row of it is used, with a note."""
+    y, p = plain[0], plain[1]
+    p = p[p["visit"] == 1].drop(columns="visit")  # workers rate once: no wave column
+    y.to_csv(tmp_path / "y.csv", index=False)
+    p.to_csv(tmp_path / "p_nowave.csv", index=False)
+    res, _ = _run_json(run_cli, tmp_path / "y.csv", tmp_path / "p_nowave.csv", *TWO_FILES)
+    assert any("p_nowave.csv has no wave column 'visit'" in n for n in res["notes"])
+    ref = two_files_reference  # the same records as the baseline rows of the full worker file
+    assert res["n"] == ref.n
+    assert res["paths"]["a"]["est"] == pytest.approx(ref.paths["a"]["est"], abs=1e-9)
+
+
