@@ -371,6 +371,15 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     extra_notes = list(sources.notes)
     for key, r in bases.items():
         pos = _wave_rows(r, wave_name)
+        if wave_name is not None and r.design.wave:
+            # rows whose wave cell is blank are in no wave: count them rather than lose them
+            vals = r._base.wave_values()
+            blank_wave = int((r.rows & vals.isna().to_numpy()).sum())
+            if blank_wave and same:
+                excluded[f"no wave ({r.design.wave})"] = blank_wave
+            elif blank_wave:  # across files the record is counted once, as unmatched: say why here
+                extra_notes.append(f"{blank_wave} row(s) of {Path(str(r.source)).name} have no wave in column "
+                                   f"{r.design.wave!r}: in no wave, so not linked")
         f = pd.DataFrame(index=pos)
         for role in ("x", "m", "y"):
             if src[role] == key:

@@ -95,3 +95,18 @@ def test_m3_worker_file_without_wave_column(plain, tmp_path, run_cli, two_files_
     assert res["paths"]["a"]["est"] == pytest.approx(ref.paths["a"]["est"], abs=1e-9)
 
 
+def test_m6_blank_wave_rows_are_counted(plain, tmp_path, run_cli):
+    """M6: rows with a blank wave cell were in neither 'N used' nor 'left out'; now counted."""
+    y = plain[0].copy()
+    first = int((y["visit"] == 1).sum())
+    y["visit"] = y["visit"].astype(float)
+    y.loc[[0, 1, 5], "visit"] = np.nan
+    y.to_csv(tmp_path / "y_blankwave.csv", index=False)
+    res, _ = _run_json(run_cli, tmp_path / "y_blankwave.csv", *MODEL, "--wave-column", "visit",
+                       "--respondent-column", "pid", "--json", "-q")
+    assert res["excluded"]["no wave (visit)"] == 3
+    blank_first = int((plain[0].loc[[0, 1, 5], "visit"] == 1).sum())
+    # every row is counted: used + left out = the first wave's rows + the rows without a wave
+    assert res["n"] + res["n_excluded"] == first - blank_first + 3
+
+
