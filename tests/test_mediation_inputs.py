@@ -110,3 +110,17 @@ def test_m6_blank_wave_rows_are_counted(plain, tmp_path, run_cli):
     assert res["n"] + res["n_excluded"] == first - blank_first + 3
 
 
+def test_m4_singleton_and_few_clusters_are_noted(plain, tmp_path, run_cli):
+    """M4: --cluster with every row its own cluster (lavaan refuses it) gave no word."""
+    y = plain[0].copy()
+    y["staff"] = y["pid"]
+    y.to_csv(tmp_path / "y_single.csv", index=False)
+    res, _ = _run_json(run_cli, tmp_path / "y_single.csv", *MODEL, "--respondent-column", "pid",
+                       "--wave-column", "visit", "--cluster", "staff", "--json", "-q")
+    assert any("every cluster of 'staff' has one row" in n for n in res["notes"])
+    y["staff"] = ["S%d" % (i % 5) for i in range(len(y))]
+    y.to_csv(tmp_path / "y_five.csv", index=False)
+    res, _ = _run_json(run_cli, tmp_path / "y_five.csv", *MODEL, "--respondent-column", "pid",
+                       "--wave-column", "visit", "--cluster", "staff", "--json", "-q")
+    assert res["n_clusters"] == 5
+    assert any("only 5 clusters of 'staff'" in n for n in res["notes"])
