@@ -29,7 +29,7 @@ def _protect(instruments) -> tuple:
               help="A model file: forms, design, latent structure with the mediation paths, messiness "
                    "(see examples/population.yaml). Options given on the command line override it.")
 @click.option("--n", "n", type=click.IntRange(1, 10_000_000), default=None, help="Respondents (young people).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed: the same seed gives the same file.")
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True, help="Seed: the same seed gives the same file.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file (.csv, .sav, .xlsx, ...).")
 @click.option("--output-format", "output_format", default=None, help="Output format when the extension does not say.")
 @click.option("--dyad-output", type=click.Path(dir_okay=False), default=None,
@@ -146,7 +146,7 @@ def _sizes(text: str) -> list[int]:
 @click.option("--n", "sizes", default="150,300,500", show_default=True, metavar="N1,N2,...",
               help="Sample sizes (with --groups: in total, split equally).")
 @click.option("--reps", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Replications per n.")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True,
               help="Seed: replication r of the k-th n uses SeedSequence(seed, spawn_key=(k, r)).")
 @click.option("--estimator", type=click.Choice(["ml", "mlr", "wlsmv"]), default="ml", show_default=True,
               help="As the analysis: ML, MLR (robust), WLSMV (ordinal).")

@@ -234,6 +234,16 @@ def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i + 1:0{width}d}" for i in range(n)]
 
 
+def check_seed(seed, name: str = "seed"):
+    """``seed`` as ``numpy.random.default_rng`` takes it: None, a whole number >= 0 (or a Generator)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PeerscaleError(f"`{name}` must be a whole number of 0 or more, got {seed!r}",
+                             hint="use the same whole number again to get the same data")
+    return int(seed)
+
+
 def _check_design(d: Design) -> None:
     def share(name, v, upper_open=False):
         if not 0 <= v <= 1 or (upper_open and v >= 1):
@@ -274,7 +284,7 @@ def simulate_study(design: Design, seed: int | None = None) -> Study:
     from ..spec import load_instrument
 
     _check_design(design)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     forms = [load_instrument(f) for f in design.forms]
     dyad_forms = [load_instrument(f) for f in design.dyad_forms]
     names = [f.name for f in forms + dyad_forms]

@@ -603,7 +603,13 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
 
     from ..spec import load_instrument
 
+    from .generate import check_seed
+
     t0 = time.perf_counter()
+    if seed is None:
+        raise PeerscaleError("`seed` is required: replication r of the k-th n uses SeedSequence(seed, (k, r))",
+                             hint="give a whole number of 0 or more")
+    seed = check_seed(seed)
     design = None
     mediation: tuple = ()
     if model is not None:

@@ -1,0 +1,33 @@
+"""Issue 12 review: bad inputs to simulate/plan (Python and CLI) get one clear message naming the
+parameter or flag; outputs never overwrite inputs; checkpoints never mix runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import peerscale
+from peerscale.errors import PeerscaleError
+
+FIXTURE = str(Path(__file__).resolve().parent / "fixtures" / "simulate" / "two-factor.yaml")
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "abc", True])
+def test_simulate_bad_seed_is_a_clear_message(seed):
+    with pytest.raises(PeerscaleError, match="`seed` must be a whole number of 0 or more"):
+        peerscale.simulate(FIXTURE, n=10, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5])
+def test_plan_bad_seed_is_a_clear_message(seed):
+    with pytest.raises(PeerscaleError, match="`seed` must be a whole number of 0 or more"):
+        peerscale.plan(FIXTURE, n=[150], reps=1, seed=seed, truth_n=1000)
+
+
+@pytest.mark.parametrize("command", [["simulate", "-i", FIXTURE, "--n", "10", "-o", "x.csv"],
+                                     ["plan", "-i", FIXTURE, "--n", "150", "--reps", "1"]])
+def test_cli_negative_seed_is_a_usage_error_not_an_internal_error(run_cli, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(*command, "--seed", "-1")
+    assert code == 2 and "--seed" in err and "internal error" not in err
