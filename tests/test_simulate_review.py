@@ -31,3 +31,24 @@ def test_cli_negative_seed_is_a_usage_error_not_an_internal_error(run_cli, tmp_p
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(*command, "--seed", "-1")
     assert code == 2 and "--seed" in err and "internal error" not in err
+
+
+def test_plan_svg_report_and_output_never_overwrite_the_scoring_file(run_cli, tmp_path, monkeypatch):
+    """Before: `plan -i inst.yaml --svg inst.yaml --force` replaced the user's scoring file with an SVG."""
+    monkeypatch.chdir(tmp_path)
+    inst = tmp_path / "inst.yaml"
+    inst.write_text(Path(FIXTURE).read_text())
+    before = inst.read_bytes()
+    for flag in ("--svg", "--report"):
+        code, out, err = run_cli("plan", "-i", inst, "--n", "150", "--reps", "1", "--truth-n", "1000", "-q",
+                                 flag, inst, "--force")
+        assert code != 0 and "input of this run" in err, (flag, err)
+    assert inst.read_bytes() == before
+
+
+def test_outputs_must_be_distinct_files(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("plan", "-i", FIXTURE, "--n", "150", "--reps", "1", "--svg", "a.svg", "--report", "a.svg")
+    assert code == 2 and "--svg" in err and "--report" in err
+    code, out, err = run_cli("simulate", "-i", FIXTURE, "--n", "15", "-o", "a.csv", "--truth", "a.csv")
+    assert code == 2 and "--truth" in err and not (tmp_path / "a.csv").exists()

@@ -102,6 +102,7 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
     check_format(output, output_format)
     if dyad_output:
         check_format(dyad_output, output_format)
+    _distinct_outputs([("--output", output), ("--dyad-output", dyad_output), ("--truth", truth_path)])
     study = simulate_study(design, seed)
     protect = _protect(list(design.forms) + list(design.dyad_forms)) + ((model_file,) if model_file else ())
     write_table(study.data, output, format=output_format, force=force, protect=protect)
@@ -123,6 +124,21 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
         con = console(stderr=True)
         rows = len(study.data) + (len(study.dyads) if study.dyads is not None else 0)
         con.print(f"wrote {', '.join(written)} ({rows} rows, seed {seed})")
+
+
+def _distinct_outputs(pairs) -> None:
+    """Refuse two output options naming the same file (the second would replace the first)."""
+    from pathlib import Path
+
+    seen = {}
+    for flag, p in pairs:
+        if not p:
+            continue
+        key = Path(p).resolve()
+        if key in seen:
+            raise click.BadParameter(f"{p} is also given to {seen[key]}; give each output its own file",
+                                     param_hint=flag)
+        seen[key] = flag
 
 
 def _sizes(text: str) -> list[int]:
@@ -200,16 +216,29 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
         from ..io.source import read_bytes
 
         syntax = read_bytes(syntax_file, "syntax file", limit=1 << 20).decode("utf-8", errors="replace")
-    if output:
-        check_format(output)
-        check_output(output, force=force)
-    for p in (svg_path, report_path):
-        if p:
-            check_output(p, force=force)
-    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md"):
-        raise click.BadParameter("the report is .html or .md", param_hint="--report")
+    inputs = [instrument] if instrument else []
+    if model_file:
+        from ..simulation.model import load_model
+
+        inputs += list(load_model(model_file).forms)
+    protect = _protect(inputs) + tuple(p for p in (model_file, syntax_file) if p)
     if checkpoint is None:
         checkpoint = f"{output}.checkpoint.jsonl" if output else "peerscale-plan.checkpoint.jsonl"
+    # the outputs, one another and the checkpoint: never an input of the run, never the same file twice
+    _distinct_outputs([("--output", output), ("--svg", svg_path), ("--report", report_path),
+                       ("--checkpoint", checkpoint)])
+    for flag, p in (("--checkpoint", checkpoint),):
+        for q in protect:
+            if Path(p).resolve() == Path(q).resolve():
+                raise click.BadParameter(f"{p} is an input of this run", param_hint=flag)
+    if output:
+        check_format(output)
+        check_output(output, force=force, protect=protect)
+    for p in (svg_path, report_path):
+        if p:
+            check_output(p, force=force, protect=protect)
+    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md"):
+        raise click.BadParameter("the report is .html or .md", param_hint="--report")
     if resume and not Path(checkpoint).exists():
         raise PeerscaleError("no checkpoint to resume from", file=checkpoint,
                              hint="run without --resume (or give --checkpoint FILE)")
@@ -221,13 +250,14 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
             click.echo(f"note: the finished replications are kept in {checkpoint}; add --resume to continue", err=True)
         raise
     if output:
-        write_table(res.to_frame(), output, force=force)
+        write_table(res.to_frame(), output, force=force, protect=protect)
     if svg_path:
         text = plan_svg(res)
-        atomic_write(svg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+        atomic_write(svg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force, protect=protect)
     if report_path:
         text = plan_report(res, "md" if report_path.lower().endswith(".md") else "html")
-        atomic_write(report_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+        atomic_write(report_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force,
+                     protect=protect)
     if as_json:
         emit_json(res.to_dict())
         return
