@@ -52,3 +52,36 @@ def test_outputs_must_be_distinct_files(run_cli, tmp_path, monkeypatch):
     assert code == 2 and "--svg" in err and "--report" in err
     code, out, err = run_cli("simulate", "-i", FIXTURE, "--n", "15", "-o", "a.csv", "--truth", "a.csv")
     assert code == 2 and "--truth" in err and not (tmp_path / "a.csv").exists()
+
+
+def _interrupted(tmp_path, monkeypatch, inst, ckpt, **kw):
+    from peerscale.simulation import plan as planmod
+
+    real, calls = planmod.replicate, []
+
+    def flaky(cfg, ni, rep):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(cfg, ni, rep)
+
+    monkeypatch.setattr(planmod, "replicate", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        peerscale.plan(inst, processes=1, checkpoint=ckpt, **kw)
+    monkeypatch.setattr(planmod, "replicate", real)
+    assert len(ckpt.read_text().splitlines()) == 3
+
+
+def test_resume_refuses_a_checkpoint_of_an_edited_population_or_another_seed(tmp_path, monkeypatch):
+    """Before: the checkpoint key held the scoring file's path, not its contents, so resuming after
+    editing the population block mixed replications of two different models."""
+    inst = tmp_path / "inst.yaml"
+    inst.write_text(Path(FIXTURE).read_text())
+    ckpt = tmp_path / "c.jsonl"
+    kw = dict(n=[120], reps=4, seed=7, truth_n=2000)
+    _interrupted(tmp_path, monkeypatch, str(inst), ckpt, **kw)
+    with pytest.raises(PeerscaleError, match="different plan"):
+        peerscale.plan(str(inst), processes=1, checkpoint=ckpt, resume=True, **{**kw, "seed": 8})
+    inst.write_text(Path(FIXTURE).read_text().replace("correlations: {default: 0.40}", "correlations: {default: 0.10}"))
+    with pytest.raises(PeerscaleError, match="different plan"):
+        peerscale.plan(str(inst), processes=1, checkpoint=ckpt, resume=True, **kw)

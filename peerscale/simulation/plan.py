@@ -71,6 +71,7 @@ class PlanConfig:
     model_file: str = ""      # a model file: the study design, and the mediation among composites
     mediation: tuple = ()     # ((x, form), (m, form), (y, form)): composite scores and their forms
     complete: bool = False    # leave out the model file's missing answers (faster: no FIML)
+    fingerprint: str = ""     # hash of the input files' contents: a checkpoint of an edited model is refused
 
     def key(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True, default=list)
@@ -684,7 +685,17 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
         bad = [i for i in dif_items if i not in items]
         if bad:
             raise PeerscaleError(f"`dif_items`: {bad[0]!r} is not a modelled item")
-    cfg = PlanConfig(instrument=inst.path or inst.name, name=inst.name, ns=ns, reps=int(reps), seed=int(seed), estimator=est,
+    files = list(inst.files)
+    if model is not None:
+        files.append(str(model))
+        files += [f for form in forms.values() for f in form.files]
+    digest = hashlib.sha256()
+    for f in files:
+        try:
+            digest.update(Path(f).read_bytes())
+        except OSError:
+            digest.update(str(f).encode())
+    cfg = PlanConfig(fingerprint=digest.hexdigest()[:16], instrument=inst.path or inst.name, name=inst.name, ns=ns, reps=int(reps), seed=int(seed), estimator=est,
                      syntax=syntax, scales=tuple(scale_items.items()), items=items, groups=int(groups),
                      dif=float(dif), dif_items=tuple(dif_items or ()), mcar=float(mcar), truth_n=int(truth_n),
                      model_file=str(model) if model is not None else "", mediation=mediation,
