@@ -85,3 +85,40 @@ def test_resume_refuses_a_checkpoint_of_an_edited_population_or_another_seed(tmp
     inst.write_text(Path(FIXTURE).read_text().replace("correlations: {default: 0.40}", "correlations: {default: 0.10}"))
     with pytest.raises(PeerscaleError, match="different plan"):
         peerscale.plan(str(inst), processes=1, checkpoint=ckpt, resume=True, **kw)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 2.5, "icc": 0.2}, "`workers` must be a whole number"),
+    ({"waves": 2.5}, "`waves` must be a whole number"),
+    ({"waves": 2, "stability": 1.0}, "`stability` is a correlation between -1 and 1"),
+    ({"waves": 2, "change": float("nan")}, "`change` must be a finite number"),
+    ({"mcar": "x"}, "`mcar` must be a finite number"),
+    ({"not_relevant": float("nan")}, "`not_relevant` must be a finite number"),
+])
+def test_simulate_bad_parameters_name_the_parameter(kwargs, message):
+    """Before: TypeError/ValueError tracebacks (workers=2.5, waves=2.5, mcar='x'), NaN answers
+    from change=nan, and stability=1 called 'a proportion'."""
+    with pytest.raises(PeerscaleError, match=message):
+        peerscale.simulate(FIXTURE, n=10, seed=1, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mcar": "a"}, "`mcar` must be a finite number"),
+    ({"processes": 0}, "`processes` must be a whole number of at least 1"),
+    ({"scales": "fa"}, "`scales` is a list of names"),
+    ({"groups": 2, "dif_items": "a1"}, "`dif_items` is a list of names"),
+    ({"groups": 2, "dif": float("nan")}, "`dif` must be a finite number"),
+    ({"n": "150,300"}, "`n` is a whole number or a list"),
+    ({"truth_n": 5}, "`truth_n` must be a whole number of at least 1000"),
+])
+def test_plan_bad_parameters_name_the_parameter(kwargs, message):
+    """Before: mcar='a' was a TypeError, processes=0 ran, scales='fa' looked for scale 'f',
+    n='150,300' listed its characters, dif=nan ran."""
+    kw = {"n": [150], "reps": 1, "seed": 1, "truth_n": 1000, **kwargs}
+    with pytest.raises(PeerscaleError, match=message):
+        peerscale.plan(FIXTURE, **kw)
+
+
+def test_cli_plan_dif_nan_names_the_flag(run_cli):
+    code, out, err = run_cli("plan", "-i", FIXTURE, "--n", "150", "--reps", "1", "--groups", "2", "--dif", "nan")
+    assert code != 0 and "--dif" in err and "`dif`" not in err and "internal error" not in err

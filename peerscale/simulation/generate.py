@@ -245,19 +245,34 @@ def check_seed(seed, name: str = "seed"):
 
 
 def _check_design(d: Design) -> None:
+    def number(name, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise PeerscaleError(f"`{name}` must be a finite number, got {v!r}")
+        return v
+
     def share(name, v, upper_open=False):
+        number(name, v)
         if not 0 <= v <= 1 or (upper_open and v >= 1):
             raise PeerscaleError(f"`{name}` is a proportion between 0 and 1, got {v!r}")
+
+    def whole(name, v, low):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise PeerscaleError(f"`{name}` must be a whole number of at least {low}, got {v!r}")
 
     if isinstance(d.n, bool) or not isinstance(d.n, (int, np.integer)) or d.n < 1:
         raise PeerscaleError(f"`n` must be a whole number of at least 1, got {d.n!r}")
     if not d.forms:
         raise PeerscaleError("name at least one instrument to simulate", hint="give `instrument` or a model file")
-    if d.waves < 1:
-        raise PeerscaleError(f"`waves` must be at least 1, got {d.waves!r}")
+    whole("waves", d.waves, 1)
+    whole("workers", d.workers, 0)
     for name in ("follow_up", "returned", "page_skip", "not_opened", "unverified"):
         share(name, getattr(d, name))
-    share("stability", abs(d.stability), upper_open=True)
+    number("stability", d.stability)
+    if not -1 < d.stability < 1:
+        raise PeerscaleError(f"`stability` is a correlation between -1 and 1 (exclusive), got {d.stability!r}")
+    for name, values in (("change", d.gain), ("shift", d.shift)):
+        for v in values.values():
+            number(name, v)
     share("leniency", d.leniency, upper_open=True)
     for name in ("icc", "agreement"):
         for bank, v in getattr(d, name).items():
@@ -266,7 +281,9 @@ def _check_design(d: Design) -> None:
         if len(d.mcar) != 2 or min(d.mcar) <= 0:
             raise PeerscaleError(f"`mcar` as a Beta propensity is two positive numbers (a, b), got {d.mcar!r}")
     else:
-        share("mcar", float(d.mcar), upper_open=True)
+        share("mcar", d.mcar, upper_open=True)
+    if d.not_relevant is not None:
+        number("not_relevant", d.not_relevant)
     if d.not_relevant is not None and not 0 <= d.not_relevant < 0.5:
         raise PeerscaleError(f"`not_relevant` is a share in [0, 0.5), got {d.not_relevant!r}")
     if d.workers < 0:

@@ -643,6 +643,8 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
     est = ESTIMATORS.get(str(estimator).lower())
     if est is None:
         raise PeerscaleError(f"unknown `estimator` {estimator!r}", hint="use ml, mlr or wlsmv")
+    if isinstance(n, str):
+        raise PeerscaleError(f"`n` is a whole number or a list of them, got the text {n!r}", hint="e.g. n=[150, 300, 500]")
     ns = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
     if not ns or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in ns):
         raise PeerscaleError(f"`n` must be whole numbers of at least 1, got {list(ns)!r}")
@@ -650,8 +652,23 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
         raise PeerscaleError(f"`reps` must be a whole number of at least 1, got {reps!r}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise PeerscaleError(f"`groups` must be a whole number of at least 1, got {groups!r}")
+    def finite(name, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise PeerscaleError(f"`{name}` must be a finite number, got {v!r}")
+
+    finite("mcar", mcar)
     if not 0 <= mcar < 1:
         raise PeerscaleError(f"`mcar` is a share in [0, 1), got {mcar!r}")
+    finite("dif", dif)
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, (int, np.integer))
+                                  or processes < 1):
+        raise PeerscaleError(f"`processes` must be a whole number of at least 1 (or None: every core), got {processes!r}")
+    if isinstance(truth_n, bool) or not isinstance(truth_n, (int, np.integer)) or truth_n < 1000:
+        raise PeerscaleError(f"`truth_n` must be a whole number of at least 1000, got {truth_n!r}",
+                             hint="the pseudo-true values come from one sample this large")
+    for name, value in (("scales", scales), ("dif_items", dif_items)):
+        if isinstance(value, str):
+            raise PeerscaleError(f"`{name}` is a list of names, got the text {value!r}", hint=f"use [{value!r}]")
     dims = [s for s in inst.scales if not s.composite and s.name in inst.population.factors]
     if scales is None:
         composite = next((s for s in inst.scales if s.composite and s.of_scales), None)
