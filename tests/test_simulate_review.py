@@ -122,3 +122,24 @@ def test_plan_bad_parameters_name_the_parameter(kwargs, message):
 def test_cli_plan_dif_nan_names_the_flag(run_cli):
     code, out, err = run_cli("plan", "-i", FIXTURE, "--n", "150", "--reps", "1", "--groups", "2", "--dif", "nan")
     assert code != 0 and "--dif" in err and "`dif`" not in err and "internal error" not in err
+
+
+def _with_population(tmp_path, population: str) -> str:
+    text = Path(FIXTURE).read_text().split("population:")[0] + population
+    p = tmp_path / "inst.yaml"
+    p.write_text(text)
+    return str(p)
+
+
+def test_a_correlation_pair_given_twice_is_refused(tmp_path):
+    """Before: `fa~fb: 0.3` and `fb~fa: 0.9` silently kept the last."""
+    path = _with_population(tmp_path, "population:\n  loadings: {default: 0.7}\n  correlations: {fa~fb: 0.3, fb~fa: 0.9}\n"
+                                      "  thresholds: {default: [-1.8, -1.1, -0.4, 0.4, 1.1, 1.8]}\n")
+    with pytest.raises(PeerscaleError, match="given twice") as exc:
+        peerscale.load_instrument(path)
+    assert "population.correlations.fb~fa" in str(exc.value)
+
+
+def test_irt_without_an_irt_block_names_the_flag(run_cli, tmp_path):
+    code, out, err = run_cli("simulate", "-i", FIXTURE, "--n", "10", "--irt", "-o", tmp_path / "x.csv")
+    assert code == 1 and "leave out --irt" in err

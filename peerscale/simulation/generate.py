@@ -96,7 +96,7 @@ def _form_items(inst, factor_index: dict, design: Design) -> list[_Item]:
     if design.irt or pop.model == "irt":
         if not inst.irt:
             raise PeerscaleError(f"instrument {inst.name!r} has no irt: block to simulate from", file=inst.path,
-                                 hint="simulate from the CFA form (leave out irt)")
+                                 hint="simulate from the CFA form (leave out `irt`)")
         for sname, bank in inst.irt.items():
             for it in bank.items:
                 irt_of[it.id] = (bank, it)
