@@ -105,10 +105,11 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
     _distinct_outputs([("--output", output), ("--dyad-output", dyad_output), ("--truth", truth_path)])
     study = simulate_study(design, seed)
     protect = _protect(list(design.forms) + list(design.dyad_forms)) + ((model_file,) if model_file else ())
-    write_table(study.data, output, format=output_format, force=force, protect=protect)
+    write_table(study.data, output, format=output_format, force=force, protect=protect, reproducible=True)
     written = [output]
     if dyad_output:
-        write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,))
+        write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,),
+                    reproducible=True)
         written.append(dyad_output)
     if truth_path:
         import json
