@@ -162,3 +162,55 @@ def test_same_seed_gives_byte_identical_sav_and_xlsx(run_cli, tmp_path):
     back = pd.read_excel(tmp_path / "a.xlsx")
     assert back.shape == (20, 9)
     assert pd.read_spss(tmp_path / "a.sav").shape == (20, 9)
+
+
+def _model(tmp_path, body: str) -> str:
+    inst = tmp_path / "inst.yaml"
+    inst.write_text(Path(FIXTURE).read_text())
+    p = tmp_path / "model.yaml"
+    p.write_text("forms: [inst.yaml]\n" + body)
+    return str(p)
+
+
+def test_a_model_file_can_state_the_population(tmp_path):
+    """The issue: loadings, correlations and thresholds come "from a population: block of the
+    scoring file or a model file". Before, a model file's population: was an unknown key."""
+    from peerscale.simulation.generate import simulate_study
+    from peerscale.simulation.model import load_model
+
+    model = _model(tmp_path, "n: 4000\npopulation:\n  loadings: {default: 0.5}\n  correlations: {default: 0.1}\n"
+                             "  thresholds: {default: [-0.5, -0.4, -0.3, -0.2, -0.1, 0.0]}\n")
+    study = simulate_study(load_model(model), seed=2)
+    assert set(study.truth["loadings"].values()) == {0.5}
+    x = study.data["a1"].to_numpy()
+    assert abs((x == 7).mean() - 0.5) < 0.03  # above the last threshold (0): half the answers
+    res = peerscale.plan(n=[150], reps=1, seed=1, model=model, truth_n=1000, processes=1)
+    assert set(res.generating.values()) == {0.5}
+
+
+@pytest.mark.parametrize("population, key, message", [
+    ("population:\n  loadings: {default: 0.7}\n  thresholds: {default: [-1.8, -1.1, 0.4, -0.4, 1.1, 1.8]}\n",
+     "population.thresholds.default", "increase strictly"),
+    ("population:\n  loadings: {default: 0.7}\n  thresholds: {default: [-1.8, -1.1, -0.4, 0.4, 1.1]}\n",
+     "population.thresholds.default", "need 6 thresholds"),
+    ("population:\n  loadings: {default: 1.0}\n  thresholds: {default: [-1.8, -1.1, -0.4, 0.4, 1.1, 1.8]}\n",
+     "population.loadings.default", "between 0 and 1"),
+    ("population:\n  loadings: {default: 0.7}\n  correlation: 0.3\n  thresholds: {default: [-1, 0, 1, 2, 3, 4]}\n",
+     "population.correlation", "unknown key"),
+    ("population:\n  loadings: {default: 0.7}\n", "population", "thresholds"),
+    ("population:\n  other: {loadings: 0.7, thresholds: [-1, 0, 1, 2, 3, 4]}\n", "population.other", "not one of"),
+])
+def test_bad_population_in_a_model_file_names_file_and_key(tmp_path, population, key, message):
+    model = _model(tmp_path, "n: 50\n" + population)
+    with pytest.raises(PeerscaleError, match=message) as exc:
+        peerscale.simulate(model=model, seed=1)
+    assert exc.value.key == key and exc.value.file == model
+
+
+def test_model_population_per_form_keys_are_prefixed(tmp_path):
+    model = tmp_path / "m.yaml"
+    model.write_text("forms: [pbr-y, out-y]\nn: 50\npopulation:\n  pbr-y:\n    loadings: {default: 0.7}\n"
+                     "    thresholds: {default: [-1.8, -1.1, 0.4, -0.4]}\n")
+    with pytest.raises(PeerscaleError, match="increase strictly") as exc:
+        peerscale.simulate(model=str(model), seed=1)
+    assert exc.value.key == "population.pbr-y.thresholds.default"

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .population import item_codes
-from .study import Design
+from .study import Design, with_population
 
 DEFAULT_EVENTS = ("baseline_arm_1", "followup_arm_1")
 
@@ -302,8 +302,8 @@ def simulate_study(design: Design, seed: int | None = None) -> Study:
 
     _check_design(design)
     rng = np.random.default_rng(check_seed(seed))
-    forms = [load_instrument(f) for f in design.forms]
-    dyad_forms = [load_instrument(f) for f in design.dyad_forms]
+    forms = [with_population(load_instrument(f), design) for f in design.forms]
+    dyad_forms = [with_population(load_instrument(f), design) for f in design.dyad_forms]
     names = [f.name for f in forms + dyad_forms]
     if len(set(names)) != len(names):
         raise PeerscaleError("an instrument is named twice", hint="each form once")

@@ -109,7 +109,14 @@ def _context(cfg: PlanConfig) -> dict:
         from .generate import _form_items, latent_structure
         from .study import Design
 
-        inst = load_instrument(cfg.instrument)
+        from .study import with_population
+
+        design = None
+        if cfg.model_file:
+            from .model import load_model
+
+            design = load_model(cfg.model_file)
+        inst = with_population(load_instrument(cfg.instrument), design)
         factors, phi = latent_structure([inst])
         index = {k: n for n, k in enumerate(factors)}
         items = {it.id: it for it in _form_items(inst, index, Design(n=1, forms=[inst]))}
@@ -117,10 +124,8 @@ def _context(cfg: PlanConfig) -> dict:
         _CONTEXT.update(key=cfg.key(), inst=inst, chol=np.linalg.cholesky(phi),
                         items=[items[i] for i in cfg.items])
         if cfg.model_file:
-            from .model import load_model
-
-            _CONTEXT["design"] = load_model(cfg.model_file)
-            _CONTEXT["forms"] = {f: load_instrument(f) for _, f in cfg.mediation}
+            _CONTEXT["design"] = design
+            _CONTEXT["forms"] = {f: with_population(load_instrument(f), design) for _, f in cfg.mediation}
     return _CONTEXT
 
 
@@ -605,6 +610,7 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
     from ..spec import load_instrument
 
     from .generate import check_seed
+    from .study import with_population
 
     t0 = time.perf_counter()
     if seed is None:
@@ -622,7 +628,7 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
                                  hint="leave out `model`, or `groups`")
         if instrument is None:
             instrument = design.forms[0]
-        forms = {f: load_instrument(f) for f in design.forms}
+        forms = {f: with_population(load_instrument(f), design) for f in design.forms}
         med = design.latent.mediation if design.latent is not None else None
         if med:
             picked = []
@@ -636,7 +642,7 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
             mediation = tuple(picked)
     if instrument is None:
         raise PeerscaleError("give `instrument` (or `model`, a model file)")
-    inst = load_instrument(instrument)
+    inst = with_population(load_instrument(instrument), design)
     if inst.population is None:
         raise PeerscaleError(f"instrument {inst.name!r} has no population: block to plan from", file=inst.path,
                              hint="add a population: block to its scoring file")
