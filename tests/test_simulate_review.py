@@ -214,3 +214,22 @@ def test_model_population_per_form_keys_are_prefixed(tmp_path):
     with pytest.raises(PeerscaleError, match="increase strictly") as exc:
         peerscale.simulate(model=str(model), seed=1)
     assert exc.value.key == "population.pbr-y.thresholds.default"
+
+
+def test_two_indicator_factors_are_identified_and_act_s_plans():
+    """Before: the identification check ran at the start values, where factor covariances are 0
+    and a two-indicator factor is unidentified, so `plan -i act-s` (seven two-item scales) and
+    any CFA of such a form failed with "the model is not identified" (lavaan fits it)."""
+    from peerscale.psychometrics.cfa import fit_cfa
+
+    inst = peerscale.load_instrument("act-s")
+    dims = [s for s in inst.scales if not s.composite]
+    assert all(len(s.items) == 2 for s in dims)
+    data = peerscale.simulate("act-s", n=3000, seed=1, not_relevant=0.0)
+    syntax = "\n".join(f"{s.name} =~ " + " + ".join(s.items) for s in dims)
+    res = fit_cfa(syntax, data[[i for s in dims for i in s.items]], std_lv=True)
+    assert res.converged
+    t = res.params
+    assert len(t[t.op == "=~"]) == 14 and (t[t.op == "=~"].se < 0.1).all()
+    plan = peerscale.plan("act-s", n=[150], reps=1, seed=1, truth_n=2000, processes=1)
+    assert plan.table()["convergence"].iloc[0] == 1.0
