@@ -233,3 +233,24 @@ def test_two_indicator_factors_are_identified_and_act_s_plans():
     assert len(t[t.op == "=~"]) == 14 and (t[t.op == "=~"].se < 0.1).all()
     plan = peerscale.plan("act-s", n=[150], reps=1, seed=1, truth_n=2000, processes=1)
     assert plan.table()["convergence"].iloc[0] == 1.0
+
+
+def test_sav_declares_not_relevant_codes_missing_and_labels_items(run_cli, tmp_path):
+    """Before: the .sav had no labels and no user-missing codes, so SPSS/PSPP averaged the
+    "Did not come up" 9s of the activity forms into every item mean."""
+    import pyreadstat
+
+    out = tmp_path / "p.sav"
+    code, _, err = run_cli("simulate", "-i", "act-y", "--n", "200", "--not-relevant", "0.1", "--redcap", "-q", "-o", out)
+    assert code == 0, err
+    raw, meta = pyreadstat.read_sav(str(out), user_missing=True)
+    item = "act_y_engage_02"
+    assert (raw[item] == 9).any()
+    assert meta.missing_ranges[item] == [{"lo": 9.0, "hi": 9.0}]
+    assert meta.column_names_to_labels[item].startswith("I met with my peer support worker")
+    assert meta.variable_value_labels[item][9.0] == "Did not come up"
+    assert "SYNTHETIC" in meta.file_label
+    clean, _ = pyreadstat.read_sav(str(out))
+    assert clean[item].max() <= 5
+    code, _, err = run_cli("score", "-i", "act-y", out, "-o", tmp_path / "s.csv")
+    assert code == 0, err

@@ -21,6 +21,45 @@ def _protect(instruments) -> tuple:
     return tuple(out)
 
 
+def simulated_meta(forms, fmt: str, seed, columns) -> "OutputMeta":
+    """What .sav/.dta/.xlsx can carry about simulated answers: item wording, the codes' labels,
+    the "not relevant" codes as user-missing (so SPSS/PSPP do not average a 9 in), and a file
+    label saying the data are synthetic."""
+    from .._version import __version__
+    from ..io import OutputMeta
+    from ..scoring import numeric_codes
+    from ..spec import load_instrument
+
+    labels, values, missing, measure = {}, {}, {}, {}
+    names = []
+    for ref in forms:
+        inst = load_instrument(ref)
+        names.append(inst.name)
+        for iid, item in inst.items.items():
+            if iid not in columns:
+                continue
+            rs = item.response_scale
+            labels[iid] = inst.item_text(iid)[:250]
+            measure[iid] = "ordinal" if rs.codes else "scale"
+            if rs.codes:
+                values[iid] = {float(k): str(v) for k, v in rs.codes.items()}
+            num_missing = {value: str(rs.missing[code]) for value, code in numeric_codes(rs.missing).items()}
+            if num_missing and fmt in ("sav", "zsav"):
+                values.setdefault(iid, {}).update(num_missing)
+                missing[iid] = sorted(num_missing)[:3]
+        col = f"{inst.name.replace('-', '_')}_complete"
+        if col in columns:
+            labels[col] = f"{inst.name}: form status (REDCap)"
+            values[col] = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
+            measure[col] = "ordinal"
+    for c in columns:
+        if c not in labels:
+            measure.setdefault(c, "nominal")
+    return OutputMeta(variable_labels=labels, value_labels=values, missing_values=missing, measure=measure,
+                      file_label=f"SYNTHETIC: simulated from {', '.join(names)}, seed {seed} (peerscale "
+                                 f"{__version__})")
+
+
 @click.command()
 @click.option("-i", "--instrument", "instruments", multiple=True, metavar="NAME",
               help="Instrument to simulate (bundled name or scoring file; repeat for several forms in one file). "
@@ -105,11 +144,14 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
     _distinct_outputs([("--output", output), ("--dyad-output", dyad_output), ("--truth", truth_path)])
     study = simulate_study(design, seed)
     protect = _protect(list(design.forms) + list(design.dyad_forms)) + ((model_file,) if model_file else ())
-    write_table(study.data, output, format=output_format, force=force, protect=protect, reproducible=True)
+    fmt = check_format(output, output_format)
+    write_table(study.data, output, format=output_format, force=force, protect=protect, reproducible=True,
+                meta=simulated_meta(design.forms, fmt, seed, set(study.data.columns)))
     written = [output]
     if dyad_output:
         write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,),
-                    reproducible=True)
+                    reproducible=True, meta=simulated_meta(design.dyad_forms, check_format(dyad_output, output_format),
+                                                           seed, set(study.dyads.columns)))
         written.append(dyad_output)
     if truth_path:
         import json
