@@ -254,3 +254,28 @@ def test_sav_declares_not_relevant_codes_missing_and_labels_items(run_cli, tmp_p
     assert clean[item].max() <= 5
     code, _, err = run_cli("score", "-i", "act-y", out, "-o", tmp_path / "s.csv")
     assert code == 0, err
+
+
+def test_model_mediation_on_constructs_no_form_measures_is_refused(tmp_path):
+    """Before: a mediation naming ACT and OUT with only pbr-y among the forms ran silently, and
+    --truth reported an effect the data cannot carry."""
+    model = tmp_path / "m.yaml"
+    model.write_text("forms: [pbr-y]\nn: 50\nlatent:\n  constructs: {PBR: 0.8, ACT: 0.7, OUT: 0.7}\n"
+                     "  mediation: {x: ACT, m: PBR, y: OUT, a: 0.5, b: 0.4, c_prime: 0.1}\n")
+    with pytest.raises(PeerscaleError, match="measured by none of the forms") as exc:
+        peerscale.simulate(model=str(model), seed=1)
+    assert exc.value.key == "latent.mediation.x"
+
+
+def test_model_with_no_forms_names_the_key(tmp_path):
+    model = tmp_path / "m.yaml"
+    model.write_text("forms: []\n")
+    with pytest.raises(PeerscaleError, match="at least one form") as exc:
+        peerscale.simulate(model=str(model), seed=1)
+    assert exc.value.key == "forms"
+
+
+def test_plan_refuses_a_sample_size_listed_twice():
+    """Before: --n 150,150 ran both and table() merged their rows under one n."""
+    with pytest.raises(PeerscaleError, match="`n` lists 150 more than once"):
+        peerscale.plan(FIXTURE, n=[150, 150], reps=1, truth_n=1000)

@@ -81,6 +81,15 @@ class Latent:
             raise PeerscaleError(f"the latent block has no construct for bank {missing[0]!r}", file=self.file,
                                  key="latent.constructs", hint="constructs: " + ", ".join(names))
         labels = [f"{b}.{d}" for b, d in factors]
+        if self.mediation:
+            measured = {b for b, _ in factors}
+            for role in ("x", "m", "y"):
+                if self.mediation[role] not in measured:
+                    raise PeerscaleError(f"the mediation's {role} ({self.mediation[role]!r}) is measured by none of the "
+                                         "forms, so the data would not carry the stated effect", file=self.file,
+                                         key=f"latent.mediation.{role}",
+                                         hint="add a form of that bank to forms (e.g. act-y, out-y), or drop the "
+                                              "mediation")
         for label in self.dimensions:
             if label not in labels:
                 raise PeerscaleError(f"no dimension {label!r} among the forms' factors", file=self.file,
@@ -148,6 +157,8 @@ def load_model(path) -> Design:
     chk.mapping(doc, "", MODEL_KEYS, required=("forms",))
     base = path.parent
     forms = [_form(f, base) for f in chk.seq(doc["forms"], "forms")]
+    if not forms:
+        chk.fail("forms", "list at least one form (a bundled name or a scoring file) to simulate")
     n = doc.get("n", 100)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         chk.fail("n", f"n is a whole number of at least 1, got {n!r}")

@@ -654,6 +654,9 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
     ns = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
     if not ns or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in ns):
         raise PeerscaleError(f"`n` must be whole numbers of at least 1, got {list(ns)!r}")
+    dup = sorted({v for v in ns if list(ns).count(v) > 1})
+    if dup:
+        raise PeerscaleError(f"`n` lists {dup[0]} more than once", hint="give each sample size once")
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise PeerscaleError(f"`reps` must be a whole number of at least 1, got {reps!r}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
