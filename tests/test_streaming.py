@@ -236,6 +236,18 @@ def test_bad_field_count_names_the_files_row(tmp_path):
     assert exc.value.row == 42
 
 
+def test_a_reader_error_in_a_later_chunk_leaves_no_output(run_cli, tmp_path):
+    df = _bfi_like(tmp_path / "bfi.csv", 50, blank=0)
+    text = df.to_csv(index=False, float_format="%.0f").splitlines()
+    text[42] += ",7"
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(text) + "\n")
+    out = tmp_path / "s.csv"
+    code, _o, err = run_cli("score", src, *_scale_args(), "--range", "1:6", "-o", out, "--chunk-size", 10)
+    assert code != 0 and "row 42" in err and "17 fields where the header has 16" in " ".join(err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "bfi.csv"]
+
+
 def test_interrupted_run_leaves_no_output(tmp_path):
     from peerscale.spec import adhoc_instrument
 
@@ -348,3 +360,57 @@ def test_cp1252_text_scores_the_same_in_chunks(run_cli, tmp_path):
                                  chunk=40)
     assert whole.read_bytes() == chunked.read_bytes()
     assert "Zoë-49" in chunked.read_text(encoding="utf-8")
+
+
+def test_text_late_in_a_numeric_column_restarts_the_reader_without_losing_rows(run_cli, tmp_path):
+    """The column types come from the first 256 KiB; a missing-data code "UNK" after them (and
+    after chunks already scored) widens the column and the reader skips the rows given out."""
+    rows = 40_000
+    df = _bfi_like(tmp_path / "bfi.csv", rows, seed=13)
+    text = df.to_csv(index=False, float_format="%.0f").splitlines()
+    for row in (30_001, 39_999):
+        cells = text[row].split(",")
+        cells[3] = "UNK"  # A3
+        text[row] = ",".join(cells)
+    src = tmp_path / "late.csv"
+    src.write_text("\n".join(text) + "\n")
+    assert src.stat().st_size > (1 << 20)
+    args = [*_scale_args(), "--range", "1:6", "--id-column", "id", "--missing-code", "UNK=Unknown"]
+    whole, chunked = _score_both(run_cli, tmp_path, src, args, chunk=5000)
+    assert whole.read_bytes() == chunked.read_bytes()
+    code, out, _e = run_cli("score", src, *args, "-o", tmp_path / "j.csv", "--chunk-size", 5000, "--json")
+    import json
+
+    assert json.loads(out)["missing_by_reason"]["Unknown"] == 2
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_fast_csv_renderer_writes_what_pyarrow_writes(delimiter):
+    """Scores formatted once per distinct value (and neighbouring columns fused) are the bytes
+    pyarrow's CSV writer gives; many distinct values or other types fall back to that writer."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from peerscale.io import write as w
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    df = pd.DataFrame({
+        "id": pd.array([None if i % 97 == 0 else f'r"{i}\n' if i % 13 == 0 else f"=id{i}" if i % 17 == 0 else str(i)
+                        for i in range(n)], dtype="str"),
+        "A": np.where(rng.random(n) < 0.1, np.nan, rng.integers(5, 31, n) / rng.integers(1, 6, n)),
+        "A_n": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 6, n)), dtype="Int64"),
+        "T": np.round(rng.normal(50, 10, n), 1),  # many distinct values
+        "neg": -rng.integers(0, 3, n) / 3.0,
+        "big": rng.integers(-10 ** 15, 10 ** 15, n).astype(float),
+        "flag": rng.random(n) < 0.5,
+        "band": pd.array(rng.choice(["low", "mid", None], n), dtype="str"),
+    })
+    for cols in (["id", "A", "A_n", "neg", "band"], ["A", "A_n"], ["id"], ["A_n", "T"], ["big"], ["id", "flag"]):
+        sub = df[cols]
+        got = b"".join(bytes(b) for b in w.render_delimited(sub, delimiter))
+        ref = pa.BufferOutputStream()
+        pacsv.write_csv(w._arrow_table(w.escape_formulas(sub)), ref, pacsv.WriteOptions(delimiter=delimiter))
+        assert got == ref.getvalue().to_pybytes(), cols
+    table = w._arrow_table(df[["id", "A", "A_n", "neg", "band"]])
+    assert w._fast_render(table, delimiter, True) is not None  # scores take the fast path
