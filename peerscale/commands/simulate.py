@@ -21,6 +21,45 @@ def _protect(instruments) -> tuple:
     return tuple(out)
 
 
+def simulated_meta(forms, fmt: str, seed, columns) -> "OutputMeta":
+    """What .sav/.dta/.xlsx can carry about simulated answers: item wording, the codes' labels,
+    the "not relevant" codes as user-missing (so SPSS/PSPP do not average a 9 in), and a file
+    label saying the data are synthetic."""
+    from .._version import __version__
+    from ..io import OutputMeta
+    from ..scoring import numeric_codes
+    from ..spec import load_instrument
+
+    labels, values, missing, measure = {}, {}, {}, {}
+    names = []
+    for ref in forms:
+        inst = load_instrument(ref)
+        names.append(inst.name)
+        for iid, item in inst.items.items():
+            if iid not in columns:
+                continue
+            rs = item.response_scale
+            labels[iid] = inst.item_text(iid)[:250]
+            measure[iid] = "ordinal" if rs.codes else "scale"
+            if rs.codes:
+                values[iid] = {float(k): str(v) for k, v in rs.codes.items()}
+            num_missing = {value: str(rs.missing[code]) for value, code in numeric_codes(rs.missing).items()}
+            if num_missing and fmt in ("sav", "zsav"):
+                values.setdefault(iid, {}).update(num_missing)
+                missing[iid] = sorted(num_missing)[:3]
+        col = f"{inst.name.replace('-', '_')}_complete"
+        if col in columns:
+            labels[col] = f"{inst.name}: form status (REDCap)"
+            values[col] = {0.0: "Incomplete", 1.0: "Unverified", 2.0: "Complete"}
+            measure[col] = "ordinal"
+    for c in columns:
+        if c not in labels:
+            measure.setdefault(c, "nominal")
+    return OutputMeta(variable_labels=labels, value_labels=values, missing_values=missing, measure=measure,
+                      file_label=f"SYNTHETIC: simulated from {', '.join(names)}, seed {seed} (peerscale "
+                                 f"{__version__})")
+
+
 @click.command()
 @click.option("-i", "--instrument", "instruments", multiple=True, metavar="NAME",
               help="Instrument to simulate (bundled name or scoring file; repeat for several forms in one file). "
@@ -29,7 +68,7 @@ def _protect(instruments) -> tuple:
               help="A model file: forms, design, latent structure with the mediation paths, messiness "
                    "(see examples/population.yaml). Options given on the command line override it.")
 @click.option("--n", "n", type=click.IntRange(1, 10_000_000), default=None, help="Respondents (young people).")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed: the same seed gives the same file.")
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True, help="Seed: the same seed gives the same file.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file (.csv, .sav, .xlsx, ...).")
 @click.option("--output-format", "output_format", default=None, help="Output format when the extension does not say.")
 @click.option("--dyad-output", type=click.Path(dir_okay=False), default=None,
@@ -102,12 +141,17 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
     check_format(output, output_format)
     if dyad_output:
         check_format(dyad_output, output_format)
+    _distinct_outputs([("--output", output), ("--dyad-output", dyad_output), ("--truth", truth_path)])
     study = simulate_study(design, seed)
     protect = _protect(list(design.forms) + list(design.dyad_forms)) + ((model_file,) if model_file else ())
-    write_table(study.data, output, format=output_format, force=force, protect=protect)
+    fmt = check_format(output, output_format)
+    write_table(study.data, output, format=output_format, force=force, protect=protect, reproducible=True,
+                meta=simulated_meta(design.forms, fmt, seed, set(study.data.columns)))
     written = [output]
     if dyad_output:
-        write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,))
+        write_table(study.dyads, dyad_output, format=output_format, force=force, protect=protect + (output,),
+                    reproducible=True, meta=simulated_meta(design.dyad_forms, check_format(dyad_output, output_format),
+                                                           seed, set(study.dyads.columns)))
         written.append(dyad_output)
     if truth_path:
         import json
@@ -123,6 +167,21 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
         con = console(stderr=True)
         rows = len(study.data) + (len(study.dyads) if study.dyads is not None else 0)
         con.print(f"wrote {', '.join(written)} ({rows} rows, seed {seed})")
+
+
+def _distinct_outputs(pairs) -> None:
+    """Refuse two output options naming the same file (the second would replace the first)."""
+    from pathlib import Path
+
+    seen = {}
+    for flag, p in pairs:
+        if not p:
+            continue
+        key = Path(p).resolve()
+        if key in seen:
+            raise click.BadParameter(f"{p} is also given to {seen[key]}; give each output its own file",
+                                     param_hint=flag)
+        seen[key] = flag
 
 
 def _sizes(text: str) -> list[int]:
@@ -146,7 +205,7 @@ def _sizes(text: str) -> list[int]:
 @click.option("--n", "sizes", default="150,300,500", show_default=True, metavar="N1,N2,...",
               help="Sample sizes (with --groups: in total, split equally).")
 @click.option("--reps", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Replications per n.")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True,
               help="Seed: replication r of the k-th n uses SeedSequence(seed, spawn_key=(k, r)).")
 @click.option("--estimator", type=click.Choice(["ml", "mlr", "wlsmv"]), default="ml", show_default=True,
               help="As the analysis: ML, MLR (robust), WLSMV (ordinal).")
@@ -200,16 +259,29 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
         from ..io.source import read_bytes
 
         syntax = read_bytes(syntax_file, "syntax file", limit=1 << 20).decode("utf-8", errors="replace")
-    if output:
-        check_format(output)
-        check_output(output, force=force)
-    for p in (svg_path, report_path):
-        if p:
-            check_output(p, force=force)
-    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md"):
-        raise click.BadParameter("the report is .html or .md", param_hint="--report")
+    inputs = [instrument] if instrument else []
+    if model_file:
+        from ..simulation.model import load_model
+
+        inputs += list(load_model(model_file).forms)
+    protect = _protect(inputs) + tuple(p for p in (model_file, syntax_file) if p)
     if checkpoint is None:
         checkpoint = f"{output}.checkpoint.jsonl" if output else "peerscale-plan.checkpoint.jsonl"
+    # the outputs, one another and the checkpoint: never an input of the run, never the same file twice
+    _distinct_outputs([("--output", output), ("--svg", svg_path), ("--report", report_path),
+                       ("--checkpoint", checkpoint)])
+    for flag, p in (("--checkpoint", checkpoint),):
+        for q in protect:
+            if Path(p).resolve() == Path(q).resolve():
+                raise click.BadParameter(f"{p} is an input of this run", param_hint=flag)
+    if output:
+        check_format(output)
+        check_output(output, force=force, protect=protect)
+    for p in (svg_path, report_path):
+        if p:
+            check_output(p, force=force, protect=protect)
+    if report_path and Path(report_path).suffix.lower() not in (".html", ".htm", ".md"):
+        raise click.BadParameter("the report is .html or .md", param_hint="--report")
     if resume and not Path(checkpoint).exists():
         raise PeerscaleError("no checkpoint to resume from", file=checkpoint,
                              hint="run without --resume (or give --checkpoint FILE)")
@@ -221,13 +293,14 @@ def plan(instrument, model_file, complete, sizes, reps, seed, estimator, scale_n
             click.echo(f"note: the finished replications are kept in {checkpoint}; add --resume to continue", err=True)
         raise
     if output:
-        write_table(res.to_frame(), output, force=force)
+        write_table(res.to_frame(), output, force=force, protect=protect)
     if svg_path:
         text = plan_svg(res)
-        atomic_write(svg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+        atomic_write(svg_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force, protect=protect)
     if report_path:
         text = plan_report(res, "md" if report_path.lower().endswith(".md") else "html")
-        atomic_write(report_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force)
+        atomic_write(report_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=force,
+                     protect=protect)
     if as_json:
         emit_json(res.to_dict())
         return

@@ -213,21 +213,62 @@ def _umask() -> int:
     return mask
 
 
+def _fixed_stamps(tmp, fmt: str) -> None:
+    """Replace the writing time a .sav/.zsav header, a .dta header and an .xlsx package carry by a
+    fixed one (``SOURCE_DATE_EPOCH``, default 1980-01-01), so equal data give byte-identical files."""
+    import datetime as dt
+    import zipfile
+
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800") or 315532800)
+    when = dt.datetime.fromtimestamp(max(epoch, 315532800), dt.timezone.utc)
+    path = Path(tmp)
+    if fmt in ("sav", "zsav"):
+        data = bytearray(path.read_bytes())
+        if data[:4] in (b"$FL2", b"$FL3") and len(data) >= 109:
+            data[92:109] = (when.strftime("%d %b %y") + when.strftime("%H:%M:%S")).encode("ascii")
+            path.write_bytes(bytes(data))
+    elif fmt == "dta":
+        data = path.read_bytes()
+        stamp = when.strftime("%d %b %Y %H:%M").encode("ascii")
+        data = re.sub(rb"<timestamp>.(\d\d [A-Za-z]{3} \d{4} \d\d:\d\d)</timestamp>",
+                      lambda m: m.group(0).replace(m.group(1), stamp), data, count=1, flags=re.DOTALL)
+        path.write_bytes(data)
+    elif fmt == "xlsx":
+        iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode("ascii")
+        with zipfile.ZipFile(path) as zin:
+            parts = [(info, zin.read(info.filename)) for info in zin.infolist()]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info, body in parts:
+                if info.filename == "docProps/core.xml":
+                    body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + iso, body)
+                fixed = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+                fixed.compress_type = zipfile.ZIP_DEFLATED
+                fixed.external_attr = info.external_attr
+                zout.writestr(fixed, body)
+
+
 def write_table(df, path, *, format: str | None = None, force: bool = False, protect=(),
-                meta: OutputMeta | None = None) -> Path:
+                meta: OutputMeta | None = None, reproducible: bool = False) -> Path:
     """Write ``df`` to ``path`` atomically in the format its extension (or ``format``) names.
 
     Raises :class:`PeerscaleError` if ``path`` exists and not ``force``, or if it is one of the
     ``protect`` paths (the inputs). ``meta`` adds labels, missing codes and measure levels where
     the format holds them (.sav/.zsav all of them; .dta labels; .xlsx a "variables" sheet;
-    Parquet keeps them as schema metadata).
+    Parquet keeps them as schema metadata). ``reproducible``: the time of writing a format
+    stores (.sav/.zsav/.dta headers, .xlsx package) is fixed, so equal data give equal bytes.
     """
     fmt = output_format(path, format)
     meta = meta or OutputMeta()
     writer = {"csv": _write_csv, "tsv": _write_tsv, "sav": _write_sav, "zsav": _write_zsav,
               "dta": _write_dta, "xlsx": _write_xlsx, "parquet": _write_parquet, "jsonl": _write_jsonl}[fmt]
     _check_columns(df, path)
-    return atomic_write(path, lambda tmp: writer(df, tmp, meta), force=force, protect=protect)
+
+    def write(tmp):
+        writer(df, tmp, meta)
+        if reproducible:
+            _fixed_stamps(tmp, fmt)
+
+    return atomic_write(path, write, force=force, protect=protect)
 
 
 def _check_columns(df, path):

@@ -322,7 +322,13 @@ def _identified_at_start(engine, cons, spec, groups) -> None:
     optimiser run along the ridge."""
     base = start_values(spec, groups)
     rng = np.random.default_rng(12345)
-    for x in (base, random_start(spec, base, rng)):
+    # a generic point too: covariances start at 0, where e.g. two-indicator factors (identified
+    # through their correlations with the other factors) look unidentified though lavaan fits them
+    generic = random_start(spec, base, rng)
+    for pr in spec.params:
+        if pr.free >= 0 and pr.mat == "S" and pr.i != pr.j and not np.isfinite(pr.start) and generic[pr.free] == 0:
+            generic[pr.free] = rng.uniform(0.05, 0.15)
+    for x in (base, random_start(spec, base, rng), generic):
         try:
             if not np.isfinite(engine.discrepancy(x)[0]):
                 return

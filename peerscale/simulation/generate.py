@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import PeerscaleError
 from .population import item_codes
-from .study import Design
+from .study import Design, with_population
 
 DEFAULT_EVENTS = ("baseline_arm_1", "followup_arm_1")
 
@@ -96,7 +96,7 @@ def _form_items(inst, factor_index: dict, design: Design) -> list[_Item]:
     if design.irt or pop.model == "irt":
         if not inst.irt:
             raise PeerscaleError(f"instrument {inst.name!r} has no irt: block to simulate from", file=inst.path,
-                                 hint="simulate from the CFA form (leave out irt)")
+                                 hint="simulate from the CFA form (leave out `irt`)")
         for sname, bank in inst.irt.items():
             for it in bank.items:
                 irt_of[it.id] = (bank, it)
@@ -234,20 +234,45 @@ def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i + 1:0{width}d}" for i in range(n)]
 
 
+def check_seed(seed, name: str = "seed"):
+    """``seed`` as ``numpy.random.default_rng`` takes it: None, a whole number >= 0 (or a Generator)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PeerscaleError(f"`{name}` must be a whole number of 0 or more, got {seed!r}",
+                             hint="use the same whole number again to get the same data")
+    return int(seed)
+
+
 def _check_design(d: Design) -> None:
+    def number(name, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise PeerscaleError(f"`{name}` must be a finite number, got {v!r}")
+        return v
+
     def share(name, v, upper_open=False):
+        number(name, v)
         if not 0 <= v <= 1 or (upper_open and v >= 1):
             raise PeerscaleError(f"`{name}` is a proportion between 0 and 1, got {v!r}")
+
+    def whole(name, v, low):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise PeerscaleError(f"`{name}` must be a whole number of at least {low}, got {v!r}")
 
     if isinstance(d.n, bool) or not isinstance(d.n, (int, np.integer)) or d.n < 1:
         raise PeerscaleError(f"`n` must be a whole number of at least 1, got {d.n!r}")
     if not d.forms:
         raise PeerscaleError("name at least one instrument to simulate", hint="give `instrument` or a model file")
-    if d.waves < 1:
-        raise PeerscaleError(f"`waves` must be at least 1, got {d.waves!r}")
+    whole("waves", d.waves, 1)
+    whole("workers", d.workers, 0)
     for name in ("follow_up", "returned", "page_skip", "not_opened", "unverified"):
         share(name, getattr(d, name))
-    share("stability", abs(d.stability), upper_open=True)
+    number("stability", d.stability)
+    if not -1 < d.stability < 1:
+        raise PeerscaleError(f"`stability` is a correlation between -1 and 1 (exclusive), got {d.stability!r}")
+    for name, values in (("change", d.gain), ("shift", d.shift)):
+        for v in values.values():
+            number(name, v)
     share("leniency", d.leniency, upper_open=True)
     for name in ("icc", "agreement"):
         for bank, v in getattr(d, name).items():
@@ -256,7 +281,9 @@ def _check_design(d: Design) -> None:
         if len(d.mcar) != 2 or min(d.mcar) <= 0:
             raise PeerscaleError(f"`mcar` as a Beta propensity is two positive numbers (a, b), got {d.mcar!r}")
     else:
-        share("mcar", float(d.mcar), upper_open=True)
+        share("mcar", d.mcar, upper_open=True)
+    if d.not_relevant is not None:
+        number("not_relevant", d.not_relevant)
     if d.not_relevant is not None and not 0 <= d.not_relevant < 0.5:
         raise PeerscaleError(f"`not_relevant` is a share in [0, 0.5), got {d.not_relevant!r}")
     if d.workers < 0:
@@ -274,9 +301,9 @@ def simulate_study(design: Design, seed: int | None = None) -> Study:
     from ..spec import load_instrument
 
     _check_design(design)
-    rng = np.random.default_rng(seed)
-    forms = [load_instrument(f) for f in design.forms]
-    dyad_forms = [load_instrument(f) for f in design.dyad_forms]
+    rng = np.random.default_rng(check_seed(seed))
+    forms = [with_population(load_instrument(f), design) for f in design.forms]
+    dyad_forms = [with_population(load_instrument(f), design) for f in design.dyad_forms]
     names = [f.name for f in forms + dyad_forms]
     if len(set(names)) != len(names):
         raise PeerscaleError("an instrument is named twice", hint="each form once")

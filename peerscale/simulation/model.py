@@ -19,6 +19,12 @@ Layout (every block optional but ``forms``; ``examples/population.yaml`` is a fu
       mediation: {x: ACT, m: PBR, y: OUT, a: 0.50, b: 0.45, c_prime: 0.15}
       residual_correlations: {PBR.HOPE~PBR.TRUST: 0.44}
     missing: {mcar: [0.6, 32], page_skip: 0.02, not_opened: 0.01, unverified: 0.03, not_relevant: 0.02}
+    population:                              # optional: replaces a form's own population: block
+      pbr-y: {loadings: {default: 0.7}, correlations: {default: 0.5}, thresholds: {default: [-2, -1.3, -0.6, 0.4]}}
+
+``population:`` maps a form (its name, or the path as written in ``forms``) to a block in the
+scoring file's layout (:mod:`peerscale.simulation.population`); with a single form the block
+may be given directly.
 
 Item loadings and thresholds come from each form's ``population:`` block. The ``latent`` block
 replaces the blocks' factor correlations with a second-order model: the dimension factor
@@ -43,7 +49,7 @@ from ..spec import _Checker, _read_yaml
 from .study import Design
 
 MODEL_KEYS = {"description", "n", "forms", "redcap", "irt", "record", "events", "workers", "dyads", "latent",
-              "missing"}
+              "missing", "population"}
 
 
 @dataclass
@@ -75,6 +81,15 @@ class Latent:
             raise PeerscaleError(f"the latent block has no construct for bank {missing[0]!r}", file=self.file,
                                  key="latent.constructs", hint="constructs: " + ", ".join(names))
         labels = [f"{b}.{d}" for b, d in factors]
+        if self.mediation:
+            measured = {b for b, _ in factors}
+            for role in ("x", "m", "y"):
+                if self.mediation[role] not in measured:
+                    raise PeerscaleError(f"the mediation's {role} ({self.mediation[role]!r}) is measured by none of the "
+                                         "forms, so the data would not carry the stated effect", file=self.file,
+                                         key=f"latent.mediation.{role}",
+                                         hint="add a form of that bank to forms (e.g. act-y, out-y), or drop the "
+                                              "mediation")
         for label in self.dimensions:
             if label not in labels:
                 raise PeerscaleError(f"no dimension {label!r} among the forms' factors", file=self.file,
@@ -142,6 +157,8 @@ def load_model(path) -> Design:
     chk.mapping(doc, "", MODEL_KEYS, required=("forms",))
     base = path.parent
     forms = [_form(f, base) for f in chk.seq(doc["forms"], "forms")]
+    if not forms:
+        chk.fail("forms", "list at least one form (a bundled name or a scoring file) to simulate")
     n = doc.get("n", 100)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         chk.fail("n", f"n is a whole number of at least 1, got {n!r}")
@@ -216,7 +233,41 @@ def load_model(path) -> Design:
     lt = doc.get("latent")
     if lt is not None:
         d.latent = _latent(chk, lt, str(path))
+    if doc.get("population") is not None:
+        d.populations = _populations(chk, doc["population"], d.forms + d.dyad_forms)
     return d
+
+
+def _populations(chk, raw, refs: list) -> dict:
+    """``population:`` of a model file: per form (name or path as in ``forms``), or one block."""
+    from ..spec import load_instrument
+    from .population import POPULATION_KEYS, parse_population_block
+
+    forms = {}
+    for ref in refs:
+        inst = load_instrument(ref)
+        forms[str(ref)] = forms[inst.name] = inst
+    chk.mapping(raw, "population", set(raw) if isinstance(raw, dict) else set())
+    single = bool(set(raw) & POPULATION_KEYS)
+    if single:  # one block, for the only form
+        names = {i.name for i in forms.values()}
+        if len(names) != 1:
+            chk.fail("population", "with several forms, give a population: block per form (population: {FORM: {...}})",
+                     hint="forms: " + ", ".join(sorted(names)))
+        raw = {next(iter(names)): raw}
+    out = {}
+    for key, block in raw.items():
+        inst = forms.get(str(key))
+        if inst is None:
+            chk.fail(f"population.{key}", f"{key!r} is not one of the model's forms",
+                     hint="forms: " + ", ".join(sorted({i.name for i in forms.values()})))
+        try:
+            out[inst.name] = parse_population_block(chk, block, inst.items, inst.scales, inst.irt)
+        except PeerscaleError as exc:  # the block's keys, as they stand in the model file
+            if exc.key and exc.key.startswith("population") and not single:
+                exc.key = f"population.{key}" + exc.key[len("population"):]
+            raise
+    return out
 
 
 def _latent(chk, raw, file: str) -> Latent:

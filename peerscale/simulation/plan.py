@@ -71,6 +71,7 @@ class PlanConfig:
     model_file: str = ""      # a model file: the study design, and the mediation among composites
     mediation: tuple = ()     # ((x, form), (m, form), (y, form)): composite scores and their forms
     complete: bool = False    # leave out the model file's missing answers (faster: no FIML)
+    fingerprint: str = ""     # hash of the input files' contents: a checkpoint of an edited model is refused
 
     def key(self) -> str:
         text = json.dumps(asdict(self), sort_keys=True, default=list)
@@ -108,7 +109,14 @@ def _context(cfg: PlanConfig) -> dict:
         from .generate import _form_items, latent_structure
         from .study import Design
 
-        inst = load_instrument(cfg.instrument)
+        from .study import with_population
+
+        design = None
+        if cfg.model_file:
+            from .model import load_model
+
+            design = load_model(cfg.model_file)
+        inst = with_population(load_instrument(cfg.instrument), design)
         factors, phi = latent_structure([inst])
         index = {k: n for n, k in enumerate(factors)}
         items = {it.id: it for it in _form_items(inst, index, Design(n=1, forms=[inst]))}
@@ -116,10 +124,8 @@ def _context(cfg: PlanConfig) -> dict:
         _CONTEXT.update(key=cfg.key(), inst=inst, chol=np.linalg.cholesky(phi),
                         items=[items[i] for i in cfg.items])
         if cfg.model_file:
-            from .model import load_model
-
-            _CONTEXT["design"] = load_model(cfg.model_file)
-            _CONTEXT["forms"] = {f: load_instrument(f) for _, f in cfg.mediation}
+            _CONTEXT["design"] = design
+            _CONTEXT["forms"] = {f: with_population(load_instrument(f), design) for _, f in cfg.mediation}
     return _CONTEXT
 
 
@@ -603,7 +609,14 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
 
     from ..spec import load_instrument
 
+    from .generate import check_seed
+    from .study import with_population
+
     t0 = time.perf_counter()
+    if seed is None:
+        raise PeerscaleError("`seed` is required: replication r of the k-th n uses SeedSequence(seed, (k, r))",
+                             hint="give a whole number of 0 or more")
+    seed = check_seed(seed)
     design = None
     mediation: tuple = ()
     if model is not None:
@@ -615,7 +628,7 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
                                  hint="leave out `model`, or `groups`")
         if instrument is None:
             instrument = design.forms[0]
-        forms = {f: load_instrument(f) for f in design.forms}
+        forms = {f: with_population(load_instrument(f), design) for f in design.forms}
         med = design.latent.mediation if design.latent is not None else None
         if med:
             picked = []
@@ -629,22 +642,42 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
             mediation = tuple(picked)
     if instrument is None:
         raise PeerscaleError("give `instrument` (or `model`, a model file)")
-    inst = load_instrument(instrument)
+    inst = with_population(load_instrument(instrument), design)
     if inst.population is None:
         raise PeerscaleError(f"instrument {inst.name!r} has no population: block to plan from", file=inst.path,
                              hint="add a population: block to its scoring file")
     est = ESTIMATORS.get(str(estimator).lower())
     if est is None:
         raise PeerscaleError(f"unknown `estimator` {estimator!r}", hint="use ml, mlr or wlsmv")
+    if isinstance(n, str):
+        raise PeerscaleError(f"`n` is a whole number or a list of them, got the text {n!r}", hint="e.g. n=[150, 300, 500]")
     ns = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
     if not ns or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in ns):
         raise PeerscaleError(f"`n` must be whole numbers of at least 1, got {list(ns)!r}")
+    dup = sorted({v for v in ns if list(ns).count(v) > 1})
+    if dup:
+        raise PeerscaleError(f"`n` lists {dup[0]} more than once", hint="give each sample size once")
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise PeerscaleError(f"`reps` must be a whole number of at least 1, got {reps!r}")
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise PeerscaleError(f"`groups` must be a whole number of at least 1, got {groups!r}")
+    def finite(name, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise PeerscaleError(f"`{name}` must be a finite number, got {v!r}")
+
+    finite("mcar", mcar)
     if not 0 <= mcar < 1:
         raise PeerscaleError(f"`mcar` is a share in [0, 1), got {mcar!r}")
+    finite("dif", dif)
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, (int, np.integer))
+                                  or processes < 1):
+        raise PeerscaleError(f"`processes` must be a whole number of at least 1 (or None: every core), got {processes!r}")
+    if isinstance(truth_n, bool) or not isinstance(truth_n, (int, np.integer)) or truth_n < 1000:
+        raise PeerscaleError(f"`truth_n` must be a whole number of at least 1000, got {truth_n!r}",
+                             hint="the pseudo-true values come from one sample this large")
+    for name, value in (("scales", scales), ("dif_items", dif_items)):
+        if isinstance(value, str):
+            raise PeerscaleError(f"`{name}` is a list of names, got the text {value!r}", hint=f"use [{value!r}]")
     dims = [s for s in inst.scales if not s.composite and s.name in inst.population.factors]
     if scales is None:
         composite = next((s for s in inst.scales if s.composite and s.of_scales), None)
@@ -678,7 +711,17 @@ def plan(instrument=None, n=(150, 300, 500), reps: int = 500, seed: int = 1, *, 
         bad = [i for i in dif_items if i not in items]
         if bad:
             raise PeerscaleError(f"`dif_items`: {bad[0]!r} is not a modelled item")
-    cfg = PlanConfig(instrument=inst.path or inst.name, name=inst.name, ns=ns, reps=int(reps), seed=int(seed), estimator=est,
+    files = list(inst.files)
+    if model is not None:
+        files.append(str(model))
+        files += [f for form in forms.values() for f in form.files]
+    digest = hashlib.sha256()
+    for f in files:
+        try:
+            digest.update(Path(f).read_bytes())
+        except OSError:
+            digest.update(str(f).encode())
+    cfg = PlanConfig(fingerprint=digest.hexdigest()[:16], instrument=inst.path or inst.name, name=inst.name, ns=ns, reps=int(reps), seed=int(seed), estimator=est,
                      syntax=syntax, scales=tuple(scale_items.items()), items=items, groups=int(groups),
                      dif=float(dif), dif_items=tuple(dif_items or ()), mcar=float(mcar), truth_n=int(truth_n),
                      model_file=str(model) if model is not None else "", mediation=mediation,

@@ -200,6 +200,7 @@ def parse_population_block(chk, raw, items: dict, scales: list, irt: dict | None
     base = chk.number(base, "population.correlations.default")
     phi = [[1.0 if a == b else base for b in range(f)] for a in range(f)]
     index = {n: k for k, n in enumerate(factors)}
+    given: dict = {}
     for pair, value in craw.items():
         if pair == "default":
             continue
@@ -208,6 +209,10 @@ def parse_population_block(chk, raw, items: dict, scales: list, irt: dict | None
         if len(names) != 2 or any(n not in index for n in names) or names[0] == names[1]:
             chk.fail(k, f"name a pair of dimension scales as 'a~b', got {pair!r}", hint="scales: " + ", ".join(factors))
         a, b = index[names[0]], index[names[1]]
+        if (min(a, b), max(a, b)) in given:
+            chk.fail(k, f"the correlation of {names[0]!r} and {names[1]!r} is given twice "
+                        f"(as {given[(min(a, b), max(a, b))]!r} and {pair!r})", hint="give each pair once")
+        given[(min(a, b), max(a, b))] = pair
         phi[a][b] = phi[b][a] = chk.number(value, k)
     for a in range(f):
         for b in range(a + 1, f):

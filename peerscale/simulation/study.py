@@ -40,3 +40,16 @@ class Design:
     not_relevant: float | None = None               # overrides the population blocks' rate
     irt: bool = False
     latent: object = None                           # model.Latent (second-order structure), optional
+    populations: dict = field(default_factory=dict)  # instrument name -> Population (a model file's population:)
+
+
+def with_population(inst, design: Design | None):
+    """``inst`` with the model file's ``population:`` block for it, when the design gives one."""
+    pop = (design.populations or {}).get(inst.name) if design is not None else None
+    if pop is None:
+        return inst
+    from copy import copy
+
+    out = copy(inst)
+    out.population = pop
+    return out
