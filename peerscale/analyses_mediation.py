@@ -48,6 +48,7 @@ class _Sources:
         self._columns: dict[int, list] = {}
         self._bundled = None
         self._read: dict[tuple, object] = {}
+        self.notes: list[str] = []
 
     def bundled(self) -> list:
         """The bundled instruments, loaded once per analysis (their YAML is slow to parse)."""
@@ -86,6 +87,30 @@ class _Sources:
         have = set(item_columns(self.columns(k), inst).values())
         return any(i in have for i in scale.items)
 
+    def _partner_options(self, k, opts):
+        """Read options of a second or later file: design columns given once for every file
+        (flags, a dict) that this file lacks are left out with a note, as ``dyads`` and
+        ``report --partner`` do: a worker export often has no wave column (every row of it is
+        then used). The id column that links the files is still required (checked later)."""
+        design = opts.get("design")
+        if not isinstance(design, dict):
+            return opts
+        columns = set(self.columns(k))
+        drop = {role: col for role, col in design.items()
+                if role in ("wave", "worker", "respondent", "group") and isinstance(col, str) and col not in columns}
+        if not drop:
+            return opts
+        name = Path(self.name(k)).name
+        for role, col in drop.items():
+            note = (f"{name} has no {role} column {col!r}"
+                    + (": every row of it is used (one wave)" if role == "wave" else ": not used for this file"))
+            if note not in self.notes:
+                self.notes.append(note)
+        kept = {r: c for r, c in design.items() if r not in drop}
+        if "waves" in kept and "wave" in drop:
+            kept.pop("waves")
+        return {**opts, "design": kept or None}
+
     def responses(self, k, inst):
         s = self.items[k]
         if _is_responses(s):
@@ -96,6 +121,8 @@ class _Sources:
             s = s.source if s.source is not None else s.data
         else:
             opts = self.read_options
+            if k > 0:
+                opts = self._partner_options(k, opts)
         key = (k, inst.name)
         if key not in self._read:
             self._read[key] = self.reader(s, inst, **opts)
@@ -260,6 +287,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     >>> sorted(res.paths)
     ['a', 'b', 'c_prime']
     """
+    from .design import id_text
     from .psychometrics.mediation import fit_mediation
 
     if latent not in (False, True, None, "items", "subscales"):
@@ -290,11 +318,12 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             if baseline:
                 raise PeerscaleError("`baseline` links two waves; give `wave` as the first of them, not 'all'")
             wave_name = None
-        elif wave not in waves:
-            raise PeerscaleError(f"`wave` {wave!r} is not a wave of the data", value=wave,
-                                 hint="waves: " + ", ".join(waves))
         else:
-            wave_name = wave
+            # as Responses.wave(): the name, 1 for 1.0, the value label (SPSS 'Baseline'), letter case
+            wave_name = first._base.wave_name(wave, waves)
+            if wave_name is None:
+                raise PeerscaleError(f"`wave` {wave!r} is not a wave of the data", value=wave,
+                                     hint="waves: " + ", ".join(first._base.wave_labels(waves)))
     elif wave not in (None, "first", "all"):
         raise PeerscaleError(f"`wave` {wave!r}: the data have no wave column", value=wave)
     next_wave = None
@@ -339,8 +368,18 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         raise PeerscaleError("`baseline` links each person's two waves, and the data have no respondent id column",
                              hint="set respondent: in study.yaml")
     frames, excluded, sources_used = {}, {}, {}
+    extra_notes = list(sources.notes)
     for key, r in bases.items():
         pos = _wave_rows(r, wave_name)
+        if wave_name is not None and r.design.wave:
+            # rows whose wave cell is blank are in no wave: count them rather than lose them
+            vals = r._base.wave_values()
+            blank_wave = int((r.rows & vals.isna().to_numpy()).sum())
+            if blank_wave and same:
+                excluded[f"no wave ({r.design.wave})"] = blank_wave
+            elif blank_wave:  # across files the record is counted once, as unmatched: say why here
+                extra_notes.append(f"{blank_wave} row(s) of {Path(str(r.source)).name} have no wave in column "
+                                   f"{r.design.wave!r}: in no wave, so not linked")
         f = pd.DataFrame(index=pos)
         for role in ("x", "m", "y"):
             if src[role] == key:
@@ -350,7 +389,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         if lk is not None:
             if lk not in r.data.columns:
                 raise PeerscaleError(f"the id column {lk!r} is not in {r.source}", column=lk, file=r.source)
-            ids = r.data[lk].astype("string").str.strip().to_numpy()[pos]
+            ids = id_text(r.data[lk]).to_numpy()[pos]  # '007', 7 and 7.0 link (as dyads, change, nesting)
             f.index = pd.Index(ids, name=lk)
             where = pd.Series(pos, index=f.index)
             blank = f.index.isna()
@@ -415,7 +454,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         base_col = f"{ycol}_{wave_name}"
         later = f"{ycol}_{next_wave}"
         pos1 = frames[src['y']][2].loc[merged.index].to_numpy()
-        pid = yr.data[person].astype("string").str.strip().to_numpy()
+        pid = id_text(yr.data[person]).to_numpy()
         p2 = _wave_rows(yr, next_wave)
         ids2 = pd.Series(p2, index=pd.Index(pid[p2]))
         if ids2.index.duplicated().any():
@@ -449,6 +488,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
                         baseline=base_col, latent=latent_items, cluster=cluster_col, missing=missing,
                         bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet)
     res.excluded = {**excluded, **res.excluded}
+    res.notes = extra_notes + list(res.notes)
     res.n_excluded = n_before - res.n
     res.sources = {"files": {k: str(v) for k, v in sources_used.items()},
                    "instruments": {k: rs[k].instrument.name for k in ("x", "m", "y")},

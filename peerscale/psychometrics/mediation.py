@@ -319,7 +319,9 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
                                                 "check the scale and the rows selected")
     n_clusters = None
     if cluster:
-        ids = sub[cluster].astype(str)
+        from ..design import id_text
+
+        ids = id_text(sub[cluster]).astype(str)  # ' W1' and 'W1', 7 and 7.0: one cluster
         n_clusters = int(ids.nunique())
         if n_clusters < 2:
             raise PeerscaleError(f"the cluster column {cluster!r} has a single cluster in the rows used",
@@ -346,9 +348,11 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
         if missing == "listwise" and share > 0.10:
             notes.append(f"{share:.0%} of rows were left out by listwise deletion; missing='fiml' (--missing fiml) "
                          "uses every row with an answer")
-    if cluster and n_clusters < 20:
-        notes.append(f"only {n_clusters} clusters: cluster-robust standard errors are unreliable with fewer than "
-                     "about 20-30 clusters")
+    if cluster:
+        # as cfa --cluster: clusters of one row (lavaan refuses them) and too few clusters
+        from ..analyses import _cluster_notes
+
+        notes += _cluster_notes(sub, cluster, [])
     if n < 100:
         notes.append(f"N = {n} is small for mediation: the indirect effect's interval is wide and its "
                      "normal-theory (delta) p-value is optimistic; prefer the bootstrap interval")
