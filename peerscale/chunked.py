@@ -226,10 +226,60 @@ def _compact(parts: list, limit: int = 64) -> list:
     return [_dedupe(parts)]
 
 
+# --------------------------------------------------------------------------- REDCap repeating forms
+
+def repeat_column(columns):
+    """REDCap's repeat-instrument column among ``columns`` (raw or label export), or None."""
+    from .io.redcap import REDCAP_ID_LABELS
+
+    names = ("redcap_repeat_instrument", *[k for k, v in REDCAP_ID_LABELS.items() if v == "redcap_repeat_instrument"])
+    return next((c for c in names if c in [str(x) for x in columns]), None)
+
+
+def own_repeats(col, instrument):
+    """Rows that are repeat instances of the instrument's own form, and rows with no repeat
+    instrument (as the REDCap reader tells them apart)."""
+    from .io.dictionary import form_name, instrument_forms
+    from .io.redcap import _blank
+
+    forms = set(instrument_forms(instrument)) | {form_name(instrument.title)}
+    rep = col.astype("str").str.strip().str.lower().str.replace(r"[^a-z0-9_]", "_", regex=True)
+    blank = _blank(col)
+    return ~blank & rep.isin(forms), blank
+
+
+def apply_scope_rule(table, instrument, repeats) -> None:
+    """The REDCap scope of a chunk decided for the whole data (``repeats``: does any row of the
+    whole export repeat the instrument's form?), not from this chunk alone."""
+    if repeats is None or table.in_scope is None:
+        return
+    col = repeat_column(table.data.columns)
+    if col is None:
+        return
+    mine, blank = own_repeats(table.data[col], instrument)
+    table.in_scope = mine if repeats else blank
+    table.in_scope.name = "in_scope"
+
+
+def frames_repeat(frames, instrument) -> bool | None:
+    """Whether any of ``frames`` holds a repeat instance of the instrument's form (None: no
+    repeat-instrument column)."""
+    found = None
+    for frame in frames:
+        col = repeat_column(frame.columns)
+        if col is None:
+            continue
+        mine, _blank = own_repeats(frame[col], instrument)
+        found = bool(found) or bool(mine.any())
+        if found:
+            return True
+    return found
+
+
 # --------------------------------------------------------------------------- sources of chunks
 
 def _frame_tables(frames: Iterable, instrument, *, map=None, redcap_dictionary=None, missing_codes=None,
-                  key_columns=()):
+                  key_columns=(), repeats=None):
     """``(first_row, Table)`` per DataFrame of an iterable, finished as :func:`peerscale.read`
     finishes a DataFrame."""
     import pandas as pd
@@ -245,6 +295,7 @@ def _frame_tables(frames: Iterable, instrument, *, map=None, redcap_dictionary=N
             raise PeerscaleError(f"chunks must be pandas DataFrames, got {type(frame).__name__}")
         table = table_from_frame(frame, instrument=instrument, redcap_dictionary=redcap_dictionary,
                                  missing_codes=codes, key_columns=key_columns, check_duplicates=False)
+        apply_scope_rule(table, instrument, repeats)
         apply_mapping(table, {**{c: i for c, i in table.suggested_map.items() if c != i}, **mapping_given}, None)
         yield first, table
         first += len(frame)
@@ -299,8 +350,11 @@ class ChunkedResponses:
                                  hint="give a list of DataFrames or a function returning a fresh iterable")
         self._cache["consumed"] = True
         o = self._opts
+        repeats = None
+        if isinstance(src, (list, tuple)) or callable(self._source):  # re-readable: decide over every chunk
+            repeats = frames_repeat(src if isinstance(src, (list, tuple)) else self._source(), self._instrument)
         yield from _frame_tables(src, self._instrument, map=o["map"], redcap_dictionary=o["redcap_dictionary"],
-                                 missing_codes=o["missing_codes"])
+                                 missing_codes=o["missing_codes"], repeats=repeats)
 
     def accumulate(self, specs: dict) -> ChunkStats:
         """One pass over the chunks: the merged :class:`ChunkStats` of ``specs``."""

@@ -220,6 +220,17 @@ def test_moments_give_efa_and_polychoric_inputs():
     np.testing.assert_allclose(polychoric_from_moments(m).rho, polychoric_matrix(keyed).rho, atol=EXACT)
 
 
+def test_efa_on_merged_correlations_equals_efa_on_the_rows():
+    from peerscale.analyses import pearson_frame
+    from peerscale.psychometrics import fit_efa
+
+    x = _generated(n=800, k=6, seed=4)
+    m = moments_of_chunks(x.iloc[i:i + 90] for i in range(0, 800, 90))
+    chunked = fit_efa(pearson_frame(m), 2, n_obs=m.n_rows)
+    whole = fit_efa(x, 2)
+    np.testing.assert_allclose(chunked.loadings, whole.loadings, atol=OMEGA_TOL)  # a factor fit: its tolerance
+
+
 # --------------------------------------------------------------------------- command line
 
 def test_cli_chunked_reliability_and_items_equal_in_memory(run_cli):
