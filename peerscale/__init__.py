@@ -13,11 +13,13 @@ from .errors import PeerscaleError
 from .spec import Instrument, adhoc_instrument, bundled_instruments, item_pairs, load_instrument
 
 __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
-           "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "read_chunked", "__version__"]
+           "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "mediation", "score_file",
+           "read_chunked", "__version__"]
 
 _LAZY = {"read": "api", "Responses": "responses", "score": "api", "score_data": "scoring",
-         "keyed_items": "scoring", "read_chunked": "chunked"}
-_SUBMODULES = ("analyses", "chunked", "examples", "io", "psychometrics", "report", "responses", "scoring", "structures")
+         "keyed_items": "scoring", "mediation": "responses", "score_file": "streaming", "read_chunked": "chunked"}
+_SUBMODULES = ("analyses", "chunked", "design_analyses", "examples", "io", "psychometrics", "report", "responses",
+               "scoring", "streaming", "structures")
 
 
 def __getattr__(name):

@@ -85,6 +85,7 @@ class ReliabilityResults(_Result):
         self.sample, self.scales, self.alpha, self.omega = sample, scales, alpha, omega
         self.failed, self.notes, self.level = failed, notes, level
         self.icc = None
+        self.nesting = None  # ICC(1) within workers when the design names them (design_analyses.nesting)
 
     def to_dict(self) -> dict:
         out = {"sample": self.sample, "scales": self.scales}
@@ -92,6 +93,8 @@ class ReliabilityResults(_Result):
             out["omega"] = self.omega
         if self.icc is not None:
             out["icc"] = self.icc.to_dict()
+        if self.nesting is not None:
+            out["nesting"] = self.nesting.to_dict()
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -194,7 +197,15 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
             entries[scale.name] = {"label": scale.label, "composite": scale.composite, "error": exc.message}
     structure = structure_omega(view, listwise=listwise, method=omega_method, ordinal=ordinal,
                                 scales=scales) if omega else {}
-    return ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    result = ReliabilityResults(view.sample(), entries, alphas, structure, failed, notes, level)
+    if view.design.worker:  # young people share workers: how much each scale clusters within them
+        from .design_analyses import nesting
+
+        try:
+            result.nesting = nesting(view, scales=scales)
+        except PeerscaleError as exc:
+            notes.append(f"nesting within workers not computed: {exc.message}")
+    return result
 
 
 def _scale_entry(view, scale, listwise, n_boot, seed, level, ordinal, omega_method, quiet):
@@ -753,6 +764,8 @@ class CFAAnalysis(_Result):
             "loadings_std_se": {f"{r.lhs}=~{r.rhs}": r.se for r in loads.itertuples()},
             "converged": res.converged,
         }
+        if getattr(res, "cluster", None):
+            out["cluster"] = {"column": res.cluster, "n_clusters": sum(res.scaling.get("n_clusters", []))}
         if res.estimator in ("MLR", "DWLS"):
             out["fit_robust"] = {k: fm[k] for k in fm
                                  if k.endswith(("_scaled", "_robust")) or k in ("scaling_factor", "shift_parameter")}
@@ -833,7 +846,8 @@ def _missing_method(data, observed, estimator: str, missing: str | None) -> tupl
 def cfa(view, *, model: str | None = None, structure: str | None = None, compare: bool = False,
         estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
         top_mi: int = 10, quiet: bool = True, invariance: str = "scalar", partial=None, criterion: str = "fit",
-        parameterization: str = "delta", starts: int = 0, seed: int | None = None) -> CFAAnalysis:
+        parameterization: str = "delta", starts: int = 0, seed: int | None = None,
+        cluster: str | None = None) -> CFAAnalysis:
     """Confirmatory factor analysis of keyed items, as ``lavaan::cfa``.
 
     Parameters
@@ -869,6 +883,9 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         Ordinal items (DWLS).
     starts, seed : int
         Extra random starts of the optimiser and their seed.
+    cluster : str, optional
+        A column of cluster ids (the worker): cluster-robust SEs and the Yuan–Bentler (Mplus)
+        scaled test, as lavaan's ``cluster=`` (ML, listwise deletion).
 
     Examples
     --------
@@ -928,6 +945,15 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
+    if cluster:  # lavaan's cluster= with listwise deletion (the engine's clustered FIML is not built)
+        if group or compare:
+            raise PeerscaleError("`cluster` is not combined with `group` or `compare`")
+        if missing == "fiml":
+            raise PeerscaleError("`cluster` works with listwise deletion only", hint="use `missing='listwise'`")
+        data = data.copy()
+        data[cluster] = view.column(cluster)
+        reported, method = ("listwise" if reported != "none" else "none"), "listwise"
+        options["cluster"] = cluster
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):
         raise PeerscaleError(f"only {n_answered} respondents answered any of the model's {len(present)} items; "

@@ -38,6 +38,11 @@ PARAMETER_FLAGS = {
 COMMAND_FLAGS = {
     "report": {"input_format": "--input-format", "n_factors": "--factors"},
     "reliability": {"method": "--omega-method"},
+    "change": {"from_wave": "--from", "to_wave": "--to", "reliability": "--reliability", "level": "--ci"},
+    "dyads": {"link": "--link/--dyad-column", "level": "--ci"},
+    "nesting": {"worker_column": "--worker-column"},
+    "mediation": {"x": "--x", "m": "--m", "y": "--y", "baseline": "--baseline", "latent": "--latent",
+                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument"},
 }
 _PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
 

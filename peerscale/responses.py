@@ -772,16 +772,46 @@ class Responses:
 
         return retest(self, other, level=level)
 
+    def dyads(self, other: "Responses", *, wave=None, link=None, level: float = 0.95):
+        """Agreement with ``other``, the other form of the same relationships (this export is the
+        young person's, ``other`` the worker's); see :func:`peerscale.design_analyses.dyads`."""
+        from .design_analyses import dyads
+
+        return dyads(self, other, wave=wave, link=link, level=level)
+
+    def nesting(self, *, wave=None, worker_column: str | None = None, scales=None):
+        """ICC(1) of each scale within workers (REML as ``lme4::lmer``, and ANOVA), design effect
+        and effective n; see :func:`peerscale.design_analyses.nesting`."""
+        from .design_analyses import nesting
+
+        return nesting(self._view(wave), worker_column=worker_column, scales=scales)
+
+    def change(self, from_wave: str, to_wave: str, *, reliability=None, scales=None, level: float = 0.95):
+        """Change of each scale between two waves with the Jacobson–Truax reliable change index;
+        see :func:`peerscale.design_analyses.change`."""
+        from .design_analyses import change
+
+        return change(self, from_wave=from_wave, to_wave=to_wave, reliability=reliability, scales=scales,
+                      level=level)
+
+    def mediation(self, x: str, m: str, y: str, *, others=(), **options):
+        """The mediation model X → M → Y (as ``lavaan::sem()`` with ``:=``) on this export and
+        ``others`` (more Responses or paths, linked by dyad or respondent id); the other forms
+        of this export's file are read as needed. See :func:`peerscale.analyses_mediation.mediation`."""
+        return mediation([self, *others], x, m, y, **options)
+
     def report(self, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-               quiet: bool = True, command: str = ""):
+               quiet: bool = True, command: str = "", partner: "Responses | None" = None):
         """The numbers of ``peerscale report`` (a :class:`~peerscale.report.build.Report`: render
-        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`)."""
+        with ``.to_html()``, ``.to_dict()`` or :func:`~peerscale.report.markdown.write_markdown`).
+        ``partner``: the other form of the same relationships (e.g. the worker's pbr-p export),
+        for the dyad section."""
         from .report.build import build_report
 
         return build_report(self, validate=validate, wave=wave, min_answered=min_answered, bootstrap=bootstrap,
                             iterations=iterations, n_factors=n_factors, seed=seed, missing=missing, quiet=quiet,
-                            command=command)
+                            command=command, partner=partner)
 
     # ------------------------------------------------------------------ display
 
@@ -799,6 +829,39 @@ class Responses:
             lines.append(f"  waves: {', '.join(self.waves)}" + (f" (this view: {self._wave_label})"
                                                                if self._wave_label else ""))
         return "\n".join(lines)
+
+
+def mediation(source, x: str, m: str, y: str, **options):
+    """Does the relationship carry the effect of the activities on the outcomes? The mediation
+    model ``M ~ a*X; Y ~ b*M + c*X; indirect := a*b; total := c + a*b`` on scored exports,
+    as ``lavaan::sem()``.
+
+    Parameters
+    ----------
+    source : path, DataFrame or Responses, or a list of them (forms linked by dyad or
+        respondent id).
+    x, m, y : scale names (``"act_total"``, ``"pbr_core"``, ``"out_total"``) or
+        ``"instrument:scale"``.
+    options : see :func:`peerscale.analyses_mediation.mediation` (``covariates``,
+        ``baseline``, ``latent``, ``cluster``, ``bootstrap``, ``seed``, ``missing``...) and
+        :func:`read` (``map``, ``design``...).
+
+    Returns
+    -------
+    MediationResult
+        with ``paths``, ``indirect``, ``total``, ``n``, ``to_frame()`` and ``summary()``.
+
+    Examples
+    --------
+    >>> import peerscale
+    >>> from peerscale.examples import path
+    >>> res = peerscale.mediation(path("youth_export.csv"), x="act_total", m="pbr_core", y="out_total")
+    >>> round(res.indirect["est"], 3), res.n
+    (0.294, 290)
+    """
+    from .analyses_mediation import mediation as analyse
+
+    return analyse(source, x, m, y, reader=read, **options)
 
 
 def sample_note(sample: dict, n_waves_in_data: int) -> str:

@@ -162,6 +162,7 @@ class Scale:
     composite: bool = False
     of_scales: tuple[str, ...] = ()
     description: str = ""
+    higher_is_better: bool = True  # direction of improvement (reliable change); false for symptom scales
 
     @property
     def required(self) -> int:
@@ -488,7 +489,7 @@ SCORING_KEYS = {"name", "title", "version", "status", "description", "items", "i
 ITEM_KEYS = {"id", "text", "dimension", "form", "response_scale", "reverse", "status",
              "version", "recall_period", "note", "recall", "viewpoint", "pair", "requires", "anchors"}
 SCALE_KEYS = {"name", "label", "items", "scales", "method", "min_answered", "prorate",
-              "description"}
+              "description", "higher_is_better"}
 RSCALE_KEYS = {"label", "min", "max", "codes", "missing"}
 
 
@@ -825,7 +826,8 @@ def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[li
         ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
         method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
         scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate,
-                            description=str(raw.get("description") or "")))
+                            description=str(raw.get("description") or ""),
+                            higher_is_better=chk.boolean(raw.get("higher_is_better", True), f"{k}.higher_is_better")))
     if not scales:
         chk.fail("scales", "the scoring file defines no scales")
     by_name = {s.name: s for s in scales}
@@ -854,7 +856,8 @@ def _parse_scoring(chk: _Checker, doc: dict, items: dict[str, Item]) -> tuple[li
             ids, keys = _parse_keys(chk, raw["items"], f"{k}.items", items)
         method, ma, prorate = _parse_rule(chk, raw, k, len(ids))
         scales.append(Scale(name, str(raw.get("label", name)), ids, keys, method, ma, prorate,
-                            composite=True, of_scales=tuple(parts), description=str(raw.get("description") or "")))
+                            composite=True, of_scales=tuple(parts), description=str(raw.get("description") or ""),
+                            higher_is_better=chk.boolean(raw.get("higher_is_better", True), f"{k}.higher_is_better")))
     all_names = {s.name for s in scales}
 
     norms = {}

@@ -70,16 +70,12 @@ class _Summary:
         self.s: dict | None = None
         self.moments: dict[str, tuple[int, float, float]] = {}
 
-    def add(self, summary: dict, scores) -> None:
-        import numpy as np
-
-        for name in summary["scales"]:
-            x = scores[name].to_numpy(dtype="float64", na_value=np.nan)
-            x = x[~np.isnan(x)]
-            n_b = x.size
+    def add(self, summary: dict) -> None:
+        for name, sc in summary["scales"].items():
+            n_b = sc["n_scored"]
             if n_b:
-                mean_b = float(x.mean())
-                m2_b = float(((x - mean_b) ** 2).sum())
+                mean_b = sc["mean"]
+                m2_b = sc["sd"] ** 2 * (n_b - 1) if n_b > 1 else 0.0
                 n_a, mean_a, m2_a = self.moments.get(name, (0, 0.0, 0.0))
                 n = n_a + n_b
                 delta = mean_b - mean_a
@@ -145,7 +141,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     instrument, scales, map, redcap_dictionary, missing_codes, design, encoding, sheet, input_format, on_invalid
         As :func:`peerscale.read`.
     chunk_rows : int, optional
-        Rows per chunk (default: up to 1,000,000 rows and about 128 MiB of input).
+        Rows per chunk (default: up to 250,000 rows and about 32 MiB of input).
     include_items, format, force, min_answered, id_columns, protect
         As :meth:`peerscale.Responses.write_scores`.
     on_start : callable, optional
@@ -202,7 +198,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     state = {"rows": 0, "columns": 0, "first": None}
 
     def frames():
-        for table in reader.tables():
+        for table in prefetch(reader.tables()):
             r = responses_from_table(table, inst, file, given, scales=scales, id_columns=id_columns,
                                      on_invalid=on_invalid, map=map, redcap_dictionary=redcap_dictionary,
                                      row_offset=table.first_row)
@@ -221,7 +217,7 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
                 mask = r._base.scope
                 out = pd.concat([out, item_columns(result, r.data.reset_index(drop=True), include_items, fmt, mask)],
                                 axis=1)
-            summary.add(result.summary, result.scores)
+            summary.add(result.summary)
             state["rows"] += len(out)
             state["columns"] = out.shape[1]
             yield out, output_meta(result, include_items, fmt) if state["rows"] == len(out) else None
@@ -233,6 +229,47 @@ def score_file(source, output, instrument=None, *, chunk_rows: int | None = None
     s.update({"output": str(written), "n_columns": state["columns"], "items_included": include_items,
               "chunks": "streamed" if reader.streamed else "read whole, scored in chunks"})
     return written, s
+
+
+def prefetch(iterable, depth: int = 1):
+    """Iterate ``iterable`` in a background thread, ``depth`` items ahead: the next chunk is
+    parsed (pyarrow releases the GIL) while this one is scored and written. Exceptions reach
+    the consumer in order; a consumer that stops (an error, Ctrl-C, SIGTERM) stops the thread
+    at its next item."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    thread = threading.Thread(target=run, name="peerscale-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def _read_no_further(exc: PeerscaleError, last_row: int) -> PeerscaleError:
@@ -250,13 +287,24 @@ def _write_chunks(frames, tmp, fmt: str) -> None:
     from .io import write as w
 
     if fmt in ("csv", "tsv"):
+        from concurrent.futures import ThreadPoolExecutor
+
         delimiter = "," if fmt == "csv" else "\t"
-        with open(tmp, "wb") as fh:
-            header = True
+
+        def put(fh, frame, header):
+            for buf in w.render_delimited(frame, delimiter, header=header):
+                fh.write(buf)
+
+        # one chunk is formatted and written while the next is scored
+        with open(tmp, "wb") as fh, ThreadPoolExecutor(1, thread_name_prefix="peerscale-write") as pool:
+            pending = None
             for frame, _meta in frames:
-                for buf in w.render_delimited(frame, delimiter, header=header):
-                    fh.write(buf)
-                header = False
+                job = pool.submit(put, fh, frame, pending is None)
+                if pending is not None:
+                    pending.result()
+                pending = job
+            if pending is not None:
+                pending.result()
         return
     if fmt == "jsonl":
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:

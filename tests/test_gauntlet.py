@@ -610,13 +610,16 @@ def test_a_file_too_big_for_the_memory_left_is_refused_with_size_and_advice(run_
 
     data = make_data(tmp_path / "d.csv", n=200)
     monkeypatch.setattr(source, "memory_room", lambda: (1_000, "the process's virtual memory limit (ulimit -v)", False))
-    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    code, _, err = run_cli("validate", data, *SCALES)
     size = source.human(data.stat().st_size)
     refused(code, err, str(data), f"is {size}", "ulimit -v", "split the file")
-    assert not (tmp_path / "o.csv").exists()
     monkeypatch.setenv("PEERSCALE_MEMORY_CHECK", "off")  # the documented way to try anyway
-    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv", "-q")
+    code, _, err = run_cli("validate", data, *SCALES, "-q")
     assert code == 0, err
+    # `score` reads, scores and writes such a file in chunks instead (issue 15)
+    monkeypatch.delenv("PEERSCALE_MEMORY_CHECK")
+    code, _, err = run_cli("score", data, *SCALES, "-o", tmp_path / "o.csv")
+    assert code == 0 and "(in chunks)" in err, err
 
 
 def test_under_a_real_address_space_limit(tmp_path):

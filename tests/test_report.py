@@ -238,7 +238,7 @@ def test_html_is_self_contained_and_accessible(example_html):
     assert o.headings[0] == 1 and o.headings.count(1) == 1
     assert all(b - a <= 1 for a, b in zip(o.headings, o.headings[1:])), o.headings
     assert o.tables > 5 and o.captions == o.tables
-    assert len(o.svgs) == len(rep.scales) + len(rep.item_groups)
+    assert len(o.svgs) == len(rep.scales) + len(rep.item_groups) + (1 if rep.mediation else 0)  # + the path diagram
     for attrs, children in zip(o.svgs, o.svg_children):
         assert attrs.get("role") == "img" and attrs.get("aria-label")
         assert children == {"title", "desc"}
@@ -287,7 +287,9 @@ def test_cli_writes_html_and_refuses_to_overwrite(run_cli, tmp_path):
     code, stdout, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out, "--json")
     assert code == 0, err
     info = json.loads(stdout)
-    assert info["bytes"] == out.stat().st_size and info["sections"] == ["findings", "sample", "scoring", "items", "methods"]
+    # the example's study.yaml names workers and two waves: the design section (issue 9) follows the items
+    assert info["bytes"] == out.stat().st_size and info["sections"] == ["findings", "sample", "scoring", "items",
+                                                                         "design", "methods"]
     before = out.read_bytes()
     code, _, err = run_cli("report", EXAMPLE, "-i", "pbr-y", "-o", out)
     assert code == 1 and "already exists" in err and "Traceback" not in err

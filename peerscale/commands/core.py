@@ -249,7 +249,7 @@ def print_summary(summary: dict, path: str | None) -> None:
                                  "(reverse-keyed items reversed). Variable labels say which.")
 @click.option("--chunk-size", type=click.IntRange(min=1), metavar="ROWS",
               help="Read, score and write ROWS rows at a time (memory bounded by the chunk). Default: files of "
-                   "256 MB or more (or too large for the memory left) are scored in chunks of up to 1,000,000 rows.")
+                   "256 MB or more (or too large for the memory left) are scored in chunks of up to 250,000 rows.")
 def score(**opts):
     """Score INPUT with an instrument (--instrument) or ad-hoc scales (--scale) and write OUTPUT.
 

@@ -153,10 +153,13 @@ def _print_efa(out, names, res, quiet):
               help="Extra random starts (the best solution is kept); see --seed.")
 @click.option("--seed", "start_seed", type=int, default=None, help="Seed for --starts.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
+@click.option("--cluster", is_flag=False, flag_value="__worker__", default=None, metavar="[COLUMN]",
+              help="Cluster-robust SEs and Yuan–Bentler scaled χ² as lavaan's cluster= (ML, listwise), by COLUMN; "
+                   "without COLUMN, the design's worker column.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),
               help="How many modification indices to show.")
 def cfa(wave, model_text, model_file, structure, compare, estimator, missing, invariance, group, partial, criterion,
-        parameterization, starts, start_seed, std_lv, top_mi, **opts):
+        parameterization, starts, start_seed, std_lv, top_mi, cluster=None, **opts):
     """Confirmatory factor analysis with lavaan's fit measures; measurement invariance with --group.
 
     Uses every respondent of the first wave (unless --wave says otherwise): FIML when answers are
@@ -197,12 +200,16 @@ def cfa(wave, model_text, model_file, structure, compare, estimator, missing, in
         observed, _ = model_variables(parse_model(model_text))
         opts["scales"] = ("model=" + ",".join(observed),)
     responses = read_responses(opts)
+    if cluster == "__worker__":
+        cluster = responses.design.worker
+        if not cluster:
+            raise click.UsageError("--cluster without a column needs the design's worker column (--worker-column)")
     if invariance and not responses.design.group:
         raise click.UsageError("--invariance needs a group column: give --group-column COLUMN (or group: in study.yaml)")
     res = analyse(responses.wave(wave), model=model_text, structure=structure, compare=compare, estimator=estimator,
                   missing=missing, std_lv=std_lv, group=responses.design.group if invariance else None, top_mi=top_mi,
                   invariance=invariance or "scalar", partial=partial, criterion=criterion,
-                  parameterization=parameterization, starts=starts, seed=start_seed)
+                  parameterization=parameterization, starts=starts, seed=start_seed, cluster=cluster)
     out = res.to_dict()
     if opts.get("as_json"):
         emit_json(out)
@@ -219,7 +226,8 @@ def _print_cfa(out, quiet):
     how = {"fiml": "FIML (full-information ML: every respondent with an answer)",
            "listwise": "listwise (rows missing any model item dropped)",
            "none": "none missing"}[out["missing"]]
-    con.print(f"CFA ({out['estimator']}), N used = {out['n']} of {out['n_rows']} rows; missing data: {how}"
+    est_label = "ML, cluster-robust" if out.get("cluster") else out["estimator"]
+    con.print(f"CFA ({est_label}), N used = {out['n']} of {out['n_rows']} rows; missing data: {how}"
               + ("" if out["converged"] else "  [yellow]did not converge[/yellow]"))
     t = Table(title="Fit (computed as lavaan)")
     t.add_column("measure")
@@ -253,6 +261,9 @@ def _print_cfa(out, quiet):
         if out.get("missing") == "fiml" and kind == "robust":
             which += ", corrected for missing data as lavaan (Zhang & Savalei 2020)"
         con.print(f"Yuan–Bentler scaling factor {robust['scaling_factor']:.3f}; {which}.")
+        if out.get("cluster"):
+            con.print(f"Cluster-robust SEs and scaled χ² by {out['cluster']['column']} "
+                      f"({out['cluster']['n_clusters']} clusters), as lavaan's cluster=.")
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):
         lt.add_column(c, justify="right" if c in ("loading", "SE") else "left")

@@ -103,10 +103,15 @@ def reliability(wave, n_boot, seed, level, listwise, ordinal, sl_omega, omega_me
 
 def _report_reliability(res, instrument, opts, out=None):
     out = res.to_dict() if out is None else out
+    nested = getattr(res, "nesting", None)  # with a worker column in the design: ICC(1) within workers (issue 9)
     if opts.get("as_json"):
         emit_json(out)
     else:
         _print_reliability(out, instrument, opts.get("quiet"))
+        if nested is not None and out.get("nesting"):
+            from .design import print_nesting
+
+            print_nesting(out["nesting"], opts.get("quiet"), sample=False)
     if res.failed:
         raise PeerscaleError(f"{len(res.failed)} scale(s) could not be analysed (the others are reported above): "
                              + "; ".join(f"{name}: {msg}" for name, msg in res.failed.items()))

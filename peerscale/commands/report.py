@@ -49,6 +49,11 @@ def output_kind(output: str, fmt: str | None) -> str:
               help="EFA factors (default: the parallel-analysis suggestion).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for bootstrap and parallel analysis.")
 @click.option("--force", is_flag=True, help="Overwrite an existing report.")
+@click.option("--partner", type=click.Path(readable=False), metavar="FILE",
+              help="The other form of the same relationships (e.g. the worker's export for a young person's "
+                   "report): adds the dyad section (as `peerscale dyads`), linked by the dyad column.")
+@click.option("--partner-instrument", metavar="NAME|PATH",
+              help="The --partner file's instrument (default: the bank's pairs_with, e.g. pbr-p for pbr-y).")
 def report(**opts):
     """Write a self-contained report of INPUT scored with an instrument.
 
@@ -73,11 +78,12 @@ def report(**opts):
     out = Path(opts["output"])
     check_output(out, force=opts["force"], protect=input_files(opts))  # before the work; again when written
     responses = read_responses(opts)
+    partner = _partner(opts, responses)
     rep = responses.report(validate=opts["validate"], wave=opts["wave"],
                            min_answered=opts["min_answered"] if opts.get("instrument") else None,
                            bootstrap=opts["bootstrap"], iterations=opts["iterations"], n_factors=opts["factors"],
                            seed=opts["seed"], missing=opts["missing"], quiet=opts["quiet"],
-                           command=reproduce_command(click.get_current_context()))
+                           command=reproduce_command(click.get_current_context()), partner=partner)
     figures = None
     if kind in ("html", "json"):
         text = rep.to_html() if kind == "html" else to_json(rep.to_dict())
@@ -90,7 +96,7 @@ def report(**opts):
     size = written.stat().st_size
     result = {"output": str(written), "format": kind, "bytes": size, "figures": None if figures is None else str(figures),
               "sections": ["findings", "sample", "scoring", "items"] + (["validation"] if rep.validation is not None else [])
-              + ["methods"], "n_records": rep.sample["n_in_scope"], "notes": rep.notes}
+              + (["design"] if rep.design else []) + ["methods"], "n_records": rep.sample["n_in_scope"], "notes": rep.notes}
     if opts["as_json"]:
         emit_json(result)
     elif not opts["quiet"]:
@@ -98,3 +104,19 @@ def report(**opts):
                    err=True)
         for note in rep.notes:
             click.echo(f"note: {note}", err=True)
+
+
+def _partner(opts, responses):
+    """The --partner export read with its instrument (--partner-instrument, else the bank's
+    ``pairs_with``) and the same design options; None without --partner."""
+    if not opts.get("partner"):
+        if opts.get("partner_instrument"):
+            raise click.UsageError("--partner-instrument is for the --partner file: give --partner FILE as well")
+        return None
+    name = opts.get("partner_instrument") or responses.instrument.pairs_with
+    if not name:
+        raise click.UsageError(f"instrument {responses.instrument.name!r} names no paired form (pairs_with): "
+                               "give --partner-instrument")
+    keep = {k: opts.get(k) for k in ("respondent_column", "wave_column", "worker_column", "dyad_column",
+                                     "group_column", "on_invalid", "quiet")}
+    return read_responses({**keep, "input": opts["partner"], "instrument": name})

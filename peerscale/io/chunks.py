@@ -39,8 +39,8 @@ from typing import Iterator
 
 from ..errors import PeerscaleError
 
-DEFAULT_CHUNK_ROWS = 1_000_000
-CHUNK_BYTES = 128 << 20  # at most about this much input text per chunk
+DEFAULT_CHUNK_ROWS = 250_000
+CHUNK_BYTES = 32 << 20  # at most about this much input text per chunk
 STREAMED_FORMATS = ("csv", "tsv", "parquet", "jsonl", "sav", "zsav", "dta")
 
 
@@ -70,7 +70,12 @@ class _Meta:
 
 
 def _has_quote(path: Path, block: int = 16 << 20) -> bool:
+    """Does a quote occur after the header line (the header is parsed apart: a quoted header
+    with a quoted newline is handled by the sample parser)?"""
     with open(path, "rb") as fh:
+        first = fh.readline()
+        if first.count(b'"') % 2:  # a header cell holds a newline: be safe
+            return True
         while True:
             b = fh.read(block)
             if not b:
@@ -613,7 +618,7 @@ def iter_chunks(source, instrument=None, *, chunk_rows: int | None = None, kind:
     instrument : str, pathlib.Path or Instrument, optional
         Types the item columns (and is needed for ``kind="clean"``).
     chunk_rows : int, optional
-        Rows per chunk (default: up to 1,000,000 and about 128 MiB of input).
+        Rows per chunk (default: up to 250,000 and about 32 MiB of input).
     kind : {"raw", "clean", "both"}
         ``"raw"``: the rows as read, mapped to item ids (REDCap conventions applied).
         ``"clean"``: the cleaned item codes (float64, NaN = missing) of the scored scales' items

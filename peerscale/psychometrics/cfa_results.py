@@ -50,6 +50,7 @@ class CFAResult:
     group: str | None = None
     starts: dict | None = None
     n_rows: int | None = None
+    cluster: str | None = None
 
     # -- counts ----------------------------------------------------------------------------
     @property
@@ -508,6 +509,8 @@ def _summary_text(res: CFAResult, standardized: bool) -> str:
     lines = []
     spec = res.spec
     est_name = {"ML": "ML", "MLR": "ML (robust: MLR)", "DWLS": "DWLS (WLSMV)"}[res.estimator]
+    if res.cluster is not None:
+        est_name = "ML (robust.cluster)"
     lines.append(f"peerscale CFA/SEM (estimates as lavaan 0.6-14) {'ended normally' if res.converged else 'did NOT converge'}"
                  f" after {res.iterations} iterations")
     lines.append("")
@@ -524,6 +527,9 @@ def _summary_text(res: CFAResult, standardized: bool) -> str:
     if res.n_rows is not None and res.n_rows != res.n:
         lines.append(f"  {'Number of rows in the data':<40}{res.n_rows:>20}")
     lines.append(f"  {'Missing data':<40}{res.missing:>20}")
+    if res.cluster is not None:
+        ncl = ", ".join(str(c) for c in (res.scaling or {}).get("n_clusters", []))
+        lines.append(f"  {'Cluster-robust SEs: clusters in ' + str(res.cluster):<40}{ncl:>20}")
     if res.missing == "fiml":
         npat = max(len(d.batch.n) for d in res.data if d.batch is not None)
         lines.append(f"  {'Number of missing patterns':<40}{npat:>20}")

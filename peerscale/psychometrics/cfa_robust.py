@@ -10,7 +10,9 @@ from .cfa_engine import GroupData, _Engine
 
 
 def _robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
-    """Huber–White sandwich ``vcov = H^{-1} B0 H^{-1} / N`` (H the observed information, B0 the
+    """With cluster ids on the data (``cluster=``) this is :func:`_robust_cluster`.
+
+    Huber–White sandwich ``vcov = H^{-1} B0 H^{-1} / N`` (H the observed information, B0 the
     first-order information ``Σ_g w_g Δ'WΓ₀WΔ``, Γ₀ the casewise moments centred at the
     implied moments) and the Yuan–Bentler scaling factor in lavaan's
     ``"yuan.bentler.mplus"`` form: ``c = [Σ_g tr(Γ_g W_g^{(S)}) − tr(H^{-1} B0)] / df``, with the
@@ -22,7 +24,94 @@ def _robust(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -
         trace = _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None, _gamma(d, engine))
         gamma0 = _gamma(d, engine, sigma, mu if engine.spec.meanstructure else None)
         return engine.w[g] * dl.T @ wg @ gamma0 @ wg @ dl, trace
+    if any(d.cluster is not None for d in engine.data):
+        return _robust_cluster(engine, theta, df, invert)
     return _sandwich_over_groups(engine, theta, df, invert, per_group)
+
+
+def _cluster_sums(z: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Sum the rows of ``z`` within each cluster (R's ``rowsum``)."""
+    _, inv = np.unique(cluster, return_inverse=True)
+    out = np.zeros((int(inv.max()) + 1, z.shape[1]))
+    np.add.at(out, inv.ravel(), z)
+    return out
+
+
+def _h1_observed_structured(engine: _Engine, d: GroupData, sigma: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """lavaan's observed information of the normal model at the implied (μ, Σ) given the
+    sample moments (``lav_mvnorm_information_observed_samplestats``), in (μ, vech Σ)
+    coordinates: with W̃ = S + (x̄ − μ)(x̄ − μ)', ``I_μμ = Σ⁻¹``,
+    ``I_Σμ = D'((Σ⁻¹(x̄ − μ)) ⊗ Σ⁻¹)``, ``I_ΣΣ = ½ D'(Σ⁻¹ ⊗ Σ⁻¹(2W̃ − Σ)Σ⁻¹)D``."""
+    si = np.linalg.inv(sigma)
+    diff = d.mean - mu
+    aaa = si @ (2.0 * (d.cov + np.outer(diff, diff)) - sigma) @ si
+    vi, vj = engine.vi, engine.vj
+    a_, b_ = vi[:, None], vj[:, None]
+    c_, e_ = vi[None, :], vj[None, :]
+    diag = vi == vj
+    # D'(A ⊗ B)D over the vech pairs (a, b) x (c, e): Σ over both orders of each pair of A[b,e]B[a,c]
+    t = si[b_, e_] * aaa[a_, c_] + si[a_, e_] * aaa[b_, c_] + si[b_, c_] * aaa[a_, e_] + si[a_, c_] * aaa[b_, e_]
+    mult = np.where(diag, 2.0, 1.0)
+    i22 = 0.5 * t / np.outer(mult, mult)
+    v = si @ diff
+    i21 = (v[vj][:, None] * si[vi, :] + v[vi][:, None] * si[vj, :]) / mult[:, None]
+    p = engine.p
+    out = np.zeros((p + len(vi), p + len(vi)))
+    out[:p, :p] = si
+    out[p:, :p] = i21
+    out[:p, p:] = i21.T
+    out[p:, p:] = i22
+    return out
+
+
+def _robust_cluster(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
+    """Cluster-robust standard errors and the Yuan–Bentler (Mplus) scaled test of lavaan's
+    ``cluster=`` argument for a single-level model (``se="robust.cluster"``,
+    ``test="yuan.bentler.mplus"``, lavaan 0.6-14).
+
+    The casewise scores ``s_i = ∂ℓ_i/∂(μ, vech Σ)`` at the implied moments are summed within
+    each of the C clusters of a group, ``B1_g = C/(C − 1) Σ_c s_c s_c' / n_g``, and
+    ``vcov = H⁻¹ (Σ_g f_g Δ_g'B1_gΔ_g) H⁻¹ / N`` with H the observed information (Hessian).
+    The scaling factor is ``c = [Σ_g tr(A1_g⁻¹ B1h_g) − tr(E⁻¹ B0)] / df`` with A1 the
+    unstructured h1 information at the sample moments, ``B1h = A1 Γ_cl A1`` where
+    ``Γ_cl = C/(C − 1) Σ_c z_c z_c'/n_g`` sums the centred moment deviations within
+    clusters (lavaan's clustered NACOV), and E the structured h1
+    observed information ``Σ_g f_g Δ_g' I_obs(μ̂, Σ̂; x̄, S) Δ_g`` (lavaan sets
+    ``observed.information = "h1"`` for the test when clustered)."""
+    if not engine.spec.meanstructure:
+        raise PeerscaleError("cluster-robust standard errors need a mean structure")
+    k = engine.spec.n_free
+    hobs = engine.observed_information(theta)
+    hinv = _inverse(invert, hobs)
+    b0 = np.zeros((k, k))
+    e_test = np.zeros((k, k))
+    trace_h1 = 0.0
+    n_clusters = []
+    for g, d in enumerate(engine.data):
+        sigma, mu, *_ = engine.implied(theta, g)
+        dl = engine.delta(theta, g)
+        sc = _cluster_sums(_casewise_moment_scores(d, engine, mu, sigma), d.cluster)
+        nc = sc.shape[0]
+        n_clusters.append(nc)
+        if nc < 2:
+            raise PeerscaleError("cluster-robust standard errors need at least two clusters"
+                                 + (f" in group {d.name!r}" if d.name is not None else ""),
+                                 hint="check the cluster column, or leave out cluster")
+        b1 = sc.T @ sc * (nc / (nc - 1.0)) / d.n
+        b0 += engine.w[g] * dl.T @ b1 @ dl
+        e_test += engine.w[g] * dl.T @ _h1_observed_structured(engine, d, sigma, mu) @ dl
+        trace_h1 += _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None,
+                               _gamma(d, engine, cluster=d.cluster) * (nc / (nc - 1.0)))
+    vcov = hinv @ b0 @ hinv / engine.ntot
+    if df > 0:
+        einv = _inverse(invert, e_test)
+        trace_h0 = float(np.sum(einv * b0.T))
+        c = (trace_h1 - trace_h0) / df
+        if c < 0:
+            c = np.nan
+    else:
+        trace_h0, c = np.nan, np.nan
+    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0, "cluster": True, "n_clusters": n_clusters}
 
 
 def _sandwich_over_groups(engine: _Engine, theta, df, invert, per_group):
@@ -75,12 +164,13 @@ def _inverse(invert, info):
 
 
 def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
-           mu: np.ndarray | None = None) -> np.ndarray:
+           mu: np.ndarray | None = None, cluster: np.ndarray | None = None) -> np.ndarray:
     """Mean cross-product of the casewise moment deviations ``z_i − E z`` with
     ``z_i = (x_i, vech((x_i − μ)(x_i − μ)'))`` (divisor n). Without ``sigma`` it is centred at
     the sample moments (Γ, the 4th-moment matrix); with the model's ``sigma``/``mu`` it is
     centred at the implied moments, which is what the casewise model scores need when a
-    group's scores do not sum to zero (equality constraints across groups)."""
+    group's scores do not sum to zero (equality constraints across groups). ``cluster``
+    sums the deviations within clusters first."""
     center = d.mean if mu is None else mu
     xc = d.raw - center
     z = xc[:, engine.vi] * xc[:, engine.vj]
@@ -91,6 +181,8 @@ def _gamma(d: GroupData, engine: _Engine, sigma: np.ndarray | None = None,
         z = np.concatenate([xc, z], axis=1)
         ez = np.concatenate([xc.mean(axis=0) if sigma is None else np.zeros(len(center)), ez])
     zc = z - ez
+    if cluster is not None:  # deviations summed within clusters (lavaan's cluster.idx)
+        zc = _cluster_sums(zc, cluster)
     return zc.T @ zc / d.n
 
 

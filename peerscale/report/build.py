@@ -42,6 +42,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     irt: list[dict] = field(default_factory=list)  # scales with a frozen IRT bank (report/irt_section.py)
     scale_alpha: dict = field(default_factory=dict)  # {scale: {"alpha", "n"}} from the item analysis
+    design: dict = field(default_factory=dict)  # dyads, nesting, reliable change (report/design_section.py)
+    mediation: dict | None = None  # the theory-of-change model (report/mediation_section.py)
 
     def to_dict(self) -> dict:
         """The report's numbers as plain data (``peerscale report -o report.json``): the same
@@ -52,7 +54,9 @@ class Report:
                 "waves": self.waves, "item_groups": self.item_groups, "items": self.items,
                 "item_analysis": self.item_analysis, "reliability": v.get("reliability"), "efa": v.get("efa"),
                 "cfa": v.get("cfa"), "validation": None if not v else {k: v[k] for k in ("sample", "notes")},
-                "methods": self.methods, "command": self.command, "notes": self.notes}
+                "methods": self.methods, "command": self.command, "notes": self.notes,
+                "mediation": self.mediation,
+                **({"design": self.design} if self.design else {})}
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page."""
@@ -330,7 +334,7 @@ def _item_flags(items: list[dict], analysis) -> None:
 
 def build_report(responses, *, validate: bool = False, wave=None, min_answered=None, bootstrap: int = 1000,
                  iterations: int = 20, n_factors: int | None = None, seed: int = 1, missing: str | None = None,
-                 quiet: bool = True, command: str = "") -> Report:
+                 quiet: bool = True, command: str = "", partner=None, mediation: bool | None = None) -> Report:
     """Score ``responses`` (a :class:`~peerscale.responses.Responses`) and collect the report's numbers.
 
     Scores, distributions, missingness and change cover every wave (the design's wave column,
@@ -338,6 +342,11 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
     and the validation analyses (``validate``) use ``wave`` (default the first, so each
     respondent counts once), with the defaults of the ``items``, ``reliability``, ``efa`` and
     ``cfa`` commands (``bootstrap``, ``iterations``, ``seed``, ``n_factors``, ``missing`` as there).
+    With a worker column in the design, clustering within workers; with two or more waves,
+    reliable change per pair of consecutive waves; with ``partner`` (the other form's
+    Responses), the agreement of the two forms (``peerscale dyads``).
+    ``mediation`` (default: when the export holds the activity, relationship and outcome forms)
+    adds the section "Does the relationship carry the outcomes?" on the same wave.
     """
     from .._version import __version__
     from ..analyses import item_analysis
@@ -390,11 +399,22 @@ def build_report(responses, *, validate: bool = False, wave=None, min_answered=N
     for name, a in (report.item_analysis or {}).get("scales", {}).items():  # for the Findings
         if isinstance(a, dict) and a.get("alpha") is not None:
             report.scale_alpha[name] = {"alpha": float(a["alpha"]), "n": a.get("n_rows")}
+    from .design_section import collect_design
+
+    design_notes: list = []
+    report.design = {k: v for k, v in collect_design(responses, view, partner, design_notes).items() if v}
+    report.notes += design_notes
     if validate:
         from .validation import collect_validation
 
         report.validation = collect_validation(view, bootstrap=bootstrap, iterations=iterations,
                                                n_factors=n_factors, seed=seed, missing=missing, quiet=quiet)
+    if mediation is not False and responses.source is not None:
+        from .mediation_section import collect_mediation
+
+        report.mediation, note = collect_mediation(responses, wave=wave, bootstrap=bootstrap, seed=seed, quiet=quiet)
+        if note:
+            report.notes.append(note)
     from .methods import methods_paragraph
 
     report.methods = methods_paragraph(report, instrument)

@@ -267,6 +267,14 @@ def document(r) -> tuple[str, list, list[Section]]:
         from .irt_section import irt_section
 
         sections.append(irt_section(r))
+    if getattr(r, "design", None):
+        from .design_section import design_section
+
+        sections.append(design_section(r))
+    if getattr(r, "mediation", None):
+        from .mediation_section import mediation_section
+
+        sections.append(mediation_section(r))
     if r.validation is not None:
         sections.append(validation_section(r))
     sections.append(methods_section(r))

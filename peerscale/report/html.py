@@ -113,6 +113,9 @@ def figure_svg(f: Figure) -> str:
     elif f.kind == "irt_information":
         from ..irt.plots import information_lines
         chart = information_lines(d["theta"], d["test"], d["se"], label=f.label, desc=f.desc)
+    elif f.kind == "path_diagram":
+        from .mediation_section import path_svg
+        chart = path_svg(d, f.label, f.desc)
     else:
         raise ValueError(f"unknown figure kind {f.kind!r}")
     return f'<figure class="{f.kind}">{chart}<figcaption>{inline(f.caption)}</figcaption></figure>'

@@ -92,6 +92,10 @@ def _png(f: Figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     d = f.data
+    if f.kind == "path_diagram":
+        from .mediation_section import path_png
+        path_png(d, path)
+        return
     if f.kind == "histogram":
         fig, ax = plt.subplots(figsize=(6.4, 2.6), dpi=110)
         edges = d["edges"]
