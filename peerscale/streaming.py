@@ -27,14 +27,19 @@ from pathlib import Path
 
 from .errors import PeerscaleError
 
-STREAM_BYTES = 256 << 20  # inputs at least this large are scored in chunks by default
+# inputs at least this large are scored in chunks by default: text and Parquet from 16 MB (reading
+# ahead while scoring and writing behind is faster than reading whole, and touches less fresh
+# memory: on 1M x 25 items, 1.8 vs 2.4 s of CPU), SPSS and Stata from 256 MB
+STREAM_BYTES = 16 << 20
+STREAM_BYTES_STAT = 256 << 20
 APPENDABLE = ("csv", "tsv", "parquet", "jsonl")
 
 
 def should_stream(source, input_format=None, chunk_rows=None, output_format=None) -> bool:
     """Score ``source`` in chunks? Always with ``chunk_rows``; otherwise when it is a regular
-    file of a format read in chunks and at least :data:`STREAM_BYTES` (environment variable
-    ``PEERSCALE_STREAM_BYTES`` overrides), or too large for the memory left."""
+    file of a format read in chunks and at least :data:`STREAM_BYTES` (CSV, TSV, Parquet, JSON
+    lines) or :data:`STREAM_BYTES_STAT` (SPSS, Stata) (environment variable
+    ``PEERSCALE_STREAM_BYTES`` overrides both), or too large for the memory left."""
     import os
 
     from .io.chunks import STREAMED_FORMATS
@@ -54,7 +59,8 @@ def should_stream(source, input_format=None, chunk_rows=None, output_format=None
         return False
     if fmt not in STREAMED_FORMATS:
         return False
-    limit = int(os.environ.get("PEERSCALE_STREAM_BYTES", STREAM_BYTES))
+    default = STREAM_BYTES_STAT if fmt in ("sav", "zsav", "dta") else STREAM_BYTES
+    limit = int(os.environ.get("PEERSCALE_STREAM_BYTES", default))
     if size >= limit:
         return True
     from .io.source import MEMORY_FACTOR, memory_room

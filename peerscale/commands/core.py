@@ -248,8 +248,9 @@ def print_summary(summary: dict, path: str | None) -> None:
               default=None, help="Also write the cleaned item responses: as answered (default) or keyed "
                                  "(reverse-keyed items reversed). Variable labels say which.")
 @click.option("--chunk-size", type=click.IntRange(min=1), metavar="ROWS",
-              help="Read, score and write ROWS rows at a time (memory bounded by the chunk). Default: files of "
-                   "256 MB or more (or too large for the memory left) are scored in chunks of up to 250,000 rows.")
+              help="Read, score and write ROWS rows at a time (memory bounded by the chunk). Default: CSV, TSV, "
+                   "Parquet and JSON lines of 16 MB or more, SPSS and Stata of 256 MB or more (or any file too "
+                   "large for the memory left) are scored in chunks of up to 250,000 rows.")
 def score(**opts):
     """Score INPUT with an instrument (--instrument) or ad-hoc scales (--scale) and write OUTPUT.
 
