@@ -44,6 +44,67 @@ _NA = "\x00no wave"  # the key of rows without a wave value
 
 # --------------------------------------------------------------------------- what is accumulated
 
+@dataclass(frozen=True)
+class NestSpec:
+    """Keep what nesting within workers needs (:func:`peerscale.design_analyses.nesting_from_stats`):
+    rows per worker, and per scale each worker's score count, mean and within sum of squares."""
+
+    scales: tuple
+
+
+def _nest_of(data, rows, clean, inst, worker: str, scale_names) -> dict:
+    """The nesting statistics of some rows (``rows``: a mask or slice)."""
+    import numpy as np
+    import pandas as pd
+
+    from .scoring import scale_scores
+
+    w = data[worker][rows].astype("string").str.strip()
+    codes, labels = pd.factorize(w.mask(w == ""))
+    labels = np.asarray(labels, dtype=object)
+    has = codes >= 0
+    sizes = pd.Series(np.bincount(codes[has], minlength=len(labels)), index=labels, dtype="int64")
+    out = {"sizes": sizes, "no_worker": int((~has).sum()), "scales": {}}
+    for name in scale_names:
+        scale = inst.scale(name)
+        cols = (inst.items[i].response_scale.reverse(clean.column(i)[rows]) if k < 0 else clean.column(i)[rows]
+                for i, k in zip(scale.items, scale.keys))
+        y, _n = scale_scores(cols, scale)
+        keep = has & np.isfinite(y)
+        c, yk = codes[keep], y[keep]
+        n = np.bincount(c, minlength=len(labels)).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(c, weights=yk, minlength=len(labels)) / n
+        m2 = np.bincount(c, weights=(yk - mean[c]) ** 2, minlength=len(labels))
+        seen = n > 0
+        out["scales"][name] = {
+            "clusters": pd.DataFrame({"n": n[seen], "mean": mean[seen], "m2": m2[seen]}, index=labels[seen]),
+            "no_score": int((has & ~np.isfinite(y)).sum()),
+            "min": float(yk.min()) if yk.size else np.inf, "max": float(yk.max()) if yk.size else -np.inf}
+    return out
+
+
+def _merge_nest(a: dict, b: dict) -> dict:
+    """Two nesting statistics of disjoint rows, as one (cluster moments merged as Chan et al.)."""
+    import numpy as np
+
+    sizes = a["sizes"].add(b["sizes"], fill_value=0).astype("int64")
+    out = {"sizes": sizes, "no_worker": a["no_worker"] + b["no_worker"], "scales": {}}
+    for name, pa_ in a["scales"].items():
+        pb = b["scales"][name]
+        j = pa_["clusters"].join(pb["clusters"], how="outer", suffixes=("_a", "_b")).fillna(0.0)
+        na, nb = j["n_a"].to_numpy(), j["n_b"].to_numpy()
+        n = na + nb
+        delta = j["mean_b"].to_numpy() - j["mean_a"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = j["mean_a"].to_numpy() + delta * nb / n
+            m2 = j["m2_a"].to_numpy() + j["m2_b"].to_numpy() + delta * delta * na * nb / n
+        clusters = j[[]].assign(n=n, mean=mean, m2=m2)
+        out["scales"][name] = {"clusters": clusters, "no_score": pa_["no_score"] + pb["no_score"],
+                               "min": min(pa_["min"], pb["min"]), "max": max(pa_["max"], pb["max"])}
+    return out
+
+
 @dataclass
 class WaveStats:
     """The statistics of the rows of one wave: row count, hashed ids per design role, and one
@@ -61,7 +122,12 @@ class WaveStats:
         ids = {role: _compact(v) for role, v in ids.items()}
         stats = dict(self.stats)
         for name, m in other.stats.items():
-            stats[name] = stats[name].merge(m) if name in stats else m
+            if name not in stats:
+                stats[name] = m
+            elif isinstance(m, dict):
+                stats[name] = _merge_nest(stats[name], m)
+            else:
+                stats[name] = stats[name].merge(m)
         return WaveStats(self.rows + other.rows, ids, stats)
 
 
@@ -152,6 +218,10 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
             if c and c in data.columns:
                 ws.ids[role] = [_hashes(data[c] if every else data[c][rows])]
         for name, spec in specs.items():
+            if isinstance(spec, NestSpec):
+                if d.worker and d.worker in data.columns:
+                    ws.stats[name] = _nest_of(data, rows, clean, inst, d.worker, spec.scales)
+                continue
             x = np.empty((n_here, len(spec.items)))
             for j, (iid, sign) in enumerate(zip(spec.items, spec.keys)):
                 v = clean.column(iid)[rows]
@@ -398,13 +468,33 @@ class ChunkedResponses:
         if n_boot:
             raise PeerscaleError("the bootstrap interval needs every row in memory; it is not available when the "
                                  "file is read in chunks", hint="leave out `n_boot` (--bootstrap) or read the file whole")
-        specs = lambda ctx: reliability_specs(ctx.instrument, scales, listwise=listwise, ordinal=ordinal,  # noqa: E731
-                                              omega=omega)
+        from .analyses import _chosen
+
+        def specs(ctx):
+            out = reliability_specs(ctx.instrument, scales, listwise=listwise, ordinal=ordinal, omega=omega)
+            if ctx.design.worker:  # young people share workers: nesting within them, as in memory
+                out["nesting"] = NestSpec(tuple(s.name for s in _chosen(ctx.instrument, list(ctx.instrument.scales),
+                                                                         scales)))
+            return out
+
         stats = self.accumulate(specs)
         view = select_wave(stats, self._ctx, wave)
-        return reliability_from_stats(view, self._ctx.instrument, scales=scales, listwise=listwise, level=level,
-                                      ordinal=ordinal, omega=omega, omega_method=omega_method,
-                                      note=f"statistics merged over {self.n_chunks} chunk(s)")
+        result = reliability_from_stats(view, self._ctx.instrument, scales=scales, listwise=listwise, level=level,
+                                        ordinal=ordinal, omega=omega, omega_method=omega_method,
+                                        note=f"statistics merged over {self.n_chunks} chunk(s)")
+        d = self._ctx.design
+        if d.worker:
+            from .design_analyses import nesting_from_stats
+
+            try:
+                if "nesting" not in view.stats:
+                    raise PeerscaleError(f"the worker column {d.worker!r} is empty in the rows analysed",
+                                         column=d.worker)
+                result.nesting = nesting_from_stats(view.sample, d, self._ctx.instrument, view.stats["nesting"],
+                                                    scales=scales, source=self._ctx.file)
+            except PeerscaleError as exc:
+                result.notes.append(f"nesting within workers not computed: {exc.message}")
+        return result
 
     def item_analysis(self, *, wave=None, scales=None, listwise: bool = False, min_r_drop: float = 0.30,
                       max_floor: float = 50.0, max_ceiling: float = 50.0):

@@ -390,27 +390,62 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
     workers = view.column(col).astype("string").str.strip()
     workers = workers.mask(workers == "")
     sizes = workers.dropna().value_counts()
+    clusters, notes = _cluster_info(sizes, int(workers.isna().sum()), col, view.source)
+    sample = view.sample()
+    _pooled_note(sample, view.design, notes)
+    inst = view.instrument
+    chosen = _chosen(inst, list(inst.scales), scales)
+    entries, results = {}, {}
+    for scale in chosen:
+        res = nesting_icc(scale_scores_of(view, scale), workers.to_numpy())
+        results[scale.name] = res
+        entries[scale.name] = {"label": scale.label, "composite": scale.composite, **res.to_dict()}
+    return NestingAnalysis(sample, col, entries, results, clusters, notes)
+
+
+def _cluster_info(sizes, rows_without_worker: int, col, source):
+    """The ``clusters`` entry and notes of a nesting analysis from the rows per worker."""
     if sizes.empty:
-        raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=view.source)
+        raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=source)
     singles = sorted(str(w) for w in sizes.index[sizes == 1])
     clusters = {"n_clusters": int(len(sizes)), "min": int(sizes.min()), "max": int(sizes.max()),
                 "mean": float(sizes.mean()), "median": float(sizes.median()), "singletons": singles,
-                "rows_without_worker": int(workers.isna().sum())}
+                "rows_without_worker": int(rows_without_worker)}
     notes = []
     if singles:
         notes.append(f"{len(singles)} worker(s) with one young person (kept; they add nothing to the "
                      f"within-worker variance): {_listed(singles)}")
     if clusters["rows_without_worker"]:
         notes.append(f"{clusters['rows_without_worker']} row(s) without a worker id are left out")
-    sample = view.sample()
-    if sample.get("respondents", 0) < sample["rows"] and view.design.respondent:
+    return clusters, notes
+
+
+def _pooled_note(sample, design, notes) -> None:
+    if sample.get("respondents", 0) < sample["rows"] and design.respondent:
         notes.append("some people have more than one row here (waves pooled?): the model treats rows as "
                      "independent within workers; analyse one wave (--wave) instead")
-    inst = view.instrument
-    chosen = _chosen(inst, list(inst.scales), scales)
+
+
+def nesting_from_stats(sample, design, inst, stats, *, scales=None, source=None) -> NestingAnalysis:
+    """:func:`nesting` from per-worker statistics merged over chunks (``stats``: rows per worker,
+    rows without a worker, and per scale the workers' score counts, means and within sums of
+    squares; see :mod:`peerscale.chunked`): the same ICCs as from the rows in memory."""
+    from .psychometrics.nesting import nesting_from_clusters
+
+    col = design.worker
+    clusters, notes = _cluster_info(stats["sizes"], stats["no_worker"], col, source)
+    _pooled_note(sample, design, notes)
     entries, results = {}, {}
-    for scale in chosen:
-        res = nesting_icc(scale_scores_of(view, scale), workers.to_numpy())
+    for scale in _chosen(inst, list(inst.scales), scales):
+        per = stats["scales"][scale.name]
+        scale_notes = []
+        if stats["no_worker"]:
+            scale_notes.append(f"{stats['no_worker']} row(s) without a cluster id left out")
+        if per["no_score"]:
+            scale_notes.append(f"{per['no_score']} row(s) without a score left out")
+        c = per["clusters"]
+        res = nesting_from_clusters(c["n"].to_numpy(), c["mean"].to_numpy(), float(c["m2"].sum()),
+                                    per["min"], per["max"], scale_notes)
         results[scale.name] = res
         entries[scale.name] = {"label": scale.label, "composite": scale.composite, **res.to_dict()}
     return NestingAnalysis(sample, col, entries, results, clusters, notes)

@@ -206,8 +206,49 @@ def nesting_icc(scores, clusters) -> NestingResult:
     keep = ~no_cluster & ~no_score
     y = y[keep]
     codes, labels = pd.factorize(g[keep].to_numpy())
-    n, k = len(y), len(labels)
-    n_j = np.bincount(codes, minlength=k) if k else np.zeros(0)
+    k = len(labels)
+    if k:
+        n_j, ybar, ssw = _cluster_sums(y, codes, k)
+    else:
+        n_j, ybar, ssw = np.zeros(0), np.zeros(0), 0.0
+    return nesting_from_clusters(n_j, ybar, ssw, float(y.min()) if len(y) else math.nan,
+                                 float(y.max()) if len(y) else math.nan, notes)
+
+
+def nesting_from_clusters(n_j, ybar, ssw: float, y_min: float, y_max: float, notes=None) -> NestingResult:
+    """:func:`nesting_icc` from per-cluster sufficient statistics (e.g. merged over the chunks of
+    a file): cluster sizes ``n_j`` and means ``ybar``, the pooled within-cluster sum of squares
+    ``ssw``, and the lowest and highest score (a score without variance has no ICC).
+
+    Parameters
+    ----------
+    n_j, ybar : array-like
+        Persons with a score, and their mean score, per cluster.
+    ssw : float
+        Sum over clusters of the squared deviations from the cluster mean.
+    y_min, y_max : float
+        The range of the scores.
+    notes : list of str, optional
+        Notes so far (rows left out).
+
+    Returns
+    -------
+    NestingResult
+
+    Examples
+    --------
+    As ``lme4::lmer(score ~ 1 + (1 | worker), REML = TRUE)`` from the clusters' sizes and means
+    (the data of :func:`nesting_icc`'s example):
+
+    >>> from peerscale.psychometrics.nesting import nesting_from_clusters
+    >>> round(nesting_from_clusters([3, 3, 3], [3.1333333333333333, 4.2, 3.2666666666666667], 0.3933333333333333,
+    ...                             2.9, 4.4).icc1, 3)
+    0.828
+    """
+    notes = [] if notes is None else notes
+    n_j = np.asarray(n_j, dtype=float)
+    ybar = np.asarray(ybar, dtype=float)
+    n, k = int(n_j.sum()), len(n_j)
     singletons = int((n_j == 1).sum())
     res = NestingResult(n=n, n_clusters=k, mean_cluster_size=(n / k) if k else math.nan, n_singletons=singletons,
                         notes=notes)
@@ -220,11 +261,10 @@ def nesting_icc(scores, clusters) -> NestingResult:
     if singletons == k:
         res.reason = "every cluster has one person: within- and between-cluster variance cannot be told apart"
         return res
-    if np.ptp(y) == 0:
+    if y_max - y_min == 0:
         res.reason = "every score is the same (no variance)"
         return res
-    n_j, ybar, ssw = _cluster_sums(y, codes, k)
-    grand = y.mean()
+    grand = float((n_j * ybar).sum() / n)
     ssb = float((n_j * (ybar - grand) ** 2).sum())
     res.msb, res.msw = ssb / (k - 1), ssw / (n - k)
     res.n0 = (n - float((n_j ** 2).sum()) / n) / (k - 1)
