@@ -116,9 +116,11 @@ class DyadAnalysis(_Result):
         self.scales, self.results, self.unmatched, self.link = scales, results, unmatched, link
         self.forms, self.notes, self.level = forms, notes, level
 
+    item_pairs: dict = {}
+
     def to_dict(self) -> dict:
         return {"link": self.link, "forms": self.forms, "scales": self.scales, "unmatched": self.unmatched,
-                "level": self.level, "notes": list(self.notes)}
+                "item_pairs": self.item_pairs, "level": self.level, "notes": list(self.notes)}
 
     def to_frame(self):
         """One row per compared scale: n pairs, ICCs, r, mean difference, its interval and the
@@ -300,12 +302,39 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                   "n_items": [len(entry["a"].items), len(entry["b"].items)], "of_items": entry["of"],
                   "pairs": entry["pairs"], "composite": entry["a"].composite})
         scales[entry["name"]] = d
+    item_pairs = _item_agreement(vy, vp, iy, ip, level)
     basis = sorted({e["basis"] for e in scales.values()})
     link_info = {"columns": link, "n_linked": len(common), "wave_y": wave_y, "wave_p": wave_p,
                  "how_y": how_y, "how_p": how_p, "basis": basis}
     forms = {"a": {"instrument": young.instrument.name, "file": young.source, "role": "young person"},
              "b": {"instrument": worker.instrument.name, "file": worker.source, "role": "worker"}}
-    return DyadAnalysis(scales, results, unmatched, link_info, forms, notes, level)
+    res = DyadAnalysis(scales, results, unmatched, link_info, forms, notes, level)
+    res.item_pairs = item_pairs
+    return res
+
+
+def _item_agreement(vy, vp, iy, ip, level) -> dict:
+    """Agreement of each pair of twin items (keyed answers) over the linked records:
+    ``{young person item: {worker item, kind, n_pairs, icc_a1, icc_c1, r, mean_diff}}``; ``kind``
+    says what agreement means (:attr:`peerscale.spec.ItemPair.kind`: shared, self-other...)."""
+    from .psychometrics.agreement import agreement
+    from .spec import item_pairs
+
+    pairs = [p for p in item_pairs(vy.instrument, vp.instrument)
+             if p.a in vy.instrument.scale_items() and p.b in vp.instrument.scale_items()]
+    if not pairs:
+        return {}
+    ya, pa = vy.items(keyed=True), vp.items(keyed=True)
+    out = {}
+    for p in pairs:
+        if p.a not in ya.columns or p.b not in pa.columns:
+            continue
+        res = agreement(ya[p.a].to_numpy()[iy], pa[p.b].to_numpy()[ip], level=level)
+        d = res.to_dict()
+        out[p.a] = {"worker_item": p.b, "kind": p.kind, "dimension": p.dimension_a, "n_pairs": d["n_pairs"],
+                    "icc_a1": d["icc_a1"], "icc_c1": d["icc_c1"], "r": d["r"], "mean_diff": d["mean_diff"],
+                    "reason": d["reason"]}
+    return out
 
 
 # --------------------------------------------------------------------------- nesting
@@ -430,7 +459,7 @@ def nesting_from_stats(sample, design, inst, stats, *, scales=None, source=None)
     """:func:`nesting` from per-worker statistics merged over chunks (``stats``: rows per worker,
     rows without a worker, and per scale the workers' score counts, means and within sums of
     squares; see :mod:`peerscale.chunked`): the same ICCs as from the rows in memory."""
-    from .psychometrics.nesting import nesting_from_clusters
+    from .psychometrics.nesting import nesting_from_cluster_stats
 
     col = design.worker
     clusters, notes = _cluster_info(stats["sizes"], stats["no_worker"], col, source)
@@ -444,8 +473,8 @@ def nesting_from_stats(sample, design, inst, stats, *, scales=None, source=None)
         if per["no_score"]:
             scale_notes.append(f"{per['no_score']} row(s) without a score left out")
         c = per["clusters"]
-        res = nesting_from_clusters(c["n"].to_numpy(), c["mean"].to_numpy(), float(c["m2"].sum()),
-                                    per["min"], per["max"], scale_notes)
+        res = nesting_from_cluster_stats(c["n"].to_numpy(), c["mean"].to_numpy(), c["m2"].to_numpy(),
+                                         notes=scale_notes)
         results[scale.name] = res
         entries[scale.name] = {"label": scale.label, "composite": scale.composite, **res.to_dict()}
     return NestingAnalysis(sample, col, entries, results, clusters, notes)
@@ -625,18 +654,26 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         a = np.where(i1 >= 0, a_all[np.maximum(i1, 0)], np.nan)
         b = np.where(i2 >= 0, b_all[np.maximum(i2, 0)], np.nan)
         given = _reliability_for(reliability, scale.name)
+        why = None
         if given is not None:
             rxx, source = float(given), "given (--reliability)"
-        elif len(scale.items) < 2:
-            rxx, source = math.nan, "none: a one-item scale has no alpha; give `reliability`"
-        else:
-            alpha = cronbach_alpha(v1.keyed(scale.name))
-            rxx, source = float(alpha.alpha), f"each scale's Cronbach's alpha at {from_wave}"
-        n_pairs = len(both)
-        if math.isfinite(rxx):
             if not 0 <= rxx < 1:
-                raise PeerscaleError(f"the reliability of {scale.name!r} ({source}) is {rxx:.3f}; the RCI needs a "
-                                     "value in [0, 1)", hint="give `reliability` (--reliability)")
+                raise PeerscaleError(f"`reliability` for {scale.name!r} is {rxx:g}; the RCI needs a value in [0, 1)")
+        elif len(scale.items) < 2:
+            rxx, source = math.nan, "none: a one-item scale has no alpha"
+            why = "a one-item scale has no alpha: give `reliability` for the reliable change index"
+        else:
+            source = f"each scale's Cronbach's alpha at {from_wave}"
+            try:
+                rxx = float(cronbach_alpha(v1.keyed(scale.name)).alpha)
+            except PeerscaleError as exc:
+                rxx, why = math.nan, f"no alpha at {from_wave} ({exc.message}): no reliable change index"
+            if math.isfinite(rxx) and not 0 <= rxx < 1:
+                why = (f"alpha at {from_wave} is {rxx:.3f}, outside [0, 1): no reliable change index; give "
+                       "`reliability`")
+                rxx = math.nan
+        n_pairs = len(both)
+        if why is None and math.isfinite(rxx):
             res = reliable_change(a[:n_pairs], b[:n_pairs], rxx=rxx, higher_is_better=scale.higher_is_better,
                                   level=level)
         else:
@@ -645,7 +682,7 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
             res.se_diff, res.rxx = math.nan, math.nan
             res.rci[:] = np.nan
             res.rci_improved = res.rci_unchanged = res.rci_deteriorated = 0
-            res.reason = source
+            res.reason = why or source
         results[scale.name] = res
         entry = {"label": scale.label, "composite": scale.composite, **res.to_dict(), "rxx_source": source}
         entries[scale.name] = entry
@@ -659,7 +696,7 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         frame[f"{scale.name}_{to_wave}"] = b
         frame[f"{scale.name}_change"] = b - a
         frame[f"{scale.name}_rci"] = rci
-        frame[f"{scale.name}_reliable_change"] = category
+        frame[f"{scale.name}_reliable_change"] = pd.Series(category, dtype=object).replace("", None)
     waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent}
     return ChangeAnalysis(waves_info, people, entries, results, frame, notes, level)
 
@@ -668,8 +705,25 @@ def write_change(analysis: ChangeAnalysis, path, *, force: bool = False, protect
     """Write the per-respondent change table atomically (any output format of
     :func:`peerscale.io.write_table`); the inputs in ``protect`` are never overwritten."""
     from .io import write_table
+    from .io.table import OutputMeta
 
-    return write_table(analysis.per_respondent(), path, format=format, force=force, protect=protect)
+    w = analysis.waves
+    labels = {w["respondent_column"]: "Respondent",
+              "present": f"Seen at both waves or at one only ({w['from']}, {w['to']})"}
+    categories, measure = {"present": ["both", f"{w['from']} only", f"{w['to']} only"]}, {}
+    for name, e in analysis.scales.items():
+        labels[f"{name}_{w['from']}"] = f"{name} at {w['from']}"
+        labels[f"{name}_{w['to']}"] = f"{name} at {w['to']}"
+        labels[f"{name}_change"] = f"{name}: change, {w['to']} minus {w['from']}"
+        labels[f"{name}_rci"] = f"{name}: reliable change index (Jacobson-Truax), S_diff = {e['se_diff'] or 0:.4f}"
+        labels[f"{name}_reliable_change"] = (f"{name}: reliable change (|RCI| > 1.96; "
+                                             f"{'higher' if e['higher_is_better'] else 'lower'} is better)")
+        categories[f"{name}_reliable_change"] = ["deteriorated", "unchanged", "improved"]
+        for col in (f"{name}_{w['from']}", f"{name}_{w['to']}", f"{name}_change", f"{name}_rci"):
+            measure[col] = "scale"
+    meta = OutputMeta(variable_labels=labels, categories=categories, measure=measure,
+                      file_label=f"Change from {w['from']} to {w['to']} (peerscale change)")
+    return write_table(analysis.per_respondent(), path, format=format, force=force, protect=protect, meta=meta)
 
 
 __all__ = ["dyads", "nesting", "change", "write_change", "paired_scales", "DyadAnalysis", "NestingAnalysis",

@@ -315,6 +315,17 @@ def test_change_cli_json_and_output(tmp_path, run_cli):
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "-o", out_path)
     assert code == 1 and "--force" in err  # never overwritten silently
+    sav = tmp_path / "change.sav"
+    code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
+                             "-o", sav, "-q")
+    assert code == 0, err
+    import pyreadstat
+
+    df, meta = pyreadstat.read_sav(str(sav))
+    assert meta.variable_value_labels["out_total_reliable_change"] == {1.0: "deteriorated", 2.0: "unchanged",
+                                                                       3.0: "improved"}
+    assert "Jacobson-Truax" in meta.column_names_to_labels["out_total_rci"]
+    assert (df["out_total_reliable_change"] == 3).sum() == (frame["out_total_reliable_change"] == "improved").sum()
     code, out, err = run_cli("change", YOUTH, "-i", "out-y", "--from", "baseline_arm_1", "--to", "followup_arm_1",
                              "--reliability", "0.8")
     assert code == 0 and "given (--reliability)" in out
@@ -352,3 +363,99 @@ def test_cli_json_keys(run_cli):
     assert code == 0, err
     e = json.loads(out)["scales"]["out_total"]
     assert {"icc1", "icc1_anova", "design_effect", "n_clusters", "mean_cluster_size"} <= set(e)
+
+
+def test_dyads_item_pairs(youth, worker):
+    """Every pair of twin items, with what agreement means (kind) and the keyed answers' agreement."""
+    pairs = youth.dyads(worker).item_pairs
+    assert len(pairs) == 36 and pairs["pbr_y_share_03"]["worker_item"] == "pbr_p_share_06"
+    assert {e["kind"] for e in pairs.values()} <= {"shared", "self-other", "same-view", "unspecified"}
+    ya = youth.wave("first").items(keyed=True).set_index(youth.wave("first").column("dyad_id"))
+    pa = worker.wave("first").items(keyed=True).set_index(worker.wave("first").column("dyad_id"))
+    both = pd.concat([ya["pbr_y_share_03"], pa["pbr_p_share_06"]], axis=1, join="inner").dropna()
+    ref = agreement(both.iloc[:, 0], both.iloc[:, 1])
+    assert pairs["pbr_y_share_03"]["n_pairs"] == ref.n_pairs and abs(pairs["pbr_y_share_03"]["r"] - ref.r) < 1e-12
+
+
+@pytest.mark.slow
+def test_report_and_reliability_carry_the_design(youth, worker, run_cli):
+    full = youth.report(partner=worker)
+    rep = full.to_dict()["design"]
+    assert rep["dyads"]["link"]["n_linked"] == 289 and rep["nesting"]["worker_column"] == "worker_id"
+    assert [(c["waves"]["from"], c["waves"]["to"]) for c in rep["change"]] == [("baseline_arm_1", "followup_arm_1")]
+    hint = youth.report().to_dict()["design"]
+    assert "dyads" not in hint and hint["dyad_hint"] == "dyad_id"  # the section asks for --partner
+    from peerscale.report.document import document
+
+    _, _, sections = document(full)
+    design = next(s for s in sections if s.id == "design")
+    titles = [b.text for b in design.blocks if type(b).__name__ == "Heading"]
+    assert titles[0].startswith("Young person and worker") and "Young people within workers" in titles
+    code, out, err = run_cli("reliability", YOUTH, "-i", "out-y", "--json")
+    assert code == 0 and json.loads(out)["nesting"]["scales"]["out_total"]["n_clusters"] == 40
+    assert json.loads(out)["nesting"] == _jsonable(peerscale.read(YOUTH, "out-y").reliability().nesting.to_dict())
+
+
+def _jsonable(obj):
+    from peerscale.cli_common import _jsonable as j
+
+    return j(obj)
+
+
+def test_change_constant_scale_and_bad_alpha_give_reasons_not_a_crash(run_cli, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [{"id": f"P{i}", "wave": w, "q1": 3, "q2": 3, "q3": 3,
+             **{f"r{k}": int(rng.integers(1, 6)) for k in (1, 2, 3)}} for i in range(30) for w in ("t1", "t2")]
+    df = pd.DataFrame(rows)
+    inst = peerscale.adhoc_instrument(["S=q1,q2,q3", "R=r1,r2,r3"], value_range=(1, 5))
+    out = peerscale.read(df, inst, design={"respondent": "id", "wave": "wave"}).change("t1", "t2").to_dict()
+    s = out["scales"]["S"]
+    assert s["n"] == 30 and s["se_diff"] is None and "no variance" in s["reason"]
+    assert s["rci_improved"] == s["rci_unchanged"] == s["rci_deteriorated"] == 0
+    assert out["scales"]["R"]["se_diff"] is not None  # the other scale is still analysed
+    path = tmp_path / "c.csv"
+    df.to_csv(path, index=False)
+    code, stdout, err = run_cli("change", path, "--scale", "S=q1,q2,q3", "--scale", "R=r1,r2,r3", "--range", "1:5",
+                                "--respondent-column", "id", "--wave-column", "wave", "--from", "t1", "--to", "t2")
+    assert code == 0 and "no variance" in stdout
+
+
+def test_dyads_constant_rater_gives_a_reason():
+    res = agreement([3, 3, 3, 3], [2, 4, 3, 5])
+    assert math.isnan(res.icc_a1) and "same" in res.reason and res.n_pairs == 4
+    assert "at least 3" in agreement([1, 2], [2, 3]).reason
+
+
+def test_dyads_without_item_pairs_compare_whole_scales():
+    """Banks that record no pairs: scales of the same name are compared whole, and said so."""
+    rng = np.random.default_rng(5)
+    t = rng.normal(3, 0.7, 40)
+
+    def form(prefix, shift):
+        return pd.DataFrame({"dyad": [f"D{i}" for i in range(40)],
+                             **{f"{prefix}{k}": np.clip(np.round(t + shift + rng.normal(0, .6, 40)), 1, 5)
+                                for k in (1, 2, 3)}})
+
+    a = peerscale.read(form("a", 0), peerscale.adhoc_instrument(["S=a1,a2,a3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    b = peerscale.read(form("b", .3).iloc[5:], peerscale.adhoc_instrument(["S=b1,b2,b3"], value_range=(1, 5)),
+                       design={"dyad": "dyad", "respondent": "dyad"})
+    res = a.dyads(b).to_dict()
+    assert res["scales"]["S"]["basis"] == "whole scales" and res["scales"]["S"]["n_pairs"] == 35
+    assert res["unmatched"]["y"] == ["D0", "D1", "D2", "D3", "D4"] and res["item_pairs"] == {}
+    assert res["link"]["how_y"].startswith("no wave column")
+
+
+def test_nesting_from_cluster_stats_equals_the_rows():
+    """The summaries a chunked reader can merge (n, mean, within SS per cluster) give the same fit."""
+    from peerscale.psychometrics.nesting import nesting_from_cluster_stats
+
+    d = pd.read_csv(DESIGN / "nest_moderate.csv")
+    g = d.groupby("worker")["score"]
+    ss = g.apply(lambda x: float(((x - x.mean()) ** 2).sum()))
+    a = nesting_icc(d["score"], d["worker"])
+    b = nesting_from_cluster_stats(g.size(), g.mean(), ss)
+    for key in ("icc1", "icc1_anova", "tau2", "sigma2", "intercept", "design_effect"):
+        assert abs(getattr(a, key) - getattr(b, key)) < 1e-12, key
+    assert (a.n, a.n_clusters, a.n_singletons) == (b.n, b.n_clusters, b.n_singletons)
+    assert "same" in nesting_from_cluster_stats([2, 3], [3.0, 3.0], [0.0, 0.0]).reason

@@ -43,10 +43,12 @@ def _notes(con, notes):
 @click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format of both files.")
 @click.option("--on-invalid", type=click.Choice(["error", "missing"]), default="error", show_default=True,
               help="Values outside a response scale: stop with a list of them, or set them missing and count them.")
+@click.option("--items", "show_items", is_flag=True,
+              help="Also a table of every pair of twin items: pairs, ICC(A,1), r, mean difference.")
 @click.option("--quiet", "-q", is_flag=True, help="No summaries on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result on stdout.")
 def dyads(y_input, p_input, y_instrument, p_instrument, dyad_column, link, respondent_column, worker_column,
-          wave_column, wave, level, input_format, on_invalid, quiet, as_json):
+          wave_column, wave, level, input_format, on_invalid, show_items, quiet, as_json):
     """Agreement of the young person's and the worker's ratings of the same relationship.
 
     Links Y_INPUT (young person form) and P_INPUT (worker form) by the dyad column (or --link
@@ -70,10 +72,10 @@ def dyads(y_input, p_input, y_instrument, p_instrument, dyad_column, link, respo
     if as_json:
         emit_json(res.to_dict())
         return
-    _print_dyads(res.to_dict(), quiet)
+    _print_dyads(res.to_dict(), quiet, show_items)
 
 
-def _print_dyads(out, quiet):
+def _print_dyads(out, quiet, show_items=False):
     from rich import box
     from rich.table import Table
 
@@ -95,6 +97,17 @@ def _print_dyads(out, quiet):
                   _fmt(e["mean_diff"], 2), f"{_fmt(ci[0], 2)} to {_fmt(ci[1], 2)}",
                   f"{_fmt(loa[0], 2)} to {_fmt(loa[1], 2)}")
     con.print(t)
+    if show_items and out["item_pairs"]:
+        it = Table(title="Twin items (keyed answers): worker - young person", box=box.SIMPLE_HEAD,
+                   collapse_padding=True)
+        for col in ("young person item", "worker item", "kind"):
+            it.add_column(col, no_wrap=True)
+        for col in ("pairs", "ICC(A,1)", "r", "mean diff"):
+            it.add_column(col, justify="right")
+        for item, e in out["item_pairs"].items():
+            it.add_row(item, e["worker_item"], e["kind"], str(e["n_pairs"]), _fmt(e["icc_a1"]), _fmt(e["r"], 2),
+                       _fmt(e["mean_diff"], 2))
+        con.print(it)
     con.print("ICC(A,1): absolute agreement, ICC(C,1): consistency (two-way, single rating; psych::ICC). "
               "Limits of agreement: mean difference +/- 1.96 SD (Bland & Altman 1986).")
     for side, form in (("y", a), ("p", b)):

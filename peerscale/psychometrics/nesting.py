@@ -207,48 +207,41 @@ def nesting_icc(scores, clusters) -> NestingResult:
     y = y[keep]
     codes, labels = pd.factorize(g[keep].to_numpy())
     k = len(labels)
-    if k:
-        n_j, ybar, ssw = _cluster_sums(y, codes, k)
-    else:
-        n_j, ybar, ssw = np.zeros(0), np.zeros(0), 0.0
-    return nesting_from_clusters(n_j, ybar, ssw, float(y.min()) if len(y) else math.nan,
-                                 float(y.max()) if len(y) else math.nan, notes)
+    if k == 0:
+        return _fit(np.zeros(0), np.zeros(0), 0.0, constant=True, notes=notes)
+    n_j, ybar, ssw = _cluster_sums(y, codes, k)
+    return _fit(n_j, ybar, ssw, constant=bool(np.ptp(y) == 0), notes=notes)
 
 
-def nesting_from_clusters(n_j, ybar, ssw: float, y_min: float, y_max: float, notes=None) -> NestingResult:
-    """:func:`nesting_icc` from per-cluster sufficient statistics (e.g. merged over the chunks of
-    a file): cluster sizes ``n_j`` and means ``ybar``, the pooled within-cluster sum of squares
-    ``ssw``, and the lowest and highest score (a score without variance has no ICC).
+def nesting_from_cluster_stats(counts, means, within_ss, *, notes=None) -> NestingResult:
+    """:func:`nesting_icc` from per-cluster summaries, for data read in chunks or merged from
+    parts: each cluster's number of scores, their mean and their sum of squared deviations from
+    that mean (mergeable exactly: Chan, Golub & LeVeque 1979). The REML and ANOVA estimates
+    depend on the data only through these, so the result equals :func:`nesting_icc` on the rows.
 
-    Parameters
-    ----------
-    n_j, ybar : array-like
-        Persons with a score, and their mean score, per cluster.
-    ssw : float
-        Sum over clusters of the squared deviations from the cluster mean.
-    y_min, y_max : float
-        The range of the scores.
-    notes : list of str, optional
-        Notes so far (rows left out).
-
-    Returns
-    -------
-    NestingResult
-
-    Examples
-    --------
-    As ``lme4::lmer(score ~ 1 + (1 | worker), REML = TRUE)`` from the clusters' sizes and means
-    (the data of :func:`nesting_icc`'s example):
-
-    >>> from peerscale.psychometrics.nesting import nesting_from_clusters
-    >>> round(nesting_from_clusters([3, 3, 3], [3.1333333333333333, 4.2, 3.2666666666666667], 0.3933333333333333,
-    ...                             2.9, 4.4).icc1, 3)
-    0.828
+    >>> from peerscale.psychometrics.nesting import nesting_from_cluster_stats
+    >>> res = nesting_from_cluster_stats([3, 3, 3], [3.1333, 4.2, 3.2667], [0.1267, 0.08, 0.1867])
+    >>> round(res.icc1, 2)
+    0.83
     """
-    notes = [] if notes is None else notes
-    n_j = np.asarray(n_j, dtype=float)
-    ybar = np.asarray(ybar, dtype=float)
-    n, k = int(n_j.sum()), len(n_j)
+    n_j = np.asarray(counts, dtype=float)
+    ybar = np.asarray(means, dtype=float)
+    m2 = np.asarray(within_ss, dtype=float)
+    if not (n_j.shape == ybar.shape == m2.shape) or n_j.ndim != 1:
+        raise PeerscaleError("`counts`, `means` and `within_ss` need one value per cluster each")
+    if (n_j < 0).any() or (m2 < 0).any() or not np.isfinite(ybar[n_j > 0]).all():
+        raise PeerscaleError("cluster counts and sums of squares must be 0 or more, and means finite")
+    keep = n_j > 0
+    n_j, ybar, m2 = n_j[keep], ybar[keep], m2[keep]
+    constant = bool(m2.sum() == 0 and (ybar.size == 0 or np.ptp(ybar) == 0))
+    return _fit(n_j, ybar, float(m2.sum()), constant=constant, notes=list(notes or []))
+
+
+def _fit(n_j, ybar, ssw, *, constant: bool, notes: list) -> NestingResult:
+    """REML and ANOVA ICC(1) from cluster sizes, cluster means and the pooled within-cluster
+    sum of squares (see :func:`nesting_icc`)."""
+    k = len(n_j)
+    n = int(n_j.sum())
     singletons = int((n_j == 1).sum())
     res = NestingResult(n=n, n_clusters=k, mean_cluster_size=(n / k) if k else math.nan, n_singletons=singletons,
                         notes=notes)
@@ -261,7 +254,7 @@ def nesting_from_clusters(n_j, ybar, ssw: float, y_min: float, y_max: float, not
     if singletons == k:
         res.reason = "every cluster has one person: within- and between-cluster variance cannot be told apart"
         return res
-    if y_max - y_min == 0:
+    if constant:
         res.reason = "every score is the same (no variance)"
         return res
     grand = float((n_j * ybar).sum() / n)

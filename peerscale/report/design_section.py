@@ -163,3 +163,51 @@ def design_section(r) -> Section:
         blocks += [Heading(3, f"Reliable change, {w['from']} to {w['to']}", f"rci-{w['from']}-{w['to']}"),
                    *_change_blocks(ch)]
     return Section("design", "Relationships, workers and change", blocks)
+
+
+def _agreement_words(icc: float) -> str:
+    """Koo & Li's (2016) reading of an ICC."""
+    if icc < 0.5:
+        return "poor agreement (below .50; Koo & Li 2016): one form cannot stand in for the other"
+    if icc < 0.75:
+        return "moderate agreement (.50 to .75; Koo & Li 2016): the forms are not interchangeable"
+    if icc < 0.9:
+        return "good agreement (.75 to .90; Koo & Li 2016)"
+    return "excellent agreement (above .90; Koo & Li 2016)"
+
+
+def design_findings(r) -> list[str]:
+    """Plain-language findings from the design section (one sentence each), for the report's
+    Findings: the two forms' agreement, clustering within workers, reliable change."""
+    d = getattr(r, "design", None) or {}
+    out = []
+    dy = d.get("dyads")
+    name = _main_scale(dy["scales"]) if dy else None
+    e = dy["scales"].get(name) if name else None
+    if e and e.get("icc_a1") is not None:
+        lo, hi = e["mean_diff_ci"]
+        side = "higher" if lo > 0 else ("lower" if hi < 0 else "about the same as")
+        out.append(f"**Young person and worker.** On {name}, workers rated the relationship {side}"
+                   f"{' than' if side != 'about the same as' else ''} young people ({e['mean_diff']:+.2f}, 95% CI "
+                   f"{lo:+.2f} to {hi:+.2f}, {e['n_pairs']} pairs); absolute agreement ICC(A,1) = {e['icc_a1']:.2f}, "
+                   f"{_agreement_words(e['icc_a1'])}. {len(dy['unmatched']['y'])} young person and "
+                   f"{len(dy['unmatched']['p'])} worker record(s) had no partner.")
+    ne = d.get("nesting")
+    name = _main_scale(ne["scales"]) if ne else None
+    e = ne["scales"].get(name) if name else None
+    if e and e.get("icc1") is not None:
+        out.append(f"**Workers.** {e['icc1'] * 100:.0f}% of the variance of {name} lies between workers (ICC(1) = "
+                   f"{e['icc1']:.3f}); with {e['mean_cluster_size']:.1f} young people per worker the "
+                   f"{e['n']} young people count as about {e['effective_n']:.0f} independent ones (design effect "
+                   f"{e['design_effect']:.2f}). Analyses that ignore workers understate their uncertainty.")
+    for ch in d.get("change") or []:
+        name = _main_scale(ch["scales"])
+        e = ch["scales"].get(name) if name else None
+        if not e or not e["n"] or e.get("se_diff") is None:
+            continue
+        w = ch["waves"]
+        out.append(f"**Reliable change, {w['from']} to {w['to']}.** On {name}, {e['rci_improved']} of {e['n']} "
+                   f"respondents ({100 * e['rci_improved'] / e['n']:.0f}%) improved by more than measurement error "
+                   f"allows (Jacobson–Truax), {e['rci_deteriorated']} ({100 * e['rci_deteriorated'] / e['n']:.0f}%) "
+                   f"got reliably worse; {ch['people']['from_only']} seen at {w['from']} only are not counted.")
+    return out

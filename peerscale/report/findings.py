@@ -201,6 +201,9 @@ def findings(r) -> list[str]:
     for part in (_reliability(r), _flags(r), _structure(r), _change(r)):
         if part:
             out.append(part)
+    from .design_section import design_findings  # dyads, workers, reliable change (issue 9)
+
+    out += design_findings(r)
     if (r.meta.get("status") or "").lower() == "draft":
         out.append("**Keep in mind.** The instrument is a draft: its items have not been validated and there are "
                    "no norms, so the scores describe this sample only.")
