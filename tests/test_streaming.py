@@ -236,6 +236,18 @@ def test_bad_field_count_names_the_files_row(tmp_path):
     assert exc.value.row == 42
 
 
+def test_a_reader_error_in_a_later_chunk_leaves_no_output(run_cli, tmp_path):
+    df = _bfi_like(tmp_path / "bfi.csv", 50, blank=0)
+    text = df.to_csv(index=False, float_format="%.0f").splitlines()
+    text[42] += ",7"
+    src = tmp_path / "bad.csv"
+    src.write_text("\n".join(text) + "\n")
+    out = tmp_path / "s.csv"
+    code, _o, err = run_cli("score", src, *_scale_args(), "--range", "1:6", "-o", out, "--chunk-size", 10)
+    assert code != 0 and "row 42" in err and "17 fields where the header has 16" in " ".join(err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "bfi.csv"]
+
+
 def test_interrupted_run_leaves_no_output(tmp_path):
     from peerscale.spec import adhoc_instrument
 
@@ -348,3 +360,25 @@ def test_cp1252_text_scores_the_same_in_chunks(run_cli, tmp_path):
                                  chunk=40)
     assert whole.read_bytes() == chunked.read_bytes()
     assert "Zoë-49" in chunked.read_text(encoding="utf-8")
+
+
+def test_text_late_in_a_numeric_column_restarts_the_reader_without_losing_rows(run_cli, tmp_path):
+    """The column types come from the first 256 KiB; a missing-data code "UNK" after them (and
+    after chunks already scored) widens the column and the reader skips the rows given out."""
+    rows = 40_000
+    df = _bfi_like(tmp_path / "bfi.csv", rows, seed=13)
+    text = df.to_csv(index=False, float_format="%.0f").splitlines()
+    for row in (30_001, 39_999):
+        cells = text[row].split(",")
+        cells[3] = "UNK"  # A3
+        text[row] = ",".join(cells)
+    src = tmp_path / "late.csv"
+    src.write_text("\n".join(text) + "\n")
+    assert src.stat().st_size > (1 << 20)
+    args = [*_scale_args(), "--range", "1:6", "--id-column", "id", "--missing-code", "UNK=Unknown"]
+    whole, chunked = _score_both(run_cli, tmp_path, src, args, chunk=5000)
+    assert whole.read_bytes() == chunked.read_bytes()
+    code, out, _e = run_cli("score", src, *args, "-o", tmp_path / "j.csv", "--chunk-size", 5000, "--json")
+    import json
+
+    assert json.loads(out)["missing_by_reason"]["Unknown"] == 2

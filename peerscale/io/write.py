@@ -345,7 +345,9 @@ def _fast_render(table, delimiter: str, header: bool):
                 if kind == "text":
                     if pa.types.is_large_string(col.type):
                         col = col.cast(pa.string())
-                    quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
+                    if pc.any(pc.match_substring(col, '"')).as_py():
+                        col = pc.replace_substring(col, '"', '""')
+                    quoted = pc.binary_join_element_wise('"', col, '"', "")
                     pieces.append(("text", pc.fill_null(quoted, "")))
                     continue
                 enc = pc.dictionary_encode(col)
@@ -365,8 +367,12 @@ def _fast_render(table, delimiter: str, header: bool):
                     pieces[-1] = ("codes", prev[1] * len(right) + codes, both)
                 else:
                     pieces.append(("codes", codes, text))
+            if pieces[-1][0] == "codes":  # the line ends with the last field's text
+                kind, codes, text = pieces[-1]
+                pieces[-1] = (kind, codes, pc.binary_join_element_wise(text, "\n", ""))
             arrays = [p[1] if p[0] == "text" else p[2].take(pa.array(p[1])) for p in pieces]
-            arrays[-1] = pc.binary_join_element_wise(arrays[-1], "\n", "")
+            if pieces[-1][0] == "text":
+                arrays[-1] = pc.binary_join_element_wise(arrays[-1], "\n", "")
             rows = pc.binary_join_element_wise(*arrays, delimiter) if len(arrays) > 1 else arrays[0]
             if isinstance(rows, pa.ChunkedArray):
                 rows = rows.combine_chunks()
