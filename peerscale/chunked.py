@@ -459,10 +459,10 @@ class ChunkedResponses:
     # ------------------------------------------------------------------ analyses
 
     def reliability(self, *, wave=None, scales=None, listwise: bool = False, level: float = 0.95,
-                    ordinal: bool = False, omega: bool = False, omega_method: str = "minres", n_boot: int = 0,
-                    **_ignored):
+                    ordinal: bool = False, omega: bool = False, omega_method: str = "minres", n_boot: int = 0):
         """As :meth:`Responses.reliability <peerscale.responses.Responses.reliability>` (first wave
-        by default), from statistics merged over the chunks; no bootstrap interval."""
+        by default), from statistics merged over the chunks, nesting within workers included when
+        the design names them; no bootstrap interval (``n_boot`` is refused: it needs the rows)."""
         from .analyses import reliability_from_stats, reliability_specs
 
         if n_boot:
