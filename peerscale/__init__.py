@@ -14,12 +14,13 @@ from .spec import Instrument, adhoc_instrument, bundled_instruments, item_pairs,
 
 __all__ = ["read", "Responses", "Design", "PeerscaleError", "Instrument", "adhoc_instrument", "bundled_instruments",
            "item_pairs", "load_instrument", "score", "score_data", "keyed_items", "mediation", "score_file",
-           "read_chunked", "__version__"]
+           "read_chunked", "simulate", "plan", "__version__"]
 
 _LAZY = {"read": "api", "Responses": "responses", "score": "api", "score_data": "scoring",
-         "keyed_items": "scoring", "mediation": "responses", "score_file": "streaming", "read_chunked": "chunked"}
+         "keyed_items": "scoring", "mediation": "responses", "score_file": "streaming", "read_chunked": "chunked",
+         "simulate": "simulation.generate", "plan": "simulation.plan"}
 _SUBMODULES = ("analyses", "chunked", "design_analyses", "examples", "io", "psychometrics", "report", "responses",
-               "scoring", "streaming", "structures")
+               "scoring", "simulation", "streaming", "structures")
 
 
 def __getattr__(name):

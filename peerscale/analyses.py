@@ -174,8 +174,8 @@ def reliability(view, *, scales=None, listwise: bool = False, n_boot: int = 0, s
     >>> import peerscale
     >>> from peerscale.examples import path
     >>> rel = peerscale.read(path("youth_export.csv"), "pbr-y").reliability()
-    >>> rel.sample["rows"], rel.to_frame().loc["share", ["n", "n_items"]].tolist()  # 3 never opened the form
-    (300, [299, 6])
+    >>> rel.sample["rows"], rel.to_frame().loc["share", ["n", "n_items"]].tolist()  # 2 never opened the form
+    (300, [298, 6])
     """
     if not 0 < level < 1:
         raise PeerscaleError(f"`level` (the confidence level) must lie between 0 and 1, got {level}")
@@ -885,7 +885,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         Extra random starts of the optimiser and their seed.
     cluster : str, optional
         A column of cluster ids (the worker): cluster-robust SEs and the Yuan–Bentler (Mplus)
-        scaled test, as lavaan's ``cluster=`` (ML, listwise deletion).
+        scaled test, as lavaan's ``cluster=`` (ML; FIML or listwise as ``missing``).
 
     Examples
     --------
@@ -895,7 +895,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
     >>> from peerscale.examples import path
     >>> res = peerscale.read(path("youth_export.csv"), "pbr-y").cfa()
     >>> res.missing, res.fit.n
-    ('fiml', 299)
+    ('fiml', 298)
     """
     from .progress import progress
     from .psychometrics.cfa import fit_cfa, modification_indices, residual_correlations, standardized_solution
@@ -945,14 +945,11 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data[group] = view.column(group)
     present = [v for v in observed if v in data.columns]
     reported, method = _missing_method(data, present, est, missing)
-    if cluster:  # lavaan's cluster= with listwise deletion (the engine's clustered FIML is not built)
+    if cluster:  # lavaan's cluster=, with FIML or listwise as without it
         if group or compare:
             raise PeerscaleError("`cluster` is not combined with `group` or `compare`")
-        if missing == "fiml":
-            raise PeerscaleError("`cluster` works with listwise deletion only", hint="use `missing='listwise'`")
         data = data.copy()
         data[cluster] = view.column(cluster)
-        reported, method = ("listwise" if reported != "none" else "none"), "listwise"
         options["cluster"] = cluster
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):

@@ -46,7 +46,16 @@ class _Sources:
             raise PeerscaleError("give at least one export")
         self.read_options = read_options
         self._columns: dict[int, list] = {}
+        self._bundled = None
         self._read: dict[tuple, object] = {}
+
+    def bundled(self) -> list:
+        """The bundled instruments, loaded once per analysis (their YAML is slow to parse)."""
+        if self._bundled is None:
+            from .spec import bundled_instruments
+
+            self._bundled = list(bundled_instruments())
+        return self._bundled
 
     def name(self, k) -> str:
         s = self.items[k]
@@ -96,9 +105,8 @@ class _Sources:
 def _resolve(sources: _Sources, role, inst_name, scale_name):
     """(source index, Responses) of the one instrument in the inputs that defines
     ``scale_name`` (restricted to ``inst_name`` when given)."""
-    from .spec import bundled_instruments, load_instrument
+    from .spec import load_instrument
 
-    flag = f"--{role}-instrument"
     if inst_name is not None:
         try:
             candidates = [load_instrument(inst_name)]
@@ -106,7 +114,7 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
             raise PeerscaleError(f"unknown instrument {inst_name!r} for `{role}`", value=inst_name,
                                  hint=exc.hint or "use a bundled name (peerscale instruments) or a scoring file") from None
     else:
-        candidates = list(bundled_instruments())
+        candidates = list(sources.bundled())
         for s in sources.items:
             if _is_responses(s) and all(c.name != s.instrument.name for c in candidates):
                 candidates.append(s.instrument)
@@ -126,11 +134,12 @@ def _resolve(sources: _Sources, role, inst_name, scale_name):
                                  hint="scales of the instruments: " + ", ".join(names[:40]))
         raise PeerscaleError(f"scale {scale_name!r} (of {', '.join(defined_by)}) has none of its items in the "
                              "input(s)", value=scale_name,
-                             hint="give the export that holds that form, or the instrument with " + flag)
+                             hint=f"give the export that holds that form, or the instrument with `{role}_instrument`")
     if len(found) > 1:
         which = ", ".join(f"{inst.name} in {sources.name(k)}" for k, inst in found)
         raise PeerscaleError(f"scale {scale_name!r} for `{role}` is in more than one form: {which}",
-                             value=scale_name, hint=f"say which with {flag} NAME (or {role} = 'NAME:{scale_name}')")
+                             value=scale_name,
+                             hint=f"say which with `{role}_instrument='NAME'` (or `{role}='NAME:{scale_name}'`)")
     k, inst = found[0]
     r = sources.responses(k, inst)
     if scale_name not in [sc.name for sc in r.instrument.scales]:
@@ -149,14 +158,29 @@ def _wave_rows(r, wave_name):
     return np.flatnonzero(rows)
 
 
-def _role_frame(r, scale, pos, latent: bool):
-    """Score (and keyed items) of ``scale`` at export rows ``pos``, indexed by position."""
+def _indicators(r, scale, latent, prefix) -> list[str]:
+    """The indicators of ``scale`` as a latent variable: its keyed items, or with
+    ``latent="subscales"`` the scores of a composite's subscales (parcels), named
+    ``prefix.subscale``."""
+    sc = r.instrument.scale(scale)
+    if latent == "subscales" and sc.composite and sc.of_scales:
+        return [f"{prefix}.{sub}" for sub in sc.of_scales]
+    return list(sc.items)
+
+
+def _role_frame(r, scale, pos, latent, prefix=None):
+    """Score (and the latent indicators) of ``scale`` at export rows ``pos``, indexed by position."""
     scores = _scores(r)
     out = pd.DataFrame({scale: scores[scale].to_numpy(dtype=float)[pos]}, index=pos)
     if latent:
-        items = r.items(keyed=True)
-        sc = r.instrument.scale(scale)
-        out = out.join(items.loc[pos, list(sc.items)])
+        prefix = prefix or scale
+        ind = _indicators(r, scale, latent, prefix)
+        if ind[0].startswith(prefix + "."):
+            subs = [i.split(".", 1)[1] for i in ind]
+            part = pd.DataFrame(scores[subs].to_numpy(dtype=float)[pos], columns=ind, index=pos)
+        else:
+            part = r.items(keyed=True).loc[pos, ind]
+        out = out.join(part)
     return out
 
 
@@ -197,8 +221,10 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         Two waves: X and M at the first wave (or ``wave``), Y at the next wave, with Y at the
         first wave as a covariate (``y_t2 ~ b*m_t1 + c*x_t1 + y_t1``). Rows are linked by
         respondent id.
-    latent : bool
-        Each construct a latent factor of its (keyed) items.
+    latent : bool or {"items", "subscales"}
+        Each construct a latent factor of its keyed items (``True`` or ``"items"``), or, with
+        ``"subscales"``, a composite scale a factor of its subscale scores (parcels: e.g.
+        pbr_core of its six dimension scores; a scale without subscales keeps its items).
     cluster : str or True, optional
         Column of cluster ids for cluster-robust SEs (lavaan's ``cluster=``); ``True``: the
         design's worker column.
@@ -235,6 +261,10 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     ['a', 'b', 'c_prime']
     """
     from .psychometrics.mediation import fit_mediation
+
+    if latent not in (False, True, None, "items", "subscales"):
+        raise PeerscaleError(f"`latent` must be items or subscales, got {latent!r}", value=latent)
+    latent = "items" if latent is True else (latent or False)
 
     if reader is None:
         raise PeerscaleError("internal: call peerscale.mediation (it passes peerscale.read)")
@@ -278,6 +308,16 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             raise PeerscaleError(f"`baseline`: wave {wave_name!r} is the last wave; there is no later outcome",
                                  hint="choose an earlier --wave")
         next_wave = waves[k + 1]
+    if latent:
+        seen = {}
+        for k in ("x", "m", "y"):
+            for i in _indicators(rs[k], roles[k][2], latent, col[k]):
+                if i in seen:
+                    raise PeerscaleError(f"`{seen[i]}` and `{k}` share the item {i!r}: a construct cannot be "
+                                         "measured by the items of another with latent variables", column=i,
+                                         hint="choose scales with separate items (e.g. not a composite and one of "
+                                              "its own subscales)")
+                seen[i] = k
     src = {k: roles[k][0] for k in roles}
     same = len(set(src.values())) == 1
     # -- the linking key -------------------------------------------------------------------------
@@ -304,7 +344,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         f = pd.DataFrame(index=pos)
         for role in ("x", "m", "y"):
             if src[role] == key:
-                part = _role_frame(rs[role], roles[role][2], pos, latent)
+                part = _role_frame(rs[role], roles[role][2], pos, latent, col[role])
                 f = f.join(part.rename(columns={roles[role][2]: col[role]}))
         lk = link if not same else None
         if lk is not None:
@@ -382,7 +422,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
             d = ids2.index[ids2.index.duplicated()][0]
             raise PeerscaleError(f"{person} {d!r} appears on more than one row at wave {next_wave!r}",
                                  column=person, value=d)
-        y2 = _role_frame(yr, roles["y"][2], p2, latent)
+        y2 = _role_frame(yr, roles["y"][2], p2, latent, col["y"])
         y2.index = pd.Index(pid[p2])
         who = pd.Index(pid[pos1])
         if latent:
@@ -404,7 +444,7 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
     n_before = len(merged) + sum(excluded.values())
     latent_items = None
     if latent:
-        latent_items = {col[k]: list(rs[k].instrument.scale(roles[k][2]).items) for k in ("x", "m", "y")}
+        latent_items = {col[k]: _indicators(rs[k], roles[k][2], latent, col[k]) for k in ("x", "m", "y")}
     res = fit_mediation(merged.reset_index(drop=True), col["x"], col["m"], col["y"], covariates=list(covariates),
                         baseline=base_col, latent=latent_items, cluster=cluster_col, missing=missing,
                         bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet)

@@ -49,6 +49,8 @@ COMMANDS = {
     "cvi-form": ("peerscale.commands.content:cvi_form", "Write an expert rating form (.xlsx) for content validity."),
     "cvi": ("peerscale.commands.content:cvi", "Content validity from expert ratings: I-CVI, S-CVI, kappa, Aiken's V, sorting."),
     "interview-guide": ("peerscale.commands.content:interview_guide_cmd", "Write a cognitive-interview protocol for an instrument."),
+    "simulate": ("peerscale.commands.simulate:simulate", "Simulate answers from an instrument's population model."),
+    "plan": ("peerscale.commands.simulate:plan", "Plan a validation study: Monte Carlo power, fit, bias and coverage by n."),
     "export-rules": ("peerscale.commands.export_rules:export_rules",
                      "Scoring rules as SPSS syntax, an R function or REDCap calc fields."),
 }

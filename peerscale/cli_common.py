@@ -33,6 +33,10 @@ PARAMETER_FLAGS = {
     "estimator": "--estimator", "missing": "--missing", "std_lv": "--std-lv", "group": "--group",
     "top_mi": "--top-mi", "bootstrap": "--bootstrap", "mirt_compatible": "--mirt-compatible", "link": "--link",
     "tol": "--tol", "collapse": "--collapse", "allow_absent": "--allow-absent",
+    "n": "--n", "mcar": "--mcar", "page_skip": "--page-skip", "not_relevant": "--not-relevant", "workers": "--workers",
+    "icc": "--icc", "waves": "--waves", "change": "--change", "stability": "--stability", "follow_up": "--follow-up",
+    "leniency": "--model", "returned": "--model", "unverified": "--model", "not_opened": "--model",
+    "reps": "--reps", "groups": "--groups", "processes": "--processes", "resume": "--resume",
 }
 # where a command spells a parameter differently
 COMMAND_FLAGS = {
@@ -42,7 +46,8 @@ COMMAND_FLAGS = {
     "dyads": {"link": "--link/--dyad-column", "level": "--ci"},
     "nesting": {"worker_column": "--worker-column"},
     "mediation": {"x": "--x", "m": "--m", "y": "--y", "baseline": "--baseline", "latent": "--latent",
-                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument"},
+                  "cluster": "--cluster", "workers": "--workers", "x_instrument": "--x-instrument",
+                  "m_instrument": "--m-instrument", "y_instrument": "--y-instrument", "covariates": "--covariate"},
 }
 _PARAM = re.compile(r"`([a-z_][a-z_.]*)(?:=(?:'([^'`]*)'|([^`'\s]+)))?`")
 

@@ -4,7 +4,7 @@ repository), so examples run from any directory::
     >>> import peerscale
     >>> from peerscale.examples import path
     >>> peerscale.read(path("youth_export.csv"), "pbr-y").n_rows
-    559
+    562
 
 Files: ``youth_export.csv`` (young people, two waves: pbr-y, act-y, out-y),
 ``worker_export.csv`` (their workers at baseline: pbr-p, act-p) and ``study.yaml`` (the

@@ -11,9 +11,9 @@ this, so a notebook gets the same numbers as the CLI.
 >>> from peerscale.examples import path
 >>> r = peerscale.read(path("youth_export.csv"), "pbr-y")
 >>> r.score().scores.shape  # every row: ids, then <scale>, <scale>_n and bands
-(559, 43)
+(562, 43)
 >>> round(float(r.reliability().scales["share"]["alpha"]), 2)  # the first wave, as `peerscale reliability`
-0.81
+0.75
 """
 
 from __future__ import annotations
@@ -757,13 +757,14 @@ class Responses:
 
     def cfa(self, model: str | None = None, *, wave=None, structure: str | None = None, compare: bool = False,
             estimator: str = "ml", missing: str | None = None, std_lv: bool = False, group: str | None = None,
-            top_mi: int = 10):
+            top_mi: int = 10, cluster: str | None = None):
         """A CFA (as ``lavaan::cfa``) of ``model`` or of the instrument's own ``structure``;
-        FIML when answers are missing (ML, MLR); see :func:`peerscale.analyses.cfa`."""
+        FIML when answers are missing (ML, MLR); ``cluster`` (a column, e.g. the design's
+        worker) for cluster-robust SEs as lavaan's ``cluster=``; see :func:`peerscale.analyses.cfa`."""
         from .analyses import cfa
 
         return cfa(self._view(wave), model=model, structure=structure, compare=compare, estimator=estimator,
-                   missing=missing, std_lv=std_lv, group=group, top_mi=top_mi)
+                   missing=missing, std_lv=std_lv, group=group, top_mi=top_mi, cluster=cluster)
 
     def retest(self, other: "Responses | None" = None, *, level: float = 0.95):
         """Test-retest ICCs of the scale scores across the waves (or between this export and
@@ -857,7 +858,7 @@ def mediation(source, x: str, m: str, y: str, **options):
     >>> from peerscale.examples import path
     >>> res = peerscale.mediation(path("youth_export.csv"), x="act_total", m="pbr_core", y="out_total")
     >>> round(res.indirect["est"], 3), res.n
-    (0.294, 290)
+    (0.114, 289)
     """
     from .analyses_mediation import mediation as analyse
 

@@ -224,6 +224,7 @@ class Instrument:
     pairs_with: str | None = None
     retired: dict[str, str] = field(default_factory=dict)
     irt: dict = field(default_factory=dict)  # scale name -> peerscale.irt.bank.IRTBank
+    population: Any = None  # peerscale.simulation.population.Population (the `population:` block)
 
     @property
     def forms(self) -> list[str]:
@@ -485,7 +486,7 @@ BANK_KEYS = {"bank", "form", "title", "version", "status", "respondent", "instru
              "placeholders", "dimensions", "response_scales", "items", "recall_period",
              "description", "license", "recall", "pairs_with", "retired"}
 SCORING_KEYS = {"name", "title", "version", "status", "description", "items", "id_columns",
-                "scales", "composites", "norms", "bands", "license", "irt"}
+                "scales", "composites", "norms", "bands", "license", "irt", "population"}
 ITEM_KEYS = {"id", "text", "dimension", "form", "response_scale", "reverse", "status",
              "version", "recall_period", "note", "recall", "viewpoint", "pair", "requires", "anchors"}
 SCALE_KEYS = {"name", "label", "items", "scales", "method", "min_answered", "prorate",
@@ -944,6 +945,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
     scales, norms, bands = _parse_scoring(chk, doc, bank["items"])
     id_cols = tuple(str(c) for c in chk.seq(doc.get("id_columns") or [], "id_columns"))
     irt = _parse_irt(chk, doc.get("irt"), bank["items"], scales, norms)
+    population = _parse_population(chk, doc.get("population"), bank["items"], scales, irt)
     name = str(doc.get("name") or path.stem)
     return Instrument(
         name=name, title=str(doc.get("title") or bank_doc.get("title") or name),
@@ -955,7 +957,7 @@ def load_instrument_file(path: str | Path) -> Instrument:
         instructions=bank["instructions"], norms=norms, bands=bands,
         path=str(path), bank_path=None if bank_path is None else str(bank_path),
         recall=bank["recall"], recall_period=bank["recall_period"], pairs_with=bank["pairs_with"],
-        retired=bank["retired"], irt=irt,
+        retired=bank["retired"], irt=irt, population=population,
     )
 
 
@@ -971,6 +973,15 @@ def _parse_irt(chk: _Checker, raw, items: dict[str, Item], scales: list[Scale], 
             chk.fail(f"irt.{name}", f"scale {name!r} has both a norm table and an irt bank; both would write "
                                     f"{name}_t", hint="keep one of them")
     return banks
+
+
+def _parse_population(chk: _Checker, raw, items: dict[str, Item], scales: list[Scale], irt: dict):
+    """The ``population:`` block (the model ``simulate`` and ``plan`` draw from), validated on load."""
+    if raw is None:
+        return None
+    from .simulation.population import parse_population_block
+
+    return parse_population_block(chk, raw, items, scales, irt)
 
 
 @lru_cache(maxsize=None)

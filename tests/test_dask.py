@@ -63,9 +63,9 @@ def test_responses_path_scores_and_analyses_as_a_reduction(client, example):
 def test_an_invalid_value_names_its_partition_and_row(client, example):
     bad = example.copy()
     bad["pbr_y_share_01"] = bad["pbr_y_share_01"].astype(float)
-    bad.loc[150, "pbr_y_share_01"] = 9.0  # row 151 of the frame; row 11 of the second partition of 140
+    bad.loc[150, "pbr_y_share_01"] = 9.0  # row 151 of the frame; row 10 of the second partition of 141
     ddf = dd.from_pandas(bad, npartitions=4, sort=False)
-    with pytest.raises(PeerscaleError, match=r"row 11, column 'pbr_y_share_01'.*partition 1"):
+    with pytest.raises(PeerscaleError, match=r"row 10, column 'pbr_y_share_01'.*partition 1"):
         peerscale.read(ddf, "pbr-y").reliability()
     items = bad[[c for c in bad.columns if c.startswith("pbr_y_")]]
     with pytest.raises(PeerscaleError, match=r"row 151, column 'pbr_y_share_01'"):

@@ -146,8 +146,8 @@ def test_dyads_on_the_example(youth, worker):
     res = youth.dyads(worker)
     out = res.to_dict()
     assert out["link"]["columns"] == ["dyad_id"] and out["link"]["wave_y"] == "baseline_arm_1"
-    # 300 young people at baseline, 289 worker ratings: 11 young people without a partner, listed
-    assert out["link"]["n_linked"] == 289 and len(out["unmatched"]["y"]) == 11 and out["unmatched"]["p"] == []
+    # 300 young people at baseline, 291 worker ratings: 9 young people without a partner, listed
+    assert out["link"]["n_linked"] == 291 and len(out["unmatched"]["y"]) == 9 and out["unmatched"]["p"] == []
     e = out["scales"]["share"]
     assert e["basis"] == "paired items" and len(e["pairs"]) == 6
     assert set(e) >= {"n_pairs", "icc_a1", "icc_c1", "r", "mean_diff", "mean_diff_ci", "loa"}
@@ -174,14 +174,14 @@ def test_nesting_on_the_example(youth):
 def test_change_on_the_example(youth, tmp_path):
     res = youth.change("baseline_arm_1", "followup_arm_1")
     out = res.to_dict()
-    assert out["people"]["both"] == 259 and out["people"]["from_only"] == 41 and out["people"]["to_only"] == 0
+    assert out["people"]["both"] == 262 and out["people"]["from_only"] == 38 and out["people"]["to_only"] == 0
     e = out["scales"]["pbr_core"]
     assert {"n", "mean_change", "ci", "dz", "se_diff", "rci_improved", "rci_unchanged", "rci_deteriorated"} <= set(e)
     assert e["rci_improved"] + e["rci_unchanged"] + e["rci_deteriorated"] == e["n"]
     alpha = peerscale.read(YOUTH, "pbr-y").wave("baseline_arm_1").reliability(scales=["pbr_core"])
     assert abs(e["rxx"] - alpha.scales["pbr_core"]["alpha"]) < 1e-12 and "alpha" in e["rxx_source"]
     frame = res.per_respondent()
-    assert len(frame) == 300 and (frame["present"] == "both").sum() == 259  # one-wave people kept, marked
+    assert len(frame) == 300 and (frame["present"] == "both").sum() == 262  # one-wave people kept, marked
     given = youth.change("baseline_arm_1", "followup_arm_1", reliability=0.9, scales=["share"]).to_dict()
     assert given["scales"]["share"]["rxx"] == 0.9 and "given" in given["scales"]["share"]["rxx_source"]
 
@@ -251,7 +251,7 @@ def test_dyads_mismatched_ids_are_listed(tmp_path, run_cli):
     res = json.loads(out)
     assert "D999" in res["unmatched"]["p"] and any("row 3" in k for k in res["unmatched"]["p"])
     assert "D001" in res["unmatched"]["y"] and "D002" in res["unmatched"]["y"]
-    assert res["link"]["n_linked"] == 287
+    assert res["link"]["n_linked"] == 289
     code, out, err = run_cli("dyads", YOUTH, path, "-y", "pbr-y", "-p", "pbr-p", "--dyad-column", "dyad_id",
                              "--wave-column", "redcap_event_name", "--respondent-column", "record_id")
     assert code == 0 and "D999" in out and "Unmatched pbr-p records (2)" in out
@@ -275,7 +275,7 @@ def test_dyads_duplicate_or_no_link_is_an_error(tmp_path, run_cli):
 
 def test_dyads_link_by_respondent_and_worker(youth, worker):
     res = youth.dyads(worker, link=["record_id", "worker_id"]).to_dict()
-    assert res["link"]["columns"] == ["record_id", "worker_id"] and res["link"]["n_linked"] == 289
+    assert res["link"]["columns"] == ["record_id", "worker_id"] and res["link"]["n_linked"] == 291
 
 
 def test_change_bad_waves(youth, tmp_path, run_cli):
@@ -308,7 +308,7 @@ def test_change_cli_json_and_output(tmp_path, run_cli):
                              "-o", out_path, "--json")
     assert code == 0, err
     res = json.loads(out)
-    assert res["people"]["from_only"] == 41 and len(res["people"]["from_only_ids"]) == 41
+    assert res["people"]["from_only"] == 38 and len(res["people"]["from_only_ids"]) == 38
     frame = pd.read_csv(out_path)
     assert len(frame) == 300 and {"out_total_change", "out_total_rci", "out_total_reliable_change"} <= set(frame)
     assert set(frame["out_total_reliable_change"].dropna()) <= {"improved", "unchanged", "deteriorated"}
@@ -381,7 +381,7 @@ def test_dyads_item_pairs(youth, worker):
 def test_report_and_reliability_carry_the_design(youth, worker, run_cli):
     full = youth.report(partner=worker)
     rep = full.to_dict()["design"]
-    assert rep["dyads"]["link"]["n_linked"] == 289 and rep["nesting"]["worker_column"] == "worker_id"
+    assert rep["dyads"]["link"]["n_linked"] == 291 and rep["nesting"]["worker_column"] == "worker_id"
     assert [(c["waves"]["from"], c["waves"]["to"]) for c in rep["change"]] == [("baseline_arm_1", "followup_arm_1")]
     hint = youth.report().to_dict()["design"]
     assert "dyads" not in hint and hint["dyad_hint"] == "dyad_id"  # the section asks for --partner

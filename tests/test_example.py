@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +17,22 @@ WORKER = EXAMPLES / "worker_export.csv"
 CASES = [(YOUTH, "pbr-y"), (YOUTH, "act-y"), (YOUTH, "out-y"), (WORKER, "pbr-p"), (WORKER, "act-p")]
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_example", EXAMPLES / "make_example.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SIMULATE = ["simulate", "--model", str(EXAMPLES / "population.yaml"), "--seed", "20240111"]
 
 
 def _read(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"record_id": str, "redcap_event_name": str, "dyad_id": str, "worker_id": str})
 
 
-def test_committed_files_are_what_the_generator_writes(tmp_path):
-    written = _generator().make_example(tmp_path)
-    assert [p.name for p in written] == ["youth_export.csv", "worker_export.csv"]
+def test_committed_files_are_what_simulate_writes(tmp_path):
+    """The bundled exports are `peerscale simulate --model examples/population.yaml` output."""
+    written = [tmp_path / "youth_export.csv", tmp_path / "worker_export.csv"]
+    assert main(SIMULATE + ["-o", str(written[0]), "--dyad-output", str(written[1]), "-q"]) == 0
     for path in written:
         assert path.read_bytes() == (EXAMPLES / path.name).read_bytes(), (
-            f"examples/{path.name} is stale: run `python examples/make_example.py` and commit the CSVs")
+            f"examples/{path.name} is stale: run `peerscale {' '.join(SIMULATE[:2])} examples/population.yaml "
+            "--seed 20240111 -o examples/youth_export.csv --dyad-output examples/worker_export.csv --force` "
+            "and commit the CSVs")
 
 
 def test_layout_is_a_redcap_export_with_linked_files():
@@ -129,6 +127,12 @@ def test_wrong_form_for_the_file_is_a_data_error(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_generator_out_option_writes_elsewhere(tmp_path):
-    _generator().main(["--out", str(tmp_path / "new")])
-    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["worker_export.csv", "youth_export.csv"]
+def test_model_file_states_the_true_mediation_effect(tmp_path):
+    truth = tmp_path / "truth.json"
+    assert main(SIMULATE + ["-o", str(tmp_path / "y.csv"), "--dyad-output", str(tmp_path / "p.csv"),
+                            "--truth", str(truth), "-q"]) == 0
+    import json
+
+    med = json.loads(truth.read_text())["mediation"]
+    assert (med["a"], med["b"], med["c_prime"]) == (0.5, 0.45, 0.15)
+    assert med["indirect"] == pytest.approx(0.225) and med["total"] == pytest.approx(0.375)

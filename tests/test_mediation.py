@@ -70,6 +70,28 @@ def test_lavaan_parity(data, csv, cov, latent, cluster):
     assert res.n == 300 and res.n_excluded == 0
 
 
+@pytest.mark.parametrize("csv,latent,cluster", [("obs_fiml.csv", False, None), ("obs_fiml_cluster.csv", False, "worker"),
+                                                 ("latent_fiml_cluster.csv", True, "worker")])
+def test_lavaan_parity_fiml(csv, latent, cluster):
+    """Missing answers, lavaan's missing = "ml" (FIML), with and without cluster=."""
+    from peerscale.psychometrics.fit import fit_measures
+
+    d = pd.read_csv(FIX / "data_missing.csv")
+    names = ("X", "M", "Y") if latent else ("x", "m", "y")
+    res = fit_mediation(d, *names, latent=ITEMS if latent else None, cluster=cluster, missing="fiml")
+    dev = max_dev(res.fit, csv)
+    assert dev["est"] < TOL and dev["se"] < TOL, dev
+    assert res.n == 300 and res.missing == "fiml"
+    if latent:
+        fm = fit_measures(res.fit)
+        ref = pd.read_csv(FIX / "latent_fiml_cluster_fit.csv").set_index("measure")["value"]
+        assert fm["scaling_factor"] == pytest.approx(ref["chisq.scaling.factor"], abs=TOL)
+        assert fm["chisq_scaled"] == pytest.approx(ref["chisq.scaled"], abs=TOL)
+        assert fm["baseline_chisq_scaled"] == pytest.approx(ref["baseline.chisq.scaled"], abs=1e-3)
+    listwise = fit_mediation(d, *names, latent=ITEMS if latent else None, cluster=cluster)
+    assert listwise.n < 300 and listwise.n + listwise.n_excluded == 300
+
+
 def test_latent_cluster_scaled_test(data):
     from peerscale.psychometrics.fit import fit_measures
 
@@ -105,10 +127,14 @@ def test_bundled_example_parity(csv, cluster):
     import peerscale
 
     res = peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", cluster=cluster)
+    scores = pd.read_csv(FIX / "example_scores.csv").dropna(subset=["act_total", "pbr_core", "out_total"])
+    used = res.fit.data[0].raw[:, res.fit.spec.observed.index("pbr_core")]
+    assert np.allclose(np.sort(used), np.sort(scores["pbr_core"]), atol=1e-9), \
+        "the bundled example changed: rerun tests/r/mediation_example_scores.py and tests/r/mediation.R"
     dev = max_dev(res.fit, csv)
     assert dev["est"] < TOL and dev["se"] < TOL, dev
-    assert res.n == 290 and res.n_excluded == 10
-    assert sum(res.excluded.values()) == 10
+    assert res.n == 289 and res.n_excluded == 11
+    assert sum(res.excluded.values()) == 11
 
 
 def test_fiml_matches_listwise_when_complete(data):
@@ -151,11 +177,11 @@ def test_bootstrap_ci_formulas():
 
 def test_simulation_recovery():
     """A known indirect effect a·b = 0.5 × 0.4 = 0.2 is recovered within Monte Carlo error: the
-    mean over 60 samples of 300 lies within 3 Monte Carlo SEs of 0.2, and the mean delta-method
+    mean over 40 samples of 300 lies within 3 Monte Carlo SEs of 0.2, and the mean delta-method
     SE matches the spread of the estimates."""
     rng = np.random.default_rng(20241201)
     est, ses = [], []
-    for _ in range(60):
+    for _ in range(40):
         n = 300
         x = rng.normal(size=n)
         m = 0.5 * x + rng.normal(size=n)
@@ -216,7 +242,7 @@ def test_cli_json(run_cli):
     for k in ("a", "b", "c_prime"):
         assert set(d["paths"][k]) == {"est", "se", "z", "p"}
     assert {"est", "se", "ci_percentile", "ci_bc"} <= set(d["indirect"])
-    assert {"est", "se"} <= set(d["total"]) and d["n"] == 290
+    assert {"est", "se"} <= set(d["total"]) and d["n"] == 289
     assert d["cluster"] == "worker_id" and d["n_clusters"] == 40
     ref = pd.read_csv(FIX / "example_cluster.csv").fillna({"label": ""}).set_index("label")
     assert d["indirect"]["se"] == pytest.approx(ref.loc["indirect", "se"], abs=TOL)
@@ -225,7 +251,7 @@ def test_cli_json(run_cli):
 def test_cli_tables(run_cli):
     code, out, err = run_cli("mediation", EXAMPLE, "--x", "act_total", "--m", "pbr_core", "--y", "out_total")
     assert code == 0, err
-    assert "indirect" in out and "N used = 290" in out and "not proof" in out
+    assert "indirect" in out and "N used = 289" in out and "not proof" in out
 
 
 # ------------------------------------------------------------------ bad input
@@ -284,8 +310,6 @@ def test_same_variable_twice_and_bad_options(data):
         fit_mediation(data, "x", "x", "y")
     with pytest.raises(PeerscaleError, match="too few"):
         fit_mediation(data, "x", "m", "y", bootstrap=10)
-    with pytest.raises(PeerscaleError, match="listwise"):
-        fit_mediation(data, "x", "m", "y", cluster="worker", missing="fiml")
 
 
 def test_baseline_needs_two_waves(tmp_path):
@@ -302,7 +326,56 @@ def test_cli_cfa_cluster(run_cli):
     code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0", "--json")
     assert code == 0, err
     d = json.loads(out)
-    assert d["cluster"] == {"column": "worker_id", "n_clusters": 40} and d["missing"] in ("listwise", "none")
-    assert d["fit_robust"]["scaling_factor"] > 0
+    assert d["cluster"] == {"column": "worker_id", "n_clusters": 40} and d["missing"] == "fiml"
+    assert d["fit_robust"]["scaling_factor"] > 0 and d["n"] > 290
+    code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--missing", "listwise", "--top-mi", "0",
+                             "--json")
+    assert code == 0 and json.loads(out)["missing"] == "listwise" and json.loads(out)["n"] < 290
     code, out, err = run_cli("cfa", EXAMPLE, "-i", "out-y", "--cluster", "--top-mi", "0")
     assert code == 0 and "cluster-robust" in out
+
+
+def test_latent_subscales_on_the_example():
+    import peerscale
+
+    res = peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", latent="subscales", missing="fiml")
+    assert res.latent and res.n == 300 and res.n_excluded == 0
+    assert len(res.fit.spec.observed) == 7 + 6 + 5  # activity, relationship and outcome subscale scores
+    assert "pbr_core =~ pbr_core.share" in res.model
+    assert 0 < res.indirect["est"] < 1
+    with pytest.raises(PeerscaleError, match="missing='fiml'"):
+        peerscale.mediation(EXAMPLE, x="act_total", m="pbr_core", y="out_total", latent="items")
+
+
+@pytest.mark.slow
+def test_report_section(tmp_path):
+    import peerscale
+    from peerscale.report.document import document
+    from peerscale.report.markdown import write_markdown
+
+    rep = peerscale.read(EXAMPLE, "pbr-y").report(bootstrap=1000, seed=1)
+    assert rep.mediation["n"] == 289 and rep.mediation["cluster"] == "worker_id"
+    _, _, sections = document(rep)
+    sec = next(s for s in sections if s.id == "mediation")
+    assert sec.title == "Does the relationship carry the outcomes?"
+    html = rep.to_html()
+    assert "Does the relationship carry the outcomes?" in html and "cross-sectional" in html
+    assert "drafts under validation" in html and "a = 0.34 (SE 0.05)" in html  # coefficient on the arrow
+    assert "indirect effect a·b) is 0.11 points" in html.replace("**", "")
+    assert "mediation model" in rep.methods
+    md, files = write_markdown(rep, tmp_path / "r.md")
+    assert (files / "mediation-paths.png").exists()
+    # an export without the three forms has no section and no note
+    from peerscale.report.mediation_section import collect_mediation
+    assert collect_mediation(peerscale.read(WORKER, "pbr-p")) == (None, None)
+
+
+def test_same_scale_name_from_two_forms_and_shared_items():
+    import peerscale
+
+    res = peerscale.mediation([EXAMPLE, WORKER], x="pbr-p:pbr_core", m="pbr-y:pbr_core", y="out_total",
+                              latent="subscales", missing="fiml")
+    assert res.x == "pbr_p__pbr_core" and res.m == "pbr_y__pbr_core"
+    assert "pbr_p__pbr_core.share" in res.model and "pbr_y__pbr_core.share" in res.model
+    with pytest.raises(PeerscaleError, match="share the item"):
+        peerscale.mediation(EXAMPLE, x="share", m="pbr_core", y="out_total", latent="items", missing="fiml")

@@ -478,7 +478,7 @@ def test_readme_sem_example_runs(monkeypatch, capsys):
     block = re.search(r"### CFA and SEM in lavaan syntax\n.*?```python\n(.*?)```", text, re.S).group(1)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "45  indirect  0.221  0.056" in out and "['y3~1']" in out
+    assert "45  indirect  0.173  0.062" in out and "['y3~1']" in out
     assert "Missing data                                            fiml" in out
 
 

@@ -287,7 +287,7 @@ def test_iter_chunks_rows_are_absolute_and_clean_equals_responses():
     src = example_path("youth_export.csv")
     r = peerscale.read(src, "pbr-y")
     chunks = list(iter_chunks(src, "pbr-y", chunk_rows=100, kind="both"))
-    assert [len(raw) for raw, _c in chunks] == [100] * 5 + [59]
+    assert [len(raw) for raw, _c in chunks] == [100] * 5 + [62]
     assert chunks[2][0].index[0] == 200 and chunks[2][1].attrs["first_row"] == 201
     clean = pd.concat([c for _r, c in chunks])
     whole = r._base.clean.frame()
@@ -382,3 +382,35 @@ def test_text_late_in_a_numeric_column_restarts_the_reader_without_losing_rows(r
     import json
 
     assert json.loads(out)["missing_by_reason"]["Unknown"] == 2
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_fast_csv_renderer_writes_what_pyarrow_writes(delimiter):
+    """Scores formatted once per distinct value (and neighbouring columns fused) are the bytes
+    pyarrow's CSV writer gives; many distinct values or other types fall back to that writer."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from peerscale.io import write as w
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    df = pd.DataFrame({
+        "id": pd.array([None if i % 97 == 0 else f'r"{i}\n' if i % 13 == 0 else f"=id{i}" if i % 17 == 0 else str(i)
+                        for i in range(n)], dtype="str"),
+        "A": np.where(rng.random(n) < 0.1, np.nan, rng.integers(5, 31, n) / rng.integers(1, 6, n)),
+        "A_n": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 6, n)), dtype="Int64"),
+        "T": np.round(rng.normal(50, 10, n), 1),  # many distinct values
+        "neg": -rng.integers(0, 3, n) / 3.0,
+        "big": rng.integers(-10 ** 15, 10 ** 15, n).astype(float),
+        "flag": rng.random(n) < 0.5,
+        "band": pd.array(rng.choice(["low", "mid", None], n), dtype="str"),
+    })
+    for cols in (["id", "A", "A_n", "neg", "band"], ["A", "A_n"], ["id"], ["A_n", "T"], ["big"], ["id", "flag"]):
+        sub = df[cols]
+        got = b"".join(bytes(b) for b in w.render_delimited(sub, delimiter))
+        ref = pa.BufferOutputStream()
+        pacsv.write_csv(w._arrow_table(w.escape_formulas(sub)), ref, pacsv.WriteOptions(delimiter=delimiter))
+        assert got == ref.getvalue().to_pybytes(), cols
+    table = w._arrow_table(df[["id", "A", "A_n", "neg", "band"]])
+    assert w._fast_render(table, delimiter, True) is not None  # scores take the fast path

@@ -154,7 +154,7 @@ def _print_efa(out, names, res, quiet):
 @click.option("--seed", "start_seed", type=int, default=None, help="Seed for --starts.")
 @click.option("--std-lv", is_flag=True, help="Fix factor variances to 1 instead of the first loading.")
 @click.option("--cluster", is_flag=False, flag_value="__worker__", default=None, metavar="[COLUMN]",
-              help="Cluster-robust SEs and Yuan–Bentler scaled χ² as lavaan's cluster= (ML, listwise), by COLUMN; "
+              help="Cluster-robust SEs and Yuan–Bentler scaled χ² as lavaan's cluster= (ML), by COLUMN; "
                    "without COLUMN, the design's worker column.")
 @click.option("--top-mi", default=10, show_default=True, type=click.IntRange(0, 10000),
               help="How many modification indices to show.")

@@ -20,7 +20,11 @@ from ..cli_common import INPUT_FORMATS, console, emit_json, fmt as _fmt, p_cell,
               help="A covariate in both regressions (a numeric column of the export). Repeatable.")
 @click.option("--baseline", is_flag=True,
               help="Two waves: X and M at the first wave (or --wave), Y at the next, adjusted for Y at the first.")
-@click.option("--latent", is_flag=True, help="Each construct a latent factor of its items (instead of scale scores).")
+@click.option("--latent", type=click.Choice(["items", "subscales"]), is_flag=False, flag_value="items", default=None,
+              metavar="[items|subscales]",
+              help="Each construct a latent factor of its items (instead of scale scores); 'subscales': a composite "
+                   "(pbr_core, act_total, out_total) a factor of its subscale scores (parcels). Items are often "
+                   "missing: add --missing fiml.")
 @click.option("--cluster", is_flag=False, flag_value="__worker__", default=None, metavar="[COLUMN]",
               help="Cluster-robust SEs (as lavaan's cluster=) by COLUMN; without COLUMN, the design's worker column.")
 @click.option("--wave", default="first", show_default=True, metavar="NAME|first|all", help="Wave to analyse.")
@@ -69,7 +73,7 @@ def mediation(inputs, x, m, y, x_instrument, m_instrument, y_instrument, covaria
     read_options = {"map": list(maps) or None, "input_format": input_format, "design": design or None,
                     "missing_codes": parse_pairs(missing_codes, "--missing-code") or None}
     res = analyse(list(inputs), x, m, y, x_instrument=x_instrument, m_instrument=m_instrument,
-                  y_instrument=y_instrument, covariates=list(covariates), baseline=baseline, latent=latent,
+                  y_instrument=y_instrument, covariates=list(covariates), baseline=baseline, latent=latent or False,
                   cluster=True if cluster == "__worker__" else cluster, wave=wave, link=link, missing=missing,
                   bootstrap=bootstrap, seed=seed, workers=workers, level=level, quiet=quiet or as_json,
                   **{k: v for k, v in read_options.items() if v is not None})

@@ -67,6 +67,7 @@ class _Meta:
     missing_values: dict = field(default_factory=dict)
     file_label: str | None = None
     bytes_per_row: float = 60.0
+    drop_last: bool = False  # CSV: a trailing delimiter on every line makes an empty last column
 
 
 def _has_quote(path: Path, block: int = 16 << 20) -> bool:
@@ -138,6 +139,7 @@ def _csv_batches(path: Path, fmt: str, instrument, codes: dict, encoding, chunk_
             types[name] = pa.string()
     drop_last = (names[-1] == f"column_{len(names)}" and body
                  and all(not (r[width - 1] if len(r) >= width else "").strip() for r in body))
+    meta.drop_last = bool(drop_last)  # known from the sample, before the first slice is given out
     quoted = _has_quote(path)
     chunk = chunk_rows_for(meta.bytes_per_row, chunk_rows)
     block = int(min(64 << 20, max(1 << 20, chunk * meta.bytes_per_row / 2)))
@@ -189,7 +191,6 @@ def _csv_batches(path: Path, fmt: str, instrument, codes: dict, encoding, chunk_
                 emitted += n_pending
             if emitted == 0:
                 raise PeerscaleError("the file has a header but no data rows", file=file)
-            meta.drop_last = drop_last
             return
         except pa.ArrowInvalid as exc:
             text = str(exc)
@@ -201,10 +202,9 @@ def _csv_batches(path: Path, fmt: str, instrument, codes: dict, encoding, chunk_
                     continue
             if "UTF8" in text or "UTF-8" in text or "utf8" in text.lower():
                 if enc == "utf8" and encoding is None:
+                    # as the whole-file reader falls back; rows already given out were valid UTF-8
                     enc = "cp1252"
                     meta.warnings.append(f"{file}: not valid UTF-8; decoded as cp1252")
-                    if emitted:  # rows already given out were plain UTF-8: the same in cp1252 only if ASCII
-                        pass
                     continue
             raise PeerscaleError(f"cannot be read as delimited text: {exc}", file=file) from None
     raise PeerscaleError("cannot be read as delimited text", file=file)  # pragma: no cover
@@ -245,9 +245,8 @@ def _csv_frame(t, names_items, instrument, meta: _Meta):
         elif fld.name in items and pa.types.is_integer(ty):
             t = t.set_column(i, fld.name, t.column(i).cast(pa.float64()))
     df = t.to_pandas(split_blocks=True)
-    if getattr(meta, "drop_last", False) or (len(df.columns) and df.columns[-1] == f"column_{t.num_columns}"
-                                             and getattr(meta, "_drop_last_hint", False)):
-        df = df.drop(columns=df.columns[-1])
+    if meta.drop_last and len(df.columns) and df.columns[-1] == f"column_{t.num_columns}":
+        df = df.drop(columns=df.columns[-1])  # trailing delimiter on every line
     for col in items:
         if col in df.columns and df[col].dtype.kind not in "biuf":
             df[col] = numeric_or_text(df[col])
@@ -266,8 +265,6 @@ def _raw_frames(path: Path, fmt: str, instrument, codes: dict, encoding, chunk_r
     if fmt in ("csv", "tsv"):
         for first, t in _csv_batches(path, fmt, instrument, codes, encoding, chunk_rows, meta, columns):
             items = item_columns(t.column_names, instrument)
-            # drop_last is known from the sample before the first slice is given out
-            meta._drop_last_hint = getattr(meta, "drop_last", False)
             df = _csv_frame(t, items, instrument, meta)
             df.index = pd.RangeIndex(first, first + len(df))
             yield first, df

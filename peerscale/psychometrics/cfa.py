@@ -86,7 +86,8 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
     cluster : column of cluster ids (e.g. the worker): cluster-robust standard errors and
         the Yuan–Bentler (Mplus) scaled test, as lavaan's ``cluster=`` argument for a
         single-level model (``se="robust.cluster"``, ``test="yuan.bentler.mplus"``; the
-        estimates are the ML ones, a mean structure is added). ML or MLR, listwise.
+        estimates are the ML ones, a mean structure is added). ML or MLR, listwise or FIML
+        (robust CFI/TLI/RMSEA are not computed for FIML with clusters).
 
     Returns
     -------
@@ -147,7 +148,7 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
         est = "MLR"  # ML estimates, robust.cluster SEs and the Yuan–Bentler (Mplus) test
     groups = sample_statistics(data, vs.observed, group, missing, ordinal=vs.ordinal, exogenous=vs.ov_x)
     if cluster is not None:
-        groups = _with_clusters(data, cluster, vs.observed, group, groups)
+        groups = _with_clusters(data, cluster, vs.observed, group, groups, missing, vs.ov_x)
     nth = {v: len(groups[0].ordinal.thresholds[k]) for k, v in enumerate(vs.observed)} if vs.ordinal else None
     spec = build_model(terms, n_groups=len(groups), std_lv=std_lv, orthogonal=orthogonal,
                        meanstructure=meanstructure, group_equal=group_equal, group_partial=group_partial,
@@ -165,6 +166,13 @@ def fit_cfa(model: str | list[Term], data: pd.DataFrame, *, group: str | None = 
     sol, tried = _estimate(engine, cons, spec, groups, starts, seed, max_iter)
     res = _finish(spec, groups, engine, cons, sol, est, missing, group, tried, len(data))
     res.cluster = cluster
+    if cluster is not None:
+        ncl = min(res.scaling.get("n_clusters", [0]) or [0])
+        if res.npar > ncl - 1:
+            res.warnings.append(f"{res.npar} free parameters and {ncl} clusters: the cluster-robust covariance matrix "
+                                f"has rank at most {ncl - 1}, so it is singular (lavaan warns that vcov is not positive "
+                                "definite); each SE is still computed, but joint tests of many parameters are not "
+                                "reliable: more clusters are needed")
     return res
 
 
@@ -179,18 +187,23 @@ def _check_cluster(data, cluster, observed, group, est, missing) -> None:
     if est == "DWLS":
         raise PeerscaleError("cluster-robust standard errors are available with ML (and MLR), not DWLS",
                              hint="use estimator='ML' with cluster")
-    if missing != "listwise":
-        raise PeerscaleError("cluster-robust standard errors are implemented with listwise deletion only",
-                             hint="use missing='listwise' with cluster")
 
 
-def _with_clusters(data, cluster, observed, group, groups):
-    """Copies of the (cached) group data carrying the cluster id of each row used."""
+def _with_clusters(data, cluster, observed, group, groups, missing="listwise", exogenous=()):
+    """Copies of the (cached) group data carrying the cluster id of each row used (the rows
+    :func:`~peerscale.psychometrics.cfa_engine.sample_statistics` keeps)."""
     from dataclasses import replace
 
     from .cfa_engine import _group_order
-    cols = list(observed) + ([group] if group else [])
-    used = data[data[cols].notna().all(axis=1)]
+    if missing == "fiml":
+        used = data.dropna(how="all", subset=list(observed))
+        if exogenous:
+            used = used[used[list(exogenous)].notna().all(axis=1)]
+        if group:
+            used = used.dropna(subset=[group])
+    else:
+        cols = list(observed) + ([group] if group else [])
+        used = data[data[cols].notna().all(axis=1)]
     ids = used[cluster]
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])

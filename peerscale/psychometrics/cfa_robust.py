@@ -213,7 +213,9 @@ def _casewise_moment_scores(d: GroupData, engine: _Engine, mu: np.ndarray, sigma
 
 
 def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
-    """MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
+    """With cluster ids on the data this is :func:`_robust_fiml_cluster`.
+
+    MLR with FIML, as lavaan's ``estimator="MLR", missing="ml"``: sandwich
     ``H⁻¹ B0 H⁻¹/N`` with H the observed information and B0 the mean outer product of the
     casewise scores ``Δ' ∂ℓ_i/∂(μ, vech Σ)``; Yuan–Bentler (Mplus variant) scaling
     ``c = [Σ_g tr(A1_g⁻¹ B1_g) − tr(H⁻¹ B0)]/df`` with A1, B1 the observed and first-order
@@ -227,8 +229,47 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.i
             a1 = _h1_observed_information(d, engine)
             d.h1_trace = _h1_trace(engine, a1, m1.T @ m1 / d.n)
         return sc.T @ sc / engine.ntot, d.h1_trace
+    if any(d.cluster is not None for d in engine.data):
+        return _robust_fiml_cluster(engine, theta, df, invert)
     vcov, info = _sandwich_over_groups(engine, theta, df, invert, per_group)
     return vcov, {**info, "fiml": True}
+
+
+def _robust_fiml_cluster(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
+    """lavaan's ``cluster=`` with ``missing="ml"``: the casewise FIML scores summed within
+    clusters, ``B1_g = C/(C − 1) Σ_c s_c s_c' / n_g``, ``vcov = H⁻¹ (Σ_g f_g Δ'B1Δ) H⁻¹ / N``;
+    the Yuan–Bentler (Mplus) factor ``c = [Σ_g tr(A1⁻¹ B1h) − tr(E⁻¹ B0)] / df`` with A1 the
+    observed h1 information at the EM moments, B1h the clustered first-order h1 information
+    there, and E the h1 observed information at the implied moments (``observed.information =
+    "h1"``)."""
+    k = engine.spec.n_free
+    hinv = _inverse(invert, engine.observed_information(theta))
+    b0 = np.zeros((k, k))
+    e_test = np.zeros((k, k))
+    trace_h1 = 0.0
+    n_clusters = []
+    for g, d in enumerate(engine.data):
+        sigma, mu, *_ = engine.implied(theta, g)
+        dl = engine.delta(theta, g)
+        sc = _cluster_sums(_casewise_moment_scores(d, engine, mu, sigma), d.cluster)
+        nc = sc.shape[0]
+        n_clusters.append(nc)
+        if nc < 2:
+            raise PeerscaleError("cluster-robust standard errors need at least two clusters")
+        b1 = sc.T @ sc * (nc / (nc - 1.0)) / d.n
+        b0 += engine.w[g] * dl.T @ b1 @ dl
+        e_test += engine.w[g] * dl.T @ _h1_observed_information(d, engine, mu, sigma) @ dl
+        m1 = _cluster_sums(_casewise_moment_scores(d, engine, d.mean, d.cov), d.cluster)
+        trace_h1 += _h1_trace(engine, _h1_observed_information(d, engine), m1.T @ m1 * (nc / (nc - 1.0)) / d.n)
+    vcov = hinv @ b0 @ hinv / engine.ntot
+    if df > 0:
+        trace_h0 = float(np.sum(_inverse(invert, e_test) * b0.T))
+        c = (trace_h1 - trace_h0) / df
+        c = c if c > 0 else np.nan
+    else:
+        trace_h0, c = np.nan, np.nan
+    return vcov, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0, "fiml": True, "cluster": True,
+                  "n_clusters": n_clusters}
 
 
 def sandwich(hinv: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int):
@@ -240,8 +281,9 @@ def sandwich(hinv: np.ndarray, b0: np.ndarray, trace_h1: float, n: int, df: int)
     return hinv @ b0 @ hinv / n, {"c": c, "trace_h1": trace_h1, "trace_h0": trace_h0}
 
 
-def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
-    """Observed information per case of the saturated model at its EM estimates, in
+def _h1_observed_information(d: GroupData, engine: _Engine, mean=None, cov=None) -> np.ndarray:
+    """Observed information per case of the saturated model at its EM estimates (or at
+    ``mean``/``cov``, e.g. the implied moments), in
     (μ, vech Σ) coordinates, analytically. With, per pattern, K = Σ_oo⁻¹ (zero-padded),
     u_i = K e_i, M = Σ_i u_i u_i' and s = Σ_i u_i over its cases:
     ``−∂²ℓ/∂μ∂μ' = Σ n_p K``, ``−∂²ℓ/∂μ_r∂Σ_ab = Σ K_ra s_b``,
@@ -250,8 +292,8 @@ def _h1_observed_information(d: GroupData, engine: _Engine) -> np.ndarray:
     b = d.batch
     p = engine.p
     vi, vj = engine.vi, engine.vj
-    k_all, _ = b.inverses(d.cov, logdet=False)
-    u = b.residual_scores(d.mean, k_all)
+    k_all, _ = b.inverses(d.cov if cov is None else cov, logdet=False)
+    u = b.residual_scores(d.mean if mean is None else mean, k_all)
     npat = len(b.n)
     m_all = np.zeros((npat, p, p))
     np.add.at(m_all, b.case, u[:, :, None] * u[:, None, :])

@@ -201,6 +201,11 @@ def fit_measures(res) -> dict:
             "cfi_scaled": _cfi(ts, df, tbs, dfb), "tli_scaled": _tli(ts, df, tbs, dfb),
             "rmsea_scaled": _rmsea(ts, df, n, g), "rmsea_ci_scaled": list(rmsea_ci(t, c * df, n, g)),
         })
+        if res.scaling.get("fiml") and res.scaling.get("cluster"):
+            # lavaan's missing-data corrected robust indices are not built for clustered data here
+            out.update({k_: np.nan for k_ in ("cfi_robust", "tli_robust", "rmsea_robust")})
+            out["rmsea_ci_robust"] = [np.nan, np.nan]
+            return out
         if res.scaling.get("fiml"):
             t, tb, c, cb = _fiml_corrected(res, df, dfb)
             out["chisq_fiml_corrected"] = t

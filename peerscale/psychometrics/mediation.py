@@ -184,7 +184,7 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
         fully latent model.
     cluster : column of cluster ids (the worker): cluster-robust standard errors as
         lavaan's ``cluster=`` (``se="robust.cluster"``); the bootstrap then resamples whole
-        clusters. Needs ``missing="listwise"``.
+        clusters.
     missing : ``"listwise"`` (rows with any model variable missing are left out and counted)
         or ``"fiml"`` (every row with an answer; rows missing X or a covariate are still left
         out, as lavaan's ``fixed.x``).
@@ -246,13 +246,18 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
     if 0 < bootstrap < 100:
         raise PeerscaleError(f"{bootstrap} bootstrap resamples are too few for an interval",
                              hint="use 1000 or more (5000 for a final analysis), or 0 for none")
-    if cluster is not None and missing != "listwise":
-        raise PeerscaleError("cluster-robust standard errors are implemented with listwise deletion only",
-                             hint="leave out missing='fiml' (--missing fiml) with cluster (--cluster)")
     latent = dict(latent or {})
     unknown = [k for k in latent if k not in (x, m, y)]
     if unknown:
         raise PeerscaleError(f"latent names {unknown[0]!r}, which is not x, m or y")
+    seen: dict = {}
+    for role, inds in latent.items():
+        for i in inds:
+            if i in seen and seen[i] != role:
+                raise PeerscaleError(f"{role!r} and {seen[i]!r} share the indicator {i!r}", column=i,
+                                     hint="x, m and y must be measured by different items (e.g. not a composite "
+                                          "and one of its own subscales)")
+            seen[i] = role
     extra = covariates + ([baseline] if baseline else [])
     observed_roles = [v for v in (x, m, y) if v not in latent]
     items = [i for v in (x, m, y) if v in latent for i in latent[v]]
@@ -291,19 +296,21 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
         for c in observed_roles + extra:
             drop(frame[c].isna().to_numpy(), f"{c} missing")
         if items:
-            drop(frame[items].isna().any(axis=1).to_numpy(), "an item of a latent variable missing")
+            drop(frame[items].isna().any(axis=1).to_numpy(), "an indicator of a latent variable missing")
     else:
         for c in ([x] if x not in latent else []) + extra:  # fixed.x: exogenous variables must be present
             drop(frame[c].isna().to_numpy(), f"{c} missing (exogenous)")
-        drop(frame[[c for c in observed_roles + items if c != x]].isna().all(axis=1).to_numpy(), "nothing answered")
+        drop(frame[observed_roles + items].isna().all(axis=1).to_numpy(), "nothing answered")
     sub = frame[keep].reset_index(drop=True)
     n = len(sub)
     n_vars = len(observed_roles) + len(items) + len(extra)
     if n < max(MIN_ROWS, n_vars + 2):
         raise PeerscaleError(f"only {n} usable rows (of {n_rows}) for {n_vars} variables: too few for a mediation "
                              "model" + (f" (left out: {_reasons(excluded)})" if excluded else ""),
-                             hint=f"a mediation model needs at least {max(MIN_ROWS, n_vars + 2)} complete rows "
-                                  "(and far more, 100+, for stable estimates)")
+                             hint=(f"a mediation model needs at least {max(MIN_ROWS, n_vars + 2)} complete rows "
+                                   "(and far more, 100+, for stable estimates)"
+                                   + ("; with latent variables, missing='fiml' (--missing fiml) uses every row "
+                                      "with an answer" if items and missing == "listwise" else "")))
     for c in used:
         col = sub[c].dropna()
         if col.nunique() < 2:
@@ -362,7 +369,8 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
         indirect["ci_percentile"], indirect["ci_bc"] = perc, bc
         boot = {"n": int(bootstrap), "n_ok": int(len(ok)), "n_failed": int(failed), "seed": seed,
                 "resampled": "clusters" if cluster else "rows", "se": float(np.std(ok, ddof=1)),
-                "seconds": round(time.perf_counter() - t0, 3), "workers": _n_workers(workers, bootstrap)}
+                "seconds": round(time.perf_counter() - t0, 3),
+                "workers": 1 if not lat and missing == "listwise" else _n_workers(workers, bootstrap)}
         if failed:
             notes.append(f"{failed} of {bootstrap} bootstrap resamples did not converge and were left out of the intervals")
     return MediationResult(x=x, m=m, y=y, paths=paths, indirect=indirect, total=total, n=int(fit.n),
@@ -443,26 +451,46 @@ def _n_workers(workers, n) -> int:
     return max(1, min(int(workers), max(1, n // 50)))
 
 
-def _resample(b: int, seed: int, n: int, groups) -> np.ndarray:
-    """Row indices of resample ``b``: its own generator seeded by (seed, b), so a resample does
-    not depend on which process draws it or in which order."""
-    rng = np.random.default_rng([seed, b])
-    if groups is None:
-        return rng.integers(0, n, n)
-    pick = rng.integers(0, len(groups), len(groups))
-    return np.concatenate([groups[k] for k in pick])
+BLOCK = 10  # resamples per generator; chunks of work are whole blocks
 
 
-def _ols_indirect(arr: np.ndarray) -> float:
-    """a·b from the two least-squares regressions (the ML estimates of the saturated
-    observed-variable model): columns x, m, y, covariates."""
-    n = arr.shape[0]
-    one = np.ones((n, 1))
-    xm = np.column_stack([one, arr[:, [0]], arr[:, 3:]])
-    coef_m, *_ = np.linalg.lstsq(xm, arr[:, 1], rcond=None)
-    xy = np.column_stack([one, arr[:, [1, 0]], arr[:, 3:]])
-    coef_y, *_ = np.linalg.lstsq(xy, arr[:, 2], rcond=None)
-    return float(coef_m[1] * coef_y[1])
+def _resamples(lo: int, hi: int, seed: int, n: int, groups) -> list[np.ndarray]:
+    """Row indices of resamples ``lo..hi-1`` (``lo`` a multiple of BLOCK). Block ``k`` (resamples
+    10k..10k+9) draws from its own generator seeded by (seed, k), so a resample does not depend
+    on which process draws it or on how the resamples are shared out."""
+    out = []
+    for start in range(lo, hi, BLOCK):
+        rng = np.random.default_rng([seed, start // BLOCK])
+        for _ in range(start, min(start + BLOCK, hi)):
+            if groups is None:
+                out.append(rng.integers(0, n, n))
+            else:
+                pick = rng.integers(0, len(groups), len(groups))
+                out.append(np.concatenate([groups[k] for k in pick]))
+    return out
+
+
+def _ols_indirect(arrs: np.ndarray) -> np.ndarray:
+    """a·b of each resample in ``arrs`` (resamples × rows × [x, m, y, covariates]) from the two
+    least-squares regressions, which are the ML estimates of the saturated observed-variable
+    model, solved for all resamples at once from their centred cross-products."""
+    c = arrs - arrs.mean(axis=1, keepdims=True)  # centring replaces the intercept
+    cov = np.matmul(c.transpose(0, 2, 1), c)
+    k = arrs.shape[2]
+    pm = [0] + list(range(3, k))  # m ~ x + covariates
+    py = [1, 0] + list(range(3, k))  # y ~ m + x + covariates
+    out = np.full(arrs.shape[0], np.nan)
+    try:
+        a = np.linalg.solve(cov[:, pm][:, :, pm], cov[:, pm, 1][..., None])[:, 0, 0]
+        b = np.linalg.solve(cov[:, py][:, :, py], cov[:, py, 2][..., None])[:, 0, 0]
+        out = a * b
+    except np.linalg.LinAlgError:  # a singular resample: solve them one by one
+        for r in range(arrs.shape[0]):
+            try:
+                out[r] = _ols_indirect(arrs[r:r + 1])[0] if arrs.shape[0] > 1 else np.nan
+            except np.linalg.LinAlgError:
+                pass
+    return out
 
 
 def _chunk(job) -> np.ndarray:
@@ -471,20 +499,18 @@ def _chunk(job) -> np.ndarray:
     kind, arr, columns, model, groups, missing = payload
     out = np.full(hi - lo, np.nan)
     n = arr.shape[0]
+    draws = _resamples(lo, hi, seed, n, groups)
     if kind == "ols":
-        for k, b in enumerate(range(lo, hi)):
-            idx = _resample(b, seed, n, groups)
-            try:
-                out[k] = _ols_indirect(arr[idx])
-            except np.linalg.LinAlgError:
-                pass
+        if groups is None:
+            return _ols_indirect(arr[np.stack(draws)])
+        for k, idx in enumerate(draws):  # cluster resamples differ in size
+            out[k] = _ols_indirect(arr[idx][None])[0]
         return out
     import warnings
 
     from .cfa import fit_cfa
     frame = pd.DataFrame(arr, columns=columns)
-    for k, b in enumerate(range(lo, hi)):
-        idx = _resample(b, seed, n, groups)
+    for k, idx in enumerate(draws):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -511,9 +537,11 @@ def _bootstrap(fdata, model, xmy, acov, lat, cluster, missing, n_boot, seed, wor
     else:
         cols = [c for c in fdata.columns if c != cluster]
         payload = ("sem", fdata[cols].to_numpy(dtype=float), cols, model, groups, missing)
-    size = 250 if payload[0] == "ols" else 10
+    size = 500 if payload[0] == "ols" else 10
     jobs = [(lo, min(lo + size, n_boot), seed, payload) for lo in range(0, n_boot, size)]
-    nw = _n_workers(workers, n_boot)
+    # least squares on all resamples at once takes milliseconds: a process pool would only add
+    # its start-up; refitting the SEM (latent variables, FIML) shares the resamples out
+    nw = 1 if payload[0] == "ols" else _n_workers(workers, n_boot)
     results = [None] * len(jobs)
     with progress(n_boot, "bootstrap", quiet=quiet) as bar:
         if nw == 1 or len(jobs) == 1:

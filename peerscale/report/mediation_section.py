@@ -68,7 +68,8 @@ def path_svg(d: dict, label: str, desc: str) -> str:
     arrow(172, 175, 388, 175, coef("c_prime", "c′"), 280, 168, dashed=d["paths"]["c_prime"]["p"] >= 0.05)
     ind = d["indirect"]
     ci = ind.get("ci_bc") or ind.get("ci_percentile")
-    text = f"indirect a·b = {ind['est']:.2f}" + (f", 95% CI [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    lv = d.get("level", 0.95)
+    text = f"indirect a·b = {ind['est']:.2f}" + (f", {lv:.0%} CI [{ci[0]:.2f}, {ci[1]:.2f}] (bootstrap)" if ci else "")
     out.append(f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle" font-weight="bold">{escape(text)}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -125,8 +126,8 @@ def mediation_section(r) -> Section:
              + (f" Bootstrap: {d['bootstrap']['n_ok']} resamples of {d['bootstrap']['resampled']}, seed "
                 f"{d['bootstrap']['seed']}." if d.get("bootstrap") else ""), "note"),
         Para("**Read this with care.** These data are cross-sectional: activities, relationship and outcomes were "
-             "measured at the same time, so the model cannot show that the activities *cause* a better relationship "
-             "or that the relationship *causes* better outcomes. The indirect effect is a pattern of associations "
+             "measured at the same time, so the model cannot show that the activities cause a better relationship "
+             "or that the relationship causes better outcomes. The indirect effect is a pattern of associations "
              "that fits the theory; it also fits other orderings (e.g. young people doing well may rate the "
              "relationship higher) and unmeasured common causes. Effects are on scale scores that contain "
              "measurement error, which biases the paths. The items are drafts under validation. Treat the result "
@@ -162,7 +163,8 @@ def path_png(d: dict, path) -> None:
         ax.text(tx, ty, f"{sym} = {p['est']:.2f} (SE {p['se']:.2f})", ha="center", fontsize=8)
     ind = d["indirect"]
     ci = ind.get("ci_bc")
-    ax.text(280, 222, f"indirect a·b = {ind['est']:.2f}" + (f", 95% CI [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""),
+    lv = d.get("level", 0.95)
+    ax.text(280, 222, f"indirect a·b = {ind['est']:.2f}" + (f", {lv:.0%} CI [{ci[0]:.2f}, {ci[1]:.2f}] (bootstrap)" if ci else ""),
             ha="center", fontsize=9, fontweight="bold")
     fig.savefig(path, format="png", metadata={"Software": None})
     plt.close(fig)

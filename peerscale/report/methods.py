@@ -93,6 +93,15 @@ def methods_paragraph(report, instrument: Instrument) -> str:
                      + f" or negative (a possible keying error), or when more than {MAX_FLOOR_PCT:g}% of answers lay "
                      f"at the lowest code or more than {MAX_CEILING_PCT:g}% at the highest; flagged items were not "
                      "changed.")
+    med = getattr(report, "mediation", None)
+    if med:
+        b = med.get("bootstrap") or {}
+        parts.append(f"The mediation model {med['m']} ~ a·{med['x']}, {med['y']} ~ b·{med['m']} + c′·{med['x']} was "
+                     f"fitted by maximum likelihood on observed scale scores (as lavaan sem(); N = {med['n']}, listwise)"
+                     + (f" with cluster-robust standard errors by {med['cluster']}" if med.get("cluster") else "")
+                     + "; the indirect effect a·b has a delta-method standard error"
+                     + (f" and percentile and bias-corrected bootstrap intervals ({b['n_ok']} resamples of "
+                        f"{b['resampled']}, seed {b['seed']})" if b else "") + ".")
     extra = []
     v = report.validation
     if v:

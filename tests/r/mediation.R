@@ -1,6 +1,7 @@
 # Parity fixtures for `peerscale mediation` and `--cluster` (issue 9, part 4): lavaan sem() with
 # := defined parameters (indirect, total) on observed and latent variables, with and without
-# cluster= (robust.cluster SEs, Yuan-Bentler Mplus test), and cfa() with cluster=.
+# cluster= (robust.cluster SEs, Yuan-Bentler Mplus test), complete and with missing answers
+# (missing = "ml"), and cfa() with cluster=.
 # Run from the repository root:  Rscript tests/r/mediation.R
 # (first `python tests/r/mediation_example_scores.py` if the bundled example changed).
 # Needs lavaan 0.6-14. Writes tests/fixtures/mediation/*.
@@ -68,6 +69,18 @@ pe(f, "cfa_cluster.csv")
 fm(f, "cfa_cluster_fit.csv", c("chisq", "df", "chisq.scaled", "chisq.scaling.factor", "pvalue.scaled",
                                 "baseline.chisq.scaled", "baseline.chisq.scaling.factor", "cfi.scaled",
                                 "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust", "rmsea.robust"))
+
+# -- missing answers: FIML (missing = "ml") with and without cluster= ------------------------------
+set.seed(5)
+dm <- d
+for (v in c("m", "y", "x1", "m2", "y3")) dm[[v]][sample(nrow(dm), 25)] <- NA
+write.csv(dm, file.path(out, "data_missing.csv"), row.names = FALSE, na = "")
+pe(tsem(obs, dm, missing = "ml"), "obs_fiml.csv")
+pe(tsem(obs, dm, missing = "ml", cluster = "worker"), "obs_fiml_cluster.csv")
+f <- tsem(lat, dm, missing = "ml", cluster = "worker")
+pe(f, "latent_fiml_cluster.csv")
+fm(f, "latent_fiml_cluster_fit.csv", c("chisq", "df", "chisq.scaled", "chisq.scaling.factor",
+                                        "baseline.chisq.scaled", "baseline.chisq.scaling.factor"))
 
 # -- the bundled example, scored by peerscale (first wave) ------------------------------------
 e <- read.csv(file.path(out, "example_scores.csv"))
