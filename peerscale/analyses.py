@@ -951,6 +951,7 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
         data = data.copy()
         data[cluster] = view.column(cluster)
         options["cluster"] = cluster
+        notes += _cluster_notes(data, cluster, present, complete=method == "listwise")
     n_answered = int(data[present].notna().any(axis=1).sum()) if present else 0
     if present and n_answered <= len(present):
         raise PeerscaleError(f"only {n_answered} respondents answered any of the model's {len(present)} items; "
@@ -974,6 +975,30 @@ def cfa(view, *, model: str | None = None, structure: str | None = None, compare
                        instrument=inst.name, model=model, fit=res, fit_measures=fm, standardized=std,
                        modification_indices=mi, residual_correlations=residual_correlations(res),
                        comparison=comparison, invariance=table, partial_search=search, notes=notes)
+
+
+def _cluster_notes(data, cluster, items, complete: bool = True) -> list[str]:
+    """What a reader of cluster-robust results should know about the clusters of the rows used
+    (complete rows for listwise deletion, rows with any answer for FIML): clusters of one row,
+    and too few clusters for the sandwich estimator to be trusted."""
+    from .design import id_text
+
+    if items:
+        answered = data[items].notna()
+        used = data[answered.all(axis=1) if complete else answered.any(axis=1)]
+    else:
+        used = data
+    sizes = id_text(used[cluster]).dropna().value_counts()
+    if sizes.empty:
+        return []
+    notes = []
+    if (sizes == 1).all():
+        notes.append(f"every cluster of {cluster!r} has one row: the cluster-robust SEs are then the robust "
+                     "(MLR, Huber-White) ones and nothing is learnt about clustering (lavaan refuses this case)")
+    elif len(sizes) < 20:
+        notes.append(f"only {len(sizes)} clusters of {cluster!r}: cluster-robust SEs and the scaled test are "
+                     "unreliable with fewer than about 20 to 50 clusters (they tend to be too small)")
+    return notes
 
 
 def _invariance(model, data, group, est, method, options, level, partial, criterion):

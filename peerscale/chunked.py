@@ -59,8 +59,9 @@ def _nest_of(data, rows, clean, inst, worker: str, scale_names) -> dict:
 
     from .scoring import scale_scores
 
-    w = data[worker][rows].astype("string").str.strip()
-    codes, labels = pd.factorize(w.mask(w == ""))
+    from .design import id_text
+
+    codes, labels = pd.factorize(id_text(data[worker][rows]))
     labels = np.asarray(labels, dtype=object)
     has = codes >= 0
     sizes = pd.Series(np.bincount(codes[has], minlength=len(labels)), index=labels, dtype="int64")
@@ -199,8 +200,9 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
                         file=ctx.file, row_mask=None if table.in_scope is None else scope, row_offset=first_row)
     d = ctx.design
     if d.wave is not None and d.wave in data.columns:
-        col = data[d.wave].astype("string").str.strip()
-        codes, names = pd.factorize(col.mask(col == ""), use_na_sentinel=False)
+        from .design import id_text
+
+        codes, names = pd.factorize(id_text(data[d.wave], keep_leading_zeros=True), use_na_sentinel=False)
         names = [_NA if pd.isna(v) else str(v) for v in names]
     else:
         codes, names = np.zeros(n, np.int64), [_NA]

@@ -196,17 +196,57 @@ def read_options(opts: dict) -> dict:
             "input_format": opts.get("input_format"), "id_columns": list(opts.get("id_columns") or ()) or None}
 
 
-def read_responses(opts: dict, input_path: str | None = None):
+def read_responses(opts: dict, input_path: str | None = None, *, partner: bool = False):
     """:func:`peerscale.read` with the command's options; reader warnings and skipped scales
-    are printed on stderr unless --quiet."""
+    are printed on stderr unless --quiet.
+
+    ``partner=True`` reads the other form of a dyad (the worker's export): the design options
+    are given once for both files, and a worker file often has no wave (or worker, respondent,
+    group) column of its own, so a design column it lacks is left out with a note (every row
+    is then one wave), instead of stopping; a missing dyad column is still an error."""
     from .responses import read
 
+    if partner:
+        return _read_partner(opts, input_path)
     responses = read(input_path or opts["input"], choose_instrument(opts), scales=opts.get("chosen_scales"),
                      on_invalid=opts.get("on_invalid") or "error", **read_options(opts))
     if opts.get("min_answered") and opts.get("instrument"):
         from .spec import with_min_answered
         with_min_answered(responses.instrument, opts["min_answered"])  # checked before any work is done
     if not opts.get("quiet"):
+        for w in responses.warnings:
+            click.echo(f"warning: {w}", err=True)
+        for name, why in responses.skipped_scales.items():
+            click.echo(f"note: scale {name} skipped: {flag_text(why)}", err=True)
+    return responses
+
+
+def _read_partner(opts: dict, input_path: str | None = None):
+    from dataclasses import replace
+
+    from .responses import load_export, responses_from_table
+
+    options = read_options(opts)
+    source = input_path or opts["input"]
+    id_columns = options.pop("id_columns")
+    table, inst, file, given = load_export(source, choose_instrument(opts), **options)
+    columns = {str(c) for c in table.data.columns}
+    dropped = {}
+    for role in ("wave", "worker", "respondent", "group"):
+        col = getattr(given, role)
+        if col and col not in columns:
+            dropped[role] = col
+    if dropped:
+        given = replace(given, **{r: None for r in dropped}, file_roles=given.file_roles - set(dropped),
+                        waves=None if "wave" in dropped else given.waves)
+    responses = responses_from_table(table, inst, file, given, scales=opts.get("chosen_scales"), id_columns=id_columns,
+                                     on_invalid=opts.get("on_invalid") or "error", map=options.get("map"),
+                                     redcap_dictionary=options.get("redcap_dictionary"))
+    if not opts.get("quiet"):
+        for role, col in dropped.items():
+            click.echo(f"note: {Path(str(source)).name} has no {role} column {col!r}"
+                       + (": every row of it is used (one wave)" if role == "wave" else ": not used for this file"),
+                       err=True)
         for w in responses.warnings:
             click.echo(f"warning: {w}", err=True)
         for name, why in responses.skipped_scales.items():

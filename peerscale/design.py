@@ -194,3 +194,32 @@ class Design:
         if not roles:
             return "no design columns"
         return ", ".join(f"{r} = {c}" for r, c in roles.items())
+
+
+def id_text(series, *, keep_leading_zeros: bool = False):
+    """An identifier column as comparable text (pandas ``string``; blank -> missing).
+
+    The same id is spelled differently by different tools: a numeric column read from SPSS,
+    Stata or Excel, or a CSV column with a blank cell, holds ``7.0``; another export or a
+    spreadsheet that kept the text holds ``"007"`` or ``" 7 "``. Whitespace is stripped and
+    whole numbers lose their ``.0`` (``7.0`` -> ``"7"``); unless ``keep_leading_zeros`` numeric
+    ids also lose their leading zeros (``"007"`` -> ``"7"``), so that two files link whichever
+    tool wrote them. Text ids (``"Y007"``) are kept as they are; letter case is kept.
+
+    >>> import pandas as pd
+    >>> id_text(pd.Series([7.0, None, 12.5])).tolist()
+    ['7', <NA>, '12.5']
+    >>> id_text(pd.Series(["007", " 7", "Y007", ""])).tolist()
+    ['7', '7', 'Y007', <NA>]
+    """
+    import pandas as pd
+
+    if series.dtype.kind == "f":
+        text = pd.Series([None if v != v else (str(int(v)) if float(v).is_integer() else repr(float(v)))
+                          for v in series.tolist()], index=series.index, dtype="string")
+    else:
+        text = series.astype("string").str.strip()
+        text = text.str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True)  # "7.0" written by a numeric column
+    if not keep_leading_zeros:
+        text = text.str.replace(r"^0+(?=\d)", "", regex=True)
+    return text.mask(text == "")

@@ -30,10 +30,49 @@ def _fmt(x, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _count(k) -> str:
+    return "—" if k is None else str(k)
+
+
 def _listed(values, limit: int = 10) -> str:
     values = list(values)
     text = ", ".join(str(v) for v in values[:limit])
     return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _natural(key: str):
+    """Sort key for ids: numbers inside compare as numbers (2 before 10, Y2 before Y10)."""
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(key)) if t]
+
+
+def _case_twins(a_only, b_only) -> list[str]:
+    """Unmatched ids of one side that equal an unmatched id of the other side apart from letter
+    case (``Y001`` and ``y001``): ids are compared as written, so these are said, not merged."""
+    folded = {}
+    for k in b_only:
+        folded.setdefault(str(k).casefold(), k)
+    return [f"{k} ~ {folded[str(k).casefold()]}" for k in a_only if str(k).casefold() in folded]
+
+
+def _blank_wave_note(responses) -> str | None:
+    """A note on the rows (in scope) whose wave cell is blank: no wave view holds them, so they
+    would leave every per-wave analysis unseen."""
+    values = responses._base.wave_values()
+    if values is None:
+        return None
+    blank = responses._base.scope_mask() & values.isna().to_numpy()
+    if not blank.any():
+        return None
+    rows = [int(i) + 1 for i in blank.nonzero()[0]]
+    d = responses.design
+    who = ""
+    if d.respondent:
+        ids = responses._base.table.data[d.respondent][blank].astype("string").tolist()
+        who = " (" + _listed([i for i in ids if i is not None and i == i]) + ")"
+    return (f"{len(rows)} row(s) without a wave in column {d.wave!r} (rows {_listed(rows)}){who}: in no wave, so "
+            "not analysed")
 
 
 def _chosen(instrument, scales, names):
@@ -89,16 +128,19 @@ def _wave_view(responses, wave, role: str):
 
 
 def _keys(view, columns, role: str):
-    """Text keys (columns joined by '/') of ``view``'s rows; None where a key column is blank."""
+    """Text keys (columns joined by '/') of ``view``'s rows; None where a key column is blank.
+    Ids are compared as :func:`peerscale.design.id_text` writes them: ``7``, ``7.0`` (a numeric
+    column from SPSS, Excel or a CSV column with a blank) and ``"007"`` are one id."""
     import pandas as pd
+
+    from .design import id_text
 
     parts = []
     for col in columns:
         if col not in view.data.columns:
             raise PeerscaleError(f"the link column {col!r} is not in the {role} data", file=view.source,
                                  column=col, hint="columns are: " + ", ".join(map(str, view.data.columns[:20])))
-        s = view.column(col).astype("string").str.strip()
-        parts.append(s.mask(s == ""))
+        parts.append(id_text(view.column(col)))
     key = parts[0]
     for p in parts[1:]:
         key = key + "/" + p
@@ -246,6 +288,8 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
             if link is None:
                 raise PeerscaleError(f"the two files name different dyad columns ({dy.dyad!r}, {dp.dyad!r})",
                                      hint="give the link columns with `link` (--dyad-column)")
+        elif dy.dyad or dp.dyad:  # one file's study.yaml names it (the other file lies elsewhere)
+            link = [dy.dyad or dp.dyad]
         elif dy.respondent and dy.worker and dp.worker:
             link = [dy.respondent, dy.worker]
         else:
@@ -266,20 +310,29 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                                  hint="each relationship needs one record per form and wave; choose a wave "
                                       "(--wave) or check the ids")
     set_y, set_p = set(ky.dropna()), set(kp.dropna())
-    unmatched = {"y": sorted(set_y - set_p), "p": sorted(set_p - set_y)}
+    mixed = wave_y is not None and wave_p is not None and wave_y != wave_p
+    unmatched = {"y": sorted(set_y - set_p, key=_natural), "p": sorted(set_p - set_y, key=_natural)}
     notes = []
+    if mixed:
+        notes.append(f"the young person's records are of wave {wave_y} and the worker's of wave {wave_p} (each "
+                     "file's first): ratings from different waves are compared; give `wave` to choose one")
     for role, keys, side in (("young person", ky, "y"), ("worker", kp, "p")):
         blank = int(keys.isna().sum())
         if blank:
-            rows = [int(i) + 2 for i in keys.index[keys.isna()]]  # file rows: header is row 1
+            rows = [int(i) + 1 for i in keys.index[keys.isna()]]  # data rows from 1, as every message names rows
             unmatched[side] += [f"(row {r}: no {'/'.join(link)})" for r in rows]
             notes.append(f"{blank} {role} record(s) without a link key (rows {_listed(rows)}): not linked")
     for side, role in (("y", young.instrument.name), ("p", worker.instrument.name)):
         if unmatched[side]:
             notes.append(f"{len(unmatched[side])} {role} record(s) without a partner: {_listed(unmatched[side])}")
-    common = sorted(set_y & set_p)
+    common = sorted(set_y & set_p, key=_natural)
+    twins = _case_twins(unmatched["y"], [k for k in unmatched["p"] if not k.startswith("(row ")])
+    if twins:
+        notes.append(f"{len(twins)} unmatched id(s) differ from an id of the other file only in letter case (ids "
+                     f"are compared as written): {_listed(twins)}")
     if not common:
-        raise PeerscaleError(f"no record links the two forms by {', '.join(link)} ({how_y}; {how_p})",
+        raise PeerscaleError(f"no record links the two forms by {', '.join(link)} ({how_y}; {how_p})"
+                             + (f"; {len(twins)} id(s) differ only in letter case, e.g. {twins[0]}" if twins else ""),
                              hint="check the link columns and the waves of the two files")
     pos_y = {k: i for i, k in enumerate(ky.tolist()) if not pd.isna(k)}
     pos_p = {k: i for i, k in enumerate(kp.tolist()) if not pd.isna(k)}
@@ -416,10 +469,12 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
         raise PeerscaleError("nesting needs the column naming each young person's worker",
                              key="design.worker", hint="name it with `worker_column` (--worker-column) or "
                                                        "worker: in study.yaml")
-    workers = view.column(col).astype("string").str.strip()
-    workers = workers.mask(workers == "")
+    from .design import id_text
+
+    workers = id_text(view.column(col))
     sizes = workers.dropna().value_counts()
-    clusters, notes = _cluster_info(sizes, int(workers.isna().sum()), col, view.source)
+    blank_wave = [n for n in (_blank_wave_note(view),) if n and view._selection not in (None, "all")]
+    clusters, notes = _cluster_info(sizes, int(workers.isna().sum()), col, view.source, blank_wave)
     sample = view.sample()
     _pooled_note(sample, view.design, notes)
     inst = view.instrument
@@ -432,7 +487,7 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
     return NestingAnalysis(sample, col, entries, results, clusters, notes)
 
 
-def _cluster_info(sizes, rows_without_worker: int, col, source):
+def _cluster_info(sizes, rows_without_worker: int, col, source, first_notes=()):
     """The ``clusters`` entry and notes of a nesting analysis from the rows per worker."""
     if sizes.empty:
         raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=source)
@@ -440,7 +495,14 @@ def _cluster_info(sizes, rows_without_worker: int, col, source):
     clusters = {"n_clusters": int(len(sizes)), "min": int(sizes.min()), "max": int(sizes.max()),
                 "mean": float(sizes.mean()), "median": float(sizes.median()), "singletons": singles,
                 "rows_without_worker": int(rows_without_worker)}
-    notes = []
+    notes = list(first_notes)
+    folded: dict = {}
+    for w in sizes.index:
+        folded.setdefault(str(w).casefold(), []).append(str(w))
+    alike = [" ~ ".join(v) for v in folded.values() if len(v) > 1]
+    if alike:
+        notes.append(f"{len(alike)} worker id(s) differ only in letter case and count as different workers: "
+                     f"{_listed(alike)}")
     if singles:
         notes.append(f"{len(singles)} worker(s) with one young person (kept; they add nothing to the "
                      f"within-worker variance): {_listed(singles)}")
@@ -521,8 +583,23 @@ class ChangeAnalysis(_Result):
             ci = e["ci"]
             lines.append(f"{name:<12}{e['n']:>5}{_fmt(e['mean_change']):>9}"
                          f"{_fmt(ci[0]) + ' to ' + _fmt(ci[1]):>18}{_fmt(e['dz'], 2):>7}{_fmt(e['se_diff']):>8}"
-                         f"{_fmt(e['rxx'], 2):>7}{e['rci_improved']:>8}{e['rci_unchanged']:>6}{e['rci_deteriorated']:>7}")
+                         f"{_fmt(e['rxx'], 2):>7}{_count(e['rci_improved']):>8}{_count(e['rci_unchanged']):>6}"
+                         f"{_count(e['rci_deteriorated']):>7}")
         return "\n".join(lines + self.notes)
+
+
+def _wave_tags(from_wave, to_wave, scale_names) -> tuple[str, str]:
+    """The wave parts of the per-respondent table's column names (``<scale>_<tag>``): the wave
+    names made into names SPSS and Stata accept (``Baseline (Arm 1: Arm 1)`` ->
+    ``Baseline_Arm_1_Arm_1``), or ``t1``/``t2`` when those are alike or a name would pass Stata's
+    32 characters; the variable labels keep the wave names."""
+    import re
+
+    tags = [re.sub(r"[^0-9A-Za-z]+", "_", str(w)).strip("_") for w in (from_wave, to_wave)]
+    longest = max((len(n) for n in scale_names), default=0) + 1
+    if not all(tags) or tags[0] == tags[1] or longest + max(len(t) for t in tags) > 32:
+        return "t1", "t2"
+    return tags[0], tags[1]
 
 
 def _reliability_for(reliability, name):
@@ -597,21 +674,26 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
                              hint="name it with --respondent-column or respondent: in study.yaml")
     waves = list(responses.waves)
     declared = list(d.waves or [])
+    shown = ", ".join(responses._base.wave_labels(waves))
+    resolved = []
     for name, which in ((from_wave, "from_wave"), (to_wave, "to_wave")):
         if name is None:
-            raise PeerscaleError(f"`{which}` is required", hint="waves: " + ", ".join(waves))
-        if str(name) not in waves:
-            if str(name) in declared:
+            raise PeerscaleError(f"`{which}` is required", hint="waves: " + shown)
+        found = responses._base.wave_name(name, waves)
+        if found is None:
+            if str(name).strip() in declared:
                 raise PeerscaleError(f"wave {name!r} has no rows in the data: there is no measurement to compare",
-                                     file=responses.source, column=d.wave, hint="waves with data: " + ", ".join(waves))
+                                     file=responses.source, column=d.wave, hint="waves with data: " + shown)
             raise PeerscaleError(f"`{which}` {name!r} is not a wave of column {d.wave!r}", file=responses.source,
-                                 hint="waves: " + ", ".join(waves))
+                                 hint="waves: " + shown)
+        resolved.append(found)
+    from_wave, to_wave = resolved
     if str(from_wave) == str(to_wave):
         raise PeerscaleError(f"`from_wave` and `to_wave` are the same wave ({from_wave!r})",
                              hint="waves: " + ", ".join(waves))
     v1, v2 = responses.wave(str(from_wave)), responses.wave(str(to_wave))
     k1, k2 = _keys(v1, [d.respondent], "first-wave"), _keys(v2, [d.respondent], "second-wave")
-    notes = []
+    notes = [n for n in (_blank_wave_note(responses),) if n]
     for keys, view, w in ((k1, v1, from_wave), (k2, v2, to_wave)):
         doubled = keys[keys.duplicated(keep=False) & keys.notna()]
         if len(doubled):
@@ -628,10 +710,16 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
     to_only = [k for k in ids2 if k not in s1]
     people = {"both": len(both), "from_only": len(from_only), "to_only": len(to_only),
               "from_only_ids": from_only, "to_only_ids": to_only}
+    twins = _case_twins(from_only, to_only)
     if not both:
         raise PeerscaleError(f"no respondent has rows at both {from_wave} and {to_wave}: there is no second "
-                             "measurement to compare", file=responses.source, column=d.respondent,
+                             "measurement to compare"
+                             + (f"; {len(twins)} id(s) differ only in letter case, e.g. {twins[0]}" if twins else ""),
+                             file=responses.source, column=d.respondent,
                              hint="check the waves and that the respondent ids match across waves")
+    if twins:
+        notes.append(f"{len(twins)} id(s) seen at one wave only differ from an id at the other wave only in letter "
+                     f"case (ids are compared as written): {_listed(twins)}")
     if from_only:
         notes.append(f"{len(from_only)} respondent(s) at {from_wave} only (no second measurement; not in the "
                      f"statistics, kept in the per-respondent table): {_listed(from_only)}")
@@ -644,6 +732,8 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
     frame = pd.DataFrame({d.respondent: order,
                           "present": ["both"] * len(both) + [f"{from_wave} only"] * len(from_only)
                                      + [f"{to_wave} only"] * len(to_only)})
+    tags = _wave_tags(from_wave, to_wave, [s.name for s in _chosen(responses.instrument,
+                                                                   list(responses.instrument.scales), scales)])
     i1 = np.array([pos1.get(k, -1) for k in order])
     i2 = np.array([pos2.get(k, -1) for k in order])
     inst = responses.instrument
@@ -692,12 +782,13 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         worse = rci < -RCI_CUT if scale.higher_is_better else rci > RCI_CUT
         category = np.where(np.isnan(rci), "", np.where(better, "improved", np.where(worse, "deteriorated",
                                                                                       "unchanged")))
-        frame[f"{scale.name}_{from_wave}"] = a
-        frame[f"{scale.name}_{to_wave}"] = b
+        frame[f"{scale.name}_{tags[0]}"] = a
+        frame[f"{scale.name}_{tags[1]}"] = b
         frame[f"{scale.name}_change"] = b - a
         frame[f"{scale.name}_rci"] = rci
         frame[f"{scale.name}_reliable_change"] = pd.Series(category, dtype=object).replace("", None)
-    waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent}
+    waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent,
+                  "column_tags": list(tags)}
     return ChangeAnalysis(waves_info, people, entries, results, frame, notes, level)
 
 
@@ -711,15 +802,16 @@ def write_change(analysis: ChangeAnalysis, path, *, force: bool = False, protect
     labels = {w["respondent_column"]: "Respondent",
               "present": f"Seen at both waves or at one only ({w['from']}, {w['to']})"}
     categories, measure = {"present": ["both", f"{w['from']} only", f"{w['to']} only"]}, {}
+    t1, t2 = w.get("column_tags") or (w["from"], w["to"])
     for name, e in analysis.scales.items():
-        labels[f"{name}_{w['from']}"] = f"{name} at {w['from']}"
-        labels[f"{name}_{w['to']}"] = f"{name} at {w['to']}"
+        labels[f"{name}_{t1}"] = f"{name} at {w['from']}"
+        labels[f"{name}_{t2}"] = f"{name} at {w['to']}"
         labels[f"{name}_change"] = f"{name}: change, {w['to']} minus {w['from']}"
         labels[f"{name}_rci"] = f"{name}: reliable change index (Jacobson-Truax), S_diff = {e['se_diff'] or 0:.4f}"
         labels[f"{name}_reliable_change"] = (f"{name}: reliable change (|RCI| > 1.96; "
                                              f"{'higher' if e['higher_is_better'] else 'lower'} is better)")
         categories[f"{name}_reliable_change"] = ["deteriorated", "unchanged", "improved"]
-        for col in (f"{name}_{w['from']}", f"{name}_{w['to']}", f"{name}_change", f"{name}_rci"):
+        for col in (f"{name}_{t1}", f"{name}_{t2}", f"{name}_change", f"{name}_rci"):
             measure[col] = "scale"
     meta = OutputMeta(variable_labels=labels, categories=categories, measure=measure,
                       file_label=f"Change from {w['from']} to {w['to']} (peerscale change)")

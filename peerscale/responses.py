@@ -442,9 +442,51 @@ class _Export:
         if self.design.wave is None:
             return None
         if self._wave_values is None:
-            col = self.table.data[self.design.wave].astype("string").str.strip()
-            self._wave_values = col.mask(col == "")
+            from .design import id_text
+
+            self._wave_values = id_text(self.table.data[self.design.wave], keep_leading_zeros=True)
         return self._wave_values
+
+    def wave_name(self, which, waves) -> str | None:
+        """The wave of ``waves`` that ``which`` names: the name itself, the same number written
+        differently (``1`` for ``1.0``), the wave's value label in the file (SPSS/Stata
+        ``Baseline`` for code 1) or the name in another letter case; None when none fits."""
+        import pandas as pd
+
+        from .design import id_text
+
+        text = str(which).strip()
+        if text in waves:
+            return text
+        as_id = id_text(pd.Series([text]), keep_leading_zeros=True).iloc[0]
+        if as_id in waves:
+            return str(as_id)
+        labels = self.table.value_labels.get(self.design.wave) or {}
+        by_label = {}
+        for code, label in labels.items():
+            key = id_text(pd.Series([code]), keep_leading_zeros=True).iloc[0]
+            if key in waves:
+                by_label.setdefault(str(label).strip().casefold(), set()).add(str(key))
+        hit = by_label.get(text.casefold())
+        if hit and len(hit) == 1:
+            return hit.pop()
+        folded = [w for w in waves if w.casefold() == text.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        # a REDCap label export holds 'Baseline (Arm 1: Arm 1)' where the raw export and the
+        # study.yaml say baseline_arm_1: compare both as letters and digits only
+        event = [w for w in waves if _redcap_event_key(w) == _redcap_event_key(text)]
+        return event[0] if len(event) == 1 else None
+
+    def wave_labels(self, waves) -> list[str]:
+        """``waves`` with their value labels where the file declares them (``1 (Baseline)``)."""
+        import pandas as pd
+
+        from .design import id_text
+
+        labels = self.table.value_labels.get(self.design.wave) or {}
+        named = {str(id_text(pd.Series([c]), keep_leading_zeros=True).iloc[0]): str(v) for c, v in labels.items()}
+        return [f"{w} ({named[w]})" if w in named and named[w] != w else w for w in waves]
 
     def wave_order(self) -> list[str]:
         """Waves in study order: the design's ``waves`` if given, else as they first appear
@@ -467,6 +509,18 @@ class _Export:
             else:
                 self._wave_order = seen
         return self._wave_order
+
+
+def _redcap_event_key(name: str) -> str:
+    """A REDCap event as letters and digits: ``Follow-up (Arm 1: Arm 1)`` (label export) and
+    ``followup_arm_1`` (unique event name, raw export) both give ``followuparm1``."""
+    import re
+
+    text = str(name).strip()
+    m = re.fullmatch(r"(.*?)\s*\(Arm\s*(\d+)\s*:.*\)", text, flags=re.IGNORECASE)
+    if m:
+        text = f"{m.group(1)} arm {m.group(2)}"
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
 
 
 # --------------------------------------------------------------------------- Responses
@@ -639,10 +693,10 @@ class Responses:
         if not waves:
             raise PeerscaleError(f"no row has a wave in column {self.design.wave!r}", file=self.source,
                                  column=self.design.wave)
-        name = waves[0] if which == "first" else which
-        if name not in waves:
+        name = waves[0] if which == "first" else self._base.wave_name(which, waves)
+        if name is None:
             raise PeerscaleError(f"`wave` {which!r} is not a wave of column {self.design.wave!r}", file=self.source,
-                                 hint="waves: " + ", ".join(waves) + ", or first, or all")
+                                 hint="waves: " + ", ".join(self._base.wave_labels(waves)) + ", or first, or all")
         mask = self.rows & (values == name).fillna(False).to_numpy(dtype=bool)
         return Responses(self._base, mask, which, name)
 

@@ -13,9 +13,15 @@ from ..cli_common import (INPUT_FORMATS, console, data_options, emit_json, fmt a
                           wave_option)
 
 
+def _count(k) -> str:
+    return "—" if k is None else str(k)
+
+
 def _notes(con, notes):
-    for note in notes:
-        con.print(f"note: {note}", markup=False)
+    from ..cli_common import flag_text
+
+    for note in notes:  # library notes name parameters (`wave`): show the flags
+        con.print(f"note: {flag_text(note)}", markup=False)
 
 
 # ------------------------------------------------------------------------------ dyads
@@ -67,7 +73,7 @@ def dyads(y_input, p_input, y_instrument, p_instrument, dyad_column, link, respo
     base = {"respondent_column": respondent_column, "worker_column": worker_column, "wave_column": wave_column,
             "dyad_column": dyad_column, "input_format": input_format, "on_invalid": on_invalid, "quiet": quiet}
     young = read_responses({**base, "input": y_input, "instrument": y_instrument})
-    worker = read_responses({**base, "input": p_input, "instrument": p_instrument})
+    worker = read_responses({**base, "input": p_input, "instrument": p_instrument}, partner=True)
     res = analyse(young, worker, wave=wave, link=list(link) or None, level=level)
     if as_json:
         emit_json(res.to_dict())
@@ -269,8 +275,8 @@ def print_change(out, quiet=False, con=None):
             reasons.append(f"{name}: {e['reason']}")
         arrow = "" if e["higher_is_better"] else " (lower is better)"
         t.add_row(name + arrow, str(e["n"]), _fmt(e["mean_change"]), f"{_fmt(ci[0])} to {_fmt(ci[1])}",
-                  _fmt(e["dz"], 2), _fmt(e["rxx"], 2), _fmt(e["se_diff"]), str(e["rci_improved"]),
-                  str(e["rci_unchanged"]), str(e["rci_deteriorated"]))
+                  _fmt(e["dz"], 2), _fmt(e["rxx"], 2), _fmt(e["se_diff"]), _count(e["rci_improved"]),
+                  _count(e["rci_unchanged"]), _count(e["rci_deteriorated"]))
     con.print(t)
     con.print("r_xx: " + "; ".join(sorted(sources)) + ". S_diff = SD1 x sqrt(2) x sqrt(1 - r_xx) (Jacobson & "
               "Truax 1991); reliable change: |RCI| > 1.96.", markup=False)

@@ -264,6 +264,8 @@ def _print_cfa(out, quiet):
         if out.get("cluster"):
             con.print(f"Cluster-robust SEs and scaled χ² by {out['cluster']['column']} "
                       f"({out['cluster']['n_clusters']} clusters), as lavaan's cluster=.")
+    for note in out.get("notes", []):  # e.g. a one-dimension instrument, clusters of one row
+        con.print(f"note: {note}", markup=False)
     lt = Table(title="Standardized loadings (std.all) with delta-method SEs")
     for c in ("factor", "item", "loading", "SE"):
         lt.add_column(c, justify="right" if c in ("loading", "SE") else "left")

@@ -119,4 +119,4 @@ def _partner(opts, responses):
                                "give --partner-instrument")
     keep = {k: opts.get(k) for k in ("respondent_column", "wave_column", "worker_column", "dyad_column",
                                      "group_column", "on_invalid", "quiet")}
-    return read_responses({**keep, "input": opts["partner"], "instrument": name})
+    return read_responses({**keep, "input": opts["partner"], "instrument": name}, partner=True)

@@ -149,16 +149,20 @@ def agreement(a, b, *, level: float = 0.95) -> AgreementResult:
     grand = x.mean()
     ssb = k * float(((x.mean(axis=1) - grand) ** 2).sum())
     ssj = n * float(((x.mean(axis=0) - grand) ** 2).sum())
-    sse = float(((x - grand) ** 2).sum()) - ssb - ssj
+    total = float(((x - grand) ** 2).sum())
+    sse = total - ssb - ssj
+    if sse <= 1e-12 * total:  # rounding noise: the two ratings differ by a constant (or not at all)
+        sse = 0.0
+        notes.append("the two ratings differ by a constant (no residual variance): ICC(C,1) = 1, and ICC(A,1) "
+                     "is lowered only by the mean difference; intervals as psych::ICC's limit")
     dfb, dfj, dfe = n - 1, k - 1, (n - 1) * (k - 1)
     msb, msj, mse = ssb / dfb, ssj / dfj, sse / dfe
-    if mse <= 0:
-        res.reason = "the two ratings differ by a constant: no residual variance"
-        return res
     res.icc_a1 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
     res.icc_c1 = (msb - mse) / (msb + (k - 1) * mse)
     msw = (ssj + sse) / (n * (k - 1))
-    limits = _confidence_limits(msb, msw, msj, mse, n, k, level)
+    # with no residual variance the F tests are infinite; psych::ICC's limits are then the limit
+    # of its formulas as MSE -> 0 (its floating-point MSE is ~1e-31), reached here with MSE = MSB * 1e-30
+    limits = _confidence_limits(msb, msw, msj, mse if mse > 0 else msb * 1e-30, n, k, level)
     res.icc_a1_ci = tuple(float(v) for v in limits["ICC(2,1)"])
     res.icc_c1_ci = tuple(float(v) for v in limits["ICC(3,1)"])
     # psych's default: REML variance components (targets s, raters j, residual e), set to 0 when negative

@@ -68,10 +68,20 @@ class ChangeResult(Summarised):
         return {"n": self.n, "mean_change": num(self.mean_change), "ci": [num(v) for v in self.ci],
                 "sd_change": num(self.sd_change), "dz": num(self.dz), "mean1": num(self.mean1),
                 "mean2": num(self.mean2), "sd1": num(self.sd1), "rxx": num(self.rxx), "se_diff": num(self.se_diff),
-                "reliable_change": num(RCI_CUT * self.se_diff), "rci_improved": self.rci_improved,
-                "rci_unchanged": self.rci_unchanged, "rci_deteriorated": self.rci_deteriorated,
+                "reliable_change": num(RCI_CUT * self.se_diff), **self._counts(),
                 "higher_is_better": self.higher_is_better, "level": self.level, "reason": self.reason,
                 "notes": list(self.notes)}
+
+    @property
+    def has_rci(self) -> bool:
+        """Whether the RCI was computed (S_diff finite and above 0)."""
+        return self.n > 0 and math.isfinite(self.se_diff) and self.se_diff > 0
+
+    def _counts(self) -> dict:
+        """The three counts (they add up to ``n``), or None each when there is no RCI: zeros
+        would read as 'nobody changed reliably' when nobody could be classified."""
+        keys = ("rci_improved", "rci_unchanged", "rci_deteriorated")
+        return {k: (int(getattr(self, k)) if self.has_rci else None) for k in keys}
 
     def to_frame(self) -> pd.DataFrame:
         d = self.to_dict()
@@ -81,6 +91,9 @@ class ChangeResult(Summarised):
     def summary(self) -> str:
         if self.reason and not self.n:
             return f"Change: not estimated ({self.reason})"
+        if not self.has_rci:
+            return (f"Change in {self.n} pairs: mean {self.mean_change:+.3f} ({self.ci[0]:.3f} to {self.ci[1]:.3f}), "
+                    f"d_z = {self.dz:.2f}; no reliable change index ({self.reason})")
         return (f"Change in {self.n} pairs: mean {self.mean_change:+.3f} ({self.ci[0]:.3f} to {self.ci[1]:.3f}), "
                 f"d_z = {self.dz:.2f}; S_diff = {self.se_diff:.3f} (SD1 {self.sd1:.3f}, r_xx {self.rxx:.3f}): "
                 f"{self.rci_improved} reliably improved, {self.rci_unchanged} unchanged, "

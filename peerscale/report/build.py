@@ -235,7 +235,9 @@ def _waves(result: ScoreResult, data: pd.DataFrame, mask: np.ndarray, wave_colum
     """Scores by wave (in study order) and paired change from the first wave to each later one."""
     if wave_column is None:
         return None
-    waves_col = data[wave_column].astype("string").str.strip()[mask].reset_index(drop=True)
+    from ..design import id_text
+
+    waves_col = id_text(data[wave_column], keep_leading_zeros=True)[mask].reset_index(drop=True)
     scores = result.scores[mask].reset_index(drop=True)
     if len(order) < 2:
         return {"column": wave_column, "waves": order, "id_column": id_column, "by_wave": {}, "changes": [],

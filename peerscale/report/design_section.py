@@ -6,6 +6,8 @@ are those of ``peerscale dyads``, ``nesting`` and ``change`` (:mod:`peerscale.de
 
 from __future__ import annotations
 
+import re
+
 from .blocks import DASH, Heading, Para, Section, Table, count, f2
 
 
@@ -128,7 +130,7 @@ def _change_blocks(ch: dict) -> list:
         n = e["n"] or 0
 
         def share(k):
-            return f"{count(k)} ({100 * k / n:.0f}%)" if n and e["se_diff"] is not None else DASH
+            return f"{count(k)} ({100 * k / n:.0f}%)" if n and k is not None and e["se_diff"] is not None else DASH
 
         ci = e["ci"]
         rows.append([name + ("" if e["higher_is_better"] else " (lower is better)"), count(n), f2(e["mean_change"]),
@@ -160,7 +162,8 @@ def design_section(r) -> Section:
         blocks += [Heading(3, "Young people within workers", "nesting"), *_nesting_blocks(d["nesting"])]
     for ch in d.get("change") or []:
         w = ch["waves"]
-        blocks += [Heading(3, f"Reliable change, {w['from']} to {w['to']}", f"rci-{w['from']}-{w['to']}"),
+        anchor = re.sub(r"[^0-9A-Za-z_-]+", "-", f"rci-{w['from']}-{w['to']}").strip("-")  # an HTML id: no spaces
+        blocks += [Heading(3, f"Reliable change, {w['from']} to {w['to']}", anchor),
                    *_change_blocks(ch)]
     return Section("design", "Relationships, workers and change", blocks)
 
@@ -203,7 +206,7 @@ def design_findings(r) -> list[str]:
     for ch in d.get("change") or []:
         name = _main_scale(ch["scales"])
         e = ch["scales"].get(name) if name else None
-        if not e or not e["n"] or e.get("se_diff") is None:
+        if not e or not e["n"] or e.get("se_diff") is None or e.get("rci_improved") is None:
             continue
         w = ch["waves"]
         out.append(f"**Reliable change, {w['from']} to {w['to']}.** On {name}, {e['rci_improved']} of {e['n']} "
