@@ -20,10 +20,10 @@ def read(source, instrument=None, **options):
 
     Examples
     --------
-    >>> import peerscale
+    >>> import pandas as pd, peerscale
     >>> from peerscale.examples import path
-    >>> peerscale.read(path("youth_export.csv"), "pbr-y").n_rows
-    559
+    >>> peerscale.read(path("youth_export.csv"), "pbr-y").n_rows == len(pd.read_csv(path("youth_export.csv")))
+    True
     """
     if is_dask_frame(source):
         from .dask_support import DaskResponses
@@ -44,8 +44,9 @@ def score(data, instrument, **kwargs):
     --------
     >>> import pandas as pd, peerscale
     >>> from peerscale.examples import path
-    >>> peerscale.score(pd.read_csv(path("youth_export.csv")), "pbr-y").shape
-    (559, 43)
+    >>> export = pd.read_csv(path("youth_export.csv"))
+    >>> peerscale.score(export, "pbr-y").shape[0] == len(export)
+    True
     """
     if is_dask_frame(data):
         from .dask_support import score_dask

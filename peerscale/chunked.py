@@ -44,6 +44,68 @@ _NA = "\x00no wave"  # the key of rows without a wave value
 
 # --------------------------------------------------------------------------- what is accumulated
 
+@dataclass(frozen=True)
+class NestSpec:
+    """Keep what nesting within workers needs (:func:`peerscale.design_analyses.nesting_from_stats`):
+    rows per worker, and per scale each worker's score count, mean and within sum of squares."""
+
+    scales: tuple
+
+
+def _nest_of(data, rows, clean, inst, worker: str, scale_names) -> dict:
+    """The nesting statistics of some rows (``rows``: a mask or slice)."""
+    import numpy as np
+    import pandas as pd
+
+    from .scoring import scale_scores
+
+    from .design import id_text
+
+    codes, labels = pd.factorize(id_text(data[worker][rows]))
+    labels = np.asarray(labels, dtype=object)
+    has = codes >= 0
+    sizes = pd.Series(np.bincount(codes[has], minlength=len(labels)), index=labels, dtype="int64")
+    out = {"sizes": sizes, "no_worker": int((~has).sum()), "scales": {}}
+    for name in scale_names:
+        scale = inst.scale(name)
+        cols = (inst.items[i].response_scale.reverse(clean.column(i)[rows]) if k < 0 else clean.column(i)[rows]
+                for i, k in zip(scale.items, scale.keys))
+        y, _n = scale_scores(cols, scale)
+        keep = has & np.isfinite(y)
+        c, yk = codes[keep], y[keep]
+        n = np.bincount(c, minlength=len(labels)).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(c, weights=yk, minlength=len(labels)) / n
+        m2 = np.bincount(c, weights=(yk - mean[c]) ** 2, minlength=len(labels))
+        seen = n > 0
+        out["scales"][name] = {
+            "clusters": pd.DataFrame({"n": n[seen], "mean": mean[seen], "m2": m2[seen]}, index=labels[seen]),
+            "no_score": int((has & ~np.isfinite(y)).sum()),
+            "min": float(yk.min()) if yk.size else np.inf, "max": float(yk.max()) if yk.size else -np.inf}
+    return out
+
+
+def _merge_nest(a: dict, b: dict) -> dict:
+    """Two nesting statistics of disjoint rows, as one (cluster moments merged as Chan et al.)."""
+    import numpy as np
+
+    sizes = a["sizes"].add(b["sizes"], fill_value=0).astype("int64")
+    out = {"sizes": sizes, "no_worker": a["no_worker"] + b["no_worker"], "scales": {}}
+    for name, pa_ in a["scales"].items():
+        pb = b["scales"][name]
+        j = pa_["clusters"].join(pb["clusters"], how="outer", suffixes=("_a", "_b")).fillna(0.0)
+        na, nb = j["n_a"].to_numpy(), j["n_b"].to_numpy()
+        n = na + nb
+        delta = j["mean_b"].to_numpy() - j["mean_a"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = j["mean_a"].to_numpy() + delta * nb / n
+            m2 = j["m2_a"].to_numpy() + j["m2_b"].to_numpy() + delta * delta * na * nb / n
+        clusters = j[[]].assign(n=n, mean=mean, m2=m2)
+        out["scales"][name] = {"clusters": clusters, "no_score": pa_["no_score"] + pb["no_score"],
+                               "min": min(pa_["min"], pb["min"]), "max": max(pa_["max"], pb["max"])}
+    return out
+
+
 @dataclass
 class WaveStats:
     """The statistics of the rows of one wave: row count, hashed ids per design role, and one
@@ -61,7 +123,12 @@ class WaveStats:
         ids = {role: _compact(v) for role, v in ids.items()}
         stats = dict(self.stats)
         for name, m in other.stats.items():
-            stats[name] = stats[name].merge(m) if name in stats else m
+            if name not in stats:
+                stats[name] = m
+            elif isinstance(m, dict):
+                stats[name] = _merge_nest(stats[name], m)
+            else:
+                stats[name] = stats[name].merge(m)
         return WaveStats(self.rows + other.rows, ids, stats)
 
 
@@ -153,6 +220,10 @@ def chunk_stats(table, ctx: Context, specs: dict, first_row: int = 0) -> ChunkSt
             if c and c in data.columns:
                 ws.ids[role] = [_hashes(data[c] if every else data[c][rows])]
         for name, spec in specs.items():
+            if isinstance(spec, NestSpec):
+                if d.worker and d.worker in data.columns:
+                    ws.stats[name] = _nest_of(data, rows, clean, inst, d.worker, spec.scales)
+                continue
             x = np.empty((n_here, len(spec.items)))
             for j, (iid, sign) in enumerate(zip(spec.items, spec.keys)):
                 v = clean.column(iid)[rows]
@@ -227,10 +298,60 @@ def _compact(parts: list, limit: int = 64) -> list:
     return [_dedupe(parts)]
 
 
+# --------------------------------------------------------------------------- REDCap repeating forms
+
+def repeat_column(columns):
+    """REDCap's repeat-instrument column among ``columns`` (raw or label export), or None."""
+    from .io.redcap import REDCAP_ID_LABELS
+
+    names = ("redcap_repeat_instrument", *[k for k, v in REDCAP_ID_LABELS.items() if v == "redcap_repeat_instrument"])
+    return next((c for c in names if c in [str(x) for x in columns]), None)
+
+
+def own_repeats(col, instrument):
+    """Rows that are repeat instances of the instrument's own form, and rows with no repeat
+    instrument (as the REDCap reader tells them apart)."""
+    from .io.dictionary import form_name, instrument_forms
+    from .io.redcap import _blank
+
+    forms = set(instrument_forms(instrument)) | {form_name(instrument.title)}
+    rep = col.astype("str").str.strip().str.lower().str.replace(r"[^a-z0-9_]", "_", regex=True)
+    blank = _blank(col)
+    return ~blank & rep.isin(forms), blank
+
+
+def apply_scope_rule(table, instrument, repeats) -> None:
+    """The REDCap scope of a chunk decided for the whole data (``repeats``: does any row of the
+    whole export repeat the instrument's form?), not from this chunk alone."""
+    if repeats is None or table.in_scope is None:
+        return
+    col = repeat_column(table.data.columns)
+    if col is None:
+        return
+    mine, blank = own_repeats(table.data[col], instrument)
+    table.in_scope = mine if repeats else blank
+    table.in_scope.name = "in_scope"
+
+
+def frames_repeat(frames, instrument) -> bool | None:
+    """Whether any of ``frames`` holds a repeat instance of the instrument's form (None: no
+    repeat-instrument column)."""
+    found = None
+    for frame in frames:
+        col = repeat_column(frame.columns)
+        if col is None:
+            continue
+        mine, _blank = own_repeats(frame[col], instrument)
+        found = bool(found) or bool(mine.any())
+        if found:
+            return True
+    return found
+
+
 # --------------------------------------------------------------------------- sources of chunks
 
 def _frame_tables(frames: Iterable, instrument, *, map=None, redcap_dictionary=None, missing_codes=None,
-                  key_columns=()):
+                  key_columns=(), repeats=None):
     """``(first_row, Table)`` per DataFrame of an iterable, finished as :func:`peerscale.read`
     finishes a DataFrame."""
     import pandas as pd
@@ -246,6 +367,7 @@ def _frame_tables(frames: Iterable, instrument, *, map=None, redcap_dictionary=N
             raise PeerscaleError(f"chunks must be pandas DataFrames, got {type(frame).__name__}")
         table = table_from_frame(frame, instrument=instrument, redcap_dictionary=redcap_dictionary,
                                  missing_codes=codes, key_columns=key_columns, check_duplicates=False)
+        apply_scope_rule(table, instrument, repeats)
         apply_mapping(table, {**{c: i for c, i in table.suggested_map.items() if c != i}, **mapping_given}, None)
         yield first, table
         first += len(frame)
@@ -300,8 +422,11 @@ class ChunkedResponses:
                                  hint="give a list of DataFrames or a function returning a fresh iterable")
         self._cache["consumed"] = True
         o = self._opts
+        repeats = None
+        if isinstance(src, (list, tuple)) or callable(self._source):  # re-readable: decide over every chunk
+            repeats = frames_repeat(src if isinstance(src, (list, tuple)) else self._source(), self._instrument)
         yield from _frame_tables(src, self._instrument, map=o["map"], redcap_dictionary=o["redcap_dictionary"],
-                                 missing_codes=o["missing_codes"])
+                                 missing_codes=o["missing_codes"], repeats=repeats)
 
     def accumulate(self, specs: dict) -> ChunkStats:
         """One pass over the chunks: the merged :class:`ChunkStats` of ``specs``."""
@@ -336,22 +461,42 @@ class ChunkedResponses:
     # ------------------------------------------------------------------ analyses
 
     def reliability(self, *, wave=None, scales=None, listwise: bool = False, level: float = 0.95,
-                    ordinal: bool = False, omega: bool = False, omega_method: str = "minres", n_boot: int = 0,
-                    **_ignored):
+                    ordinal: bool = False, omega: bool = False, omega_method: str = "minres", n_boot: int = 0):
         """As :meth:`Responses.reliability <peerscale.responses.Responses.reliability>` (first wave
-        by default), from statistics merged over the chunks; no bootstrap interval."""
+        by default), from statistics merged over the chunks, nesting within workers included when
+        the design names them; no bootstrap interval (``n_boot`` is refused: it needs the rows)."""
         from .analyses import reliability_from_stats, reliability_specs
 
         if n_boot:
             raise PeerscaleError("the bootstrap interval needs every row in memory; it is not available when the "
                                  "file is read in chunks", hint="leave out `n_boot` (--bootstrap) or read the file whole")
-        specs = lambda ctx: reliability_specs(ctx.instrument, scales, listwise=listwise, ordinal=ordinal,  # noqa: E731
-                                              omega=omega)
+        from .analyses import _chosen
+
+        def specs(ctx):
+            out = reliability_specs(ctx.instrument, scales, listwise=listwise, ordinal=ordinal, omega=omega)
+            if ctx.design.worker:  # young people share workers: nesting within them, as in memory
+                out["nesting"] = NestSpec(tuple(s.name for s in _chosen(ctx.instrument, list(ctx.instrument.scales),
+                                                                         scales)))
+            return out
+
         stats = self.accumulate(specs)
         view = select_wave(stats, self._ctx, wave)
-        return reliability_from_stats(view, self._ctx.instrument, scales=scales, listwise=listwise, level=level,
-                                      ordinal=ordinal, omega=omega, omega_method=omega_method,
-                                      note=f"statistics merged over {self.n_chunks} chunk(s)")
+        result = reliability_from_stats(view, self._ctx.instrument, scales=scales, listwise=listwise, level=level,
+                                        ordinal=ordinal, omega=omega, omega_method=omega_method,
+                                        note=f"statistics merged over {self.n_chunks} chunk(s)")
+        d = self._ctx.design
+        if d.worker:
+            from .design_analyses import nesting_from_stats
+
+            try:
+                if "nesting" not in view.stats:
+                    raise PeerscaleError(f"the worker column {d.worker!r} is empty in the rows analysed",
+                                         column=d.worker)
+                result.nesting = nesting_from_stats(view.sample, d, self._ctx.instrument, view.stats["nesting"],
+                                                    scales=scales, source=self._ctx.file)
+            except PeerscaleError as exc:
+                result.notes.append(f"nesting within workers not computed: {exc.message}")
+        return result
 
     def item_analysis(self, *, wave=None, scales=None, listwise: bool = False, min_r_drop: float = 0.30,
                       max_floor: float = 50.0, max_ceiling: float = 50.0):

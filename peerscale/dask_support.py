@@ -10,6 +10,10 @@
   the mergeable statistics of :mod:`peerscale.chunked` (:func:`~peerscale.chunked.chunk_stats`),
   merged as a balanced tree of ``ChunkStats.merge`` tasks, so the same numbers as in memory.
 
+REDCap exports with repeating forms: whether the instrument's form repeats (which decides
+whether a record's non-repeating row is scored) is decided over the whole frame, by one pass
+over the repeat-instrument column when :func:`peerscale.read` is called.
+
 Row numbers: when scores have no identifier column, their ``row`` column and error messages
 count rows over the whole frame (the partition lengths are computed in the same graph: one
 extra pass over the partitions). Otherwise, and in the reductions, an invalid value is named
@@ -134,7 +138,7 @@ class _ResponsesKernel:
         o = self.opts
         return next(_frame_tables([frame], self.instrument, map=o.get("map"),
                                   redcap_dictionary=o.get("redcap_dictionary"),
-                                  missing_codes=o.get("missing_codes")))[1]
+                                  missing_codes=o.get("missing_codes"), repeats=o.get("repeats")))[1]
 
     def __call__(self, frame, offset):
         from .responses import responses_from_table, study_design
@@ -179,6 +183,27 @@ def _merge_in_order(xs) -> ChunkStats:
     return out
 
 
+def _any_own_repeat(frame, col, instrument) -> bool:
+    from .chunked import own_repeats
+
+    return bool(own_repeats(frame[col], instrument)[0].any())
+
+
+def _form_repeats(ddf, instrument):
+    """Does any row of the whole frame repeat the instrument's REDCap form? (One pass over the
+    repeat-instrument column only, when there is one: a partition alone cannot tell.)"""
+    import dask
+
+    from .chunked import repeat_column
+
+    col = repeat_column(ddf.columns)
+    if col is None:
+        return None
+    parts = ddf[[col]].to_delayed()
+    flags = [dask.delayed(_any_own_repeat, pure=True)(p, col, instrument) for p in parts]
+    return bool(any(dask.compute(*flags)))
+
+
 class DaskResponses(ChunkedResponses):
     """A dask DataFrame read for one instrument (create with :func:`peerscale.read`): ``score()``
     is lazy, the analyses are Dask reductions of mergeable statistics (see the module docstring)."""
@@ -198,7 +223,8 @@ class DaskResponses(ChunkedResponses):
         self._ddf = ddf
         self._instrument = instrument if isinstance(instrument, Instrument) else load_instrument(instrument)
         self._opts = {"map": map, "redcap_dictionary": redcap_dictionary, "missing_codes": missing_codes,
-                      "design": design, "scales": scales, "on_invalid": on_invalid, "id_columns": id_columns}
+                      "design": design, "scales": scales, "on_invalid": on_invalid, "id_columns": id_columns,
+                      "repeats": _form_repeats(ddf, self._instrument)}
         self._scales, self._design, self._on_invalid, self._id_columns = scales, design, on_invalid, id_columns
         self._is_path = False
         self._source = ddf

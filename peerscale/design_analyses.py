@@ -473,13 +473,29 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
 
     workers = id_text(view.column(col))
     sizes = workers.dropna().value_counts()
+    blank_wave = [n for n in (_blank_wave_note(view),) if n and view._selection not in (None, "all")]
+    clusters, notes = _cluster_info(sizes, int(workers.isna().sum()), col, view.source, blank_wave)
+    sample = view.sample()
+    _pooled_note(sample, view.design, notes)
+    inst = view.instrument
+    chosen = _chosen(inst, list(inst.scales), scales)
+    entries, results = {}, {}
+    for scale in chosen:
+        res = nesting_icc(scale_scores_of(view, scale), workers.to_numpy())
+        results[scale.name] = res
+        entries[scale.name] = {"label": scale.label, "composite": scale.composite, **res.to_dict()}
+    return NestingAnalysis(sample, col, entries, results, clusters, notes)
+
+
+def _cluster_info(sizes, rows_without_worker: int, col, source, first_notes=()):
+    """The ``clusters`` entry and notes of a nesting analysis from the rows per worker."""
     if sizes.empty:
-        raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=view.source)
+        raise PeerscaleError(f"the worker column {col!r} is empty in the rows analysed", column=col, file=source)
     singles = sorted(str(w) for w in sizes.index[sizes == 1])
     clusters = {"n_clusters": int(len(sizes)), "min": int(sizes.min()), "max": int(sizes.max()),
                 "mean": float(sizes.mean()), "median": float(sizes.median()), "singletons": singles,
-                "rows_without_worker": int(workers.isna().sum())}
-    notes = [n for n in (_blank_wave_note(view),) if n and view._selection not in (None, "all")]
+                "rows_without_worker": int(rows_without_worker)}
+    notes = list(first_notes)
     folded: dict = {}
     for w in sizes.index:
         folded.setdefault(str(w).casefold(), []).append(str(w))
@@ -492,15 +508,35 @@ def nesting(view, *, worker_column: str | None = None, scales=None) -> NestingAn
                      f"within-worker variance): {_listed(singles)}")
     if clusters["rows_without_worker"]:
         notes.append(f"{clusters['rows_without_worker']} row(s) without a worker id are left out")
-    sample = view.sample()
-    if sample.get("respondents", 0) < sample["rows"] and view.design.respondent:
+    return clusters, notes
+
+
+def _pooled_note(sample, design, notes) -> None:
+    if sample.get("respondents", 0) < sample["rows"] and design.respondent:
         notes.append("some people have more than one row here (waves pooled?): the model treats rows as "
                      "independent within workers; analyse one wave (--wave) instead")
-    inst = view.instrument
-    chosen = _chosen(inst, list(inst.scales), scales)
+
+
+def nesting_from_stats(sample, design, inst, stats, *, scales=None, source=None) -> NestingAnalysis:
+    """:func:`nesting` from per-worker statistics merged over chunks (``stats``: rows per worker,
+    rows without a worker, and per scale the workers' score counts, means and within sums of
+    squares; see :mod:`peerscale.chunked`): the same ICCs as from the rows in memory."""
+    from .psychometrics.nesting import nesting_from_cluster_stats
+
+    col = design.worker
+    clusters, notes = _cluster_info(stats["sizes"], stats["no_worker"], col, source)
+    _pooled_note(sample, design, notes)
     entries, results = {}, {}
-    for scale in chosen:
-        res = nesting_icc(scale_scores_of(view, scale), workers.to_numpy())
+    for scale in _chosen(inst, list(inst.scales), scales):
+        per = stats["scales"][scale.name]
+        scale_notes = []
+        if stats["no_worker"]:
+            scale_notes.append(f"{stats['no_worker']} row(s) without a cluster id left out")
+        if per["no_score"]:
+            scale_notes.append(f"{per['no_score']} row(s) without a score left out")
+        c = per["clusters"]
+        res = nesting_from_cluster_stats(c["n"].to_numpy(), c["mean"].to_numpy(), c["m2"].to_numpy(),
+                                         notes=scale_notes)
         results[scale.name] = res
         entries[scale.name] = {"label": scale.label, "composite": scale.composite, **res.to_dict()}
     return NestingAnalysis(sample, col, entries, results, clusters, notes)

@@ -70,3 +70,29 @@ def test_an_invalid_value_names_its_partition_and_row(client, example):
     items = bad[[c for c in bad.columns if c.startswith("pbr_y_")]]
     with pytest.raises(PeerscaleError, match=r"row 151, column 'pbr_y_share_01'"):
         peerscale.score(dd.from_pandas(items, npartitions=4, sort=False), "pbr-y").compute()
+
+
+def _repeating_export():
+    """A REDCap export where the form repeats only in the last rows: the non-repeating rows are
+    out of scope over the whole export, even in a partition that holds only them."""
+    cols = ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance", "age",
+            "mini_share_1", "mini_share_2", "mini_share_3", "mini_trust_1", "mini_trust_2", "mini_trust_3",
+            "mini_y_complete"]
+    rows = [[str(r), None, None, 18 + r, 4, 3, 2, 4, 4, 2, 2] for r in range(1, 7)]
+    rows += [["2", "mini_y", 1, None, 4, 4, 2, 4, 4, 2, 2], ["2", "mini_y", 2, None, 5, 5, 1, 5, 5, 1, 2],
+             ["3", "mini_y", 1, None, 3, 3, 2, 4, 4, 2, 2], ["4", "mini_y", 1, None, 2, 3, 3, 3, 4, 2, 2]]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_repeating_forms_are_decided_over_the_whole_frame(client):
+    from conftest import ROOT
+
+    mini = ROOT / "tests" / "fixtures" / "redcap" / "mini-y.yaml"
+    df = _repeating_export()
+    ddf = dd.from_pandas(df, npartitions=3, sort=False)
+    whole = peerscale.read(ddf.compute(), mini)
+    got = peerscale.read(ddf, mini).score().compute()
+    pd.testing.assert_frame_equal(got, whole.score().scores)
+    assert got["share"].notna().tolist() == [False] * 6 + [True] * 4
+    frames = [df.iloc[:5], df.iloc[5:]]
+    assert peerscale.read_chunked(frames, mini).reliability(wave="all").sample["rows"] == whole.n_rows == 4

@@ -12,7 +12,8 @@ import pytest
 FAST = ["peerscale.design", "peerscale.structures", "peerscale.examples", "peerscale.responses",
         "peerscale.psychometrics.reliability", "peerscale.psychometrics.omega", "peerscale.psychometrics.itemstats",
         "peerscale.psychometrics.polychoric", "peerscale.psychometrics.efa", "peerscale.psychometrics.parallel",
-        "peerscale.psychometrics.factorability", "peerscale.psychometrics.icc", "peerscale.simulation.generate"]
+        "peerscale.psychometrics.factorability", "peerscale.psychometrics.icc", "peerscale.psychometrics.moments",
+        "peerscale.chunked", "peerscale.api", "peerscale.simulation.generate"]
 # issue 11 owns the CFA engine's modules and their docstrings
 OURS = {"cronbach_alpha", "alpha_from_correlation", "ordinal_alpha", "feldt_ci", "omega", "item_analysis",
         "skewness", "kurtosis", "polychoric_matrix", "smooth_correlation", "fit_efa", "rotate",

@@ -21,6 +21,17 @@ of the rows into chunks, in any order and any tree of merges, gives the statisti
 whole to about 1e-15 relative; the analyses then run on the merged statistics as they do on
 a table in memory (which is computed as one chunk, through the same code).
 
+Example, as ``cov(x, use = "pairwise")`` in R, from two chunks merged:
+
+>>> import numpy as np
+>>> from peerscale.psychometrics.moments import ItemMoments
+>>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0], [4.0, 4.0]])
+>>> merged = ItemMoments.from_array(x[:2]).merge(ItemMoments.from_array(x[2:]))
+>>> merged.covariance().round(4).tolist()
+[[1.6667, 1.8333], [1.8333, 2.3333]]
+>>> bool(np.allclose(merged.covariance(), ItemMoments.from_array(x).covariance(), atol=1e-15))
+True
+
 References: Chan, T. F., Golub, G. H., & LeVeque, R. J. (1979). Updating formulae and a
 pairwise algorithm for computing sample variances. Stanford CS-TR-79-773. Pébay, P. (2008).
 Formulas for robust, one-pass parallel computation of covariances and arbitrary-order
