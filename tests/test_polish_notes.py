@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT
@@ -66,3 +67,29 @@ def test_dyads_few_pairs_note(tmp_path, run_cli):
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert "very few pairs" in " ".join((out + err).split())
+
+
+# --------------------------------------------------------------------------- plan: WLSMV drops incomplete rows
+
+PLAN_FIXTURE = str(ROOT / "tests" / "fixtures" / "simulate" / "two-factor.yaml")
+
+
+def test_plan_wlsmv_notes_rows_left_out(tmp_path, run_cli):
+    kw = dict(n=[150], reps=2, seed=1, processes=1, truth_n=5000, mcar=0.05)
+    res = peerscale.plan(PLAN_FIXTURE, estimator="wlsmv", **kw)
+    share = np.mean([r["incomplete_rows"] for r in res.records])
+    assert 0 < share < 1
+    note = f"WLSMV uses complete rows only: on average {share:.0%} of rows were left out at n = 150"
+    assert res.notes == [note] and res.to_dict()["notes"] == [note] and note in res.summary()
+    ml = peerscale.plan(PLAN_FIXTURE, estimator="ml", **kw)  # FIML under ML: nothing left out, no note
+    assert ml.notes == [] and ml.to_dict()["notes"] == []
+    complete = peerscale.plan(PLAN_FIXTURE, estimator="wlsmv", **{**kw, "mcar": 0.0})
+    assert complete.notes == []
+    args = ("plan", "-i", PLAN_FIXTURE, "--n", "150", "--reps", "2", "--processes", "1", "--truth-n", "5000",
+            "--estimator", "wlsmv", "--mcar", "0.05", "--checkpoint", tmp_path / "ck.jsonl", "-q")
+    code, out, err = run_cli(*args, "--json")
+    assert code == 0, err
+    assert json.loads(out)["notes"] == [note]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert note in " ".join(out.split())
