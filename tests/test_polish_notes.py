@@ -93,3 +93,31 @@ def test_plan_wlsmv_notes_rows_left_out(tmp_path, run_cli):
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert note in " ".join(out.split())
+
+
+# --------------------------------------------------------------------------- simulate: n below the items
+
+def test_simulate_small_n_warns_but_simulates(tmp_path, run_cli):
+    from peerscale.errors import PeerscaleWarning
+
+    from peerscale.spec import load_instrument
+
+    k = len(load_instrument("pbr-y").items)
+    with pytest.warns(PeerscaleWarning, match="cannot support a factor analysis") as rec:
+        df = peerscale.simulate("pbr-y", n=20, seed=1)
+    assert len(df) == 20 and len(rec) == 1  # not refused
+    note = str(rec[0].message)
+    assert "n = 20" in note and "pbr-y" in note and df.attrs["notes"] == [note]
+    assert f"{k} items" in note
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PeerscaleWarning)
+        big = peerscale.simulate("pbr-y", n=200, seed=1)  # enough respondents: no warning
+    assert big.attrs["notes"] == []
+    out_path = tmp_path / "small.csv"
+    code, out, err = run_cli("simulate", "-i", "pbr-y", "--n", "20", "--seed", "1", "-o", out_path, "-q")
+    assert code == 0, err
+    assert note in " ".join(err.split()) and len(pd.read_csv(out_path)) == 20
+    code, out, err = run_cli("simulate", "-i", "pbr-y", "--n", "200", "--seed", "1", "-o", tmp_path / "b.csv", "-q")
+    assert code == 0 and "factor analysis" not in err
