@@ -75,6 +75,19 @@ def _blank_wave_note(responses) -> str | None:
             "not analysed")
 
 
+FEW_PAIRS = 10  # below this many pairs a scale's agreement / change statistics get a note
+
+
+def _few_pairs_note(counts: dict, what: str) -> str | None:
+    """A note naming the scales whose statistics rest on fewer than :data:`FEW_PAIRS` pairs."""
+    few = {name: k for name, k in counts.items() if 0 < k < FEW_PAIRS}
+    if not few:
+        return None
+    named = ", ".join(f"{name} ({k} pair{'s' if k != 1 else ''})" for name, k in few.items())
+    return (f"{named}: {what} rest on very few pairs (fewer than {FEW_PAIRS}) and are unstable; "
+            "read them with caution")
+
+
 def _chosen(instrument, scales, names):
     """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
     if names is None:
@@ -355,6 +368,10 @@ def dyads(young, worker, *, wave=None, link=None, level: float = 0.95) -> DyadAn
                   "n_items": [len(entry["a"].items), len(entry["b"].items)], "of_items": entry["of"],
                   "pairs": entry["pairs"], "composite": entry["a"].composite})
         scales[entry["name"]] = d
+    few = _few_pairs_note({k: int(e["n_pairs"]) for k, e in scales.items()},
+                          "the ICC and limits of agreement")
+    if few:
+        notes.append(few)
     item_pairs = _item_agreement(vy, vp, iy, ip, level)
     basis = sorted({e["basis"] for e in scales.values()})
     link_info = {"columns": link, "n_linked": len(common), "wave_y": wave_y, "wave_p": wave_p,
@@ -787,6 +804,10 @@ def change(responses, *, from_wave: str, to_wave: str, reliability=None, scales=
         frame[f"{scale.name}_change"] = b - a
         frame[f"{scale.name}_rci"] = rci
         frame[f"{scale.name}_reliable_change"] = pd.Series(category, dtype=object).replace("", None)
+    few = _few_pairs_note({k: int(e["n"]) for k, e in entries.items()},
+                          "the mean change, d_z and the alpha-based reliable change index (RCI)")
+    if few:
+        notes.append(few)
     waves_info = {"from": str(from_wave), "to": str(to_wave), "column": d.wave, "respondent_column": d.respondent,
                   "column_tags": list(tags)}
     return ChangeAnalysis(waves_info, people, entries, results, frame, notes, level)

@@ -163,6 +163,8 @@ def simulate(instruments, model_file, n, seed, output, output_format, dyad_outpu
 
         atomic_write(truth_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"), force=force,
                      protect=protect + tuple(written))
+    for note in study.notes:  # not silenced by --quiet: the data are unfit for a factor analysis
+        click.echo(f"note: {note}", err=True)
     if not quiet:
         con = console(stderr=True)
         rows = len(study.data) + (len(study.dyads) if study.dyads is not None else 0)

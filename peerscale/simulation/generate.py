@@ -47,6 +47,15 @@ class Study:
     dyads: pd.DataFrame | None
     truth: dict
     latent: pd.DataFrame | None = None   # the latent scores behind each row of ``data`` (factors as columns)
+    notes: list = field(default_factory=list)  # e.g. fewer respondents than items (no factor analysis)
+
+
+def _small_n_notes(n: int, forms) -> list[str]:
+    """Notes for forms with more items than respondents: such data cannot support a factor analysis
+    (the items' correlation matrix is singular); the data are still simulated."""
+    return [f"n = {n} is smaller than the {len(f.items)} items of {f.name}: data of fewer respondents than "
+            "items cannot support a factor analysis (the item correlation matrix is singular)"
+            for f in forms if n < len(f.items)]
 
 
 def _by_bank(values: dict, bank: str, default: float = 0.0) -> float:
@@ -370,7 +379,7 @@ def simulate_study(design: Design, seed: int | None = None) -> Study:
     if design.latent is not None:
         truth["mediation"] = design.latent.effects()
     latent = pd.DataFrame(eta, columns=truth["factors"])
-    return Study(frame, dyad_frame, truth, latent)
+    return Study(frame, dyad_frame, truth, latent, _small_n_notes(n, forms + dyad_forms))
 
 
 def _frame(ids: dict, forms: list, eta: np.ndarray, index: dict, rng, design: Design) -> pd.DataFrame:
@@ -427,7 +436,9 @@ def simulate(instrument=None, n: int | None = None, seed: int | None = None, *, 
     -------
     pandas.DataFrame
         One row per respondent and wave: the id columns, then every item of the instrument(s)
-        as the respondent answered it (reverse-keyed items reversed), NaN for blank.
+        as the respondent answered it (reverse-keyed items reversed), NaN for blank. With ``n``
+        below an instrument's number of items a :class:`~peerscale.errors.PeerscaleWarning` says such
+        data cannot support a factor analysis (kept in ``attrs["notes"]``); the data are still made.
 
     Notes
     -----
@@ -452,7 +463,7 @@ def simulate(instrument=None, n: int | None = None, seed: int | None = None, *, 
                            change=change or None, redcap=redcap or None, irt=irt or None)
         if instrument is not None:
             design.forms = list(instrument) if isinstance(instrument, (list, tuple)) else [instrument]
-        return simulate_study(design, seed).data
+        return _noted(simulate_study(design, seed))
     if instrument is None:
         raise PeerscaleError("give `instrument` (a bundled name or scoring file) or `model` (a model file)")
     if n is None:
@@ -461,7 +472,20 @@ def simulate(instrument=None, n: int | None = None, seed: int | None = None, *, 
     design = Design(n=n, forms=forms, waves=waves, redcap=redcap, follow_up=follow_up, stability=stability,
                     gain={"*": change}, workers=workers, icc={"*": icc} if icc else {}, mcar=mcar,
                     page_skip=page_skip, not_relevant=not_relevant, irt=irt)
-    return simulate_study(design, seed).data
+    return _noted(simulate_study(design, seed))
+
+
+def _noted(study: Study) -> pd.DataFrame:
+    """The study's data, its notes issued as :class:`~peerscale.errors.PeerscaleWarning` and kept
+    in ``data.attrs["notes"]``."""
+    import warnings
+
+    from ..errors import PeerscaleWarning
+
+    for note in study.notes:
+        warnings.warn(note, PeerscaleWarning, stacklevel=3)
+    study.data.attrs["notes"] = list(study.notes)
+    return study.data
 
 
 def _override(design: Design, **values) -> Design:

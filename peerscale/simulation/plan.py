@@ -261,6 +261,8 @@ def replicate(cfg: PlanConfig, ni: int, rep: int) -> dict:
     n = cfg.ns[ni]
     data = draw_sample(cfg, n, rng)
     out: dict = {"n_index": ni, "rep": rep, "converged": False}
+    if len(data):  # WLSMV analyses complete rows only (listwise): the share left out, for the note
+        out["incomplete_rows"] = float(data[list(cfg.items)].isna().any(axis=1).mean())
     for s, items in cfg.scales:
         x = data[list(items)].dropna().to_numpy()
         k = len(items)
@@ -439,6 +441,22 @@ class PlanResult:
             out.append(row)
         return pd.DataFrame(out)
 
+    @property
+    def notes(self) -> list[str]:
+        """Notes for the reader: under WLSMV, the mean share of rows left out (listwise) per n."""
+        if self.config.estimator != "DWLS":
+            return []
+        shares = []
+        for n, recs in self._by_n():
+            v = [r["incomplete_rows"] for r in recs if np.isfinite(r.get("incomplete_rows", np.nan))]
+            if v and np.mean(v) > 0:
+                shares.append((n, float(np.mean(v))))
+        if not shares:
+            return []
+        (n0, p0), rest = shares[0], shares[1:]
+        return [f"WLSMV uses complete rows only: on average {p0:.0%} of rows were left out at n = {n0}"
+                + "".join(f", {p:.0%} at n = {n}" for n, p in rest)]
+
     def to_dict(self) -> dict:
         return {"config": {"instrument": self.config.name, "n": list(self.config.ns), "reps": self.config.reps,
                            "seed": self.config.seed, "estimator": self.config.estimator, "groups": self.config.groups,
@@ -446,7 +464,7 @@ class PlanResult:
                            "truth_n": self.config.truth_n},
                 "truth": self.truth, "seconds": self.seconds, "truth_seconds": self.truth_seconds,
                 "processes": self.processes,
-                "by_n": _records(self.table()), "results": _records(self.to_frame())}
+                "by_n": _records(self.table()), "results": _records(self.to_frame()), "notes": self.notes}
 
     def summary(self) -> str:
         """A short text table per n (as simsem's summary)."""
@@ -472,6 +490,8 @@ class PlanResult:
         lines.append("conv: share converged; fit columns: share of converged fits meeting the cut-off; l: loadings "
                      "(bias and RMSE against the pseudo-true values, coverage of the 95% Wald CI); min power: the "
                      "weakest factor correlation at p < .05; CI w: mean width of the 95% interval.")
+        lines += [f"note: {note} (rows with any missing answer are dropped, as the analysis does; low "
+                  "convergence can come from the smaller sample)" for note in self.notes]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
