@@ -32,7 +32,6 @@ the ``redcap_repeat_instrument`` column only.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -228,22 +227,11 @@ def _bad_row_error(path, delimiter, names, bad_rows, file):
 
 def _csv_frame(t, names_items, instrument, meta: _Meta):
     """An Arrow chunk → the pandas frame the whole-file CSV reader gives for these rows."""
-    import pyarrow as pa
-
+    from .csv import arrow_column_types
     from .table import numeric_or_text
 
     items = names_items
-    for i, fld in enumerate(t.schema):
-        ty = fld.type
-        if not (pa.types.is_integer(ty) or pa.types.is_floating(ty) or pa.types.is_string(ty)
-                or pa.types.is_large_string(ty) or pa.types.is_boolean(ty)):
-            if pa.types.is_null(ty):
-                target = pa.float64() if (fld.name in items or instrument is None) else pa.string()
-            else:
-                target = pa.string()
-            t = t.set_column(i, fld.name, t.column(i).cast(target))
-        elif fld.name in items and pa.types.is_integer(ty):
-            t = t.set_column(i, fld.name, t.column(i).cast(pa.float64()))
+    t = arrow_column_types(t, items, instrument)
     df = t.to_pandas(split_blocks=True)
     if meta.drop_last and len(df.columns) and df.columns[-1] == f"column_{t.num_columns}":
         df = df.drop(columns=df.columns[-1])  # trailing delimiter on every line
@@ -279,17 +267,9 @@ def _raw_frames(path: Path, fmt: str, instrument, codes: dict, encoding, chunk_r
             pf = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise PeerscaleError(f"cannot be read as Parquet ({exc})", file=file) from None
-        import json as _json
+        from .columnar import apply_stored_labels
 
-        stored = _json.loads((pf.schema_arrow.metadata or {}).get(b"peerscale", b"{}") or b"{}")
-        meta.variable_labels.update(stored.get("variable_labels") or {})
-        for col, labels in (stored.get("value_labels") or {}).items():
-            meta.value_labels[col] = {float(k): v for k, v in labels.items()}
-        for col, cs in (stored.get("missing_values") or {}).items():
-            entry = meta.missing_values.setdefault(col, {})
-            for c in cs:
-                entry.setdefault(float(c), meta.value_labels.get(col, {}).get(float(c), "user-missing"))
-        meta.file_label = stored.get("file_label")
+        apply_stored_labels(meta, pf.schema_arrow.metadata)
         n = pf.metadata.num_rows
         if n == 0:
             raise PeerscaleError("the file has columns but no data rows", file=file)
@@ -329,7 +309,7 @@ def _jsonl_frames(path: Path, instrument, codes, chunk_rows, meta: _Meta):
     line0 = 0  # lines before this group
 
     def emit(buf, nlines):
-        nonlocal first, columns
+        nonlocal first
         try:
             table = read_jsonl(path, instrument=instrument, missing_codes=codes, data=b"".join(buf))
         except PeerscaleError as exc:
@@ -511,7 +491,6 @@ class ChunkReader:
         from .table import Table
 
         mapping_given = read_mapping(self.map)
-        first_table = True
         for first, df in self.raw():
             table = Table(data=df.reset_index(drop=True), path=self.file, format=self.fmt,
                           warnings=list(self.meta.warnings),
@@ -549,7 +528,6 @@ class ChunkReader:
             if table.in_scope is not None:
                 table.in_scope.index = table.data.index
             table.first_row = first
-            first_table = False
             yield table
 
     def _check_keys(self, table, first: int) -> None:

@@ -40,17 +40,24 @@ def read_parquet(path: Path, *, instrument=None, missing_codes=None) -> Table:
         t = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise PeerscaleError(f"cannot be read as Parquet ({exc})", file=str(path)) from None
-    meta = json.loads((t.schema.metadata or {}).get(b"peerscale", b"{}") or b"{}")
     table = _finish(t.to_pandas(), path, "parquet", instrument, missing_codes)
-    table.variable_labels.update(meta.get("variable_labels") or {})
-    for col, labels in (meta.get("value_labels") or {}).items():
-        table.value_labels[col] = {float(k): v for k, v in labels.items()}
-    for col, codes in (meta.get("missing_values") or {}).items():
-        entry = table.missing_values.setdefault(col, {})
-        for c in codes:
-            entry.setdefault(float(c), table.value_labels.get(col, {}).get(float(c), "user-missing"))
-    table.file_label = meta.get("file_label")
+    apply_stored_labels(table, t.schema.metadata)
     return table
+
+
+def apply_stored_labels(target, schema_metadata) -> None:
+    """Restore the labels peerscale stores in a Parquet file's schema metadata (key
+    ``peerscale``: variable and value labels, user-missing codes, file label) onto ``target``
+    (a Table or a chunk reader's metadata: anything with those four attributes)."""
+    meta = json.loads((schema_metadata or {}).get(b"peerscale", b"{}") or b"{}")
+    target.variable_labels.update(meta.get("variable_labels") or {})
+    for col, labels in (meta.get("value_labels") or {}).items():
+        target.value_labels[col] = {float(k): v for k, v in labels.items()}
+    for col, codes in (meta.get("missing_values") or {}).items():
+        entry = target.missing_values.setdefault(col, {})
+        for c in codes:
+            entry.setdefault(float(c), target.value_labels.get(col, {}).get(float(c), "user-missing"))
+    target.file_label = meta.get("file_label")
 
 
 def read_jsonl(path: Path, *, instrument=None, missing_codes=None, data: bytes | None = None) -> Table:

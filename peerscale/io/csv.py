@@ -198,18 +198,7 @@ def read_delimited(path: str | Path, *, instrument=None, missing_codes: dict | N
     if table.num_rows == 0:
         raise PeerscaleError("the file has a header but no data rows", file=file)
 
-    # Dates, times and the like go back to text: only items are the scoring engine's business.
-    for i, fld in enumerate(table.schema):
-        t = fld.type
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_string(t)
-                or pa.types.is_large_string(t) or pa.types.is_boolean(t)):
-            if pa.types.is_null(t):
-                target = pa.float64() if (fld.name in items or instrument is None) else pa.string()
-            else:
-                target = pa.string()
-            table = table.set_column(i, fld.name, table.column(i).cast(target))
-        elif fld.name in items and pa.types.is_integer(t):
-            table = table.set_column(i, fld.name, table.column(i).cast(pa.float64()))
+    table = arrow_column_types(table, items, instrument)
     df = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     if len(df.columns) and df.columns[-1] == f"column_{len(names)}" and df[df.columns[-1]].isna().all():
@@ -232,3 +221,23 @@ def _find_bad_row(data: bytes, delimiter: str, expected: int, skip: int) -> int 
 
 
 __all__ = ["read_delimited", "finish_items", "decode", "read_bytes"]
+
+
+def arrow_column_types(table, items, instrument):
+    """The parsed Arrow table with the column types the scoring engine expects: dates, times
+    and the like go back to text (only items are the engine's business), all-empty columns
+    become float items (or text when they are not items), integer items become float64."""
+    import pyarrow as pa
+
+    for i, fld in enumerate(table.schema):
+        t = fld.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_string(t)
+                or pa.types.is_large_string(t) or pa.types.is_boolean(t)):
+            if pa.types.is_null(t):
+                target = pa.float64() if (fld.name in items or instrument is None) else pa.string()
+            else:
+                target = pa.string()
+            table = table.set_column(i, fld.name, table.column(i).cast(target))
+        elif fld.name in items and pa.types.is_integer(t):
+            table = table.set_column(i, fld.name, table.column(i).cast(pa.float64()))
+    return table
