@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .errors import PeerscaleError
+from .spec import chosen_scales as _chosen
 
 # item-analysis flag rules (psychometrics.itemstats' defaults; Nunnally & Bernstein 1994 for r_drop)
 MIN_R_DROP, MAX_FLOOR_PCT, MAX_CEILING_PCT = 0.30, 50.0, 50.0
@@ -53,18 +54,6 @@ class _Result:
 def _plain_scales(instrument, names=None) -> list:
     scales = [s for s in instrument.scales if not s.composite]
     return _chosen(instrument, scales, names)
-
-
-def _chosen(instrument, scales, names):
-    if names is None:
-        return scales
-    names = [names] if isinstance(names, str) else list(names)
-    known = {s.name for s in instrument.scales}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise PeerscaleError(f"`scales` names {unknown[0]!r}, which is not a scored scale",
-                             hint="scales: " + ", ".join(s.name for s in instrument.scales))
-    return [s for s in scales if s.name in names]
 
 
 def dimension_items(instrument) -> list[str]:
@@ -388,15 +377,7 @@ def structure_omega(view, *, listwise: bool = False, method: str = "minres", ord
     from .psychometrics.omega import omega
 
     inst = view.instrument
-    targets = []
-    for s in _chosen(inst, list(inst.scales), names):
-        if s.composite and len(s.of_scales) >= 2:
-            targets.append((s.name, s.items, len(s.of_scales), s.of_scales))
-    plain = _plain_scales(inst, names)
-    if not targets and len(plain) >= 2:
-        items = [i for s in plain for i in s.items]
-        if len(set(items)) == len(items):
-            targets.append(("all_scales", tuple(items), len(plain), tuple(s.name for s in plain)))
+    targets = _omega_targets(inst, names)
     if not targets:
         raise PeerscaleError("Schmid-Leiman omega (`omega`) needs a structure: a composite of subscales, or at "
                              "least two scales", hint="use an instrument with subscales, or two or more scales")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .errors import PeerscaleError
 from .psychometrics.moments import Spec
@@ -470,7 +470,7 @@ class ChunkedResponses:
         if n_boot:
             raise PeerscaleError("the bootstrap interval needs every row in memory; it is not available when the "
                                  "file is read in chunks", hint="leave out `n_boot` (--bootstrap) or read the file whole")
-        from .analyses import _chosen
+        from .spec import chosen_scales as _chosen
 
         def specs(ctx):
             out = reliability_specs(ctx.instrument, scales, listwise=listwise, ordinal=ordinal, omega=omega)

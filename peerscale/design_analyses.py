@@ -22,6 +22,7 @@ import math
 from dataclasses import replace
 
 from .errors import PeerscaleError
+from .spec import chosen_scales as _chosen
 
 
 def _fmt(x, nd: int = 3) -> str:
@@ -86,19 +87,6 @@ def _few_pairs_note(counts: dict, what: str) -> str | None:
     named = ", ".join(f"{name} ({k} pair{'s' if k != 1 else ''})" for name, k in few.items())
     return (f"{named}: {what} rest on very few pairs (fewer than {FEW_PAIRS}) and are unstable; "
             "read them with caution")
-
-
-def _chosen(instrument, scales, names):
-    """``scales`` restricted to ``names`` (all when None); an unknown name is an error."""
-    if names is None:
-        return scales
-    names = [names] if isinstance(names, str) else list(names)
-    known = {s.name for s in instrument.scales}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise PeerscaleError(f"`scales` names {unknown[0]!r}, which is not a scored scale",
-                             hint="scales: " + ", ".join(s.name for s in instrument.scales))
-    return [s for s in scales if s.name in names]
 
 
 class _Result:

@@ -1163,3 +1163,17 @@ def paired_scale_items(first: Instrument | str | Path, second: Instrument | str 
         if chosen:
             out[s.name] = chosen
     return out
+
+
+def chosen_scales(instrument, scales, names):
+    """``scales`` (of ``instrument``) restricted to ``names`` (all when None); a name that is not
+    a scale of the instrument is an error naming the ``scales`` parameter."""
+    if names is None:
+        return scales
+    names = [names] if isinstance(names, str) else list(names)
+    known = {s.name for s in instrument.scales}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PeerscaleError(f"`scales` names {unknown[0]!r}, which is not a scored scale",
+                             hint="scales: " + ", ".join(s.name for s in instrument.scales))
+    return [s for s in scales if s.name in names]
