@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .data import Summarised
+from .data import Summarised, finite_or_none
 
 
 @dataclass(repr=False)
@@ -46,9 +46,7 @@ class AgreementResult(Summarised):
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        def num(x):
-            return None if x is None or not math.isfinite(float(x)) else float(x)
-
+        num = finite_or_none
         return {"n_pairs": self.n_pairs, "icc_a1": num(self.icc_a1), "icc_c1": num(self.icc_c1),
                 "icc_a1_ci": [num(v) for v in self.icc_a1_ci], "icc_c1_ci": [num(v) for v in self.icc_c1_ci],
                 "icc_a1_reml": num(self.icc_a1_reml), "icc_c1_reml": num(self.icc_c1_reml), "r": num(self.r),

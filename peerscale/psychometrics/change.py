@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .data import Summarised
+from .data import Summarised, finite_or_none
 
 RCI_CUT = 1.96  # two-sided 5%: change larger than measurement error alone would give 95% of the time
 
@@ -62,9 +62,7 @@ class ChangeResult(Summarised):
     notes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        def num(x):
-            return None if x is None or not math.isfinite(float(x)) else float(x)
-
+        num = finite_or_none
         return {"n": self.n, "mean_change": num(self.mean_change), "ci": [num(v) for v in self.ci],
                 "sd_change": num(self.sd_change), "dz": num(self.dz), "mean1": num(self.mean1),
                 "mean2": num(self.mean2), "sd1": num(self.sd1), "rxx": num(self.rxx), "se_diff": num(self.se_diff),

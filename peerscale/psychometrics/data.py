@@ -3,6 +3,8 @@ the checks of a table of item scores (alpha, polychoric r)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -74,3 +76,11 @@ def fmt(x, nd: int = 2) -> str:
 def table_text(frame: pd.DataFrame, nd: int = 2) -> str:
     """A DataFrame rounded for reading."""
     return frame.to_string(float_format=lambda v: fmt(v, nd))
+
+
+def finite_or_none(x) -> float | None:
+    """``x`` as a float for JSON, or None when it is missing, NaN or infinite."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None

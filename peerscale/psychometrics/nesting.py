@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PeerscaleError
-from .data import Summarised
+from .data import Summarised, finite_or_none
 
 
 @dataclass(repr=False)
@@ -67,9 +67,7 @@ class NestingResult(Summarised):
         return self.n / d if math.isfinite(d) and d > 0 else math.nan
 
     def to_dict(self) -> dict:
-        def num(x):
-            return None if x is None or not math.isfinite(x) else float(x)
-
+        num = finite_or_none
         return {"n": self.n, "n_clusters": self.n_clusters, "mean_cluster_size": num(self.mean_cluster_size),
                 "n_singletons": self.n_singletons, "icc1": num(self.icc1), "icc1_anova": num(self.icc1_anova),
                 "tau2": num(self.tau2), "sigma2": num(self.sigma2), "intercept": num(self.intercept),
