@@ -90,14 +90,8 @@ def _robust_cluster(engine: _Engine, theta: np.ndarray, df: int, invert=np.linal
     for g, d in enumerate(engine.data):
         sigma, mu, *_ = engine.implied(theta, g)
         dl = engine.delta(theta, g)
-        sc = _cluster_sums(_casewise_moment_scores(d, engine, mu, sigma), d.cluster)
-        nc = sc.shape[0]
+        b1, nc = _clustered_first_order(d, engine, mu, sigma)
         n_clusters.append(nc)
-        if nc < 2:
-            raise PeerscaleError("cluster-robust standard errors need at least two clusters"
-                                 + (f" in group {d.name!r}" if d.name is not None else ""),
-                                 hint="check the cluster column, or leave out cluster")
-        b1 = sc.T @ sc * (nc / (nc - 1.0)) / d.n
         b0 += engine.w[g] * dl.T @ b1 @ dl
         e_test += engine.w[g] * dl.T @ _h1_observed_structured(engine, d, sigma, mu) @ dl
         trace_h1 += _h1_trace(engine, engine.weight(np.linalg.inv(d.cov)), None,
@@ -235,6 +229,18 @@ def _robust_fiml(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.i
     return vcov, {**info, "fiml": True}
 
 
+def _clustered_first_order(d: GroupData, engine: _Engine, mu, sigma) -> tuple[np.ndarray, int]:
+    """``B1 = C/(C − 1) Σ_c s_c s_c' / n`` from the casewise scores at (mu, sigma) summed within
+    the group's C clusters, and C; fewer than two clusters is an error."""
+    sc = _cluster_sums(_casewise_moment_scores(d, engine, mu, sigma), d.cluster)
+    nc = sc.shape[0]
+    if nc < 2:
+        raise PeerscaleError("cluster-robust standard errors need at least two clusters"
+                             + (f" in group {d.name!r}" if d.name is not None else ""),
+                             hint="check the cluster column, or leave out cluster")
+    return sc.T @ sc * (nc / (nc - 1.0)) / d.n, nc
+
+
 def _robust_fiml_cluster(engine: _Engine, theta: np.ndarray, df: int, invert=np.linalg.inv) -> tuple[np.ndarray, dict]:
     """lavaan's ``cluster=`` with ``missing="ml"``: the casewise FIML scores summed within
     clusters, ``B1_g = C/(C − 1) Σ_c s_c s_c' / n_g``, ``vcov = H⁻¹ (Σ_g f_g Δ'B1Δ) H⁻¹ / N``;
@@ -251,12 +257,8 @@ def _robust_fiml_cluster(engine: _Engine, theta: np.ndarray, df: int, invert=np.
     for g, d in enumerate(engine.data):
         sigma, mu, *_ = engine.implied(theta, g)
         dl = engine.delta(theta, g)
-        sc = _cluster_sums(_casewise_moment_scores(d, engine, mu, sigma), d.cluster)
-        nc = sc.shape[0]
+        b1, nc = _clustered_first_order(d, engine, mu, sigma)
         n_clusters.append(nc)
-        if nc < 2:
-            raise PeerscaleError("cluster-robust standard errors need at least two clusters")
-        b1 = sc.T @ sc * (nc / (nc - 1.0)) / d.n
         b0 += engine.w[g] * dl.T @ b1 @ dl
         e_test += engine.w[g] * dl.T @ _h1_observed_information(d, engine, mu, sigma) @ dl
         m1 = _cluster_sums(_casewise_moment_scores(d, engine, d.mean, d.cov), d.cluster)
