@@ -452,7 +452,6 @@ def mediation(source, x: str, m: str, y: str, *, reader=None, x_instrument=None,
         yr = rs["y"]
         ycol = col["y"]
         base_col = f"{ycol}_{wave_name}"
-        later = f"{ycol}_{next_wave}"
         pos1 = frames[src['y']][2].loc[merged.index].to_numpy()
         pid = id_text(yr.data[person]).to_numpy()
         p2 = _wave_rows(yr, next_wave)

@@ -230,7 +230,6 @@ def fit_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, covariates=(), 
     if not isinstance(data, pd.DataFrame):
         raise PeerscaleError("data must be a pandas DataFrame")
     covariates = list(dict.fromkeys(covariates or ()))
-    roles = {"x": x, "m": m, "y": y}
     if len({x, m, y}) < 3:
         raise PeerscaleError(f"x, m and y must be three different variables (got {x!r}, {m!r}, {y!r})",
                              hint="choose the activities, the relationship and the outcome")

@@ -130,6 +130,16 @@ def _share(chk, raw, key, open_top=True) -> float:
     return v
 
 
+def _numbers_by_bank(chk, value, key: str) -> dict:
+    """A number per bank (``{bank: number}``) or one number for every bank (``{"*": number}``);
+    nothing is ``{}``."""
+    value = value or {}
+    if not isinstance(value, dict):
+        value = {"*": value}
+    chk.mapping(value, key, set(value))
+    return {str(b): chk.number(v, f"{key}.{b}") for b, v in value.items()}
+
+
 def _by_bank(chk, raw, key) -> dict:
     if raw is None:
         return {}
@@ -178,11 +188,7 @@ def load_model(path) -> Design:
         d.event_column = chk.text(ev.get("column", "redcap_event_name"), "events.column")
         d.follow_up = _share(chk, ev.get("follow_up", 1.0), "events.follow_up", open_top=False)
         d.stability = _share(chk, ev.get("stability", 0.6), "events.stability")
-        gain = ev.get("gain") or {}
-        if not isinstance(gain, dict):
-            gain = {"*": gain}
-        chk.mapping(gain, "events.gain", set(gain))
-        d.gain = {str(b): chk.number(v, f"events.gain.{b}") for b, v in gain.items()}
+        d.gain = _numbers_by_bank(chk, ev.get("gain"), "events.gain")
     wk = doc.get("workers")
     if wk is not None:
         chk.mapping(wk, "workers", {"n", "column", "prefix", "icc", "min_caseload"}, required=("n",))
@@ -209,11 +215,7 @@ def load_model(path) -> Design:
         d.returned = _share(chk, dy.get("returned", 1.0), "dyads.returned", open_top=False)
         d.agreement = _by_bank(chk, dy.get("agreement"), "dyads.agreement")
         d.leniency = _share(chk, dy.get("leniency", 0.0), "dyads.leniency")
-        shift = dy.get("shift") or {}
-        if not isinstance(shift, dict):
-            shift = {"*": shift}
-        chk.mapping(shift, "dyads.shift", set(shift))
-        d.shift = {str(b): chk.number(v, f"dyads.shift.{b}") for b, v in shift.items()}
+        d.shift = _numbers_by_bank(chk, dy.get("shift"), "dyads.shift")
     ms = doc.get("missing")
     if ms is not None:
         chk.mapping(ms, "missing", {"mcar", "page_skip", "not_opened", "unverified", "not_relevant"})
